@@ -4,6 +4,14 @@
 import { dispatch, runMain, type CommandEntry } from './command';
 
 const commands: Record<string, CommandEntry> = {
+  kmip: {
+    summary: 'KMIP tools: decode/encode TTLV, probe a key server, dev key server',
+    load: () => require('./kmip'),
+  },
+  opal: {
+    summary: 'TCG Opal drive operations for recovery (one attempt per PIN)',
+    load: () => require('./opal'),
+  },
   version: {
     summary: 'print the ekmd version',
     load: () => require('./version-command'),
