@@ -1,0 +1,53 @@
+// Key and value checks shared by every store backend: bad input is refused before it
+// reaches the database, with an error that names the key but never the value.
+import { StoreError } from './errors';
+import type { Json } from './store';
+
+const MAX_KEY_LENGTH = 1024;
+
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new StoreError('store key must be a non-empty string');
+  }
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new StoreError(`store key longer than ${MAX_KEY_LENGTH} characters`);
+  }
+  // Control characters would make keys ambiguous in logs and listings.
+  if (/[\u0000-\u001f\u007f]/.test(key)) {
+    throw new StoreError(`store key ${JSON.stringify(key)} contains a control character`);
+  }
+  return key;
+}
+
+export function checkPrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string') throw new StoreError('store prefix must be a string');
+  return prefix === '' ? prefix : checkKey(prefix);
+}
+
+/** Serialise a value, refusing anything JSON would silently drop or alter. */
+export function encodeValue(key: string, value: Json): string {
+  const bad = findNonJson(value, 0);
+  if (bad) throw new StoreError(`value for store key ${JSON.stringify(key)}: ${bad}`);
+  return JSON.stringify(value);
+}
+
+function findNonJson(value: unknown, depth: number): string | undefined {
+  if (depth > 64) return 'nested deeper than 64 levels';
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'not a finite number';
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const bad = findNonJson(v, depth + 1);
+      if (bad) return bad;
+    }
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as object)) {
+      const bad = findNonJson(v, depth + 1);
+      if (bad) return bad;
+    }
+    return;
+  }
+  return `${typeof value === 'object' ? 'non-plain object' : typeof value} is not JSON`;
+}

@@ -1,0 +1,315 @@
+// The embedded store: one SQLite file (WAL, synchronous=FULL) behind the Store port.
+// Opening never writes to a file it does not recognise: foreign, corrupt or newer-schema
+// databases are refused before any pragma or migration touches them.
+import Database from 'better-sqlite3';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import type { Logger } from 'pino';
+import { StoreError } from './errors';
+import { checkKey, checkPrefix, encodeValue } from './keys';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
+
+/** 'EKMD' in the SQLite header's application_id: marks the file as ours. */
+const APPLICATION_ID = 0x454b4d44;
+
+export interface SqliteStoreOptions {
+  logger?: Logger;
+  /** Open for reading only (offline inspection): no migration, no writes. */
+  readonly?: boolean;
+}
+
+export interface SqliteStore extends Store {
+  readonly path: string;
+  /** Write a consistent copy of the whole store to `dest` (0600); `dest` must not exist. */
+  backup(dest: string): void;
+}
+
+interface Row {
+  key: string;
+  value: string;
+  revision: number;
+}
+
+interface Watcher {
+  prefix: string;
+  fn: (event: WatchEvent) => void;
+}
+
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const log = options.logger;
+  if (!options.readonly) createPrivateFile(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: !!options.readonly, fileMustExist: true });
+  } catch (err) {
+    throw new StoreError(`cannot open store ${path}: ${(err as Error).message}`);
+  }
+  try {
+    checkAndMigrate(db, path, !!options.readonly, log);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteKvStore(db, path, log);
+}
+
+/** Create the database file 0600 (and its directory 0700) so SQLite never makes it 0644. */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new StoreError(`cannot create store ${path}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function checkAndMigrate(
+  db: Database.Database,
+  path: string,
+  readonly: boolean,
+  log: Logger | undefined,
+): void {
+  let appId: number;
+  let version: number;
+  try {
+    appId = db.pragma('application_id', { simple: true }) as number;
+    version = db.pragma('user_version', { simple: true }) as number;
+  } catch (err) {
+    throw new StoreError(`store ${path} is not a readable database: ${(err as Error).message}`);
+  }
+  const fresh = appId === 0 && version === 0 && isEmpty(db);
+  if (!fresh && appId !== APPLICATION_ID) {
+    throw new StoreError(`store ${path} is not an ekmd store (application_id ${appId})`);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new StoreError(
+      `store ${path} has schema version ${version}, newer than this ekmd supports ` +
+        `(${SCHEMA_VERSION}); refusing to open it`,
+    );
+  }
+  if (!fresh) {
+    let problems: string[];
+    try {
+      const rows = db.pragma('quick_check') as { quick_check: string }[];
+      problems = rows.map((r) => r.quick_check);
+    } catch (err) {
+      throw new StoreError(`store ${path} is corrupt: ${(err as Error).message}`);
+    }
+    if (problems.length !== 1 || problems[0] !== 'ok') {
+      throw new StoreError(`store ${path} is corrupt: ${problems.slice(0, 3).join('; ')}`);
+    }
+  }
+  if (readonly) {
+    if (version !== SCHEMA_VERSION) {
+      throw new StoreError(
+        `store ${path} has schema version ${version}; this ekmd reads ${SCHEMA_VERSION} ` +
+          '(start ekmd once to migrate it)',
+      );
+    }
+    return;
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v](db);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+    log?.info({ path, schemaVersion: v + 1 }, 'store schema migrated');
+  }
+}
+
+function isEmpty(db: Database.Database): boolean {
+  const row = db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number };
+  return row.n === 0;
+}
+
+/** GLOB pattern matching keys that start with `prefix` (its wildcards escaped). */
+function prefixPattern(prefix: string): string {
+  return prefix.replace(/[*?[]/g, (c) => `[${c}]`) + '*';
+}
+
+class SqliteKvStore implements SqliteStore {
+  private readonly watchers = new Set<Watcher>();
+  /** Events of the open transaction, delivered only once it commits. */
+  private pending: WatchEvent[] = [];
+  private depth = 0;
+  private readonly stmt;
+  private readonly runInTx: (fn: (tx: StoreTx) => unknown) => unknown;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+    private readonly log: Logger | undefined,
+  ) {
+    this.stmt = {
+      get: db.prepare<[string], Row>('SELECT key, value, revision FROM kv WHERE key = ?'),
+      upsert: db.prepare<[string, string, number]>(
+        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
+      ),
+      delete: db.prepare<[string]>('DELETE FROM kv WHERE key = ?'),
+      list: db.prepare<[string], Row>(
+        'SELECT key, value, revision FROM kv WHERE key GLOB ? ORDER BY key',
+      ),
+    };
+    const tx = db.transaction((fn: (tx: StoreTx) => unknown) => {
+      const result = fn(this);
+      if (result instanceof Promise || (result as { then?: unknown } | null)?.then) {
+        throw new StoreError('a store transaction must be synchronous (it returned a promise)');
+      }
+      return result;
+    });
+    this.runInTx = (fn) => tx.immediate(fn);
+  }
+
+  get<T = Json>(key: string): StoreEntry<T> | undefined {
+    const row = this.stmt.get.get(checkKey(key));
+    return row && toEntry<T>(row);
+  }
+
+  list<T = Json>(prefix: string): StoreEntry<T>[] {
+    return this.stmt.list.all(prefixPattern(checkPrefix(prefix))).map((r) => toEntry<T>(r));
+  }
+
+  put(key: string, value: Json): number {
+    return this.transaction(() => this.write(checkKey(key), value));
+  }
+
+  delete(key: string): boolean {
+    checkKey(key);
+    return this.transaction(() => {
+      const row = this.stmt.get.get(key);
+      if (!row) return false;
+      this.stmt.delete.run(key);
+      this.pending.push({ type: 'delete', key, revision: row.revision + 1 });
+      return true;
+    });
+  }
+
+  compareAndSet(key: string, expectedRevision: number, value: Json): boolean {
+    checkKey(key);
+    if (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0) {
+      throw new StoreError('expected revision must be a non-negative integer');
+    }
+    return this.transaction(() => {
+      const current = this.stmt.get.get(key)?.revision ?? 0;
+      if (current !== expectedRevision) return false;
+      this.write(key, value);
+      return true;
+    });
+  }
+
+  transaction<R>(fn: (tx: StoreTx) => R): R {
+    if (!this.db.open) throw new StoreError(`store ${this.path} is closed`);
+    const mark = this.pending.length;
+    this.depth++;
+    let result: R;
+    try {
+      result = this.runInTx(fn) as R;
+    } catch (err) {
+      this.pending.length = mark;
+      throw readonlyError(err, this.path);
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.deliver();
+    return result;
+  }
+
+  watch(prefix: string, fn: (event: WatchEvent) => void): () => void {
+    const watcher = { prefix: checkPrefix(prefix), fn };
+    this.watchers.add(watcher);
+    return () => {
+      this.watchers.delete(watcher);
+    };
+  }
+
+  backup(dest: string): void {
+    if (this.depth > 0) throw new StoreError('cannot back up the store inside a transaction');
+    const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.tmp`);
+    rmSync(tmp, { force: true });
+    try {
+      closeSync(openSync(tmp, 'wx', 0o600));
+      this.db.prepare('VACUUM INTO ?').run(tmp);
+      const fd = openSync(tmp, 'r+');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      // link, not rename: an existing backup is never overwritten.
+      linkNoReplace(tmp, dest);
+      fsyncDir(dirname(dest));
+    } catch (err) {
+      throw new StoreError(`cannot back up store to ${dest}: ${(err as Error).message}`);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+    this.log?.info({ dest }, 'store backed up');
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.watchers.clear();
+    this.db.close();
+  }
+
+  private write(key: string, value: Json): number {
+    const encoded = encodeValue(key, value);
+    const revision = (this.stmt.get.get(key)?.revision ?? 0) + 1;
+    this.stmt.upsert.run(key, encoded, revision);
+    this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
+    return revision;
+  }
+
+  private deliver(): void {
+    const events = this.pending;
+    this.pending = [];
+    for (const event of events) {
+      for (const w of this.watchers) {
+        if (!event.key.startsWith(w.prefix)) continue;
+        try {
+          w.fn(event);
+        } catch (err) {
+          // A failing watcher must not undo a committed change or starve the others.
+          this.log?.error({ err, storeKey: event.key }, 'store watcher threw');
+        }
+      }
+    }
+  }
+}
+
+function toEntry<T>(row: Row): StoreEntry<T> {
+  return { key: row.key, value: JSON.parse(row.value) as T, revision: row.revision };
+}
+
+function readonlyError(err: unknown, path: string): unknown {
+  if ((err as { code?: string }).code === 'SQLITE_READONLY') {
+    return new StoreError(`store ${path} is open read-only`);
+  }
+  return err;
+}
+
+function linkNoReplace(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${to} already exists`);
+    throw err;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
