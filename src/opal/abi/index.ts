@@ -1,0 +1,6 @@
+// The kernel's sed-opal ABI: request numbers, struct layouts, encoders/decoders, constants.
+export * from './ioc';
+export * from './constants';
+export * from './layouts';
+export * from './requests';
+export * from './structs';
