@@ -1,0 +1,171 @@
+// The sealing root: AES-256-GCM over secrets kept on the node (internal AKs, the internal
+// MK, the cluster private key). The key is a systemd encrypted credential when one is
+// passed ($CREDENTIALS_DIRECTORY/seal.key), else stateDir/seal.key (0600, made once,
+// atomically). The label is authenticated data: a blob sealed as one thing cannot be
+// unsealed as another.
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+
+export interface Sealer {
+  /** Encrypt `plain` for storage; the caller still owns (and zeroes) `plain`. */
+  seal(plain: Buffer, label: string): Buffer;
+  /** Decrypt a sealed blob made with the same label; the caller zeroes the result. */
+  unseal(sealed: Buffer, label: string): Buffer;
+}
+
+export class SealError extends Error {
+  override name = 'SealError';
+}
+
+export interface SealerOptions {
+  stateDir: string;
+  /** systemd's $CREDENTIALS_DIRECTORY; its seal.key wins over the stateDir's. */
+  credentialsDir?: string;
+  logger?: Logger;
+}
+
+export const SEAL_KEY_FILE = 'seal.key';
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const FORMAT_V1 = 0x01;
+
+export function openSealer(options: SealerOptions): Sealer {
+  const credential = options.credentialsDir && join(options.credentialsDir, SEAL_KEY_FILE);
+  const fromCredential = credential !== undefined && credential !== '' && exists(credential);
+  const path = fromCredential ? credential : join(options.stateDir, SEAL_KEY_FILE);
+  if (!fromCredential) createKeyFileOnce(path);
+  const key = readKey(path, !fromCredential);
+  options.logger?.info(
+    { source: fromCredential ? 'systemd-credential' : 'stateDir' },
+    'sealing root loaded',
+  );
+  return new AesGcmSealer(key);
+}
+
+class AesGcmSealer implements Sealer {
+  constructor(private readonly key: KeyObject) {}
+
+  seal(plain: Buffer, label: string): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    cipher.setAAD(aad(label));
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([Buffer.of(FORMAT_V1), nonce, body, cipher.getAuthTag()]);
+  }
+
+  unseal(sealed: Buffer, label: string): Buffer {
+    const ad = aad(label);
+    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_V1) {
+      throw new SealError(`sealed ${label} is malformed`);
+    }
+    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+    const body = sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', this.key, nonce);
+    decipher.setAAD(ad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const head = decipher.update(body);
+    try {
+      const tail = decipher.final();
+      const plain = Buffer.concat([head, tail]);
+      tail.fill(0);
+      return plain;
+    } catch {
+      throw new SealError(`cannot unseal ${label}: wrong sealing key, label or damaged data`);
+    } finally {
+      head.fill(0);
+    }
+  }
+}
+
+function aad(label: string): Buffer {
+  if (typeof label !== 'string' || label === '') {
+    throw new SealError('a seal label must be a non-empty string');
+  }
+  return Buffer.from(`ekmd-seal-v1\0${label}`, 'utf8');
+}
+
+function exists(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'r'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Write a fresh key beside the target and hard-link it in: two racers agree on one key. */
+function createKeyFileOnce(path: string): void {
+  if (exists(path)) return;
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const key = randomBytes(KEY_BYTES);
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, key);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const dirFd = openSync(join(path, '..'), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (err) {
+    throw new SealError(`cannot create seal key ${path}: ${(err as Error).message}`);
+  } finally {
+    key.fill(0);
+    rmSync(tmp, { force: true });
+  }
+}
+
+function readKey(path: string, checkMode: boolean): KeyObject {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new SealError(`cannot read seal key ${path}: ${(err as Error).message}`);
+  }
+  const buf = Buffer.alloc(KEY_BYTES + 1);
+  try {
+    const st = fstatSync(fd);
+    if (checkMode && (st.mode & 0o077) !== 0) {
+      throw new SealError(
+        `seal key ${path} is open to group or others (mode ${(st.mode & 0o777).toString(8)}); ` +
+          'it must be 0600',
+      );
+    }
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n !== KEY_BYTES) {
+      throw new SealError(`seal key ${path} must hold exactly ${KEY_BYTES} bytes`);
+    }
+    return createSecretKey(buf.subarray(0, KEY_BYTES));
+  } finally {
+    buf.fill(0);
+    closeSync(fd);
+  }
+}
