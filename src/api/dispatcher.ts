@@ -1,0 +1,115 @@
+// The JSON-RPC envelope: parse {method, params, id}, find the method case-insensitively,
+// validate its params, call it, and shape Element's reply. Every failure, malformed input
+// included, becomes {id, error: {code: 500, name, message}}; nothing here throws.
+import type { Logger } from 'pino';
+import type { ClusterServices } from '../cluster';
+import { ElementError } from '../cluster/errors';
+import type { ApiMethod } from './method';
+import { compileParams, type ParamsValidator } from './params';
+import { CURRENT_VERSION, SUPPORTED_VERSIONS } from './versions';
+
+type RpcID = string | number | null;
+
+export type RpcReply =
+  | { id: RpcID; result: unknown; unusedParameters?: Record<string, string> }
+  | { id: RpcID; error: { code: 500; name: string; message: string } };
+
+interface Entry {
+  method: ApiMethod;
+  validator: ParamsValidator;
+}
+
+export class Dispatcher {
+  private readonly table = new Map<string, Entry>();
+
+  constructor(
+    methods: ApiMethod[],
+    private readonly services: ClusterServices,
+    private readonly logger?: Logger,
+  ) {
+    for (const method of [getApi(() => this.names()), ...methods]) {
+      const key = method.name.toLowerCase();
+      if (this.table.has(key)) throw new Error(`API method ${method.name} defined twice`);
+      this.table.set(key, { method, validator: compileParams(method.params) });
+    }
+  }
+
+  names(): string[] {
+    return [...this.table.values()].map((e) => e.method.name).sort();
+  }
+
+  async dispatch(body: string): Promise<RpcReply> {
+    let request: unknown;
+    try {
+      request = JSON.parse(body);
+    } catch (err) {
+      return failure(
+        null,
+        'xInvalidJSON',
+        `The request is not valid JSON: ${(err as Error).message}`,
+      );
+    }
+    if (Array.isArray(request)) {
+      return failure(null, 'xInvalidRequest', 'Batch requests are not supported.');
+    }
+    if (!isObject(request)) {
+      return failure(null, 'xInvalidRequest', 'The request must be a JSON object.');
+    }
+    const id = request.id ?? null;
+    if (typeof id !== 'string' && typeof id !== 'number' && id !== null) {
+      return failure(null, 'xInvalidRequest', 'The request id must be a string or a number.');
+    }
+    const { method: name, params = {} } = request;
+    if (typeof name !== 'string') {
+      return failure(id, 'xInvalidRequest', 'Missing member=[method]');
+    }
+    const entry = this.table.get(name.toLowerCase());
+    if (!entry) return failure(id, 'xUnknownAPIMethod', `Unknown API method method=${name}`);
+    if (!isObject(params)) {
+      return failure(
+        id,
+        'xInvalidParameter',
+        'Invalid parameter params: must be an object of named members.',
+      );
+    }
+    const started = process.hrtime.bigint();
+    try {
+      const unusedParameters = entry.validator.check(params);
+      const result = await entry.method.handler(params, this.services);
+      this.log(entry.method.name, id, started);
+      return unusedParameters ? { id, result, unusedParameters } : { id, result };
+    } catch (err) {
+      if (err instanceof ElementError) {
+        this.log(entry.method.name, id, started, err.elementName);
+        return failure(id, err.elementName, err.message);
+      }
+      this.logger?.error({ method: entry.method.name, err }, 'API method failed');
+      return failure(id, 'xInternalError', "Internal error; see the node's log.");
+    }
+  }
+
+  private log(method: string, id: RpcID, started: bigint, error?: string): void {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    this.logger?.debug({ method, id, ms, error }, 'API call');
+  }
+}
+
+function getApi(names: () => string[]): ApiMethod {
+  return {
+    name: 'GetAPI',
+    params: { type: 'object', properties: {} },
+    handler: () => ({
+      [CURRENT_VERSION]: names(),
+      currentVersion: CURRENT_VERSION,
+      supportedVersions: SUPPORTED_VERSIONS,
+    }),
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function failure(id: RpcID, name: string, message: string): RpcReply {
+  return { id, error: { code: 500, name, message } };
+}

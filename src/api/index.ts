@@ -1,0 +1,98 @@
+// Element's JSON-RPC API over HTTPS: startApiServer wires the cluster services, the method
+// table, Basic auth and TLS (operator-supplied or self-signed in stateDir).
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { openClusterServices, type ClusterServices } from '../cluster';
+import type { EncryptionStateSource } from '../cluster/cluster-info';
+import type { KeyServerTester } from '../cluster/key-server-tester';
+import type { Sealer } from '../cluster/sealer';
+import type { Store } from '../store/store';
+import { BasicAuth } from './auth';
+import { Dispatcher } from './dispatcher';
+import { requestHandler } from './http';
+import type { ApiMethod } from './method';
+import { clusterMethods } from './methods/cluster-methods';
+import { keyPairMethods } from './methods/key-pair-methods';
+import { keyProviderMethods } from './methods/key-provider-methods';
+import { keyServerMethods } from './methods/key-server-methods';
+import { selfSignedIdentity } from './self-signed';
+
+export interface ApiServerOptions {
+  store: Store;
+  sealer: Sealer;
+  logger?: Logger;
+  listen: { host: string; port: number };
+  /** PEM contents (not paths); absent: a self-signed identity kept in stateDir. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Where the self-signed identity is kept; required when tls is absent. */
+  stateDir?: string;
+  /** Valid until CreateCluster sets the cluster admin. */
+  bootstrapAdmin?: { username: string; password: string };
+  /** How Test*, Modify and AddKeyServerToProvider reach key servers. */
+  tester: KeyServerTester;
+  /** Methods of later features, served beside the built-in ones. */
+  methods?: ApiMethod[];
+  /** Hardware/software EAR states for GetClusterInfo, once those features exist. */
+  encryptionStates?: EncryptionStateSource;
+  /** The cluster's name at CreateCluster; defaults to the host name. */
+  nodeName?: string;
+}
+
+export interface ApiServer {
+  address: { host: string; port: number };
+  services: ClusterServices;
+  close(): Promise<void>;
+}
+
+export const builtInMethods: ApiMethod[] = [
+  ...clusterMethods,
+  ...keyPairMethods,
+  ...keyServerMethods,
+  ...keyProviderMethods,
+];
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { logger } = options;
+  const services = await openClusterServices(options);
+  const dispatcher = new Dispatcher(
+    [...builtInMethods, ...(options.methods ?? [])],
+    services,
+    logger,
+  );
+  const auth = new BasicAuth(services.admin, logger);
+  const identity = options.tls ?? (await selfSigned(options));
+  const server = createServer(
+    { cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' },
+    requestHandler(auth, dispatcher, logger),
+  );
+  if (!options.tls) (identity.key as Buffer).fill(0);
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  logger?.info({ host: address, port }, 'Element API listening');
+  return {
+    address: { host: address, port },
+    services,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function selfSigned(options: ApiServerOptions) {
+  if (!options.stateDir)
+    throw new Error('startApiServer: give tls or a stateDir for a self-signed certificate');
+  return selfSignedIdentity(options.stateDir, options.sealer, options.logger);
+}
+
+export type { ApiMethod, ParamsSchema } from './method';
+export { defineMethod } from './method';

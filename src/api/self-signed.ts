@@ -1,0 +1,106 @@
+// Without an operator certificate the API serves a self-signed one, made once and kept in
+// stateDir: the certificate in the clear, its private key sealed. Element clients
+// (the SDK's default, Trident) do not verify the API's certificate anyway.
+import { generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import type { Logger } from 'pino';
+import type { Sealer } from '../cluster/sealer';
+
+export const CERT_FILE = 'api-tls.crt';
+export const SEALED_KEY_FILE = 'api-tls.key.sealed';
+const SEAL_LABEL = 'api/tls/privateKey';
+const VALID_DAYS = 825;
+const generateRsa = promisify(generateKeyPair);
+
+export interface TlsIdentity {
+  cert: string;
+  key: Buffer;
+}
+
+/** The kept identity, or a new one when there is none or it has expired. */
+export async function selfSignedIdentity(
+  stateDir: string,
+  sealer: Sealer,
+  logger?: Logger,
+): Promise<TlsIdentity> {
+  const kept = readKept(stateDir, sealer);
+  if (kept) return kept;
+  const identity = await create();
+  writeAtomically(join(stateDir, SEALED_KEY_FILE), sealer.seal(identity.key, SEAL_LABEL), 0o600);
+  writeAtomically(join(stateDir, CERT_FILE), Buffer.from(identity.cert), 0o644);
+  logger?.info({ file: CERT_FILE }, 'created a self-signed API certificate');
+  return identity;
+}
+
+function readKept(stateDir: string, sealer: Sealer): TlsIdentity | undefined {
+  let cert: string;
+  let sealed: Buffer;
+  try {
+    cert = readFileSync(join(stateDir, CERT_FILE), 'utf8');
+    sealed = readFileSync(join(stateDir, SEALED_KEY_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  if (new Date(new X509Certificate(cert).validTo).getTime() <= Date.now()) return undefined;
+  return { cert, key: sealer.unseal(sealed, SEAL_LABEL) };
+}
+
+async function create(): Promise<TlsIdentity> {
+  const { publicKey, privateKey } = await generateRsa('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
+  // A positive serial: the top bit clear.
+  cert.serialNumber = '01' + randomBytes(15).toString('hex');
+  cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(Date.now() + VALID_DAYS * 24 * 60 * 60 * 1000);
+  const subject = [{ name: 'commonName', value: hostname() }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 2, value: hostname() },
+        { type: 2, value: 'localhost' },
+        { type: 7, ip: '127.0.0.1' },
+        { type: 7, ip: '::1' },
+      ],
+    },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
+  return {
+    cert: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
+    key: Buffer.from(privateKey),
+  };
+}
+
+/** Write to a temporary name, fsync, rename: a crash leaves the old file or the new one. */
+function writeAtomically(path: string, data: Buffer, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(join(path, '..'), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}

@@ -1,0 +1,58 @@
+// The cluster's domain services, wired over one store and one sealing root.
+import type { Logger } from 'pino';
+import type { Store } from '../store/store';
+import { AdminCredentials } from './admin';
+import { ClusterService, type EncryptionStateSource } from './cluster-info';
+import { ClusterKeyPair } from './key-pair';
+import { KeyProviderService } from './key-providers';
+import type { KeyServerTester } from './key-server-tester';
+import { KeyServerService } from './key-servers';
+import type { Sealer } from './sealer';
+
+export interface ClusterServices {
+  cluster: ClusterService;
+  admin: AdminCredentials;
+  keyPair: ClusterKeyPair;
+  keyServers: KeyServerService;
+  keyProviders: KeyProviderService;
+}
+
+export interface ClusterServiceOptions {
+  store: Store;
+  sealer: Sealer;
+  tester: KeyServerTester;
+  bootstrapAdmin?: { username: string; password: string };
+  logger?: Logger;
+  nodeName?: string;
+  encryptionStates?: EncryptionStateSource;
+}
+
+export async function openClusterServices(
+  options: ClusterServiceOptions,
+): Promise<ClusterServices> {
+  const { store, sealer, tester, logger } = options;
+  const keyPair = new ClusterKeyPair(store, sealer, logger);
+  const keyServers = new KeyServerService(store, keyPair, tester, logger);
+  return {
+    cluster: new ClusterService(store, {
+      logger,
+      nodeName: options.nodeName,
+      encryptionStates: options.encryptionStates,
+    }),
+    admin: await AdminCredentials.open(store, options.bootstrapAdmin),
+    keyPair,
+    keyServers,
+    keyProviders: new KeyProviderService(store, keyServers, logger),
+  };
+}
+
+export { ElementError } from './errors';
+export type { Sealer } from './sealer';
+export type {
+  KeyServerEndpoint,
+  KeyServerTester,
+  KeyServerTestOutcome,
+  KeyServerTestStep,
+} from './key-server-tester';
+export type { EncryptionStateSource, EncryptionStates } from './cluster-info';
+export { KEY_REFERENCE_PREFIX, type KeyReference } from './key-references';

@@ -1,0 +1,149 @@
+// The cluster's key pair: the identity its KMIP client presents to key servers. The
+// private key is generated here, sealed before it is stored and never leaves the node;
+// only its CSR (PKCS#10) goes out, for a CA to sign.
+import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import type { Logger } from 'pino';
+import type { Json, Store, StoreTx } from '../store/store';
+import { ElementError } from './errors';
+import { activeProviderIDs } from './key-references';
+import type { Sealer } from './sealer';
+
+export const KEY_PAIR_KEY = 'cluster/keyPair';
+const SEAL_LABEL = 'cluster/keyPair/privateKey';
+const generateRsa = promisify(generateKeyPair);
+
+/** X.509 subject fields, named as CreatePublicPrivateKeyPair names them. */
+export interface KeyPairSubject {
+  commonName?: string;
+  country?: string;
+  emailAddress?: string;
+  locality?: string;
+  organization?: string;
+  organizationalUnit?: string;
+  state?: string;
+}
+
+const SUBJECT_ATTRIBUTES: [keyof KeyPairSubject, string][] = [
+  ['country', 'countryName'],
+  ['state', 'stateOrProvinceName'],
+  ['locality', 'localityName'],
+  ['organization', 'organizationName'],
+  ['organizationalUnit', 'organizationalUnitName'],
+  ['commonName', 'commonName'],
+  ['emailAddress', 'emailAddress'],
+];
+
+interface KeyPairRecord {
+  publicKeyPem: string;
+  /** base64 of the sealed PKCS#8 PEM. */
+  sealedPrivateKey: string;
+  subject: KeyPairSubject;
+  createTime: string;
+}
+
+export class ClusterKeyPair {
+  constructor(
+    private readonly store: Store,
+    private readonly sealer: Sealer,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** Replaces the key pair; refused while a provider is active (its keys depend on it). */
+  async create(subject: KeyPairSubject): Promise<void> {
+    this.refuseWhileInUse(this.store);
+    const { publicKey, privateKey } = await generateRsa('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const plain = Buffer.from(privateKey);
+    let sealed: Buffer;
+    try {
+      sealed = this.sealer.seal(plain, SEAL_LABEL);
+    } finally {
+      plain.fill(0);
+    }
+    const record: KeyPairRecord = {
+      publicKeyPem: publicKey,
+      sealedPrivateKey: sealed.toString('base64'),
+      subject,
+      createTime: new Date().toISOString(),
+    };
+    this.store.transaction((tx) => {
+      this.refuseWhileInUse(tx);
+      tx.put(KEY_PAIR_KEY, record as unknown as Json);
+    });
+    this.logger?.info({ subject: Object.keys(subject) }, 'cluster key pair created');
+  }
+
+  exists(): boolean {
+    return this.store.get(KEY_PAIR_KEY) !== undefined;
+  }
+
+  publicKey(): KeyObject {
+    return createPublicKey(this.record().publicKeyPem);
+  }
+
+  /** The CSR for the current key pair, PEM armoured. */
+  certificateSignRequest(): string {
+    const record = this.record();
+    return this.withPrivateKeyPem((pem) => {
+      const csr = forge.pki.createCertificationRequest();
+      csr.publicKey = forge.pki.publicKeyFromPem(record.publicKeyPem);
+      csr.setSubject(
+        SUBJECT_ATTRIBUTES.filter(([param]) => record.subject[param] !== undefined).map(
+          ([param, name]) => ({ name, value: record.subject[param] }),
+        ),
+      );
+      csr.sign(forge.pki.privateKeyFromPem(pem.toString('latin1')), forge.md.sha256.create());
+      return forge.pki.certificationRequestToPem(csr).replace(/\r\n/g, '\n');
+    });
+  }
+
+  /**
+   * Runs `use` with the private key as PEM bytes and zeroes them when it settles.
+   * `use` must not keep the buffer.
+   */
+  withPrivateKeyPem<R>(use: (pem: Buffer) => R): R {
+    const pem = this.sealer.unseal(
+      Buffer.from(this.record().sealedPrivateKey, 'base64'),
+      SEAL_LABEL,
+    );
+    let result: R;
+    try {
+      result = use(pem);
+    } catch (err) {
+      pem.fill(0);
+      throw err;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => pem.fill(0)) as R;
+    }
+    pem.fill(0);
+    return result;
+  }
+
+  private record(): KeyPairRecord {
+    const entry = this.store.get<KeyPairRecord>(KEY_PAIR_KEY);
+    if (!entry) {
+      throw new ElementError(
+        'xKeyPairDoesNotExist',
+        'The cluster has no key pair; call CreatePublicPrivateKeyPair first.',
+      );
+    }
+    return entry.value;
+  }
+
+  private refuseWhileInUse(tx: StoreTx): void {
+    const active = activeProviderIDs(tx);
+    if (active.size > 0) {
+      throw new ElementError(
+        'xKeyPairInUse',
+        `The cluster key pair is in use by active key provider(s) ${[...active].join(', ')}; ` +
+          'it cannot be replaced until they are inactive.',
+      );
+    }
+  }
+}

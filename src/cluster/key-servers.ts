@@ -1,0 +1,202 @@
+// KMIP key servers (Element's KeyServerKmip): CRUD with Element's rules. Creating a
+// server contacts nothing; Modify contacts the server with the new settings and a failure
+// changes nothing; the last server of an active provider cannot be deleted.
+import type { Logger } from 'pino';
+import type { Store, StoreTx } from '../store/store';
+import { checkCaCertificates, checkClientCertificate } from './certificates';
+import { ElementError, versionMismatch } from './errors';
+import type { ClusterKeyPair } from './key-pair';
+import { activeProviderIDs } from './key-references';
+import type { KeyServerTester } from './key-server-tester';
+import {
+  asJson,
+  getProvider,
+  getServerEntry,
+  listServers,
+  nextID,
+  serverKey,
+  serversOfProvider,
+  type KeyServerRecord,
+} from './kmip-records';
+
+export const DEFAULT_KMIP_PORT = 5696;
+
+export interface KeyServerView extends KeyServerRecord {
+  kmipAssignedProviderIsActive: boolean | null;
+}
+
+export interface KeyServerSettings {
+  kmipCaCertificate: string;
+  kmipClientCertificate: string;
+  kmipKeyServerHostnames: string[];
+  kmipKeyServerName: string;
+  kmipKeyServerPort: number;
+}
+
+export type CreateKeyServerParams = Omit<KeyServerSettings, 'kmipKeyServerPort'> & {
+  kmipKeyServerPort?: number;
+};
+
+export type ModifyKeyServerParams = { keyServerID: number } & Partial<KeyServerSettings>;
+
+export interface KeyServerFilter {
+  keyProviderID?: number;
+  kmipAssignedProviderIsActive?: boolean;
+  kmipHasProviderAssigned?: boolean;
+}
+
+const SETTINGS: (keyof KeyServerSettings)[] = [
+  'kmipCaCertificate',
+  'kmipClientCertificate',
+  'kmipKeyServerHostnames',
+  'kmipKeyServerName',
+  'kmipKeyServerPort',
+];
+
+export class KeyServerService {
+  constructor(
+    private readonly store: Store,
+    private readonly keyPair: ClusterKeyPair,
+    private readonly tester: KeyServerTester,
+    private readonly logger?: Logger,
+  ) {}
+
+  create(params: CreateKeyServerParams): KeyServerView {
+    this.checkCertificates(params);
+    const record = this.store.transaction((tx) => {
+      const created: KeyServerRecord = {
+        keyServerID: nextID(tx, 'servers'),
+        keyProviderID: null,
+        kmipKeyServerName: params.kmipKeyServerName,
+        kmipKeyServerHostnames: params.kmipKeyServerHostnames,
+        kmipKeyServerPort: params.kmipKeyServerPort ?? DEFAULT_KMIP_PORT,
+        kmipCaCertificate: params.kmipCaCertificate,
+        kmipClientCertificate: params.kmipClientCertificate,
+      };
+      tx.put(serverKey(created.keyServerID), asJson(created));
+      return created;
+    });
+    this.logger?.info({ keyServerID: record.keyServerID }, 'KMIP key server created');
+    return this.get(record.keyServerID);
+  }
+
+  /** Applies the given settings after the server answers with them; otherwise nothing changes. */
+  async modify(params: ModifyKeyServerParams): Promise<KeyServerView> {
+    const entry = getServerEntry(this.store, params.keyServerID);
+    const changes = SETTINGS.filter((k) => params[k] !== undefined);
+    if (changes.length === 0) return this.get(params.keyServerID);
+    this.checkCertificates(params);
+    const modified: KeyServerRecord = { ...entry.value };
+    for (const k of changes) Object.assign(modified, { [k]: params[k] });
+    await this.verify(modified);
+    this.store.transaction((tx) => {
+      const current = getServerEntry(tx, params.keyServerID);
+      if (current.revision !== entry.revision) throw versionMismatch('The key server');
+      tx.put(serverKey(modified.keyServerID), asJson(modified));
+    });
+    this.logger?.info({ keyServerID: modified.keyServerID, changes }, 'KMIP key server modified');
+    return this.get(modified.keyServerID);
+  }
+
+  delete(keyServerID: number): void {
+    this.store.transaction((tx) => {
+      const server = getServerEntry(tx, keyServerID).value;
+      refuseIfLastOfActiveProvider(tx, server, 'deleted');
+      tx.delete(serverKey(keyServerID));
+    });
+    this.logger?.info({ keyServerID }, 'KMIP key server deleted');
+  }
+
+  get(keyServerID: number): KeyServerView {
+    const record = getServerEntry(this.store, keyServerID).value;
+    return toView(record, activeProviderIDs(this.store));
+  }
+
+  list(filter: KeyServerFilter = {}): KeyServerView[] {
+    return this.store.transaction((tx) => {
+      if (filter.keyProviderID !== undefined) getProvider(tx, filter.keyProviderID);
+      const active = activeProviderIDs(tx);
+      return listServers(tx)
+        .map((r) => toView(r, active))
+        .filter(
+          (v) =>
+            (filter.keyProviderID === undefined || v.keyProviderID === filter.keyProviderID) &&
+            (filter.kmipHasProviderAssigned === undefined ||
+              (v.keyProviderID !== null) === filter.kmipHasProviderAssigned) &&
+            (filter.kmipAssignedProviderIsActive === undefined ||
+              (v.kmipAssignedProviderIsActive === true) === filter.kmipAssignedProviderIsActive),
+        );
+    });
+  }
+
+  async test(keyServerID: number): Promise<void> {
+    await this.verify(getServerEntry(this.store, keyServerID).value);
+  }
+
+  /**
+   * Contacts the server as the cluster (mutual TLS, Discover Versions, Query); throws
+   * xKeyServerTestFailed naming the step that failed.
+   */
+  async verify(server: KeyServerRecord): Promise<void> {
+    const fail = (step: string, message: string) => {
+      this.logger?.warn({ keyServerID: server.keyServerID, step }, 'KMIP key server test failed');
+      return new ElementError(
+        'xKeyServerTestFailed',
+        `Key server ${server.keyServerID} (${server.kmipKeyServerName}) failed at step ${step}: ${message}`,
+      );
+    };
+    try {
+      checkCaCertificates(server.kmipCaCertificate);
+      checkClientCertificate(server.kmipClientCertificate, this.keyPair.publicKey());
+    } catch (err) {
+      if (err instanceof ElementError && err.elementName === 'xInvalidParameter') {
+        throw fail('certificates', err.message);
+      }
+      throw err;
+    }
+    const outcome = await this.keyPair.withPrivateKeyPem((clientKey) =>
+      this.tester.test({
+        hostnames: server.kmipKeyServerHostnames,
+        port: server.kmipKeyServerPort,
+        caCertificate: server.kmipCaCertificate,
+        clientCertificate: server.kmipClientCertificate,
+        clientKey,
+      }),
+    );
+    if (!outcome.ok) throw fail(outcome.failedStep, outcome.message);
+    this.logger?.debug(
+      { keyServerID: server.keyServerID, kmipVersion: outcome.kmipVersion },
+      'KMIP key server test passed',
+    );
+  }
+
+  private checkCertificates(params: Partial<KeyServerSettings>): void {
+    if (params.kmipCaCertificate !== undefined) checkCaCertificates(params.kmipCaCertificate);
+    if (params.kmipClientCertificate !== undefined) {
+      checkClientCertificate(params.kmipClientCertificate, this.keyPair.publicKey());
+    }
+  }
+}
+
+function toView(record: KeyServerRecord, active: Set<number>): KeyServerView {
+  return {
+    ...record,
+    kmipAssignedProviderIsActive:
+      record.keyProviderID === null ? null : active.has(record.keyProviderID),
+  };
+}
+
+/** An active provider must keep at least one server: its keys are only reachable through them. */
+export function refuseIfLastOfActiveProvider(
+  tx: StoreTx,
+  server: KeyServerRecord,
+  action: 'deleted' | 'removed',
+): void {
+  const providerID = server.keyProviderID;
+  if (providerID === null || !activeProviderIDs(tx).has(providerID)) return;
+  if (serversOfProvider(tx, providerID).length > 1) return;
+  throw new ElementError(
+    'xKeyServerIsLastOfActiveProvider',
+    `Key server ${server.keyServerID} is the last server of active key provider ${providerID} and cannot be ${action}.`,
+  );
+}
