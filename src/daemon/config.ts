@@ -1,0 +1,136 @@
+// Load, validate and default ekmd's configuration file. Errors name the offending key's
+// path and never echo values (the file holds the bootstrap password).
+import Ajv, { type ErrorObject } from 'ajv';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  configSchema,
+  type DRIVE_ROLES,
+  type KMIP_VERSIONS,
+  type LOG_LEVELS,
+} from './config-schema';
+
+export type KmipVersion = (typeof KMIP_VERSIONS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type DriveRole = (typeof DRIVE_ROLES)[number];
+
+export interface Config {
+  /** Absolute: store, seal key, lock file, self-signed API certificate. */
+  stateDir: string;
+  api: { listen: string; tls?: { cert: string; key: string } };
+  /** Bootstrap credentials, valid until CreateCluster sets the cluster admin. */
+  admin?: { username: string; password: string };
+  drives: {
+    backend: 'sim' | 'ioctl';
+    sim?: { socket: string };
+    ioctl?: { devices: string[] };
+    /** Serial or index → role; absent: drive 0 volume, the rest block. */
+    roles?: Record<string, DriveRole>;
+  };
+  kmip: { version?: KmipVersion; connectTimeoutMs: number; requestTimeoutMs: number };
+  unlock: { retry: { maxDelayMs: number }; metadataGraceSec: number; keyCheckIntervalSec: number };
+  /** Prometheus endpoint; off when listen is absent. */
+  metrics: { listen?: string };
+  log: { level: LogLevel };
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+let validate: ReturnType<Ajv['compile']> | undefined;
+
+/** Read FILE, validate it and return the defaulted config; paths resolved beside FILE. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`cannot read config ${file}: ${code}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseConfig(raw, { source: file, baseDir: dirname(resolve(file)) });
+}
+
+/** Validate an already-parsed config object (a deep copy is defaulted, not `raw`). */
+export function parseConfig(raw: unknown, where: { source: string; baseDir: string }): Config {
+  validate ??= new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    strict: true,
+    strictRequired: false, // if/then requires keys declared beside, not inside
+  }).compile(configSchema);
+  const config = structuredClone(raw);
+  if (!validate(config)) {
+    throw new ConfigError(`config ${where.source}: ${describe(validate.errors ?? [])}`);
+  }
+  const c = config as Config;
+  const problems: string[] = [];
+  for (const [key, value] of [
+    ['api.listen', c.api.listen],
+    ['metrics.listen', c.metrics.listen],
+  ] as const) {
+    if (value === undefined) continue;
+    try {
+      parseListen(value);
+    } catch (err) {
+      problems.push(`${key}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`config ${where.source}: ${problems.join('; ')}`);
+  const abs = (p: string) => resolve(where.baseDir, p);
+  c.stateDir = abs(c.stateDir);
+  if (c.api.tls) c.api.tls = { cert: abs(c.api.tls.cert), key: abs(c.api.tls.key) };
+  if (c.drives.sim) c.drives.sim.socket = abs(c.drives.sim.socket);
+  return c;
+}
+
+/** "host:port" or "[v6]:port" → its parts; a clear error otherwise. */
+export function parseListen(value: string): ListenAddress {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new Error('must be host:port (IPv6 as [addr]:port) with a port 0-65535');
+  }
+  return { host: m[1] ?? m[2], port };
+}
+
+function describe(errors: ErrorObject[]): string {
+  const seen = new Set<string>();
+  for (const e of errors) {
+    // `if` and the inner errors of propertyNames are restated by a clearer sibling error.
+    if (e.keyword === 'if' || e.propertyName !== undefined) continue;
+    const at = e.instancePath.slice(1).replace(/\//g, '.');
+    const join = (key: string) => (at ? `${at}.${key}` : key);
+    let line: string;
+    switch (e.keyword) {
+      case 'additionalProperties':
+        line = `${join(String(e.params.additionalProperty))}: unknown key`;
+        break;
+      case 'required':
+        line = `${join(String(e.params.missingProperty))}: required`;
+        break;
+      case 'enum':
+        line = `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+        break;
+      case 'propertyNames':
+        line = `${at}: key ${JSON.stringify(e.params.propertyName)} not allowed`;
+        break;
+      default:
+        line = `${at || '(top level)'}: ${e.message ?? e.keyword}`;
+    }
+    seen.add(line);
+  }
+  return [...seen].join('; ');
+}

@@ -1,0 +1,128 @@
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig, parseListen } from '../../src/daemon/config';
+import { repoRoot } from '../helpers/paths';
+
+const where = { source: 'test.json', baseDir: '/etc/ekmd' };
+const minimal = () => ({
+  stateDir: '/var/lib/ekmd',
+  drives: { backend: 'sim', sim: { socket: 's' } },
+});
+const errorOf = (raw: unknown) => {
+  try {
+    parseConfig(raw, where);
+  } catch (err) {
+    t.type(err, ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+t.test('every key of the config table gets its default', async (t) => {
+  t.same(parseConfig(minimal(), where), {
+    stateDir: '/var/lib/ekmd',
+    api: { listen: '127.0.0.1:8443' },
+    drives: { backend: 'sim', sim: { socket: '/etc/ekmd/s' } },
+    kmip: { connectTimeoutMs: 3000, requestTimeoutMs: 10000 },
+    unlock: { retry: { maxDelayMs: 30000 }, metadataGraceSec: 360, keyCheckIntervalSec: 300 },
+    metrics: {},
+    log: { level: 'info' },
+  });
+});
+
+t.test('the example file in systemd/ is valid and sets every key', async (t) => {
+  const c = loadConfig(join(repoRoot, 'systemd', 'ekmd.example.json'));
+  t.equal(c.drives.backend, 'ioctl');
+  t.ok(c.api.tls && c.admin && c.metrics.listen && c.drives.ioctl && c.drives.roles);
+});
+
+t.test('relative paths resolve beside the config file; the input is not modified', async (t) => {
+  const raw = { ...minimal(), stateDir: 'state', api: { tls: { cert: 'c.pem', key: '/k.pem' } } };
+  const c = parseConfig(raw, where);
+  t.equal(c.stateDir, '/etc/ekmd/state');
+  t.same(c.api.tls, { cert: '/etc/ekmd/c.pem', key: '/k.pem' });
+  t.same(raw.api, { tls: { cert: 'c.pem', key: '/k.pem' } }, 'no defaults written into raw');
+});
+
+t.test('unknown keys are rejected with their path', async (t) => {
+  t.match(errorOf({ ...minimal(), stateDri: 'x' }), /config test\.json: stateDri: unknown key/);
+  t.match(
+    errorOf({ ...minimal(), api: { tls: { cert: 'a', key: 'b', ca: 'c' } } }),
+    /api\.tls\.ca: unknown key/,
+  );
+  t.match(
+    errorOf({ ...minimal(), unlock: { retry: { maxDelay: 1 } } }),
+    /unlock\.retry\.maxDelay: unknown key/,
+  );
+});
+
+t.test('wrong types, ranges and enums name the path', async (t) => {
+  t.match(errorOf({}), /stateDir: required; drives: required/);
+  t.match(
+    errorOf({ ...minimal(), kmip: { connectTimeoutMs: '3000' } }),
+    /kmip\.connectTimeoutMs: must be integer/,
+  );
+  t.match(
+    errorOf({ ...minimal(), kmip: { version: '3.0' } }),
+    /kmip\.version: must be one of 1\.0/,
+  );
+  t.match(errorOf({ ...minimal(), log: { level: 'loud' } }), /log\.level: must be one of/);
+  t.match(
+    errorOf({ ...minimal(), unlock: { metadataGraceSec: -1 } }),
+    /unlock\.metadataGraceSec: must be >= 0/,
+  );
+  t.match(
+    errorOf({ ...minimal(), drives: { backend: 'disk' } }),
+    /drives\.backend: must be one of sim, ioctl/,
+  );
+  t.match(errorOf({ ...minimal(), drives: { backend: 'ioctl' } }), /drives\.ioctl: required/);
+  t.match(errorOf({ ...minimal(), drives: { backend: 'sim' } }), /drives\.sim: required/);
+  t.match(
+    errorOf({
+      ...minimal(),
+      drives: { backend: 'sim', sim: { socket: 's' }, roles: { 3: 'meta' } },
+    }),
+    /drives\.roles\.3: must be one of volume, block/,
+  );
+  t.match(
+    errorOf({ ...minimal(), api: { listen: 'localhost' } }),
+    /api\.listen: must be host:port/,
+  );
+  t.match(
+    errorOf({ ...minimal(), metrics: { listen: '[::1]:99999' } }),
+    /metrics\.listen: must be host:port/,
+  );
+  t.match(errorOf([]), /\(top level\): must be object/);
+});
+
+t.test('the bootstrap password never appears in an error', async (t) => {
+  const msg = errorOf({
+    ...minimal(),
+    admin: { username: 'admin', password: 'hunter2', extra: 1 },
+  });
+  t.match(msg, /admin\.extra: unknown key/);
+  t.notMatch(msg, /hunter2/);
+  t.match(errorOf({ ...minimal(), admin: { password: 'hunter2' } }), /admin\.username: required/);
+});
+
+t.test('loadConfig: unreadable file and bad JSON are one clear line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.throws(
+    () => loadConfig(join(dir, 'missing.json')),
+    /cannot read config .*missing\.json: ENOENT/,
+  );
+  writeFileSync(join(dir, 'bad.json'), '{"stateDir": ');
+  t.throws(() => loadConfig(join(dir, 'bad.json')), /bad\.json: not valid JSON/);
+});
+
+t.test('parseListen', async (t) => {
+  t.same(parseListen('127.0.0.1:8443'), { host: '127.0.0.1', port: 8443 });
+  t.same(parseListen('[::1]:0'), { host: '::1', port: 0 });
+  t.same(parseListen('node1.example:443'), { host: 'node1.example', port: 443 });
+  for (const bad of ['8443', ':8443', '::1:8443', 'h:70000', 'h:p', 'a b:1']) {
+    t.throws(() => parseListen(bad), /host:port/, bad);
+  }
+});
