@@ -925,7 +925,7 @@ export const State = {
 } as const;
 
 export const StorageStatusMask = {
-  OnlineStorage: 0x1,
+  OnLineStorage: 0x1,
   ArchivalStorage: 0x2,
   DestroyedStorage: 0x4,
 } as const;

@@ -23,3 +23,6 @@ export {
   type KmipVersion,
 } from './names';
 export * from './build';
+export { ttlvToJson, jsonToTtlv, type JsonItem } from './json';
+export { ttlvToXml, xmlToTtlv, xmlToTtlvList } from './xml';
+export { messageVersion } from './text-context';
