@@ -39,7 +39,10 @@ export class BasicAuth {
     const now = Date.now();
     const fingerprint = header && createHmac('sha256', this.cacheKey).update(header).digest('hex');
     const cached = fingerprint ? this.verified.get(fingerprint) : undefined;
-    if (cached && cached.expires > now && cached.revision === this.admin.revision()) return true;
+    if (cached && cached.expires > now && cached.revision === this.admin.revision()) {
+      this.failures.delete(client);
+      return true;
+    }
 
     await sleep(this.penalty(client, now));
     const revision = this.admin.revision();

@@ -1,0 +1,69 @@
+// One ekmd control plane for a test: a real SQLite store and sealing root in a fresh
+// state directory, the API server on a loopback port, and an SDK-like client trusting its
+// self-signed certificate. restart() closes everything and opens it again from disk.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer } from '../../src/api';
+import type { KeyServerTester } from '../../src/cluster/key-server-tester';
+import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../src/store';
+import { CERT_FILE } from '../../src/api/self-signed';
+import { ElementClient } from './element-client';
+
+export const BOOTSTRAP = { username: 'bootstrap', password: 'bootstrap-secret-1' };
+
+export interface TestNode {
+  dir: string;
+  store: SqliteStore;
+  sealer: Sealer;
+  api: ApiServer;
+  client: ElementClient;
+  /** Every store entry, for before/after comparisons. */
+  snapshot(): string;
+  restart(): Promise<void>;
+}
+
+export async function startNode(
+  t: { teardown(fn: () => unknown): void },
+  tester: KeyServerTester,
+): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-api-'));
+  const node = { dir } as TestNode;
+  const open = async () => {
+    node.store = openSqliteStore(join(dir, 'ekmd.db'));
+    node.sealer = openSealer({ stateDir: dir });
+    node.api = await startApiServer({
+      store: node.store,
+      sealer: node.sealer,
+      listen: { host: '127.0.0.1', port: 0 },
+      stateDir: dir,
+      bootstrapAdmin: BOOTSTRAP,
+      tester,
+      nodeName: 'node-1',
+    });
+    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const previous = node.client;
+    node.client = new ElementClient(
+      node.api.address.port,
+      ca,
+      previous?.username ?? BOOTSTRAP.username,
+      previous?.password ?? BOOTSTRAP.password,
+    );
+  };
+  const close = async () => {
+    node.client.close();
+    await node.api.close();
+    node.store.close();
+  };
+  await open();
+  node.snapshot = () => JSON.stringify(node.store.list(''));
+  node.restart = async () => {
+    await close();
+    await open();
+  };
+  t.teardown(async () => {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return node;
+}
