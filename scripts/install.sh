@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Install the built ekmd tree as a systemd service:
+#   PREFIX/lib/ekmd/        dist/src, package.json, README.md, production node_modules,
+#                           systemd/ip-allow.conf.example
+#   PREFIX/bin/ekmctl       -> ../lib/ekmd/dist/src/cli/main.js
+#   /etc/systemd/system/ekmd.service
+#   /etc/ekmd/ekmd.json     the example config, only when absent (0600 in a 0700 dir)
+#   /var/lib/ekmd/          state directory (0700)
+# Everything is owned by root:root. Run `npm ci` (which builds) first.
+# --root DIR stages the install under DIR (an image, a test) and skips daemon-reload.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/install.sh [--root DIR] [--prefix DIR] [--node PATH] [--config FILE]
+
+  --root DIR     install below DIR instead of / (staged install; no daemon-reload)
+  --prefix DIR   where the code goes: PREFIX/lib/ekmd, PREFIX/bin/ekmctl (default /usr)
+  --node PATH    node binary the unit starts, as seen on the target (default /usr/bin/node)
+  --config FILE  config installed when /etc/ekmd/ekmd.json is absent
+                 (default systemd/ekmd.example.json)
+EOF
+}
+
+die() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+root=/
+prefix=/usr
+node=/usr/bin/node
+config=$src/systemd/ekmd.example.json
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root | --prefix | --node | --config)
+      [ $# -ge 2 ] || { echo "install.sh: $1 needs a value" >&2; usage >&2; exit 2; }
+      case "$1" in
+        --root) root=$2 ;;
+        --prefix) prefix=$2 ;;
+        --node) node=$2 ;;
+        --config) config=$2 ;;
+      esac
+      shift 2
+      ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+# Paths end up in the unit's ExecStart: absolute, and nothing systemd would split or expand.
+for p in "$root" "$prefix" "$node"; do
+  [[ $p =~ ^/[A-Za-z0-9._/+-]*$ ]] || die "not a plain absolute path: '$p'"
+done
+root=${root%/}
+prefix=${prefix%/}
+[ -n "$prefix" ] || die "--prefix cannot be /"
+
+# Check everything before writing anything.
+[ -f "$src/dist/src/daemon/main.js" ] || die "no build in $src/dist: run 'npm ci' (or 'npm run build') first"
+[ -f "$src/package-lock.json" ] || die "missing $src/package-lock.json"
+[ -f "$config" ] || die "config example not found: $config"
+command -v node >/dev/null || die "node is needed on PATH to read package-lock.json"
+if [ -z "$root" ]; then
+  [ "$(id -u)" -eq 0 ] || die "installing to / needs root (or use --root DIR)"
+  [ -x "$node" ] || die "node not found at $node (pass --node PATH)"
+fi
+
+libdir=$root$prefix/lib/ekmd
+unitdir=$root/etc/systemd/system
+confdir=$root/etc/ekmd
+statedir=$root/var/lib/ekmd
+umask 022
+
+# Stage the code beside its destination, then swap it in, so a failed copy never leaves
+# a half-installed tree where the unit points.
+stage=$libdir.new.$$
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/dist" "$stage/systemd"
+cp -R "$src/dist/src" "$stage/dist/src"
+cp "$src/package.json" "$src/README.md" "$stage/"
+cp "$src/systemd/ip-allow.conf.example" "$stage/systemd/"
+# Production dependencies only: the top-level packages package-lock.json does not mark dev
+# (their nested node_modules come along; optional ones for other platforms are absent).
+# Left out: TypeScript sources, source maps and docs, and a node-gyp addon's C sources and
+# object files (at run time only its build/Release/*.node is loaded).
+pkg_list=$(cd "$src" && node -e '
+  const lock = require("./package-lock.json");
+  for (const [path, meta] of Object.entries(lock.packages))
+    if (!meta.dev && /^node_modules\/(@[^/]+\/)?[^/]+$/.test(path) && require("fs").existsSync(path))
+      console.log(path);
+')
+mapfile -t pkgs <<<"$pkg_list"
+excludes=(--exclude='*.ts' --exclude='*.map' --exclude='*.md')
+addons=()
+for pkg in "${pkgs[@]}"; do
+  if [ -f "$src/$pkg/binding.gyp" ]; then
+    addons+=("$pkg")
+    excludes+=(--exclude="$pkg/build" --exclude="$pkg/deps" --exclude="$pkg/src")
+  fi
+done
+tar -C "$src" -cf - "${excludes[@]}" "${pkgs[@]}" | tar -C "$stage" --no-same-owner -xf -
+for pkg in "${addons[@]}"; do
+  mkdir -p "$stage/$pkg/build/Release"
+  cp "$src/$pkg"/build/Release/*.node "$stage/$pkg/build/Release/"
+done
+find "$stage" -type d -exec chmod 0755 {} +
+find "$stage" -type f -exec chmod go-w,a+r {} +
+(cd "$src" && node -e 'for (const f of Object.values(require("./package.json").bin)) console.log(f)') |
+  while read -r b; do chmod 0755 "$stage/$b"; done
+
+mkdir -p "$(dirname "$libdir")"
+if [ -e "$libdir" ]; then
+  mv "$libdir" "$libdir.old.$$"
+  mv "$stage" "$libdir"
+  rm -rf "$libdir.old.$$"
+else
+  mv "$stage" "$libdir"
+fi
+
+mkdir -p "$root$prefix/bin"
+ln -sfn ../lib/ekmd/dist/src/cli/main.js "$root$prefix/bin/ekmctl"
+
+# The unit names /usr/lib/ekmd and /usr/bin/node; point it at this layout.
+mkdir -p "$unitdir"
+sed -e "s|/usr/lib/ekmd/|$prefix/lib/ekmd/|g" \
+  -e "s|^ExecStart=/usr/bin/node |ExecStart=$node |" \
+  "$src/systemd/ekmd.service" >"$unitdir/.ekmd.service.$$"
+chmod 0644 "$unitdir/.ekmd.service.$$"
+mv "$unitdir/.ekmd.service.$$" "$unitdir/ekmd.service"
+
+# The config may carry the bootstrap admin password: never readable by others, even
+# for a moment, and an operator's edited config is never overwritten.
+mkdir -p "$confdir"
+chmod 0700 "$confdir"
+if [ ! -e "$confdir/ekmd.json" ]; then
+  (umask 077 && cp "$config" "$confdir/.ekmd.json.$$")
+  chmod 0600 "$confdir/.ekmd.json.$$"
+  mv "$confdir/.ekmd.json.$$" "$confdir/ekmd.json"
+  echo "installed example config $confdir/ekmd.json: edit it before starting ekmd"
+fi
+
+mkdir -p "$statedir"
+chmod 0700 "$statedir"
+
+if [ "$(id -u)" -eq 0 ]; then
+  chown -R root:root "$libdir" "$confdir" "$statedir"
+  chown -h root:root "$root$prefix/bin/ekmctl" "$unitdir/ekmd.service"
+elif [ -n "$root" ]; then
+  echo "not root: files are owned by $(id -un), not root:root"
+fi
+
+if [ -z "$root" ] && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+fi
+echo "installed ekmd in ${root:-/}: enable with 'systemctl enable --now ekmd'"

@@ -1,0 +1,157 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths';
+
+const script = join(repoRoot, 'scripts/install.sh');
+const exampleConfig = join(repoRoot, 'systemd/ekmd.example.json');
+const asRoot = process.getuid?.() === 0;
+
+const install = (...args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8' });
+
+function tempRoot(t: tap.Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-install-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
+
+// Each staged install writes about 2,000 files, so the tests share as few as they can.
+t.test(
+  'a staged install lays out code, unit, config and state; a reinstall keeps the config',
+  async (t) => {
+    const root = tempRoot(t);
+    const r = install('--root', root);
+    t.equal(r.status, 0, r.stderr);
+
+    const lib = join(root, 'usr/lib/ekmd');
+    const main = join(lib, 'dist/src/daemon/main.js');
+    t.equal(mode(main), '0755', 'daemon entry point is executable');
+    t.equal(mode(join(lib, 'package.json')), '0644');
+    t.equal(mode(lib), '0755');
+    t.ok(existsSync(join(lib, 'README.md')), 'README for the unit Documentation=');
+    t.ok(existsSync(join(lib, 'systemd/ip-allow.conf.example')), 'drop-in example beside the code');
+    for (const dev of ['tap', 'typescript', 'prettier']) {
+      t.notOk(existsSync(join(lib, 'node_modules', dev)), `no dev dependency ${dev}`);
+    }
+    t.notOk(existsSync(join(lib, 'dist/test')), 'no compiled tests');
+    t.notOk(existsSync(join(lib, 'node_modules/better-sqlite3/deps')), 'no addon C sources');
+    t.same(
+      readdirSync(join(root, 'usr/lib')).filter((f) => f !== 'ekmd'),
+      [],
+      'no staging leftovers',
+    );
+    t.equal(readlinkSync(join(root, 'usr/bin/ekmctl')), '../lib/ekmd/dist/src/cli/main.js');
+
+    // The installed tree runs on its own: bins start and the native addons load from it.
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, args, { encoding: 'utf8', cwd: root });
+    t.match(run(join(root, 'usr/bin/ekmctl'), '--help').stdout, /Usage: ekmctl/);
+    t.match(run(main, '--help').stdout, /Usage: ekmd/);
+    const deps = run(
+      '-e',
+      `const lib = ${JSON.stringify(join(lib, 'node_modules'))};
+     const Database = require(lib + '/better-sqlite3');
+     const koffi = require(lib + '/koffi');
+     for (const m of ['pino', 'ajv', 'node-forge', 'prom-client']) require(lib + '/' + m);
+     console.log(new Database(':memory:').prepare('select 6 * 7 as x').get().x,
+       typeof koffi.load('libc.so.6').func('int getpid()')());`,
+    );
+    t.equal(deps.stdout.trim(), '42 number', deps.stderr);
+
+    const unit = join(root, 'etc/systemd/system/ekmd.service');
+    t.equal(mode(unit), '0644');
+    const execStart = /^ExecStart=(\S+) (\S+) --config (\S+)$/m.exec(readFileSync(unit, 'utf8'));
+    t.ok(execStart, 'unit has an ExecStart');
+    t.equal(execStart?.[1], '/usr/bin/node');
+    t.equal(execStart?.[2], '/usr/lib/ekmd/dist/src/daemon/main.js');
+    t.ok(
+      existsSync(join(root, execStart?.[2] ?? '-')),
+      'ExecStart names the installed entry point',
+    );
+    t.equal(execStart?.[3], '/etc/ekmd/ekmd.json');
+
+    const config = join(root, 'etc/ekmd/ekmd.json');
+    t.equal(mode(join(root, 'etc/ekmd')), '0700');
+    t.equal(mode(config), '0600');
+    t.equal(readFileSync(config, 'utf8'), readFileSync(exampleConfig, 'utf8'), 'the example');
+    t.same(readdirSync(join(root, 'etc/ekmd')), ['ekmd.json'], 'no temp files left');
+    t.equal(mode(join(root, 'var/lib/ekmd')), '0700');
+
+    if (asRoot) {
+      for (const p of [main, lib, unit, config, join(root, 'var/lib/ekmd')]) {
+        const s = lstatSync(p);
+        t.same([s.uid, s.gid], [0, 0], `root:root ${p.slice(root.length)}`);
+      }
+    } else {
+      t.match(r.stdout, /not root/, 'says owners are not root:root');
+    }
+
+    const edited = '{"edited":true}\n';
+    writeFileSync(config, edited);
+    writeFileSync(join(lib, 'stale.js'), '');
+    const again = install('--root', root);
+    t.equal(again.status, 0, again.stderr);
+    t.equal(readFileSync(config, 'utf8'), edited, 'an edited config is kept');
+    t.equal(mode(config), '0600');
+    t.notOk(existsSync(join(lib, 'stale.js')), 'the old code tree is replaced');
+    t.ok(existsSync(main));
+  },
+);
+
+t.test('--prefix, --node and --config are carried through', async (t) => {
+  const root = tempRoot(t);
+  const site = join(tempRoot(t), 'site.json');
+  writeFileSync(site, '{"stateDir":"/var/lib/ekmd","drives":{"backend":"ioctl"}}\n');
+  const r = install(
+    '--root',
+    root,
+    '--prefix',
+    '/opt/ekmd',
+    '--node',
+    '/opt/node/bin/node',
+    '--config',
+    site,
+  );
+  t.equal(r.status, 0, r.stderr);
+  const unit = readFileSync(join(root, 'etc/systemd/system/ekmd.service'), 'utf8');
+  t.match(
+    unit,
+    /^ExecStart=\/opt\/node\/bin\/node \/opt\/ekmd\/lib\/ekmd\/dist\/src\/daemon\/main\.js --config/m,
+  );
+  t.match(unit, /^Documentation=file:\/opt\/ekmd\/lib\/ekmd\/README\.md$/m);
+  t.notMatch(unit, /\/usr\/lib\/ekmd/, 'no path left pointing at the default layout');
+  t.ok(existsSync(join(root, 'opt/ekmd/lib/ekmd/dist/src/daemon/main.js')));
+  t.ok(existsSync(join(root, 'opt/ekmd/bin/ekmctl')));
+  t.equal(readFileSync(join(root, 'etc/ekmd/ekmd.json'), 'utf8'), readFileSync(site, 'utf8'));
+});
+
+t.test('bad arguments are refused before anything is written', async (t) => {
+  const root = tempRoot(t);
+  const cases: [string[], number, RegExp][] = [
+    [['--bogus'], 2, /unknown option '--bogus'/],
+    [['--root'], 2, /--root needs a value/],
+    [['--root', 'relative/dir'], 1, /not a plain absolute path/],
+    [['--root', root, '--prefix', '/opt/my ekmd'], 1, /not a plain absolute path/],
+    [['--root', root, '--config', join(root, 'missing.json')], 1, /config example not found/],
+  ];
+  for (const [args, status, message] of cases) {
+    const r = install(...args);
+    t.equal(r.status, status, args.join(' '));
+    t.match(r.stderr, message);
+  }
+  t.same(readdirSync(root), [], 'nothing written');
+});
