@@ -22,5 +22,12 @@ export interface DriveTransport {
    * answer back into `buf`.
    */
   ioctl(fd: number, request: number, buf: Buffer): Promise<IoctlResult>;
+  /**
+   * For requests whose struct carries a user pointer `data` (DISCOVERY, WRITE_SHADOW_MBR,
+   * GENERIC_TABLE_RW): the transport points that field at `data` (the simulator carries
+   * `data` alongside instead) and leaves what the kernel wrote there in `data`.
+   * Optional: drive operations report such requests as unsupported without it.
+   */
+  ioctlWithData?(fd: number, request: number, buf: Buffer, data: Buffer): Promise<IoctlResult>;
   close(fd: number): Promise<void>;
 }
