@@ -32,7 +32,7 @@ function fillPlaceholders(xml: string): string {
 }
 
 if (!existsSync(dir)) {
-  t.skip(`OASIS KMIP test cases not found at ${dir}: conformance not checked`);
+  t.test('OASIS KMIP test cases', { skip: `not found at ${dir}` }, async () => {});
 } else {
   const versions = readdirSync(dir).filter((d) => /^v\d/.test(d));
   for (const v of versions) {
