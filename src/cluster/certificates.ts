@@ -24,7 +24,8 @@ export function parseCertificates(pem: string, param: string): X509Certificate[]
 
 function checkNotExpired(cert: X509Certificate, param: string, now: Date): void {
   if (new Date(cert.validTo).getTime() <= now.getTime()) {
-    throw invalidParameter(param, `certificate "${cert.subject}" expired on ${cert.validTo}.`);
+    const subject = cert.subject.replace(/\n/g, ', ');
+    throw invalidParameter(param, `certificate "${subject}" expired on ${cert.validTo}.`);
   }
 }
 

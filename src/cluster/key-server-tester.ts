@@ -14,7 +14,9 @@ export interface KeyServerEndpoint {
   clientKey: Buffer;
 }
 
-export type KeyServerTestStep = 'connect' | 'tls' | 'discoverVersions' | 'query';
+/** certificates: checked locally before connecting; auth: the server refused our certificate. */
+export type KeyServerTestStep =
+  'certificates' | 'dns' | 'connect' | 'tls' | 'auth' | 'discoverVersions' | 'query';
 
 export type KeyServerTestOutcome =
   { ok: true; kmipVersion: string } | { ok: false; failedStep: KeyServerTestStep; message: string };
