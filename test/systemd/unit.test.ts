@@ -83,7 +83,12 @@ t.test('the unit carries the settings a boot-time unlock daemon needs', async (t
   t.equal(one('DevicePolicy'), 'closed');
   t.same(s.get('DeviceAllow'), ['block-sd rw', 'block-blkext rw']);
   t.equal(one('RestrictAddressFamilies'), 'AF_UNIX AF_INET AF_INET6');
-  t.same(s.get('SystemCallFilter'), ['@system-service ioctl', '~@resources']);
+  t.same(s.get('SystemCallFilter'), [
+    '@system-service ioctl',
+    'pkey_alloc pkey_free pkey_mprotect',
+    '~@resources',
+  ]);
+  t.equal(one('SystemCallErrorNumber'), 'EPERM', 'a denied call fails, never kills');
   for (const key of [
     'NoNewPrivileges',
     'ProtectHome',

@@ -1,0 +1,84 @@
+// The unit's SystemCallFilter= must allow every syscall node and ekmd's native parts
+// make: a denied one would fail with EPERM deep inside V8 or SQLite at boot. This traces
+// a workload of what ekmd does and checks each syscall against the filter, expanded by
+// systemd-analyze exactly as systemd would.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths';
+
+const workload = join(repoRoot, 'dist/test/systemd/fixtures/syscall-workload.js');
+const unitText = readFileSync(join(repoRoot, 'systemd/ekmd.service'), 'utf8');
+
+const run = (cmd: string, args: string[]) =>
+  spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+function whyNot(): string | false {
+  const missing = ['systemd-analyze', 'strace'].filter((c) => run(c, ['--version']).error);
+  if (missing.length) return `${missing.join(' and ')} not installed`;
+  const probe = run('strace', ['-qq', '-o', '/dev/null', process.execPath, '-e', '0']);
+  if (probe.status !== 0) return `strace cannot trace here: ${probe.stderr.trim().split('\n')[0]}`;
+  return false;
+}
+const skip = whyNot();
+
+/** The syscalls a filter item names: a group expands recursively, a name is itself. */
+function expand(item: string, seen = new Set<string>()): Set<string> {
+  if (!item.startsWith('@')) return new Set([item]);
+  const out = new Set<string>();
+  if (seen.has(item)) return out;
+  seen.add(item);
+  const r = run('systemd-analyze', ['syscall-filter', '--no-pager', item]);
+  if (r.status !== 0) throw new Error(`systemd-analyze syscall-filter ${item}: ${r.stderr}`);
+  for (const line of r.stdout.split('\n').slice(1)) {
+    const name = line.trim();
+    if (name === '' || name.startsWith('#')) continue;
+    for (const s of expand(name, seen)) out.add(s);
+  }
+  return out;
+}
+
+/** Allow-list semantics of SystemCallFilter=: allowed lines add, `~` lines take away. */
+function allowedByUnit(text: string): Set<string> {
+  const allowed = new Set<string>();
+  for (const m of text.matchAll(/^SystemCallFilter=(~?)(.*)$/gm)) {
+    for (const item of m[2].split(/\s+/).filter(Boolean)) {
+      for (const s of expand(item)) {
+        if (m[1]) allowed.delete(s);
+        else allowed.add(s);
+      }
+    }
+  }
+  return allowed;
+}
+
+t.test("every syscall of ekmd's workload passes the unit's filter", { skip }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-syscalls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const summary = join(dir, 'strace.txt');
+  const notifyListener = `@ekmd-syscalls-${process.pid}`;
+  const r = spawnSync(
+    'strace',
+    ['-f', '-qq', '-c', '-o', summary, process.execPath, workload, dir],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, NOTIFY_SOCKET: notifyListener, WATCHDOG_USEC: '20000' },
+      timeout: 60_000,
+    },
+  );
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'done\n', 'the workload ran to its end');
+
+  const used = new Set<string>();
+  for (const line of readFileSync(summary, 'utf8').split('\n')) {
+    const name = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+(?:\s+\d+)?\s+(\w+)$/.exec(line)?.[1];
+    if (name && name !== 'total') used.add(name);
+  }
+  t.ok(used.has('ioctl') && used.has('sendto'), 'the trace saw the native calls');
+
+  const allowed = allowedByUnit(unitText);
+  t.ok(allowed.size > 300, `filter expands to ${allowed.size} syscalls`);
+  const refused = [...used].filter((s) => !allowed.has(s)).sort();
+  t.same(refused, [], `of ${used.size} syscalls used, none refused`);
+});
