@@ -1,7 +1,7 @@
-// The unit's SystemCallFilter= must allow every syscall node and ekmd's native parts
-// make: a denied one would fail with EPERM deep inside V8 or SQLite at boot. This traces
-// a workload of what ekmd does and checks each syscall against the filter, expanded by
-// systemd-analyze exactly as systemd would.
+// The unit's sandbox must let ekmd work: SystemCallFilter= has to allow every syscall node
+// and ekmd's native parts make (a denied one fails with EPERM deep inside V8 or SQLite at
+// boot), and CapabilityBoundingSet= every capability they need. A workload of what ekmd
+// does is traced, and run with only the unit's capabilities.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -82,3 +82,44 @@ t.test("every syscall of ekmd's workload passes the unit's filter", { skip }, as
   const refused = [...used].filter((s) => !allowed.has(s)).sort();
   t.same(refused, [], `of ${used.size} syscalls used, none refused`);
 });
+
+/** setpriv's --bounding-set argument for the unit's CapabilityBoundingSet=. */
+function boundingSet(text: string): string {
+  const caps = /^CapabilityBoundingSet=(.*)$/m.exec(text)?.[1].split(/\s+/) ?? [];
+  return ['-all', ...caps.map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase())].join(',');
+}
+
+function whyNotSetpriv(): string | false {
+  const probe = run('setpriv', ['--bounding-set', '-all', '--', process.execPath, '-e', '0']);
+  if (probe.error) return 'setpriv not installed';
+  if (probe.status !== 0) return `setpriv cannot drop capabilities here: ${probe.stderr.trim()}`;
+  return false;
+}
+
+t.test(
+  "ekmd's workload runs with only the unit's capabilities",
+  { skip: whyNotSetpriv() },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ekmd-caps-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const bounding = boundingSet(unitText);
+    t.equal(bounding, '-all,+sys_admin');
+    const setpriv = ['--bounding-set', bounding, '--', process.execPath];
+    const caps = run('setpriv', [
+      ...setpriv,
+      '-p',
+      "require('fs').readFileSync('/proc/self/status', 'utf8')",
+    ]);
+    const effective = /^CapEff:\s+([0-9a-f]+)$/m.exec(caps.stdout)?.[1];
+    if (process.getuid?.() === 0) {
+      t.equal(effective, (1n << 21n).toString(16).padStart(16, '0'), 'CAP_SYS_ADMIN alone');
+    }
+    const r = spawnSync('setpriv', [...setpriv, workload, dir], {
+      encoding: 'utf8',
+      env: { ...process.env, NOTIFY_SOCKET: `@ekmd-caps-${process.pid}`, WATCHDOG_USEC: '20000' },
+      timeout: 60_000,
+    });
+    t.equal(r.status, 0, r.stderr);
+    t.equal(r.stdout, 'done\n', 'the workload ran to its end');
+  },
+);
