@@ -2,6 +2,8 @@
 // edit a released entry; append a new one. PRAGMA user_version holds the version.
 import type { Database } from 'better-sqlite3';
 
+// A rowid table, not WITHOUT ROWID: values (certificates, sealed keys) run to kilobytes,
+// which WITHOUT ROWID tables store poorly.
 export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
   (db) => {
     db.exec(`
@@ -9,7 +11,7 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
         key      TEXT PRIMARY KEY NOT NULL,
         value    TEXT NOT NULL,
         revision INTEGER NOT NULL
-      ) WITHOUT ROWID;
+      );
     `);
   },
 ];

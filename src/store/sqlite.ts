@@ -187,7 +187,9 @@ class SqliteKvStore implements SqliteStore {
       const row = this.stmt.get.get(key);
       if (!row) return false;
       this.stmt.delete.run(key);
-      this.pending.push({ type: 'delete', key, revision: row.revision + 1 });
+      if (this.watchers.size > 0) {
+        this.pending.push({ type: 'delete', key, revision: row.revision + 1 });
+      }
       return true;
     });
   }
@@ -264,7 +266,9 @@ class SqliteKvStore implements SqliteStore {
     const encoded = encodeValue(key, value);
     const revision = (this.stmt.get.get(key)?.revision ?? 0) + 1;
     this.stmt.upsert.run(key, encoded, revision);
-    this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
+    if (this.watchers.size > 0) {
+      this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
+    }
     return revision;
   }
 
