@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
 
-const workload = join(repoRoot, 'dist/test/systemd/fixtures/syscall-workload.js');
+const workload = join(repoRoot, 'dist/test/systemd/fixtures/sandbox-workload.js');
 const unitText = readFileSync(join(repoRoot, 'systemd/ekmd.service'), 'utf8');
 
 const run = (cmd: string, args: string[]) =>
