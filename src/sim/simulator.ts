@@ -55,8 +55,9 @@ export class Simulator {
     return d;
   }
 
-  ioctl(n: number, request: number, buf: Buffer): IoctlResult {
-    return this.drive(n).ioctl(request >>> 0, buf, this.privileged);
+  /** One ioctl on drive N; `data` stands for the buffer a struct's user pointer names. */
+  ioctl(n: number, request: number, buf: Buffer, data?: Buffer): IoctlResult {
+    return this.drive(n).ioctl(request >>> 0, buf, this.privileged, data);
   }
 
   list(): DriveInfo[] {

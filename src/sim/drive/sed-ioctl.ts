@@ -60,15 +60,12 @@ import {
 } from '../../opal/abi';
 import type { IoctlResult } from '../../opal/transport';
 import { BLOCK_SIZE } from '../crypto/xts';
+import { level0Discovery } from './level0';
 import { ALIGNMENT_BLOCKS, type LspSession, type OpalDrive } from './opal-drive';
 
 /** The simulated kernel knows ioctls up to SET_SID_PW (241), like a 6.10 kernel: newer
  *  requests answer ENOTTY, which is how callers probe for features. */
 const NEWEST_KNOWN_NR = 241;
-
-/** Length field of this drive's Level 0 discovery response: header (48) + TPer (16) +
- *  Locking (16) + Geometry (32) + Opal v2 (20), minus the 4-byte length field itself. */
-const DISCOVERY_LENGTH = 48 + 16 + 16 + 32 + 20 - 4;
 
 export interface KernelContext {
   /** The caller has CAP_SYS_ADMIN. */
@@ -105,12 +102,15 @@ function session(s: OpalSessionInfo): LspSession {
 /**
  * Run one ioctl against a drive. `buf` is the caller's argument; it is changed only
  * where the kernel copies an answer back (GET_STATUS, GET_LR_STATUS, GET_GEOMETRY).
+ * `data` is what the struct's user pointer would point at (DISCOVERY), carried beside
+ * the struct because the simulator cannot reach the caller's memory.
  */
 export function sedIoctl(
   drive: OpalDrive,
   ctx: KernelContext,
   request: number,
   buf: Buffer,
+  data?: Buffer,
 ): IoctlResult {
   const def = opalIoctlByRequest(request);
   if (!def || def.nr > NEWEST_KNOWN_NR) return fail(os.errno.ENOTTY);
@@ -120,7 +120,7 @@ export function sedIoctl(
   const secrets: Buffer[] = [];
   const keep = <T extends { key: Buffer }>(k: T): T => (secrets.push(k.key), k);
   try {
-    return dispatch(drive, ctx, request, buf, keep);
+    return dispatch(drive, ctx, request, buf, data, keep);
   } finally {
     for (const s of secrets) s.fill(0);
   }
@@ -131,6 +131,7 @@ function dispatch(
   ctx: KernelContext,
   request: number,
   buf: Buffer,
+  data: Buffer | undefined,
   keep: <T extends { key: Buffer }>(k: T) => T,
 ): IoctlResult {
   switch (request) {
@@ -297,9 +298,13 @@ function dispatch(
       return status(drive.revertLsp(d.key.key, (d.options & OpalRevertLspOpts.PRESERVE) !== 0));
     }
     case IOC_OPAL_DISCOVERY.request: {
-      // The simulator cannot write to the caller's memory: only a size probe works.
+      // Copies min(size, length) bytes and answers the full length as a byte count.
       const d = decodeOpalDiscovery(buf);
-      return d.data === 0n ? status(DISCOVERY_LENGTH) : fail(os.errno.EFAULT);
+      const level0 = level0Discovery(drive);
+      const hlen = level0.readUInt32BE(0);
+      if (data) level0.copy(data, 0, 0, Math.min(Number(d.size), hlen, data.length));
+      else if (d.data !== 0n) return fail(os.errno.EFAULT);
+      return status(hlen);
     }
     case IOC_OPAL_WRITE_SHADOW_MBR.request: {
       const d = decodeOpalShadowMbr(buf);

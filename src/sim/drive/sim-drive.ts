@@ -127,7 +127,7 @@ export class SimDrive {
     return this.rec.mode === 'opal' && !this.rec.faults.nonOpal;
   }
 
-  ioctl(request: number, buf: Buffer, privileged: boolean): IoctlResult {
+  ioctl(request: number, buf: Buffer, privileged: boolean, data?: Buffer): IoctlResult {
     return sedIoctl(
       this.opal,
       {
@@ -138,6 +138,7 @@ export class SimDrive {
       },
       request,
       buf,
+      data,
     );
   }
 
