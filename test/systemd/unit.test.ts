@@ -76,6 +76,7 @@ t.test('the unit carries the settings a boot-time unlock daemon needs', async (t
     '/usr/bin/node /usr/lib/ekmd/dist/src/daemon/main.js --config /etc/ekmd/ekmd.json',
   );
   t.equal(one('Restart'), 'on-failure');
+  t.equal(one('SyslogIdentifier'), 'ekmd', 'journal lines say ekmd, not node');
   t.equal(one('StateDirectory'), 'ekmd');
   t.equal(one('StateDirectoryMode'), '0700');
   t.equal(one('ConfigurationDirectory'), 'ekmd');
