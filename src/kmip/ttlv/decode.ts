@@ -3,7 +3,7 @@
 // enclosing structure before anything is allocated.
 import { isUtf8 } from 'node:buffer';
 import { TtlvError } from './error';
-import { ItemType, type TtlvItem } from './item';
+import { ItemType, type BigIntItem, type NumberItem, type TtlvItem } from './item';
 
 export interface DecodeOptions {
   /** Deepest structure nesting accepted; the top-level structure is depth 1. Default 32. */
@@ -49,146 +49,178 @@ export function decodeTtlv(buf: Buffer, opts?: DecodeOptions): TtlvItem {
   if (buf.length > maxBytes) {
     throw new TtlvError(`message of ${buf.length} bytes exceeds the ${maxBytes}-byte limit`, 0);
   }
-  const d = new Decoder(buf, maxDepth);
-  const item = d.item(buf.length, 0);
-  if (d.pos !== buf.length) {
-    throw new TtlvError(`${buf.length - d.pos} trailing bytes after the message`, d.pos);
+  // The cursor lives in module state: decoding is synchronous and never re-entered.
+  input = buf;
+  pos = 0;
+  depthLimit = maxDepth;
+  try {
+    const item = decodeItem(buf.length, 0);
+    if (pos !== buf.length) {
+      throw new TtlvError(`${buf.length - pos} trailing bytes after the message`, pos);
+    }
+    return item;
+  } finally {
+    input = EMPTY;
   }
-  return item;
 }
 
-class Decoder {
-  pos = 0;
-  constructor(
-    private readonly buf: Buffer,
-    private readonly maxDepth: number,
-  ) {}
+const EMPTY = Buffer.alloc(0);
+let input: Buffer = EMPTY;
+let pos = 0;
+let depthLimit = DEFAULT_MAX_DEPTH;
 
-  /** Decode the item at `pos`, which must end by `end`; `depth` = enclosing structures. */
-  item(end: number, depth: number): TtlvItem {
-    const buf = this.buf;
-    const start = this.pos;
-    if (end - start < 8) {
-      const tag =
-        end - start >= 3 ? (buf[start]! << 16) | (buf[start + 1]! << 8) | buf[start + 2]! : -1;
-      throw new TtlvError('truncated item header', start, tag);
-    }
-    const tag = (buf[start]! << 16) | (buf[start + 1]! << 8) | buf[start + 2]!;
-    const type = buf[start + 3]!;
-    const len = buf.readUInt32BE(start + 4);
-    const vstart = start + 8;
-    const room = end - vstart;
-    switch (type) {
-      case ItemType.Structure: {
-        if (len % 8 !== 0)
-          throw new TtlvError('structure length is not a multiple of 8', start, tag);
-        if (len > room) throw this.overrun(start, tag, len, room);
-        if (depth + 1 > this.maxDepth) {
-          throw new TtlvError(`structures nest deeper than ${this.maxDepth}`, start, tag);
-        }
-        const vend = vstart + len;
-        const children: TtlvItem[] = [];
-        this.pos = vstart;
-        while (this.pos < vend) children.push(this.item(vend, depth + 1));
-        return { tag, type: ItemType.Structure, value: children };
-      }
-      case ItemType.Integer:
-      case ItemType.Enumeration:
-      case ItemType.Interval: {
-        this.fixed(start, tag, len, 4, room);
-        if (buf.readUInt32BE(vstart + 4) !== 0) throw this.badPadding(vstart + 4, tag);
-        this.pos = vstart + 8;
-        const value =
-          type === ItemType.Integer ? buf.readInt32BE(vstart) : buf.readUInt32BE(vstart);
-        return { tag, type, value };
-      }
-      case ItemType.LongInteger:
-      case ItemType.DateTime:
-      case ItemType.DateTimeExtended: {
-        this.fixed(start, tag, len, 8, room);
-        this.pos = vstart + 8;
-        return { tag, type, value: buf.readBigInt64BE(vstart) };
-      }
-      case ItemType.Boolean: {
-        this.fixed(start, tag, len, 8, room);
-        if (
-          buf.readUInt32BE(vstart) !== 0 ||
-          buf[vstart + 4] !== 0 ||
-          buf[vstart + 5] !== 0 ||
-          buf[vstart + 6] !== 0 ||
-          buf[vstart + 7]! > 1
-        ) {
-          throw new TtlvError('Boolean value is neither 0 nor 1', vstart, tag);
-        }
-        this.pos = vstart + 8;
-        return { tag, type, value: buf[vstart + 7] === 1 };
-      }
-      case ItemType.BigInteger: {
-        if (len === 0 || len % 8 !== 0) {
-          throw new TtlvError('Big Integer length is not a positive multiple of 8', start, tag);
-        }
-        if (len > room) throw this.overrun(start, tag, len, room);
-        this.pos = vstart + len;
-        return { tag, type, value: bigFromBytes(buf, vstart, vstart + len) };
-      }
-      case ItemType.TextString:
-      case ItemType.ByteString: {
-        const padded = (len + 7) & ~7;
-        if (len > room || padded > room) throw this.overrun(start, tag, padded, room);
-        const vend = vstart + len;
-        for (let i = vend; i < vstart + padded; i++) {
-          if (buf[i] !== 0) throw this.badPadding(i, tag);
-        }
-        this.pos = vstart + padded;
-        if (type === ItemType.ByteString) {
-          return { tag, type, value: buf.subarray(vstart, vend) };
-        }
-        return { tag, type, value: utf8(buf, vstart, vend, tag) };
-      }
-      default:
-        throw new TtlvError(`unknown item type 0x${hex2(type)}`, start, tag);
-    }
+// Bound once: Buffer#toString re-validates its arguments on every call.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(s: number, e: number): string })
+  .latin1Slice;
+
+/**
+ * ItemType as literals: a `const enum` is inlined, so the switch below compares numbers
+ * instead of loading ItemType's properties for every item.
+ */
+const enum T {
+  Structure = 1,
+  Integer = 2,
+  LongInteger = 3,
+  BigInteger = 4,
+  Enumeration = 5,
+  Boolean = 6,
+  TextString = 7,
+  ByteString = 8,
+  DateTime = 9,
+  Interval = 10,
+  DateTimeExtended = 11,
+}
+
+/** Decode the item at `pos`, which must end by `end`; `depth` = enclosing structures. */
+function decodeItem(end: number, depth: number): TtlvItem {
+  const b = input;
+  const start = pos;
+  if (end - start < 8) {
+    const tag = end - start >= 3 ? (b[start]! << 16) | (b[start + 1]! << 8) | b[start + 2]! : -1;
+    throw new TtlvError('truncated item header', start, tag);
   }
-
-  private fixed(start: number, tag: number, len: number, want: number, room: number): void {
-    if (len !== want) {
-      throw new TtlvError(
-        `${ItemType[this.buf[start + 3]!]} length ${len}, expected ${want}`,
-        start,
+  const tag = (b[start]! << 16) | (b[start + 1]! << 8) | b[start + 2]!;
+  const type: number = b[start + 3]!;
+  const len =
+    ((b[start + 4]! << 24) | (b[start + 5]! << 16) | (b[start + 6]! << 8) | b[start + 7]!) >>> 0;
+  const v = start + 8;
+  const room = end - v;
+  switch (type as T) {
+    case T.Structure: {
+      if ((len & 7) !== 0)
+        throw new TtlvError('structure length is not a multiple of 8', start, tag);
+      if (len > room) throw overrun(start, tag, len, room);
+      if (depth >= depthLimit) {
+        throw new TtlvError(`structures nest deeper than ${depthLimit}`, start, tag);
+      }
+      const vend = v + len;
+      const children: TtlvItem[] = [];
+      pos = v;
+      while (pos < vend) children.push(decodeItem(vend, depth + 1));
+      return { tag, type: ItemType.Structure, value: children };
+    }
+    case T.Integer:
+    case T.Enumeration:
+    case T.Interval: {
+      fixedLength(start, tag, type, len, 4, room);
+      if ((b[v + 4]! | b[v + 5]! | b[v + 6]! | b[v + 7]!) !== 0) throw badPadding(v + 4, tag);
+      pos = v + 8;
+      const word = (b[v]! << 24) | (b[v + 1]! << 16) | (b[v + 2]! << 8) | b[v + 3]!;
+      return {
         tag,
-      );
+        type: type as NumberItem['type'],
+        value: type === T.Integer ? word : word >>> 0,
+      };
     }
-    if (room < 8) throw this.overrun(start, tag, 8, room);
+    case T.LongInteger:
+    case T.DateTime:
+    case T.DateTimeExtended: {
+      fixedLength(start, tag, type, len, 8, room);
+      pos = v + 8;
+      const hi = (b[v]! << 24) | (b[v + 1]! << 16) | (b[v + 2]! << 8) | b[v + 3]!;
+      const lo = ((b[v + 4]! << 24) | (b[v + 5]! << 16) | (b[v + 6]! << 8) | b[v + 7]!) >>> 0;
+      // Within ±2^53 one BigInt from an exact double is cheaper than shifting two.
+      const value =
+        hi >= -0x200000 && hi < 0x200000
+          ? BigInt(hi * 0x100000000 + lo)
+          : (BigInt(hi) << 32n) | BigInt(lo);
+      return { tag, type: type as BigIntItem['type'], value };
+    }
+    case T.Boolean: {
+      fixedLength(start, tag, type, len, 8, room);
+      if (
+        (b[v]! | b[v + 1]! | b[v + 2]! | b[v + 3]! | b[v + 4]! | b[v + 5]! | b[v + 6]!) !== 0 ||
+        b[v + 7]! > 1
+      ) {
+        throw new TtlvError('Boolean value is neither 0 nor 1', v, tag);
+      }
+      pos = v + 8;
+      return { tag, type: ItemType.Boolean, value: b[v + 7] === 1 };
+    }
+    case T.BigInteger: {
+      if (len === 0 || (len & 7) !== 0) {
+        throw new TtlvError('Big Integer length is not a positive multiple of 8', start, tag);
+      }
+      if (len > room) throw overrun(start, tag, len, room);
+      pos = v + len;
+      return { tag, type: ItemType.BigInteger, value: bigFromBytes(b, v, v + len) };
+    }
+    case T.TextString:
+    case T.ByteString: {
+      const padded = (len + 7) & ~7;
+      if (len > room || padded > room) throw overrun(start, tag, padded, room);
+      const vend = v + len;
+      for (let i = vend; i < v + padded; i++) if (b[i] !== 0) throw badPadding(i, tag);
+      pos = v + padded;
+      if (type === T.ByteString)
+        return { tag, type: ItemType.ByteString, value: b.subarray(v, vend) };
+      return { tag, type: ItemType.TextString, value: utf8(b, v, vend, tag) };
+    }
+    default:
+      throw new TtlvError(`unknown item type 0x${hex2(type)}`, start, tag);
   }
+}
 
-  private overrun(start: number, tag: number, need: number, room: number): TtlvError {
-    return new TtlvError(
-      `item needs ${need} value bytes but only ${room} remain in its container`,
-      start,
-      tag,
-    );
-  }
+function fixedLength(
+  start: number,
+  tag: number,
+  type: number,
+  len: number,
+  want: number,
+  room: number,
+): void {
+  if (len !== want)
+    throw new TtlvError(`${ItemType[type]} length ${len}, expected ${want}`, start, tag);
+  if (room < 8) throw overrun(start, tag, 8, room);
+}
 
-  private badPadding(at: number, tag: number): TtlvError {
-    return new TtlvError('non-zero padding byte', at, tag);
-  }
+function overrun(start: number, tag: number, need: number, room: number): TtlvError {
+  return new TtlvError(
+    `item needs ${need} value bytes but only ${room} remain in its container`,
+    start,
+    tag,
+  );
+}
+
+function badPadding(at: number, tag: number): TtlvError {
+  return new TtlvError('non-zero padding byte', at, tag);
 }
 
 /** Text String value; refuses malformed UTF-8 rather than inventing U+FFFD. */
-function utf8(buf: Buffer, start: number, end: number, tag: number): string {
+function utf8(b: Buffer, start: number, end: number, tag: number): string {
   let i = start;
-  while (i < end && buf[i]! < 0x80) i++;
-  if (i === end) return buf.toString('latin1', start, end);
-  if (!isUtf8(buf.subarray(start, end))) {
+  while (i < end && b[i]! < 0x80) i++;
+  if (i === end) return latin1Slice.call(b, start, end);
+  if (!isUtf8(b.subarray(start, end))) {
     throw new TtlvError('Text String is not valid UTF-8', start - 8, tag);
   }
-  return buf.toString('utf8', start, end);
+  return b.toString('utf8', start, end);
 }
 
 /** Two's-complement big-endian bytes to a bigint. */
-function bigFromBytes(buf: Buffer, start: number, end: number): bigint {
-  const v = BigInt('0x' + buf.toString('hex', start, end));
-  return buf[start]! & 0x80 ? v - (1n << BigInt((end - start) * 8)) : v;
+function bigFromBytes(b: Buffer, start: number, end: number): bigint {
+  const v = BigInt('0x' + b.toString('hex', start, end));
+  return b[start]! & 0x80 ? v - (1n << BigInt((end - start) * 8)) : v;
 }
 
 function hex2(n: number): string {
