@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the built ekmd tree as a systemd service:
 #   PREFIX/lib/ekmd/        dist/src, package.json, README.md, production node_modules,
-#                           systemd/ip-allow.conf.example
+#                           systemd/*.conf.example (documented drop-ins)
 #   PREFIX/bin/ekmctl       -> ../lib/ekmd/dist/src/cli/main.js
 #   /etc/systemd/system/ekmd.service
 #   /etc/ekmd/ekmd.json     the example config, only when absent (0600 in a 0700 dir)
@@ -81,7 +81,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dist" "$stage/systemd"
 cp -R "$src/dist/src" "$stage/dist/src"
 cp "$src/package.json" "$src/README.md" "$stage/"
-cp "$src/systemd/ip-allow.conf.example" "$stage/systemd/"
+cp "$src/systemd/ip-allow.conf.example" "$src/systemd/seal-credential.conf.example" "$stage/systemd/"
 # Production dependencies only: the top-level packages package-lock.json does not mark dev
 # (their nested node_modules come along; optional ones for other platforms are absent).
 # Left out: TypeScript sources, source maps and docs, and a node-gyp addon's C sources and

@@ -43,7 +43,11 @@ t.test(
     t.equal(mode(join(lib, 'package.json')), '0644');
     t.equal(mode(lib), '0755');
     t.ok(existsSync(join(lib, 'README.md')), 'README for the unit Documentation=');
-    t.ok(existsSync(join(lib, 'systemd/ip-allow.conf.example')), 'drop-in example beside the code');
+    t.same(
+      readdirSync(join(lib, 'systemd')).sort(),
+      ['ip-allow.conf.example', 'seal-credential.conf.example'],
+      'drop-in examples beside the code',
+    );
     for (const dev of ['tap', 'typescript', 'prettier']) {
       t.notOk(existsSync(join(lib, 'node_modules', dev)), `no dev dependency ${dev}`);
     }

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
 
 const unitText = readFileSync(join(repoRoot, 'systemd/ekmd.service'), 'utf8');
-const dropInText = readFileSync(join(repoRoot, 'systemd/ip-allow.conf.example'), 'utf8');
+/** The documented drop-ins, as an operator installs them in ekmd.service.d/. */
+const dropIns = Object.fromEntries(
+  ['ip-allow', 'seal-credential'].map((name) => [
+    `${name}.conf`,
+    readFileSync(join(repoRoot, `systemd/${name}.conf.example`), 'utf8'),
+  ]),
+);
 
 const analyze = (...args: string[]) =>
   spawnSync('systemd-analyze', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
@@ -31,15 +37,20 @@ function settings(text: string): Map<string, string[]> {
  * A copy of the unit in a temp dir, with the interpreter pointed at this node: verify
  * checks that ExecStart's binary exists, and /usr/bin/node may not on a build machine.
  */
-function stageUnit(t: tap.Test, opts: { dropIn?: string; extra?: string } = {}): string {
+function stageUnit(
+  t: tap.Test,
+  opts: { dropIns?: Record<string, string>; extra?: string } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-unit-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const text = unitText.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `);
   const unit = join(dir, 'ekmd.service');
   writeFileSync(unit, text + (opts.extra ?? ''));
-  if (opts.dropIn !== undefined) {
+  if (opts.dropIns) {
     mkdirSync(join(dir, 'ekmd.service.d'));
-    writeFileSync(join(dir, 'ekmd.service.d', 'ip-allow.conf'), opts.dropIn);
+    for (const [name, text] of Object.entries(opts.dropIns)) {
+      writeFileSync(join(dir, 'ekmd.service.d', name), text);
+    }
   }
   return unit;
 }
@@ -114,9 +125,9 @@ t.test('systemd-analyze verify passes on the unit', { skip }, (t) => {
   const clean = verify(t, stageUnit(t));
   t.equal(clean.status, 0);
   t.same(clean.ours, [], 'no warnings about the unit');
-  const withDropIn = verify(t, stageUnit(t, { dropIn: dropInText }));
-  t.equal(withDropIn.status, 0);
-  t.same(withDropIn.ours, [], 'no warnings about the IP allow-list drop-in');
+  const withDropIns = verify(t, stageUnit(t, { dropIns }));
+  t.equal(withDropIns.status, 0);
+  t.same(withDropIns.ours, [], 'no warnings about the documented drop-ins');
   // The check can fail: a misspelt setting is reported.
   const bad = verify(t, stageUnit(t, { extra: 'ProtectSystme=strict\n' }));
   t.match(bad.ours.join('\n'), /Unknown key/);
@@ -127,7 +138,9 @@ t.test('systemd-analyze security scores the unit at most 2.6', { skip }, (t) => 
   const unit = exposure(stageUnit(t));
   t.equal(unit.status, 0, `exposure ${unit.score} within --threshold=26`);
   t.ok(unit.score <= 2.6, `exposure ${unit.score} <= 2.6`);
-  const allowListed = exposure(stageUnit(t, { dropIn: dropInText }));
+  const allowListed = exposure(
+    stageUnit(t, { dropIns: { 'ip-allow.conf': dropIns['ip-allow.conf'] } }),
+  );
   t.equal(allowListed.status, 0);
   t.ok(allowListed.score < unit.score, `IP allow-list lowers it to ${allowListed.score}`);
   // The threshold bites: the same unit without its hardening is refused.
