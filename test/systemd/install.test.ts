@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -21,6 +21,19 @@ const asRoot = process.getuid?.() === 0;
 
 const install = (...args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8' });
 
+/** install.sh in the background, so that independent installs overlap their disk waits. */
+function installInBackground(
+  ...args: string[]
+): Promise<{ status: number | null; stderr: string }> {
+  const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
+}
+
 function tempRoot(t: tap.Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +42,22 @@ function tempRoot(t: tap.Test): string {
 
 const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
 
-// Each staged install writes about 2,000 files, so the tests share as few as they can.
+// Each staged install writes about 2,000 files, so the tests share as few as they can, and
+// the one with another prefix runs alongside the others.
+const prefixedRoot = tempRoot(t);
+const siteConfig = join(tempRoot(t), 'site.json');
+writeFileSync(siteConfig, '{"stateDir":"/var/lib/ekmd","drives":{"backend":"ioctl"}}\n');
+const prefixed = installInBackground(
+  '--root',
+  prefixedRoot,
+  '--prefix',
+  '/opt/ekmd',
+  '--node',
+  '/opt/node/bin/node',
+  '--config',
+  siteConfig,
+);
+
 t.test(
   'a staged install lays out code, unit, config and state; a reinstall keeps the config',
   async (t) => {
@@ -117,19 +145,8 @@ t.test(
 );
 
 t.test('--prefix, --node and --config are carried through', async (t) => {
-  const root = tempRoot(t);
-  const site = join(tempRoot(t), 'site.json');
-  writeFileSync(site, '{"stateDir":"/var/lib/ekmd","drives":{"backend":"ioctl"}}\n');
-  const r = install(
-    '--root',
-    root,
-    '--prefix',
-    '/opt/ekmd',
-    '--node',
-    '/opt/node/bin/node',
-    '--config',
-    site,
-  );
+  const root = prefixedRoot;
+  const r = await prefixed;
   t.equal(r.status, 0, r.stderr);
   const unit = readFileSync(join(root, 'etc/systemd/system/ekmd.service'), 'utf8');
   t.match(
@@ -140,7 +157,7 @@ t.test('--prefix, --node and --config are carried through', async (t) => {
   t.notMatch(unit, /\/usr\/lib\/ekmd/, 'no path left pointing at the default layout');
   t.ok(existsSync(join(root, 'opt/ekmd/lib/ekmd/dist/src/daemon/main.js')));
   t.ok(existsSync(join(root, 'opt/ekmd/bin/ekmctl')));
-  t.equal(readFileSync(join(root, 'etc/ekmd/ekmd.json'), 'utf8'), readFileSync(site, 'utf8'));
+  t.equal(readFileSync(join(root, 'etc/ekmd/ekmd.json'), 'utf8'), readFileSync(siteConfig, 'utf8'));
 });
 
 t.test('bad arguments are refused before anything is written', async (t) => {
