@@ -254,5 +254,17 @@ t.test('read-only open reads but refuses writes', async (t) => {
   t.teardown(() => r.close());
   t.equal(r.get('a')!.value, 1);
   t.throws(() => r.put('b', 1), /read-only/);
+  // Offline backup (ekmctl) while a writer has the store open.
+  const live = openSqliteStore(path);
+  t.teardown(() => live.close());
+  live.put('c', 2);
+  const dest = join(path, '..', 'offline-backup.db');
+  r.backup(dest);
+  const copy = openSqliteStore(dest, { readonly: true });
+  t.same(
+    copy.list('').map((e) => e.key),
+    ['a', 'c'],
+  );
+  copy.close();
   t.throws(() => openSqliteStore(join(path, '..', 'missing.db'), { readonly: true }), StoreError);
 });
