@@ -167,7 +167,7 @@ function decodeItem(end: number, depth: number): TtlvItem {
     }
     case T.TextString:
     case T.ByteString: {
-      const padded = (len + 7) & ~7;
+      const padded = len + ((8 - (len & 7)) & 7); // not `& ~7`: len may exceed 2^31
       if (len > room || padded > room) throw overrun(start, tag, padded, room);
       const vend = v + len;
       for (let i = vend; i < v + padded; i++) if (b[i] !== 0) throw badPadding(i, tag);

@@ -105,15 +105,21 @@ function measure(item: TtlvItem, lengths: number[], depth: number): number {
       if (typeof s !== 'string') throw valueError(item, 'a string');
       const len = utf8Length(s);
       lengths.push(len);
-      return 8 + ((len + 7) & ~7);
+      return 8 + padded(len);
     }
     case T.ByteString: {
       if (!(item.value instanceof Uint8Array)) throw valueError(item, 'a Buffer');
-      return 8 + ((item.value.length + 7) & ~7);
+      if (item.value.length > 0xffffffff) throw valueError(item, 'under 4 GiB');
+      return 8 + padded(item.value.length);
     }
     default:
       throw new TtlvError(`unknown item type ${String(item.type)}`, -1, tag);
   }
+}
+
+/** `len` rounded up to a multiple of 8 (arithmetic, not `& ~7`: len may exceed 2^31). */
+function padded(len: number): number {
+  return len + ((8 - (len & 7)) & 7);
 }
 
 /** UTF-8 byte length; short ASCII strings (most KMIP text) skip the native call. */
@@ -243,7 +249,7 @@ function write(item: TtlvItem): void {
 /** Zero the padding after a `len`-byte string value at `pos` and move past it. */
 function pad(len: number): void {
   const end = pos + len;
-  const stop = pos + ((len + 7) & ~7);
+  const stop = pos + padded(len);
   for (let i = end; i < stop; i++) out[i] = 0;
   pos = stop;
 }
