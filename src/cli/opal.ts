@@ -2,11 +2,55 @@
 // Opal layer; subcommands live in ./opal/.
 import { dispatch, type CommandEntry } from './command';
 
-const commands: Record<string, CommandEntry> = {};
+const commands: Record<string, CommandEntry> = {
+  status: { summary: 'GET_STATUS flags (no PIN)', load: () => require('./opal/status').status },
+  discover: {
+    summary: 'Level 0 discovery features (no PIN)',
+    load: () => require('./opal/status').discover,
+  },
+  unlock: {
+    summary: 'unlock a range, then verify by re-reading it',
+    load: () => require('./opal/lock').unlock,
+  },
+  lock: { summary: 'lock a range', load: () => require('./opal/lock').lock },
+  save: {
+    summary: 'have the kernel re-unlock a range on resume',
+    load: () => require('./opal/lock').save,
+  },
+  'take-ownership': {
+    summary: 'set the SID PIN (from MSID)',
+    load: () => require('./opal/provision').takeOwnership,
+  },
+  activate: {
+    summary: 'activate the Locking SP as SID',
+    load: () => require('./opal/provision').activate,
+  },
+  'setup-range': {
+    summary: 'configure a locking range as Admin1',
+    load: () => require('./opal/provision').setupRange,
+  },
+  'set-pw': { summary: 'change an authority PIN', load: () => require('./opal/provision').setPw },
+  'mbr-done': {
+    summary: 'set MBRDone as Admin1',
+    load: () => require('./opal/provision').mbrDone,
+  },
+  revert: {
+    summary: 'RevertTPer as SID (erases everything)',
+    load: () => require('./opal/revert').revert,
+  },
+  'psid-revert': {
+    summary: 'RevertTPer with the PSID (erases everything)',
+    load: () => require('./opal/revert').psidRevert,
+  },
+};
 
 function usage(): string {
   return [
     'Usage: ekmctl opal <command> --device PATH | --sim SOCKET --drive N [options]',
+    '',
+    'Direct TCG Opal operations for recovery. PINs come from --pin-file PATH (or - for',
+    'stdin), never from the command line; each command makes one attempt and never',
+    'retries a PIN. --json prints one JSON object.',
     '',
     ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(14)}  ${c.summary}`),
     '',

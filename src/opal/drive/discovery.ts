@@ -44,18 +44,20 @@ export interface Level0 {
 
 const HEADER = 48;
 
-/** Parse `count` bytes of a Level 0 response; malformed input gives a RangeError. */
+/**
+ * Parse the first `count` bytes of a Level 0 response. The kernel copies (and returns)
+ * only as many bytes as the header's length field, which counts the bytes after itself,
+ * so the last descriptor can arrive 4 bytes short: it is clipped, not rejected.
+ */
 export function parseLevel0(buf: Buffer, count = buf.length): Level0 {
   if (count < HEADER || count > buf.length)
     throw new RangeError(`Level 0 discovery too short: ${count} bytes`);
-  // The length field counts the bytes after itself.
   const end = Math.min(count, 4 + buf.readUInt32BE(0));
   const features: Feature[] = [];
   let off = HEADER;
   while (off + 4 <= end) {
     const code = buf.readUInt16BE(off);
-    const len = buf[off + 3];
-    if (off + 4 + len > end) throw new RangeError(`feature 0x${code.toString(16)} overruns`);
+    const len = Math.min(buf[off + 3], end - off - 4);
     features.push({
       code,
       name: FEATURE_NAMES[code] ?? `0x${code.toString(16).padStart(4, '0')}`,

@@ -1,0 +1,67 @@
+// `ekmctl opal unlock|lock|save`: one LOCK_UNLOCK (or SAVE) attempt with one PIN.
+import { opalCommand, parseMode, parseRange, parseUser } from './command-kit';
+
+const RANGE_USER = {
+  user: { type: 'string' },
+  range: { type: 'string' },
+} as const;
+
+const WHO_HELP =
+  '--user admin1|user1..user9 authenticates (default admin1); --range 0..8 (default 0).';
+
+export const unlock = opalCommand({
+  name: 'unlock',
+  synopsis: '--pin-file PATH [--user WHO] [--range N] [--mode rw|ro]',
+  help: [
+    'Unlock a locking range, then re-read its state to confirm. One attempt: a wrong PIN',
+    'is reported (NOT_AUTHORIZED) and never retried.',
+    WHO_HELP,
+  ],
+  options: { ...RANGE_USER, mode: { type: 'string' } },
+  pin: 'required',
+  async run({ drive, values, pin }) {
+    const who = parseUser('--user', values.user as string | undefined, 0);
+    const lr = parseRange(values.range as string | undefined);
+    const mode = parseMode(values.mode as string | undefined);
+    const r = await drive.unlock({ who, pin }, lr, mode);
+    return { device: drive.path, range: lr, mode, verifiedBy: r.verifiedBy };
+  },
+  text: (r) =>
+    `${r.device as string}: range ${r.range as number} unlocked ${r.mode as string} (verified by ${r.verifiedBy as string})\n`,
+});
+
+export const lock = opalCommand({
+  name: 'lock',
+  synopsis: '--pin-file PATH [--user WHO] [--range N]',
+  help: ['Lock a locking range for reading and writing.', WHO_HELP],
+  options: RANGE_USER,
+  pin: 'required',
+  async run({ drive, values, pin }) {
+    const who = parseUser('--user', values.user as string | undefined, 0);
+    const lr = parseRange(values.range as string | undefined);
+    await drive.lock({ who, pin }, lr);
+    return { device: drive.path, range: lr, mode: 'locked' };
+  },
+  text: (r) => `${r.device as string}: range ${r.range as number} locked\n`,
+});
+
+export const save = opalCommand({
+  name: 'save',
+  synopsis: '--pin-file PATH [--user WHO] [--range N] [--mode rw|ro] [--for-lock]',
+  help: [
+    'IOC_OPAL_SAVE: the kernel keeps this unlock and replays it on resume from suspend.',
+    '--for-lock (kernel 6.4+) also allows a later lock without a PIN.',
+    WHO_HELP,
+  ],
+  options: { ...RANGE_USER, mode: { type: 'string' }, 'for-lock': { type: 'boolean' } },
+  pin: 'required',
+  async run({ drive, values, pin }) {
+    const who = parseUser('--user', values.user as string | undefined, 0);
+    const lr = parseRange(values.range as string | undefined);
+    const mode = parseMode(values.mode as string | undefined);
+    const forLock = values['for-lock'] === true;
+    await drive.save({ who, pin }, lr, mode, { forLock });
+    return { device: drive.path, range: lr, mode, forLock };
+  },
+  text: (r) => `${r.device as string}: unlock of range ${r.range as number} saved for resume\n`,
+});
