@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNotifier, notifySocketAddress } from '../../src/daemon/notify';
 import { NotifyListener } from '../systemd/notify-listener';
-import { repoRoot } from '../helpers/paths';
+import { bin, repoRoot } from '../helpers/paths';
+import { workdir } from './ekmd-process';
 
 const notifyModule = join(repoRoot, 'dist/src/daemon/notify.js');
 const STATUS = 'STATUS=unlocked 10/12 drives; 2 waiting for key server';
@@ -174,4 +175,45 @@ t.test('socket addresses have the kernel layout', async (t) => {
   const abs = notifySocketAddress('@sd');
   t.equal(abs.length, 2 + 1 + 2, 'abstract: leading NUL, no trailing NUL');
   t.same([...abs.addr.subarray(2, abs.length)], [0, 0x73, 0x64]);
+});
+
+t.test('ekmd itself notifies READY, WATCHDOG, then STOPPING on SIGTERM', async (t) => {
+  const w = workdir(t);
+  const listener = listen(t, `@ekmd-daemon-notify-${randomBytes(6).toString('hex')}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, WATCHDOG_USEC: '100000' };
+  delete env.WATCHDOG_PID;
+  const child = spawn(process.execPath, [bin.ekmd, '--config', w.config], {
+    env: { ...env, NOTIFY_SOCKET: listener.address },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d));
+  child.stderr.on('data', (d: Buffer) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  // Bounds for a loaded machine, not timings under test; an early exit fails at once.
+  const diedEarly = exited.then((code) => {
+    throw new Error(`ekmd exited ${code} while running: ${output}`);
+  });
+  diedEarly.catch(() => undefined);
+  const got = await Promise.race([listener.waitFor('READY=1', 60_000), diedEarly]);
+  got.push(...(await Promise.race([listener.waitFor('WATCHDOG=1', 10_000), diedEarly])));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'clean exit on SIGTERM');
+  got.push(...listener.drain());
+
+  // STATUS= lines may come at any point before STOPPING; the rest has a fixed order.
+  const stopAt = got.indexOf('STOPPING=1');
+  t.ok(
+    got.every((m, i) => !m.startsWith('STATUS=') || i < stopAt),
+    'status lines before stopping',
+  );
+  const states = got.filter((m) => !m.startsWith('STATUS='));
+  t.equal(states[0], 'READY=1', 'ready first');
+  t.equal(states[states.length - 1], 'STOPPING=1', 'stopping last');
+  const between = states.slice(1, -1);
+  t.ok(between.length >= 1, 'watchdog pings while running');
+  t.same(between, Array(between.length).fill('WATCHDOG=1'), 'only watchdog pings in between');
 });

@@ -32,6 +32,23 @@ export class NotifyListener {
     this.fd = fd;
   }
 
+  /**
+   * Wait until a datagram equal to `message` has arrived, polling every 20 ms; resolves
+   * with every datagram drained meanwhile, oldest first.
+   */
+  async waitFor(message: string, timeoutMs: number): Promise<string[]> {
+    const got: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      got.push(...this.drain());
+      if (got.includes(message)) return got;
+      if (Date.now() > deadline) {
+        throw new Error(`no ${message} within ${timeoutMs} ms; got ${JSON.stringify(got)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** Every datagram queued so far, oldest first, without waiting. */
   drain(): string[] {
     const out: string[] = [];
