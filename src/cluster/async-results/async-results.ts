@@ -1,0 +1,133 @@
+// Element's asynchronous results: a long operation returns an asyncHandle at once and
+// records its outcome here. GetAsyncResult purges a completed result unless keepResult;
+// ListAsyncResults never purges. Records survive restarts; an operation that was running
+// when the daemon stopped is completed with an error at the next start.
+import type { Json, Store, StoreTx } from '../../store/store';
+import { ElementError } from '../errors';
+
+const RESULT_PREFIX = 'async/results/';
+const NEXT_HANDLE = 'async/nextHandle';
+
+export interface AsyncError {
+  name: string;
+  message: string;
+  [k: string]: Json;
+}
+
+interface AsyncRecord {
+  asyncResultID: number;
+  resultType: string;
+  status: 'running' | 'complete';
+  createTime: string;
+  lastUpdateTime: string;
+  details: { [k: string]: Json };
+  result?: { [k: string]: Json };
+  error?: AsyncError;
+}
+
+const key = (handle: number): string => `${RESULT_PREFIX}${handle}`;
+const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class AsyncResultService {
+  constructor(private readonly store: Store) {}
+
+  /** Starts a result inside the caller's transaction, so it commits with the change it tracks. */
+  start(tx: StoreTx, resultType: string, details: { [k: string]: Json } = {}): number {
+    const handle = (tx.get<number>(NEXT_HANDLE)?.value ?? 0) + 1;
+    tx.put(NEXT_HANDLE, handle);
+    const time = now();
+    const record: AsyncRecord = {
+      asyncResultID: handle,
+      resultType,
+      status: 'running',
+      createTime: time,
+      lastUpdateTime: time,
+      details,
+    };
+    tx.put(key(handle), record as unknown as Json);
+    return handle;
+  }
+
+  succeed(tx: StoreTx, handle: number, result: { [k: string]: Json }): void {
+    this.finish(tx, handle, { result });
+  }
+
+  fail(tx: StoreTx, handle: number, error: AsyncError): void {
+    this.finish(tx, handle, { error });
+  }
+
+  /** GetAsyncResult: Element's shape; a completed result is purged unless keepResult. */
+  get(asyncHandle: number, keepResult = false): { [k: string]: Json } {
+    return this.store.transaction((tx) => {
+      const record = this.record(tx, asyncHandle);
+      if (record.status === 'complete' && !keepResult) tx.delete(key(asyncHandle));
+      const base = {
+        createTime: record.createTime,
+        lastUpdateTime: record.lastUpdateTime,
+        resultType: record.resultType,
+        status: record.status,
+      };
+      if (record.status === 'running') return { ...base, details: record.details };
+      return record.error ? { ...base, error: record.error } : { ...base, result: record.result! };
+    });
+  }
+
+  /** ListAsyncResults: the other shape (completed/success/data); never purges. */
+  list(asyncResultTypes?: string[]): { [k: string]: Json }[] {
+    const wanted = asyncResultTypes && new Set(asyncResultTypes);
+    return this.store
+      .list<AsyncRecord>(RESULT_PREFIX)
+      .map((e) => e.value)
+      .filter((r) => !wanted || wanted.has(r.resultType))
+      .sort((a, b) => a.asyncResultID - b.asyncResultID)
+      .map((r) => ({
+        asyncResultID: r.asyncResultID,
+        completed: r.status === 'complete',
+        createTime: r.createTime,
+        lastUpdateTime: r.lastUpdateTime,
+        resultType: r.resultType,
+        success: r.status === 'complete' && !r.error,
+        data: (r.status === 'running' ? r.details : (r.error ?? r.result ?? {})) as Json,
+      }));
+  }
+
+  /** At start: whatever was running died with the previous process. */
+  failInterrupted(): number[] {
+    return this.store.transaction((tx) => {
+      const running = tx
+        .list<AsyncRecord>(RESULT_PREFIX)
+        .filter((e) => e.value.status === 'running');
+      for (const { value } of running) {
+        this.fail(tx, value.asyncResultID, {
+          name: 'xAsyncOperationInterrupted',
+          message: `${value.resultType} was interrupted by a restart of the node's daemon.`,
+        });
+      }
+      return running.map((e) => e.value.asyncResultID);
+    });
+  }
+
+  private record(tx: StoreTx, handle: number): AsyncRecord {
+    const entry = tx.get<AsyncRecord>(key(handle));
+    if (!entry) {
+      throw new ElementError('xAsyncHandleDoesNotExist', `Async handle ${handle} does not exist.`);
+    }
+    return entry.value;
+  }
+
+  private finish(
+    tx: StoreTx,
+    handle: number,
+    outcome: { result?: { [k: string]: Json }; error?: AsyncError },
+  ): void {
+    const record = this.record(tx, handle);
+    const done: AsyncRecord = {
+      ...record,
+      status: 'complete',
+      lastUpdateTime: now(),
+      details: {},
+      ...outcome,
+    };
+    tx.put(key(handle), done as unknown as Json);
+  }
+}

@@ -1,0 +1,96 @@
+// Store layout of drives: one record per drive ever seen, keyed by a driveID that is never
+// reused, matched to the inventory by serial. The record holds Element's status and type
+// and the drive's hardware-encryption state (which key unlocks it, and how far
+// provisioning got) so that a restart can resume or roll back.
+import type { Json, StoreTx } from '../../store/store';
+import { ElementError } from '../errors';
+
+export const DRIVE_PREFIX = 'drives/records/';
+const NEXT_DRIVE_ID = 'drives/nextID';
+
+export type DriveStatus = 'available' | 'active' | 'erasing' | 'failed' | 'removing';
+export type DriveType = 'volume' | 'block' | 'unknown';
+
+/**
+ * none: not under hardware EAR. provisioning: a key is recorded, the drive may be part-way
+ * set up. enabled: locked by its key. disabling: locking being turned off. failed: see
+ * driveSecurityFaultReason.
+ */
+export type DriveSecurity = 'none' | 'provisioning' | 'enabled' | 'disabling' | 'failed';
+
+/** recorded: the drive is untouched; owning: TAKE_OWNERSHIP may have reached the drive. */
+export type ProvisioningStep = 'recorded' | 'owning';
+
+export interface DriveRecord {
+  driveID: number;
+  serial: string;
+  /** What the DriveTransport opens. */
+  path: string;
+  model: string;
+  capacity: number;
+  slot: number;
+  present: boolean;
+  opal: boolean;
+  status: DriveStatus;
+  type: DriveType;
+  security: DriveSecurity;
+  step: ProvisioningStep | null;
+  keyID: string | null;
+  keyProviderID: number | null;
+  /**
+   * After DisableEncryptionAtRest: the sealed internal key that is still the drive's SID
+   * and Admin1 PIN (the kernel cannot revert those without erasing), for a later Enable.
+   */
+  ownerKeyID: string | null;
+  driveSecurityFaultReason: string;
+  driveFailureDetail: string | null;
+}
+
+export const driveKey = (id: number): string => `${DRIVE_PREFIX}${id}`;
+
+export function nextDriveID(tx: StoreTx): number {
+  const id = (tx.get<number>(NEXT_DRIVE_ID)?.value ?? 0) + 1;
+  tx.put(NEXT_DRIVE_ID, id);
+  return id;
+}
+
+export function getDrive(tx: StoreTx, driveID: number): DriveRecord {
+  const entry = tx.get<DriveRecord>(driveKey(driveID));
+  if (!entry) throw new ElementError('xDriveIDDoesNotExist', `Drive ${driveID} does not exist`);
+  return entry.value;
+}
+
+export function putDrive(tx: StoreTx, record: DriveRecord): void {
+  tx.put(driveKey(record.driveID), record as unknown as Json);
+}
+
+export function listDriveRecords(tx: StoreTx): DriveRecord[] {
+  return tx
+    .list<DriveRecord>(DRIVE_PREFIX)
+    .map((e) => e.value)
+    .sort((a, b) => a.driveID - b.driveID);
+}
+
+/** Usable space after the metadata reserve a block service keeps (ours: 1%). */
+const usable = (capacity: number): number => Math.floor(capacity * 0.99);
+
+/** Element's drive object (ListDrives), with every member the SolidFire SDK requires. */
+export function driveView(d: DriveRecord): { [k: string]: Json } {
+  return {
+    attributes: {},
+    capacity: d.capacity,
+    chassisSlot: String(d.slot),
+    ...(d.driveFailureDetail ? { driveFailureDetail: d.driveFailureDetail } : {}),
+    driveID: d.driveID,
+    driveSecurityFaultReason: d.driveSecurityFaultReason,
+    ...(d.keyID ? { keyID: d.keyID } : {}),
+    ...(d.keyProviderID !== null ? { keyProviderID: d.keyProviderID } : {}),
+    nodeID: 1,
+    segmentFileSize: usable(d.capacity),
+    serial: d.serial,
+    slot: d.slot,
+    status: d.status,
+    type: d.type,
+    usableCapacity: usable(d.capacity),
+  };
+}

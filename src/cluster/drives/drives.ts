@@ -1,0 +1,275 @@
+// Drives (Element's ListDrives/AddDrives/RemoveDrives): what the DriveInventory reports,
+// kept as records with Element's states. A drive found for the first time is `available`;
+// AddDrives makes it `active` (after hardware EAR, when enabled, has secured it);
+// RemoveDrives takes an active drive back to `available` through `removing`.
+import type { Logger } from 'pino';
+import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
+import type { Store, StoreTx } from '../../store/store';
+import type { AsyncResultService } from '../async-results/async-results';
+import { ElementError } from '../errors';
+import {
+  driveView,
+  getDrive,
+  listDriveRecords,
+  nextDriveID,
+  putDrive,
+  type DriveRecord,
+  type DriveType,
+} from './drive-records';
+
+export type DriveRole = 'volume' | 'block';
+
+export interface AddDriveParam {
+  driveID: number;
+  type?: 'slice' | 'block' | 'volume';
+}
+
+/** What hardware EAR does to drives being added: secure them, or report why not. */
+export interface DriveSecurer {
+  /** Returns the IDs it could not secure, with the reason. */
+  secure(driveIDs: number[]): Promise<Map<number, string>>;
+}
+
+export interface DriveServiceOptions {
+  /** Serial or slot number → role; absent: slot 0 is the metadata (volume) drive. */
+  roles?: Record<string, DriveRole>;
+  logger?: Logger;
+}
+
+export class DriveService {
+  private securer: DriveSecurer | undefined;
+  private unwatch: (() => void) | undefined;
+  private readonly jobs = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: Store,
+    readonly inventory: DriveInventory,
+    private readonly asyncResults: AsyncResultService,
+    private readonly options: DriveServiceOptions = {},
+  ) {}
+
+  /** Hardware EAR registers itself so that drives added under EAR are secured first. */
+  setSecurer(securer: DriveSecurer): void {
+    this.securer = securer;
+  }
+
+  /** Reads the inventory into records and follows plug/unplug from then on. */
+  async start(): Promise<void> {
+    this.unwatch = this.inventory.watch((e) => this.onEvent(e));
+    const drives = await this.inventory.list();
+    this.store.transaction((tx) => {
+      const seen = new Set(drives.map((d) => d.serial));
+      for (const d of listDriveRecords(tx)) {
+        if (!seen.has(d.serial) && d.present) this.markGone(tx, d);
+      }
+      drives.forEach((d, slot) => this.upsert(tx, d, slot));
+    });
+  }
+
+  /** Waits for running AddDrives/RemoveDrives jobs (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.jobs.size) await Promise.allSettled([...this.jobs]);
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    await this.idle();
+  }
+
+  list(): ReturnType<typeof driveView>[] {
+    return listDriveRecords(this.store)
+      .filter((d) => d.present || d.status === 'failed')
+      .map(driveView);
+  }
+
+  records(): DriveRecord[] {
+    return listDriveRecords(this.store);
+  }
+
+  /** AddDrives: checks every drive first; nothing changes unless all can be added. */
+  add(params: AddDriveParam[]): number {
+    if (params.length === 0) throw invalid('drives', 'must list at least one drive.');
+    const ids = params.map((p) => p.driveID);
+    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
+    const handle = this.store.transaction((tx) => {
+      const records = params.map((p) => {
+        const d = getDrive(tx, p.driveID);
+        if (!d.present) throw notPresent(d);
+        if (d.status !== 'available') {
+          throw new ElementError(
+            'xDriveNotAvailable',
+            `Drive ${d.driveID} is ${d.status}; only available drives can be added.`,
+          );
+        }
+        return { ...d, type: this.roleOf(d, p.type) };
+      });
+      for (const d of records) putDrive(tx, d);
+      return this.asyncResults.start(tx, 'DriveAdd', { driveIDs: ids });
+    });
+    this.track(this.finishAdd(handle, ids));
+    return handle;
+  }
+
+  /** RemoveDrives: active drives go back to available, failed ones out of use. */
+  remove(driveIDs: number[]): number {
+    if (driveIDs.length === 0) throw invalid('drives', 'must list at least one drive.');
+    const handle = this.store.transaction((tx) => {
+      const records = driveIDs.map((id) => getDrive(tx, id));
+      for (const d of records) {
+        if (d.status !== 'active' && d.status !== 'failed') {
+          throw new ElementError(
+            'xDriveNotActive',
+            `Drive ${d.driveID} is ${d.status}; only active or failed drives can be removed.`,
+          );
+        }
+      }
+      for (const d of records) {
+        putDrive(tx, d.status === 'active' ? { ...d, status: 'removing' } : removed(d));
+      }
+      return this.asyncResults.start(tx, 'DriveRemoval', { driveIDs });
+    });
+    this.track(this.finishRemove(handle, driveIDs));
+    return handle;
+  }
+
+  private async finishAdd(handle: number, ids: number[]): Promise<void> {
+    let refused = new Map<number, string>();
+    let failure: Error | undefined;
+    try {
+      if (this.securer) refused = await this.securer.secure(ids);
+    } catch (err) {
+      failure = err as Error;
+    }
+    this.store.transaction((tx) => {
+      const added: number[] = [];
+      for (const id of ids) {
+        const d = getDrive(tx, id);
+        if (failure || refused.has(id) || d.status !== 'available') continue;
+        putDrive(tx, { ...d, status: 'active' });
+        added.push(id);
+      }
+      if (failure || refused.size > 0) {
+        const reasons = [...refused].map(([id, why]) => `drive ${id}: ${why}`);
+        this.asyncResults.fail(tx, handle, {
+          name: failure ? 'xDriveAddFailed' : 'xEnableDriveSecurityFailed',
+          message: failure
+            ? `Drives could not be secured: ${failure.message}`
+            : `Drive security could not be enabled (${reasons.join('; ')}).`,
+          driveIDs: added,
+          failedDriveIDs: failure ? ids : [...refused.keys()],
+        });
+      } else {
+        this.asyncResults.succeed(tx, handle, { driveIDs: added });
+      }
+    });
+    this.options.logger?.info({ handle, driveIDs: ids }, 'AddDrives finished');
+  }
+
+  private async finishRemove(handle: number, ids: number[]): Promise<void> {
+    // One node: there is no data to migrate away, so removing completes at once.
+    this.store.transaction((tx) => {
+      for (const id of ids) {
+        const d = getDrive(tx, id);
+        if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
+      }
+      this.asyncResults.succeed(tx, handle, { driveIDs: ids });
+    });
+    this.options.logger?.info({ handle, driveIDs: ids }, 'RemoveDrives finished');
+  }
+
+  private track(job: Promise<void>): void {
+    const tracked = job
+      .catch((err) => this.options.logger?.error({ err }, 'drive job failed'))
+      .finally(() => this.jobs.delete(tracked));
+    this.jobs.add(tracked);
+  }
+
+  private roleOf(d: DriveRecord, requested: AddDriveParam['type']): DriveType {
+    if (requested) return requested === 'volume' ? 'volume' : 'block';
+    const roles = this.options.roles ?? {};
+    const configured = roles[d.serial] ?? roles[String(d.slot)];
+    if (configured) return configured;
+    if (Object.keys(roles).length === 0 && d.slot === 0) return 'volume';
+    return 'block';
+  }
+
+  private onEvent(e: InventoryEvent): void {
+    try {
+      this.store.transaction((tx) => {
+        const known = listDriveRecords(tx);
+        if (e.type === 'added') {
+          const existing = known.find((d) => d.serial === e.drive.serial);
+          const slot = existing?.slot ?? known.filter((d) => d.present).length;
+          this.upsert(tx, e.drive, slot);
+        } else if (e.type === 'removed') {
+          const d = known.find((r) => r.serial === e.serial && r.present);
+          if (d) this.markGone(tx, d);
+        }
+      });
+    } catch (err) {
+      this.options.logger?.error({ err, event: e.type }, 'inventory event not recorded');
+    }
+  }
+
+  private upsert(tx: StoreTx, info: DriveInfo, slot: number): void {
+    const existing = listDriveRecords(tx).find((d) => d.serial === info.serial);
+    if (existing) {
+      const back = !existing.present && existing.status === 'failed' ? 'active' : existing.status;
+      putDrive(tx, {
+        ...existing,
+        path: info.path,
+        present: true,
+        opal: info.opal,
+        capacity: info.capacityBytes,
+        status: back,
+        driveFailureDetail: back === existing.status ? existing.driveFailureDetail : null,
+      });
+      return;
+    }
+    const created: DriveRecord = {
+      driveID: nextDriveID(tx),
+      serial: info.serial,
+      path: info.path,
+      model: info.model,
+      capacity: info.capacityBytes,
+      slot,
+      present: true,
+      opal: info.opal,
+      status: 'available',
+      type: 'unknown',
+      security: 'none',
+      step: null,
+      keyID: null,
+      keyProviderID: null,
+      ownerKeyID: null,
+      driveSecurityFaultReason: 'none',
+      driveFailureDetail: null,
+    };
+    putDrive(tx, created);
+    this.options.logger?.info({ driveID: created.driveID, slot }, 'drive found');
+  }
+
+  private markGone(tx: StoreTx, d: DriveRecord): void {
+    const inUse = d.status === 'active' || d.status === 'removing';
+    putDrive(tx, {
+      ...d,
+      present: false,
+      status: inUse ? 'failed' : d.status,
+      driveFailureDetail: inUse ? 'The drive is no longer reachable.' : d.driveFailureDetail,
+    });
+  }
+}
+
+function invalid(name: string, why: string): ElementError {
+  return new ElementError('xInvalidParameter', `Invalid parameter ${name}: ${why}`);
+}
+
+function notPresent(d: DriveRecord): ElementError {
+  return new ElementError('xDriveNotAvailable', `Drive ${d.driveID} is not present.`);
+}
+
+/** A failed drive taken out of use keeps its record (and key) but leaves the list. */
+function removed(d: DriveRecord): DriveRecord {
+  return { ...d, status: 'available', type: 'unknown', present: false };
+}

@@ -1,0 +1,489 @@
+// Hardware encryption at rest (Element's EnableEncryptionAtRest/DisableEncryptionAtRest,
+// GetEncryptionAtRestInfo). Enable: AKs made and registered at the provider in one
+// message, recorded with their drives as `provisioning` before any drive is touched, then
+// each drive is owned, locked and verified. A restart resumes or rolls back every
+// `provisioning` drive; a key is only destroyed once its drive has proved it does not
+// hold it, so no drive is left with a PIN nobody knows.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { OpalDrive } from '../../opal/drive';
+import type { DriveTransport } from '../../opal/transport';
+import type { Json, Store, StoreTx } from '../../store/store';
+import type { EncryptionStates } from '../cluster-info';
+import { ElementError } from '../errors';
+import { ClusterKeyPair } from '../key-pair';
+import { getProvider } from '../kmip-records';
+import type { Sealer } from '../sealer';
+import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
+import type { DriveSecurer } from '../drives/drives';
+import {
+  getKeyRecord,
+  keyRecordFor,
+  newDriveKey,
+  putKeyRecord,
+  type DriveKeyRecord,
+  type NewDriveKey,
+} from './drive-keys';
+import { clusterUuid, getEar, putEar, softwareEarEnabled } from './ear-state';
+import { loadAks, zeroAll, type KeySourceDeps } from './key-source';
+import { destroyAks, openProvider, registerAks, type KmipSettings } from './kmip-keys';
+import {
+  OWNERSHIP_UNCONFIRMED,
+  rekeyAndSecure,
+  secureOwned,
+  takeAndSecure,
+  unlockForGood,
+  type SecureOutcome,
+} from './secure-drive';
+import { crashPoint } from './test-hooks';
+
+export interface HardwareEarOptions {
+  store: Store;
+  sealer: Sealer;
+  transport: DriveTransport;
+  kmip?: KmipSettings;
+  logger?: Logger;
+  /** Drives worked on at once. */
+  parallel?: number;
+}
+
+export class HardwareEarService implements DriveSecurer {
+  private readonly deps: KeySourceDeps;
+  private readonly keyPair: ClusterKeyPair;
+  private job: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: HardwareEarOptions) {
+    this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.deps = {
+      store: options.store,
+      sealer: options.sealer,
+      keyPair: this.keyPair,
+      kmip: options.kmip ?? {},
+      ...(options.logger ? { logger: options.logger } : {}),
+    };
+  }
+
+  private get store(): Store {
+    return this.options.store;
+  }
+
+  /** For GetClusterInfo. */
+  states = (tx: StoreTx): EncryptionStates => ({
+    encryptionAtRestState: getEar(tx).state,
+    softwareEncryptionAtRestState: softwareEarEnabled(tx) ? 'enabled' : 'disabled',
+  });
+
+  /** GetEncryptionAtRestInfo: the state and, while keys exist, where they come from. */
+  info(): { [k: string]: Json } {
+    const ear = getEar(this.store);
+    if (ear.state === 'disabled') return { state: ear.state };
+    const authenticationKeyInfo: { [k: string]: Json } =
+      ear.keyProviderID === null
+        ? { keyManagementType: 'internal' }
+        : { keyManagementType: 'external', keyProviderID: ear.keyProviderID };
+    return { authenticationKeyInfo, state: ear.state };
+  }
+
+  /** EnableEncryptionAtRest: checks, then `enabling` and the drives in the background. */
+  enable(keyProviderID?: number): void {
+    this.store.transaction((tx) => {
+      clusterUuid(tx);
+      const { state } = getEar(tx);
+      if (state !== 'disabled') {
+        throw new ElementError(
+          'xEncryptionAtRestNotDisabled',
+          `Encryption at rest is ${state}; it can only be enabled from disabled.`,
+        );
+      }
+      if (keyProviderID !== undefined) {
+        getProvider(tx, keyProviderID);
+        openProvider(tx, this.keyPair, keyProviderID, this.deps.kmip).close();
+      }
+      const plain = listDriveRecords(tx).find((d) => d.present && !d.opal);
+      if (plain) {
+        throw new ElementError(
+          'xEncryptionNotAllowed',
+          `Encryption not allowed. Cluster detected non-encryptable drive ${plain.driveID}.`,
+        );
+      }
+      putEar(tx, 'enabling', keyProviderID ?? null);
+    });
+    this.options.logger?.info({ keyProviderID }, 'enabling hardware encryption at rest');
+    this.run(() => this.finishEnable());
+  }
+
+  /** DisableEncryptionAtRest: `disabling`, then the drives in the background. */
+  disable(): void {
+    this.store.transaction((tx) => {
+      const ear = getEar(tx);
+      if (ear.state !== 'enabled') {
+        throw new ElementError(
+          'xEncryptionAtRestNotEnabled',
+          `Encryption at rest is ${ear.state}; it can only be disabled once enabled.`,
+        );
+      }
+      putEar(tx, 'disabling', ear.keyProviderID);
+    });
+    this.options.logger?.info('disabling hardware encryption at rest');
+    this.run(() => this.finishDisable());
+  }
+
+  /** At start: finish whatever a previous process left half done (idle() tells when). */
+  recover(): void {
+    const { state } = getEar(this.store);
+    if (state === 'enabling') this.run(() => this.finishEnable());
+    else if (state === 'disabling') this.run(() => this.finishDisable());
+    else this.run(() => this.resumeProvisioning().then(() => this.destroyPending()));
+  }
+
+  /** Resolves when background work has settled. */
+  async idle(): Promise<void> {
+    let seen;
+    do {
+      seen = this.job;
+      await seen;
+    } while (seen !== this.job);
+  }
+
+  /** AddDrives under enabled EAR: the new drives are secured like the rest. */
+  async secure(driveIDs: number[]): Promise<Map<number, string>> {
+    const ear = getEar(this.store);
+    if (ear.state !== 'enabled') return new Map();
+    const pending = driveIDs.filter((id) => getDrive(this.store, id).security !== 'enabled');
+    await this.provision(pending, ear.keyProviderID);
+    const refused = new Map<number, string>();
+    for (const id of driveIDs) {
+      const d = getDrive(this.store, id);
+      if (d.security !== 'enabled') refused.set(id, d.driveSecurityFaultReason);
+    }
+    return refused;
+  }
+
+  private run(work: () => Promise<void>): void {
+    this.job = this.job.then(work).catch((err) => {
+      this.options.logger?.error({ err: (err as Error).message }, 'hardware EAR work failed');
+    });
+  }
+
+  private async finishEnable(): Promise<void> {
+    const { keyProviderID } = getEar(this.store);
+    await this.resumeProvisioning();
+    const fresh = listDriveRecords(this.store)
+      .filter((d) => d.present && d.opal && d.security === 'none')
+      .map((d) => d.driveID);
+    await this.provision(fresh, keyProviderID);
+    await this.destroyPending();
+    if (this.records().some((d) => d.security === 'provisioning')) return; // retried at start
+    crashPoint('ear.afterEnable');
+    this.store.transaction((tx) => {
+      if (getEar(tx).state === 'enabling') putEar(tx, 'enabled', keyProviderID);
+    });
+    this.logSummary('hardware encryption at rest enabled');
+  }
+
+  /** New keys for `driveIDs`, recorded before the drives are touched, then each drive. */
+  private async provision(driveIDs: number[], keyProviderID: number | null): Promise<void> {
+    if (driveIDs.length === 0) return;
+    const drives = driveIDs.map((id) => getDrive(this.store, id));
+    const keys = drives.map((d) => newDriveKey(d.driveID, d.serial));
+    try {
+      const records = await this.keep(keys, keyProviderID);
+      crashPoint('ear.afterRegister');
+      this.store.transaction((tx) => {
+        for (const k of keys) {
+          const d = getDrive(tx, k.driveID);
+          const r = records.get(k.keyID)!;
+          if (typeof r === 'string') {
+            putDrive(tx, { ...d, security: 'failed', driveSecurityFaultReason: r });
+            continue;
+          }
+          putKeyRecord(tx, r);
+          putDrive(tx, {
+            ...d,
+            security: 'provisioning',
+            step: 'recorded',
+            keyID: k.keyID,
+            keyProviderID,
+            driveSecurityFaultReason: 'none',
+          });
+        }
+      });
+      crashPoint('ear.afterRecord');
+      const recorded = keys.filter((k) => typeof records.get(k.keyID) !== 'string');
+      await this.secureAll(recorded.map((k) => ({ driveID: k.driveID, ak: k.ak })));
+    } finally {
+      for (const k of keys) k.ak.fill(0);
+    }
+  }
+
+  /** Register at the provider (one message) or seal; per keyID its record or why not. */
+  private async keep(
+    keys: NewDriveKey[],
+    keyProviderID: number | null,
+  ): Promise<Map<string, DriveKeyRecord | string>> {
+    const out = new Map<string, DriveKeyRecord | string>();
+    if (keyProviderID === null) {
+      for (const k of keys) out.set(k.keyID, keyRecordFor(k, { sealer: this.options.sealer }));
+      return out;
+    }
+    const uuid = clusterUuid(this.store);
+    const provider = openProvider(
+      this.store,
+      this.keyPair,
+      keyProviderID,
+      this.deps.kmip,
+      this.options.logger,
+    );
+    try {
+      const registered = await registerAks(provider, uuid, keys);
+      for (const k of keys) {
+        const r = registered.get(k.keyID)!;
+        out.set(
+          k.keyID,
+          r.ok ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid }) : `key server: ${r.reason}`,
+        );
+      }
+    } finally {
+      provider.close();
+    }
+    return out;
+  }
+
+  /** Drives recorded as provisioning: mark them `owning`, then own, lock and verify each. */
+  private async secureAll(work: { driveID: number; ak: Buffer }[]): Promise<void> {
+    this.store.transaction((tx) => {
+      for (const { driveID } of work) putDrive(tx, { ...getDrive(tx, driveID), step: 'owning' });
+    });
+    await this.eachDrive(work, async ({ driveID, ak }) => {
+      const d = getDrive(this.store, driveID);
+      const opal = this.opal(d);
+      if (!d.ownerKeyID) return takeAndSecure(opal, ak);
+      const owner = await this.loadOne(d.ownerKeyID);
+      try {
+        return await rekeyAndSecure(opal, owner, ak);
+      } finally {
+        owner.fill(0);
+      }
+    });
+  }
+
+  /** Every `provisioning` drive from an earlier process: resume it, or roll it back. */
+  private async resumeProvisioning(): Promise<void> {
+    const drives = this.records().filter((d) => d.security === 'provisioning');
+    if (drives.length === 0) return;
+    const aks = await loadAks(
+      this.deps,
+      drives.map((d) => d.keyID!),
+    );
+    try {
+      const ready = drives.filter((d) => Buffer.isBuffer(aks.get(d.keyID!)));
+      for (const d of drives.filter((x) => !ready.includes(x))) {
+        this.options.logger?.warn(
+          { driveID: d.driveID, err: (aks.get(d.keyID!) as Error).message },
+          'provisioning drive waits for its key',
+        );
+      }
+      const untouched = ready.filter((d) => d.step === 'recorded');
+      await this.secureAll(
+        untouched.map((d) => ({ driveID: d.driveID, ak: aks.get(d.keyID!) as Buffer })),
+      );
+      const touched = ready.filter((d) => d.step === 'owning');
+      await this.eachDrive(
+        touched.map((d) => ({ driveID: d.driveID, ak: aks.get(d.keyID!) as Buffer })),
+        ({ driveID, ak }) =>
+          secureOwned(this.opal(getDrive(this.store, driveID)), ak, OWNERSHIP_UNCONFIRMED),
+      );
+    } finally {
+      zeroAll(aks);
+    }
+  }
+
+  /** Runs `secure` on each drive (a few at a time) and records each outcome as it comes. */
+  private async eachDrive(
+    work: { driveID: number; ak: Buffer }[],
+    secure: (w: { driveID: number; ak: Buffer }) => Promise<SecureOutcome>,
+  ): Promise<void> {
+    await mapLimit(work, this.options.parallel ?? 8, async (w) => {
+      let outcome: SecureOutcome;
+      try {
+        outcome = await secure(w);
+      } catch (err) {
+        outcome = { kind: 'failed', reason: (err as Error).message };
+      }
+      this.record(w.driveID, outcome);
+    });
+  }
+
+  private record(driveID: number, outcome: SecureOutcome): void {
+    this.store.transaction((tx) => {
+      const d = getDrive(tx, driveID);
+      if (outcome.kind === 'enabled') {
+        putDrive(tx, { ...d, security: 'enabled', step: null, driveSecurityFaultReason: 'none' });
+        return;
+      }
+      const key = d.keyID ? getKeyRecord(tx, d.keyID) : undefined;
+      // Refused: the drive does not hold the key, so it may go; failed: keep it.
+      if (outcome.kind === 'refused' && key) putKeyRecord(tx, { ...key, state: 'pendingDestroy' });
+      putDrive(tx, {
+        ...d,
+        security: 'failed',
+        step: null,
+        ...(outcome.kind === 'refused' ? { keyID: null, keyProviderID: null } : {}),
+        driveSecurityFaultReason: outcome.reason,
+      });
+    });
+    const log = this.options.logger;
+    if (outcome.kind === 'enabled') log?.info({ driveID }, 'drive security enabled');
+    else log?.warn({ driveID, reason: outcome.reason }, 'enableDriveSecurityFailed');
+  }
+
+  private async finishDisable(): Promise<void> {
+    const drives = this.records().filter(
+      (d) => d.keyID && (d.security === 'enabled' || d.security === 'disabling'),
+    );
+    this.store.transaction((tx) => {
+      for (const d of drives) putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' });
+    });
+    const aks = await loadAks(
+      this.deps,
+      drives.map((d) => d.keyID!),
+    );
+    try {
+      await mapLimit(drives, this.options.parallel ?? 8, async (d) => {
+        const ak = aks.get(d.keyID!)!;
+        try {
+          if (ak instanceof Error) throw ak;
+          await unlockForGood(this.opal(d), ak);
+          this.handOver(d.driveID, ak);
+        } catch (err) {
+          this.store.transaction((tx) => {
+            putDrive(tx, {
+              ...getDrive(tx, d.driveID),
+              driveSecurityFaultReason: `disable: ${(err as Error).message}`,
+            });
+          });
+          this.options.logger?.warn(
+            { driveID: d.driveID, err: (err as Error).message },
+            'disableDriveSecurityFailed',
+          );
+        }
+      });
+    } finally {
+      zeroAll(aks);
+    }
+    if (this.records().some((d) => d.security === 'disabling')) return; // retried at start
+    await this.destroyPending();
+    this.store.transaction((tx) => putEar(tx, 'disabled', null));
+    this.logSummary('hardware encryption at rest disabled');
+  }
+
+  /**
+   * The drive keeps its PIN, now as a sealed internal key (the kernel cannot bring SID back
+   * to MSID without erasing); the AK at the provider may then be destroyed.
+   */
+  private handOver(driveID: number, ak: Buffer): void {
+    this.store.transaction((tx) => {
+      const d = getDrive(tx, driveID);
+      const old = getKeyRecord(tx, d.keyID!)!;
+      const owner = keyRecordFor(newDriveKeyFrom(d, ak), { sealer: this.options.sealer });
+      putKeyRecord(tx, owner);
+      putKeyRecord(tx, { ...old, state: 'pendingDestroy' });
+      if (d.ownerKeyID) retire(tx, d.ownerKeyID);
+      putDrive(tx, {
+        ...d,
+        security: 'none',
+        keyID: null,
+        keyProviderID: null,
+        ownerKeyID: owner.keyID,
+        driveSecurityFaultReason: 'none',
+      });
+    });
+  }
+
+  /** Keys a drive no longer needs: revoked and destroyed at their provider, in one message each. */
+  private async destroyPending(): Promise<void> {
+    const pending = this.store
+      .list<DriveKeyRecord>('keys/')
+      .map((e) => e.value)
+      .filter((k) => k.purpose === 'driveAuthentication' && k.state === 'pendingDestroy');
+    const byProvider = new Map<number | null, DriveKeyRecord[]>();
+    for (const k of pending)
+      byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
+    for (const [keyProviderID, keys] of byProvider) {
+      let failed: string[] = [];
+      if (keyProviderID !== null) {
+        try {
+          const provider = openProvider(
+            this.store,
+            this.keyPair,
+            keyProviderID,
+            this.deps.kmip,
+            this.options.logger,
+          );
+          try {
+            failed = await destroyAks(
+              provider,
+              keys.map((k) => k.kmipUID!),
+            );
+          } finally {
+            provider.close();
+          }
+        } catch (err) {
+          this.options.logger?.warn(
+            { keyProviderID, err: (err as Error).message },
+            'AK destroy deferred',
+          );
+          continue;
+        }
+      }
+      this.store.transaction((tx) => {
+        for (const k of keys) if (!failed.includes(k.kmipUID ?? '')) retire(tx, k.keyID);
+      });
+    }
+  }
+
+  private async loadOne(keyID: string): Promise<Buffer> {
+    const got = (await loadAks(this.deps, [keyID])).get(keyID)!;
+    if (got instanceof Error) throw got;
+    return got;
+  }
+
+  private opal(d: DriveRecord): OpalDrive {
+    return new OpalDrive(
+      this.options.transport,
+      d.path,
+      this.options.logger ? { logger: this.options.logger } : {},
+    );
+  }
+
+  private records(): DriveRecord[] {
+    return listDriveRecords(this.store);
+  }
+
+  private logSummary(message: string): void {
+    const drives = this.records().filter((d) => d.present);
+    const count = (s: string) => drives.filter((d) => d.security === s).length;
+    this.options.logger?.info(
+      { enabled: count('enabled'), failed: count('failed'), none: count('none') },
+      message,
+    );
+  }
+}
+
+/** The destroyed state keeps the record (who held what, when) without the key. */
+function retire(tx: StoreTx, keyID: string): void {
+  const k = getKeyRecord(tx, keyID);
+  if (k) putKeyRecord(tx, { ...k, state: 'destroyed', sealedKey: null });
+}
+
+function newDriveKeyFrom(d: DriveRecord, ak: Buffer): NewDriveKey {
+  return { driveID: d.driveID, serial: d.serial, keyID: randomUUID(), ak };
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,83 @@
+// Where AKs come from when a drive needs one again (resume, disable): one batched Get per
+// provider, or the sealed copy for internal keys. Every AK is checked against its key
+// check value before it may reach a drive.
+import type { Logger } from 'pino';
+import type { Store } from '../../store/store';
+import type { ClusterKeyPair } from '../key-pair';
+import type { Sealer } from '../sealer';
+import { checkMatches, getKeyRecord, sealLabel, type DriveKeyRecord } from './drive-keys';
+import { fetchAks, openProvider, type KmipSettings } from './kmip-keys';
+
+export interface KeySourceDeps {
+  store: Store;
+  sealer: Sealer;
+  keyPair: ClusterKeyPair;
+  kmip: KmipSettings;
+  logger?: Logger;
+}
+
+/** keyID → AK (the caller zeroes them) or why it could not be had. */
+export async function loadAks(
+  deps: KeySourceDeps,
+  keyIDs: string[],
+): Promise<Map<string, Buffer | Error>> {
+  const out = new Map<string, Buffer | Error>();
+  const byProvider = new Map<number, DriveKeyRecord[]>();
+  for (const keyID of keyIDs) {
+    const record = getKeyRecord(deps.store, keyID);
+    if (!record) out.set(keyID, new Error(`no record of key ${keyID}`));
+    else if (record.keyProviderID === null) out.set(keyID, unseal(deps.sealer, record));
+    else
+      byProvider.set(record.keyProviderID, [
+        ...(byProvider.get(record.keyProviderID) ?? []),
+        record,
+      ]);
+  }
+  for (const [keyProviderID, records] of byProvider) {
+    let fetched: Map<string, Buffer | Error>;
+    try {
+      const provider = openProvider(
+        deps.store,
+        deps.keyPair,
+        keyProviderID,
+        deps.kmip,
+        deps.logger,
+      );
+      try {
+        fetched = await fetchAks(
+          provider,
+          records.map((r) => r.kmipUID!),
+        );
+      } finally {
+        provider.close();
+      }
+    } catch (err) {
+      for (const r of records) out.set(r.keyID, err as Error);
+      continue;
+    }
+    for (const r of records) out.set(r.keyID, checked(fetched.get(r.kmipUID!)!, r));
+  }
+  return out;
+}
+
+function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | Error {
+  try {
+    return checked(
+      sealer.unseal(Buffer.from(record.sealedKey!, 'base64'), sealLabel(record.keyID)),
+      record,
+    );
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+function checked(ak: Buffer | Error, record: DriveKeyRecord): Buffer | Error {
+  if (ak instanceof Error) return ak;
+  if (checkMatches(ak, record)) return ak;
+  ak.fill(0);
+  return new Error(`key ${record.keyID} does not match its key check value`);
+}
+
+export function zeroAll(aks: Map<string, Buffer | Error>): void {
+  for (const v of aks.values()) if (Buffer.isBuffer(v)) v.fill(0);
+}

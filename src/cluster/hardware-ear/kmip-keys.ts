@@ -1,0 +1,118 @@
+// Drive AKs at a KMIP key provider, in batches: one message registers and activates the
+// AKs of every drive (Register Secret Data/Password, then Activate through the ID
+// placeholder), one message fetches them, one revokes and destroys them. The Name carries
+// the cluster uuid, the drive serial and the keyID, so a key can be found without custom
+// attributes (PyKMIP refuses x- attributes); the Object Group gathers a cluster's keys.
+import type { Logger } from 'pino';
+import {
+  KmipProvider,
+  ops,
+  parseVersion,
+  type BatchOp,
+  type FetchedObject,
+} from '../../kmip/client';
+import type { StoreTx } from '../../store/store';
+import { ElementError } from '../errors';
+import type { ClusterKeyPair } from '../key-pair';
+import { getProvider, serversOfProvider } from '../kmip-records';
+import type { NewDriveKey } from './drive-keys';
+
+export interface KmipSettings {
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** "1.4" etc.: pin the version instead of negotiating. */
+  version?: string;
+}
+
+export const akName = (clusterUuid: string, key: NewDriveKey): string =>
+  `ekmd-AK cluster=${clusterUuid} serial=${key.serial} keyID=${key.keyID}`;
+export const clusterGroup = (clusterUuid: string): string => `ekmd-cluster-${clusterUuid}`;
+
+/** A client for the provider's servers, authenticating as the cluster. */
+export function openProvider(
+  tx: StoreTx,
+  keyPair: ClusterKeyPair,
+  keyProviderID: number,
+  settings: KmipSettings,
+  logger?: Logger,
+): KmipProvider {
+  getProvider(tx, keyProviderID);
+  const servers = serversOfProvider(tx, keyProviderID);
+  if (servers.length === 0) {
+    throw new ElementError(
+      'xKeyProviderHasNoServers',
+      `Key provider ${keyProviderID} has no key servers; add one with AddKeyServerToProviderKmip.`,
+    );
+  }
+  const key = keyPair.withPrivateKeyPem((pem) => pem.toString('utf8'));
+  const version = settings.version ? parseVersion(settings.version) : undefined;
+  return new KmipProvider(
+    servers.map((s) => ({
+      hostnames: s.kmipKeyServerHostnames,
+      port: s.kmipKeyServerPort,
+      ca: s.kmipCaCertificate,
+      cert: s.kmipClientCertificate,
+      key,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      requestTimeoutMs: settings.requestTimeoutMs,
+      ...(version ? { version } : {}),
+      ...(logger ? { logger } : {}),
+    })),
+    logger ? { logger } : {},
+  );
+}
+
+export type Registered = { ok: true; uid: string } | { ok: false; reason: string };
+
+/** Register + Activate every AK in one message; per key, its UID or why not. */
+export async function registerAks(
+  provider: KmipProvider,
+  clusterUuid: string,
+  keys: NewDriveKey[],
+): Promise<Map<string, Registered>> {
+  const batch: BatchOp<string>[] = keys.flatMap((k) => [
+    ops.registerSecretData(k.ak, {
+      names: [akName(clusterUuid, k)],
+      objectGroups: [clusterGroup(clusterUuid)],
+    }),
+    ops.activate(),
+  ]);
+  const { results } = await provider.batch(batch);
+  const outcome = new Map<string, Registered>();
+  const orphans: string[] = [];
+  keys.forEach((k, i) => {
+    const reg = results[2 * i]!;
+    const act = results[2 * i + 1]!;
+    if (!reg.ok) outcome.set(k.keyID, { ok: false, reason: reg.error.message });
+    else if (!act.ok) {
+      orphans.push(reg.value);
+      outcome.set(k.keyID, { ok: false, reason: act.error.message });
+    } else outcome.set(k.keyID, { ok: true, uid: reg.value });
+  });
+  // Registered but never activated: pre-active objects can be destroyed outright.
+  if (orphans.length) await provider.batch(orphans.map((uid) => ops.destroy(uid)));
+  return outcome;
+}
+
+/** Get every AK in one message; each Buffer is the caller's to zero. */
+export async function fetchAks(
+  provider: KmipProvider,
+  uids: string[],
+): Promise<Map<string, Buffer | Error>> {
+  const out = new Map<string, Buffer | Error>();
+  if (uids.length === 0) return out;
+  const { results } = await provider.batch(uids.map((u) => ops.get(u)));
+  uids.forEach((uid, i) => {
+    const r = results[i]!;
+    out.set(uid, r.ok ? (r.value as FetchedObject).material : r.error);
+  });
+  return out;
+}
+
+/** Revoke (cessation of operation) and destroy every AK in one message; UIDs that failed. */
+export async function destroyAks(provider: KmipProvider, uids: string[]): Promise<string[]> {
+  if (uids.length === 0) return [];
+  const batch = uids.flatMap((u) => [ops.revoke(u), ops.destroy(u)]);
+  const { results } = await provider.batch(batch);
+  return uids.filter((_, i) => !results[2 * i + 1]!.ok);
+}

@@ -1,0 +1,110 @@
+// The drive side of enabling hardware EAR, one drive at a time: TAKE_OWNERSHIP (SID PIN =
+// AK; one attempt, ever), ACTIVATE_LSP (Admin1 PIN = AK), global range with read and
+// write locking enabled (LockOnReset = PowerCycle is the drive's default, and the kernel
+// offers no way to change it), then a read-back. OpalDrive zeroes every PIN it is given,
+// so each call gets its own copy of the AK.
+import { OpalUser } from '../../opal/abi';
+import { OpalNotAuthorizedError, OpalStatusError } from '../../opal/errors';
+import type { OpalDrive } from '../../opal/drive';
+import { crashPoint } from './test-hooks';
+
+/**
+ * enabled: locked by the AK. refused: the drive proved it does not hold the AK (the key may
+ * be destroyed). failed: the outcome is unknown, so the key must be kept.
+ */
+export type SecureOutcome =
+  { kind: 'enabled' } | { kind: 'refused'; reason: string } | { kind: 'failed'; reason: string };
+
+export const ALREADY_OWNED = 'already owned; PSID revert needed';
+export const OWNERSHIP_UNCONFIRMED =
+  'ownership not confirmed after an interrupted provisioning; not retried (PSID revert if owned elsewhere)';
+
+const copy = (ak: Buffer): Buffer => Buffer.from(ak);
+
+/** First provisioning of a drive that the caller has marked `owning` in the store. */
+export async function takeAndSecure(drive: OpalDrive, ak: Buffer): Promise<SecureOutcome> {
+  try {
+    await drive.takeOwnership(copy(ak));
+  } catch (err) {
+    if (err instanceof OpalNotAuthorizedError) return { kind: 'refused', reason: ALREADY_OWNED };
+    return { kind: 'failed', reason: `take ownership: ${(err as Error).message}` };
+  }
+  crashPoint('ear.afterTakeOwnership');
+  // From here the drive's SID holds the AK: no later refusal may let the key go.
+  return secureOwned(drive, ak, null);
+}
+
+/**
+ * From an owned drive (or one that may be: after a restart) to a verified, locking drive.
+ * `notOurs` is the reason given when the drive refuses the AK; null when the drive is
+ * known to hold it, so a refusal is a failure and the key is kept.
+ */
+export async function secureOwned(
+  drive: OpalDrive,
+  ak: Buffer,
+  notOurs: string | null,
+): Promise<SecureOutcome> {
+  let step = 'status';
+  try {
+    const before = await drive.status();
+    if (!before.lockingEnabled) {
+      step = 'activate locking';
+      await drive.activate(copy(ak));
+      crashPoint('ear.afterActivate');
+    }
+    step = 'global range setup';
+    await drive.setupRanges(copy(ak), [
+      { lr: 0, start: 0n, length: 0n, readLockEnabled: true, writeLockEnabled: true },
+    ]);
+    crashPoint('ear.afterRangeSetup');
+    step = 'verify';
+    return await verify(drive, ak);
+  } catch (err) {
+    if (err instanceof OpalNotAuthorizedError && notOurs !== null)
+      return { kind: 'refused', reason: notOurs };
+    return { kind: 'failed', reason: `${step}: ${(err as Error).message}` };
+  }
+}
+
+async function verify(drive: OpalDrive, ak: Buffer): Promise<SecureOutcome> {
+  const status = await drive.status();
+  if (!status.lockingEnabled) return { kind: 'failed', reason: 'verify: locking is not enabled' };
+  let range;
+  try {
+    range = await drive.rangeStatus({ who: OpalUser.ADMIN1, pin: copy(ak) }, 0);
+  } catch (err) {
+    // A drive refusing an optional read-back (not the PIN) proves nothing either way.
+    if (err instanceof OpalNotAuthorizedError || !(err instanceof OpalStatusError)) throw err;
+  }
+  if (range && !(range.readLockEnabled && range.writeLockEnabled)) {
+    return { kind: 'failed', reason: 'verify: the global range does not enable locking' };
+  }
+  return { kind: 'enabled' };
+}
+
+/** A drive we own from an earlier Enable/Disable: Admin1's PIN goes from `ownerPin` to the AK. */
+export async function rekeyAndSecure(
+  drive: OpalDrive,
+  ownerPin: Buffer,
+  ak: Buffer,
+): Promise<SecureOutcome> {
+  try {
+    await drive.setPin({ who: OpalUser.ADMIN1, pin: copy(ownerPin) }, OpalUser.ADMIN1, copy(ak));
+  } catch (err) {
+    if (err instanceof OpalNotAuthorizedError)
+      return { kind: 'refused', reason: 'the drive refused its recorded owner key' };
+    return { kind: 'failed', reason: `set Admin1 PIN: ${(err as Error).message}` };
+  }
+  crashPoint('ear.afterTakeOwnership');
+  return secureOwned(drive, ak, null);
+}
+
+/** Disable: unlock, then turn read and write locking off on the global range. */
+export async function unlockForGood(drive: OpalDrive, ak: Buffer): Promise<void> {
+  await drive.unlock({ who: OpalUser.ADMIN1, pin: copy(ak) }, 0, 'rw');
+  crashPoint('ear.afterUnlock');
+  await drive.setupRanges(copy(ak), [
+    { lr: 0, start: 0n, length: 0n, readLockEnabled: false, writeLockEnabled: false },
+  ]);
+  crashPoint('ear.afterDisableLocking');
+}

@@ -1,0 +1,145 @@
+// A node for drive and hardware-EAR tests: the real simulator served on its Unix socket,
+// a real SQLite store and sealing root, the API server with the drive, EAR and async
+// methods, and an SDK-like client. restart() reopens everything from disk, as a new
+// daemon process would (the drives keep their state).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer } from '../../../src/api';
+import { CERT_FILE } from '../../../src/api/self-signed';
+import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
+import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
+import { OpalDrive } from '../../../src/opal/drive';
+import { SimServer } from '../../../src/sim/server';
+import { SimTransport } from '../../../src/sim/client-transport';
+import { Simulator } from '../../../src/sim/simulator';
+import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../../src/store';
+import { ElementClient } from '../../api/element-client';
+
+export const ADMIN = { username: 'admin', password: 'admin-secret-1' };
+
+export interface EarNode {
+  dir: string;
+  socket: string;
+  sim: Simulator;
+  store: SqliteStore;
+  sealer: Sealer;
+  api: ApiServer;
+  hw: HardwareEar;
+  client: ElementClient;
+  /** A drive operated directly, as an operator's tool would (through the same socket). */
+  opal(index: number): OpalDrive;
+  snapshot(): string;
+  /** Waits for background drive and EAR work. */
+  settle(): Promise<void>;
+  restart(): Promise<void>;
+  /** Opens the API and services again without closing them first (after a child crashed). */
+  open(): Promise<void>;
+}
+
+const noContact: KeyServerTester = {
+  test: async () => ({ ok: false, failedStep: 'connect', message: 'not used in this test' }),
+};
+
+export interface EarNodeOptions {
+  drives?: number;
+  tester?: KeyServerTester;
+  /** Start with the store and sim closed (a child process will use them first). */
+  deferOpen?: boolean;
+}
+
+export async function startEarNode(
+  t: { teardown(fn: () => unknown): void },
+  options: EarNodeOptions = {},
+): Promise<EarNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-ear-'));
+  const socket = join(dir, 'sim.sock');
+  const sim = new Simulator({
+    stateDir: join(dir, 'sim'),
+    drives: options.drives ?? 4,
+    sizeMiB: 1,
+  });
+  const simServer = new SimServer(sim, socket);
+  await simServer.listen();
+  const transport = new SimTransport(socket);
+  const node = { dir, socket, sim } as EarNode;
+  let opened = false;
+  node.open = async () => {
+    node.store = openSqliteStore(join(dir, 'ekmd.db'));
+    node.sealer = openSealer({ stateDir: dir });
+    node.hw = openHardwareEar(
+      {
+        drives: { backend: 'sim', sim: { socket } },
+        kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 10000 },
+      },
+      { store: node.store, sealer: node.sealer },
+    );
+    node.api = await startApiServer({
+      store: node.store,
+      sealer: node.sealer,
+      listen: { host: '127.0.0.1', port: 0 },
+      stateDir: dir,
+      bootstrapAdmin: ADMIN,
+      tester: options.tester ?? noContact,
+      nodeName: 'node-1',
+      methods: node.hw.methods,
+      encryptionStates: node.hw.encryptionStates,
+    });
+    await node.hw.start();
+    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    node.client?.close();
+    node.client = new ElementClient(node.api.address.port, ca, ADMIN.username, ADMIN.password);
+    opened = true;
+  };
+  const close = async () => {
+    if (!opened) return;
+    opened = false;
+    node.client.close();
+    await node.api.close();
+    await node.hw.close();
+    node.store.close();
+  };
+  node.opal = (index) => new OpalDrive(transport, `sim:${index}`);
+  node.snapshot = () => JSON.stringify(node.store.list(''));
+  node.settle = async () => {
+    await node.hw.drives.idle();
+    await node.hw.ear.idle();
+  };
+  node.restart = async () => {
+    await close();
+    await node.open();
+  };
+  t.teardown(async () => {
+    await close();
+    await transport.end();
+    await simServer.close();
+    sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  if (!options.deferOpen) await node.open();
+  return node;
+}
+
+/** CreateCluster with the test admin (the bootstrap credentials become the cluster's). */
+export async function createCluster(node: EarNode): Promise<void> {
+  await node.client.ok('CreateCluster', {
+    acceptEula: true,
+    mvip: '127.0.0.1',
+    svip: '127.0.0.1',
+    nodes: ['127.0.0.1'],
+    username: ADMIN.username,
+    password: ADMIN.password,
+  });
+}
+
+/** Polls GetClusterInfo until encryptionAtRestState is `state`. */
+export async function waitForEarState(node: EarNode, state: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { clusterInfo } = await node.client.ok('GetClusterInfo');
+    if (clusterInfo.encryptionAtRestState === state) return;
+    if (Date.now() > deadline)
+      throw new Error(`encryptionAtRestState stayed ${clusterInfo.encryptionAtRestState}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
