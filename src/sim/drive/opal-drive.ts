@@ -203,7 +203,7 @@ export class OpalDrive {
       this.vol.readLocked[r] = false;
       this.vol.writeLocked[r] = false;
       this.reconcile(a.lspKey);
-      this.updateOpenKey(r, range);
+      this.updateOpenKey(r, range, a.lspKey);
       this.store.saveRecord(this.rec);
       this.store.saveVolatile(this.vol);
       return 0;
@@ -483,18 +483,20 @@ export class OpalDrive {
   }
 
   /** A range that cannot fully lock keeps its key where no PIN is needed to reach it. */
-  private updateOpenKey(r: number, range: RangeRow): void {
-    const held = this.vol.held[r];
-    range.openKey =
-      !fullyLockable(range) && held
-        ? seal(this.runtimeKey, held, this.aad('open', r)).toString('base64')
-        : null;
+  private updateOpenKey(r: number, range: RangeRow, lspKey: Buffer): void {
+    if (fullyLockable(range)) range.openKey = null;
+    else if (!range.openKey) {
+      const key = this.rangeKey(r, range, lspKey);
+      range.openKey = seal(this.runtimeKey, key, this.aad('open', r)).toString('base64');
+      key.fill(0);
+    }
   }
 
-  /** Hold exactly the keys of ranges that can be read or written now. */
+  /** Hold exactly the keys of ranges that cover LBAs and can be read or written now. */
   private reconcile(lspKey: Buffer | null): void {
     this.rec.ranges.forEach((range, r) => {
-      const needed = !this.readLocked(r) || !this.writeLocked(r);
+      const covers = r === 0 || range.length > 0;
+      const needed = covers && (!this.readLocked(r) || !this.writeLocked(r));
       const held = this.vol.held[r];
       if (needed && !held) this.vol.held[r] = this.rangeKey(r, range, lspKey);
       if (!needed && held) {
