@@ -50,7 +50,7 @@ export async function startDaemon(
       tls,
       stateDir: config.stateDir,
       bootstrapAdmin: config.admin,
-      tester: keyServerTester(config),
+      tester: keyServerTester(config, componentLogger(logger, 'kmip')),
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
