@@ -115,7 +115,10 @@ export function parseScalar(
   path: string,
 ): TtlvItem {
   const fail = (what: string): never => {
-    throw new TtlvError(`${path}: ${what} (got ${JSON.stringify(raw)})`, -1, tag);
+    // Strings and bytes may be key material or passwords: their values are never echoed.
+    const shown =
+      type === ItemType.TextString || type === ItemType.ByteString ? '' : ` (got ${preview(raw)})`;
+    throw new TtlvError(`${path}: ${what}${shown}`, -1, tag);
   };
   switch (type) {
     case ItemType.Integer: {
@@ -214,6 +217,12 @@ function integer(raw: unknown, bits: 32 | 64, signed: boolean): bigint | undefin
   const b = BigInt(bits);
   const [lo, hi] = signed ? [-(1n << (b - 1n)), (1n << (b - 1n)) - 1n] : [0n, (1n << b) - 1n];
   return v >= lo && v <= hi ? v : undefined;
+}
+
+/** A short rendering of a rejected non-secret value for an error message. */
+function preview(raw: unknown): string {
+  const text = typeof raw === 'bigint' ? raw.toString() : (JSON.stringify(raw) ?? String(raw));
+  return text.length > 40 ? text.slice(0, 40) + '…' : text;
 }
 
 function hexOf(n: number | bigint, digits: number): string {
