@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { openClusterServices, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-server-tester';
+import { KmipKeyServerTester } from '../cluster/kmip-tester';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -29,8 +30,10 @@ export interface ApiServerOptions {
   stateDir?: string;
   /** Valid until CreateCluster sets the cluster admin. */
   bootstrapAdmin?: { username: string; password: string };
-  /** How Test*, Modify and AddKeyServerToProvider reach key servers. */
-  tester: KeyServerTester;
+  /** How Test*, Modify and AddKeyServerToProvider reach key servers; default: KMIP. */
+  tester?: KeyServerTester;
+  /** Timeouts of the default KMIP tester (config kmip.connectTimeoutMs/requestTimeoutMs). */
+  kmip?: { connectTimeoutMs?: number; requestTimeoutMs?: number };
   /** Methods of later features, served beside the built-in ones. */
   methods?: ApiMethod[];
   /** Hardware/software EAR states for GetClusterInfo, once those features exist. */
@@ -54,7 +57,8 @@ export const builtInMethods: ApiMethod[] = [
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { logger } = options;
-  const services = await openClusterServices(options);
+  const tester = options.tester ?? new KmipKeyServerTester({ ...options.kmip, logger });
+  const services = await openClusterServices({ ...options, tester });
   const dispatcher = new Dispatcher(
     [...builtInMethods, ...(options.methods ?? [])],
     services,

@@ -50,7 +50,7 @@ t.test('CreateCluster and GetClusterInfo', async (t) => {
       t.equal(reply.error?.name, name, JSON.stringify(p));
       t.match(reply.error?.message, message);
     }
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   t.test('creates a single-node cluster with every member the SDK requires', async (t) => {
@@ -104,7 +104,7 @@ t.test('CreateCluster and GetClusterInfo', async (t) => {
     const before = node.snapshot();
     const reply = await node.client.call('CreateCluster', { ...params, username: 'other' });
     t.equal(reply.error?.name, 'xClusterAlreadyCreated');
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   t.test('a restart keeps the cluster', async (t) => {

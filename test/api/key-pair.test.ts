@@ -39,7 +39,7 @@ t.test('CreatePublicPrivateKeyPair and GetClientCertificateSignRequest', async (
       t.equal(reply.error?.name, 'xInvalidParameter', JSON.stringify(p));
       t.match(reply.error?.message, message);
     }
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   let firstCsr = '';
@@ -94,7 +94,7 @@ t.test('CreatePublicPrivateKeyPair and GetClientCertificateSignRequest', async (
     const before = node.snapshot();
     const refused = await node.client.call('CreatePublicPrivateKeyPair', { commonName: 'x' });
     t.equal(refused.error?.name, 'xKeyPairInUse');
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
     node.store.put('keys/k-1', {
       keyID: 'k-1',
       keyProviderID: kmipKeyProvider.keyProviderID,

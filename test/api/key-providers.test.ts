@@ -80,14 +80,14 @@ t.test('KMIP key providers without contacting key servers', async (t) => {
       t.equal(reply.error?.name, name, `${method} ${JSON.stringify(p)}`);
       t.match(reply.error?.message, message);
     }
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
     t.equal(recorder.contacts.length, 1, 'only AddKeyServerToProvider contacted the server');
   });
 
   t.test('removing an unassigned server is a no-op', async (t) => {
     const before = node.snapshot();
     t.same(await client.ok('RemoveKeyServerFromProviderKmip', { keyServerID: 1 }), {});
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   t.test('TestKeyProviderKmip with no servers says so', async (t) => {

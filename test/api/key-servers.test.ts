@@ -160,7 +160,7 @@ t.test('KMIP key servers without contacting them', async (t) => {
       t.equal(reply.error?.name, name, `${method} ${JSON.stringify(p).slice(0, 80)}`);
       t.match(reply.error?.message, message);
     }
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
     t.equal(recorder.contacts.length, 0);
   });
 
@@ -169,7 +169,7 @@ t.test('KMIP key servers without contacting them', async (t) => {
     const { kmipKeyServer } = await client.ok('ModifyKeyServerKmip', { keyServerID: 1 });
     t.equal(kmipKeyServer.kmipKeyServerName, 'kms-1');
     t.equal(recorder.contacts.length, 0);
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   t.test('a Modify the server does not answer changes nothing and names the step', async (t) => {
@@ -182,7 +182,7 @@ t.test('KMIP key servers without contacting them', async (t) => {
     t.match(reply.error?.message, /Key server 1 \(renamed\) failed at step connect: not reachable/);
     t.equal(recorder.contacts.length, 1, 'contacted with the new settings');
     t.equal(recorder.contacts[0].port, 5696);
-    t.equal(node.snapshot(), before);
+    t.ok(node.snapshot() === before, 'the store is unchanged');
   });
 
   t.test('a CA certificate nearly expired is accepted (the fault reports it later)', async (t) => {

@@ -1,0 +1,166 @@
+// ListKeyServersKmip latency under 64 concurrent keep-alive HTTPS clients (Basic auth on
+// every request, as Element's clients send it). The server runs in a child process so the
+// clients' own work does not sit on its event loop. Goal: p99 < 10 ms.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
+import { startApiServer } from '../../src/api';
+import { CERT_FILE } from '../../src/api/self-signed';
+import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { openSealer, openSqliteStore } from '../../src/store';
+
+const CLIENTS = 64;
+const SERVERS = 4;
+const WARMUP_PER_CLIENT = 5;
+const REQUESTS_PER_CLIENT = 80;
+const GOAL_P99_MS = 10;
+const ADMIN = { username: 'admin', password: 'bench-password' };
+
+/** Child: an API server with SERVERS key servers; reports its port over IPC. */
+async function serve(dir: string): Promise<void> {
+  const store = openSqliteStore(join(dir, 'ekmd.db'));
+  const api = await startApiServer({
+    store,
+    sealer: openSealer({ stateDir: dir }),
+    listen: { host: '127.0.0.1', port: 0 },
+    stateDir: dir,
+    bootstrapAdmin: ADMIN,
+    tester: new KmipKeyServerTester(),
+  });
+  const { keyPair, keyServers } = api.services;
+  await keyPair.create({ commonName: 'bench-node' });
+  const { caPem, clientPem } = signedBy(keyPair.certificateSignRequest());
+  for (let i = 1; i <= SERVERS; i++) {
+    keyServers.create({
+      kmipCaCertificate: caPem,
+      kmipClientCertificate: clientPem,
+      kmipKeyServerHostnames: [`kms-${i}.example`],
+      kmipKeyServerName: `kms-${i}`,
+    });
+  }
+  process.send?.({ port: api.address.port });
+  const cpuAtStart = process.cpuUsage();
+  process.on('message', () => process.send?.({ cpu: process.cpuUsage(cpuAtStart) }));
+  process.on('disconnect', () => {
+    void api.close().then(() => store.close());
+  });
+}
+
+function signedBy(csrPem: string): { caPem: string; clientPem: string } {
+  const keys = forge.pki.rsa.generateKeyPair(2048);
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = keys.publicKey;
+  ca.serialNumber = '01';
+  ca.validity.notBefore = new Date(Date.now() - 3600_000);
+  ca.validity.notAfter = new Date(Date.now() + 86400_000);
+  ca.setSubject([{ name: 'commonName', value: 'bench CA' }]);
+  ca.setIssuer([{ name: 'commonName', value: 'bench CA' }]);
+  ca.setExtensions([{ name: 'basicConstraints', cA: true }]);
+  ca.sign(keys.privateKey, forge.md.sha256.create());
+  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  const leaf = forge.pki.createCertificate();
+  leaf.publicKey = csr.publicKey as forge.pki.PublicKey;
+  leaf.serialNumber = '02';
+  leaf.validity.notBefore = ca.validity.notBefore;
+  leaf.validity.notAfter = ca.validity.notAfter;
+  leaf.setSubject(csr.subject.attributes);
+  leaf.setIssuer(ca.subject.attributes);
+  leaf.sign(keys.privateKey, forge.md.sha256.create());
+  return { caPem: forge.pki.certificateToPem(ca), clientPem: forge.pki.certificateToPem(leaf) };
+}
+
+function call(agent: Agent, port: number, id: number): Promise<number> {
+  const body = JSON.stringify({ method: 'ListKeyServersKmip', id, params: {} });
+  const auth = 'Basic ' + Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64');
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/json-rpc/12.3',
+        method: 'POST',
+        agent,
+        headers: { Authorization: auth },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const reply = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (reply.result?.kmipKeyServers?.length !== SERVERS) {
+            reject(new Error(`unexpected reply: ${JSON.stringify(reply).slice(0, 200)}`));
+          } else resolve(Number(process.hrtime.bigint() - started) / 1e6);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function client(port: number, ca: string, latencies: number[]): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+  try {
+    for (let i = 0; i < WARMUP_PER_CLIENT; i++) await call(agent, port, i);
+    for (let i = 0; i < REQUESTS_PER_CLIENT; i++) latencies.push(await call(agent, port, i));
+  } finally {
+    agent.destroy();
+  }
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-bench-api-'));
+  let child: ChildProcess | undefined;
+  try {
+    child = fork(__filename, ['serve', dir], { stdio: 'inherit' });
+    const port = await new Promise<number>((resolve, reject) => {
+      child!.once('message', (m: { port: number }) => resolve(m.port));
+      child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const latencies: number[] = [];
+    const started = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: CLIENTS }, () => client(port, ca, latencies)));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = await new Promise<NodeJS.CpuUsage>((resolve) => {
+      child!.once('message', (m: { cpu: NodeJS.CpuUsage }) => resolve(m.cpu));
+      child!.send('cpu');
+    });
+    const sorted = latencies.sort((a, b) => a - b);
+    const cpuMs = (cpu.user + cpu.system) / 1000 / (sorted.length + CLIENTS * WARMUP_PER_CLIENT);
+    const p99 = percentile(sorted, 99);
+    console.log(
+      `ListKeyServersKmip, ${CLIENTS} keep-alive HTTPS clients, ${SERVERS} servers listed`,
+    );
+    console.log(
+      `  requests ${sorted.length} (+${CLIENTS * WARMUP_PER_CLIENT} warm-up, incl. TLS handshakes)`,
+    );
+    console.log(
+      `  p50 ${percentile(sorted, 50).toFixed(2)} ms  p90 ${percentile(sorted, 90).toFixed(2)} ms  ` +
+        `p99 ${p99.toFixed(2)} ms  max ${sorted[sorted.length - 1].toFixed(2)} ms`,
+    );
+    console.log(`  server CPU ${cpuMs.toFixed(3)} ms per request (whatever the machine's load)`);
+    console.log(
+      `  throughput ${(sorted.length / seconds).toFixed(0)} req/s (wall time includes warm-up)`,
+    );
+    console.log(`  goal p99 < ${GOAL_P99_MS} ms: ${p99 < GOAL_P99_MS ? 'met' : 'NOT met'}`);
+  } finally {
+    child?.disconnect();
+    await new Promise((r) => (child && child.exitCode === null ? child.once('exit', r) : r(null)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === 'serve') void serve(process.argv[3]);
+else
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,64 @@
+// The real KeyServerTester: for each hostname of the key server in turn, connect as the
+// cluster (mutual TLS), negotiate the version (Discover Versions) and run Query. Every
+// hostname must answer: a dead member of a clustered key server is worth knowing about.
+import type { Logger } from 'pino';
+import { KmipClient, KmipError, formatVersion } from '../kmip/client';
+import type {
+  KeyServerEndpoint,
+  KeyServerTestOutcome,
+  KeyServerTester,
+  KeyServerTestStep,
+} from './key-server-tester';
+
+export interface KmipTesterOptions {
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const TRANSPORT_STAGES = new Set(['dns', 'connect', 'tls', 'auth']);
+
+export class KmipKeyServerTester implements KeyServerTester {
+  constructor(private readonly options: KmipTesterOptions = {}) {}
+
+  async test(endpoint: KeyServerEndpoint): Promise<KeyServerTestOutcome> {
+    let version = '';
+    for (const hostname of endpoint.hostnames) {
+      const outcome = await this.testOne(endpoint, hostname);
+      if (!outcome.ok) return outcome;
+      version = outcome.kmipVersion;
+    }
+    return { ok: true, kmipVersion: version };
+  }
+
+  private async testOne(
+    endpoint: KeyServerEndpoint,
+    hostname: string,
+  ): Promise<KeyServerTestOutcome> {
+    let step: KeyServerTestStep = 'connect';
+    let client: KmipClient | undefined;
+    try {
+      client = new KmipClient({
+        hostnames: [hostname],
+        port: endpoint.port,
+        ca: endpoint.caCertificate,
+        cert: endpoint.clientCertificate,
+        key: endpoint.clientKey.toString('utf8'),
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        logger: this.options.logger,
+      });
+      step = 'discoverVersions';
+      const { version } = await client.connect();
+      step = 'query';
+      await client.query();
+      return { ok: true, kmipVersion: formatVersion(version) };
+    } catch (err) {
+      if (!(err instanceof KmipError)) throw err;
+      const failedStep = TRANSPORT_STAGES.has(err.stage) ? (err.stage as KeyServerTestStep) : step;
+      return { ok: false, failedStep, message: err.message };
+    } finally {
+      client?.close();
+    }
+  }
+}
