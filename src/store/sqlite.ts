@@ -178,12 +178,12 @@ class SqliteKvStore implements SqliteStore {
   }
 
   put(key: string, value: Json): number {
-    return this.transaction(() => this.write(checkKey(key), value));
+    return this.atomically(() => this.write(checkKey(key), value));
   }
 
   delete(key: string): boolean {
     checkKey(key);
-    return this.transaction(() => {
+    return this.atomically(() => {
       const row = this.stmt.get.get(key);
       if (!row) return false;
       this.stmt.delete.run(key);
@@ -199,7 +199,7 @@ class SqliteKvStore implements SqliteStore {
     if (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0) {
       throw new StoreError('expected revision must be a non-negative integer');
     }
-    return this.transaction(() => {
+    return this.atomically(() => {
       const current = this.stmt.get.get(key)?.revision ?? 0;
       if (current !== expectedRevision) return false;
       this.write(key, value);
@@ -260,6 +260,11 @@ class SqliteKvStore implements SqliteStore {
     if (!this.db.open) return;
     this.watchers.clear();
     this.db.close();
+  }
+
+  /** One operation: its own transaction, or a plain step of the enclosing one. */
+  private atomically<R>(fn: () => R): R {
+    return this.depth > 0 ? fn() : this.transaction(fn);
   }
 
   private write(key: string, value: Json): number {
