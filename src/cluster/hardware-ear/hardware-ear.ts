@@ -149,7 +149,8 @@ export class HardwareEarService implements DriveSecurer {
   async secure(driveIDs: number[]): Promise<Map<number, string>> {
     const ear = getEar(this.store);
     if (ear.state !== 'enabled') return new Map();
-    const pending = driveIDs.filter((id) => getDrive(this.store, id).security !== 'enabled');
+    // A drive that refused ownership is never tried again (its tries are not ours to burn).
+    const pending = driveIDs.filter((id) => getDrive(this.store, id).security === 'none');
     await this.provision(pending, ear.keyProviderID);
     const refused = new Map<number, string>();
     for (const id of driveIDs) {
