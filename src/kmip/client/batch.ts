@@ -1,7 +1,13 @@
 // One batched exchange on one connection: encode the ops as one Request Message, match
 // the Response's batch items back by Unique Batch Item ID, decode each item's payload.
 import { ResultReason, ResultStatus, decodeTtlv, encodeTtlv, type KmipVersion } from '../ttlv';
-import { decodeResponse, encodeRequest, type BatchOp, type ResponseBatchItem } from '../messages';
+import {
+  BatchContinue,
+  decodeResponse,
+  encodeRequest,
+  type BatchOp,
+  type ResponseBatchItem,
+} from '../messages';
 import type { KmipConnection } from './connection';
 import { KmipError } from './errors';
 
@@ -60,6 +66,8 @@ export async function runBatch<T extends readonly BatchOp<unknown>[]>(
   const request = encodeTtlv(
     encodeRequest({
       version,
+      // One item's failure (an unknown UID) must not cost the others their answers.
+      ...(many ? { batchErrorContinuation: BatchContinue.Continue } : {}),
       items: ops.map((op, i) => ({
         operation: op.operation,
         ...(many ? { batchId: batchId(i) } : {}),

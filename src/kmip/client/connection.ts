@@ -64,9 +64,7 @@ export class KmipConnection {
         }),
       ),
     );
-    socket.on('close', () =>
-      this.fail(new KmipError('response', 'connection closed by the server', { endpoint })),
-    );
+    socket.on('close', () => this.fail(this.closedError()));
   }
 
   /** Resolve, connect and handshake within connectTimeoutMs. */
@@ -144,6 +142,21 @@ export class KmipConnection {
     this.fail(
       new KmipError('response', 'connection closed by the client', { endpoint: this.endpoint }),
     );
+  }
+
+  private closedError(): KmipError {
+    // TLS 1.3 finishes the client's handshake before the server has checked the client
+    // certificate; a server refusing it just closes, before any answer.
+    if (this.exchanges === 0 && this.reader.pending === 0 && this.tls.protocol === 'TLSv1.3') {
+      return new KmipError(
+        'auth',
+        'connection closed before the first answer: the server probably refused the client certificate',
+        { endpoint: this.endpoint },
+      );
+    }
+    return new KmipError('response', 'connection closed by the server', {
+      endpoint: this.endpoint,
+    });
   }
 
   private onData(chunk: Buffer): void {

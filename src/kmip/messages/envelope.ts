@@ -22,9 +22,14 @@ export interface RequestBatchItem {
   payload: TtlvItem;
 }
 
+/** Batch Error Continuation Option; the spec's default is Stop. */
+export const BatchContinue = { Continue: 1, Stop: 2, Undo: 3 } as const;
+
 export interface RequestMessage {
   version: KmipVersion;
   maximumResponseSize?: number;
+  /** What the server does after a failed item: Continue 1, Stop 2 (default), Undo 3. */
+  batchErrorContinuation?: number;
   items: RequestBatchItem[];
 }
 
@@ -61,6 +66,9 @@ export function encodeRequest(msg: RequestMessage): TtlvItem {
   const header: TtlvItem[] = [versionItem(msg.version)];
   if (msg.maximumResponseSize !== undefined) {
     header.push(int(Tag.MaximumResponseSize, msg.maximumResponseSize));
+  }
+  if (msg.batchErrorContinuation !== undefined) {
+    header.push(enumv(Tag.BatchErrorContinuationOption, msg.batchErrorContinuation));
   }
   header.push(int(Tag.BatchCount, msg.items.length));
   return struct(Tag.RequestMessage, [
@@ -178,6 +186,11 @@ export function decodeRequest(msg: TtlvItem): RequestMessage {
       find(header, Tag.MaximumResponseSize),
       'Maximum Response Size',
       ItemType.Integer,
+    ),
+    batchErrorContinuation: optional<number>(
+      find(header, Tag.BatchErrorContinuationOption),
+      'Batch Error Continuation Option',
+      ItemType.Enumeration,
     ),
     items,
   };
