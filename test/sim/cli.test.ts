@@ -21,12 +21,14 @@ const sim = (args: string[], input?: string) =>
   spawnSync(process.execPath, [bin.ekmdSim, ...args], { encoding: 'utf8', input, env });
 
 /** Start `ekmd-sim serve`; the process is killed when the whole file ends. */
-function serve(): Promise<ChildProcess> {
+function serve(stateDir = state, socket = sock): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
-    [bin.ekmdSim, 'serve', '--state', state, '--socket', sock, '--drives', '2', '--size', '2'],
+    [bin.ekmdSim, 'serve', '--state', stateDir, '--socket', socket, '--drives', '2', '--size', '2'],
     { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -36,7 +38,7 @@ function serve(): Promise<ChildProcess> {
       out += d.toString();
       if (out.includes('serving')) resolve(child);
     });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err.trim()}`)));
   });
 }
 
@@ -122,7 +124,8 @@ t.test('suspend-resume replays the saved unlock; status text', async (t) => {
   const io = await opal(t);
   await save(io, pin);
   t.equal(sim(['suspend-resume']).status, 0);
-  t.match(sim(['status']).stdout, /^ 0 {2}SIM\w+ {2}opal {3}unlocked/);
+  const text = sim(['status']).stdout;
+  t.match(text, /^ 0 {2}SIM\w+ {2}opal {3}unlocked/, text);
 });
 
 t.test('the state files hold no PIN, no DEK and no written data in the clear', async (t) => {
@@ -146,8 +149,9 @@ t.test('the state files hold no PIN, no DEK and no written data in the clear', a
   }
 });
 
-t.test('a second server on the same socket refuses; SIGTERM stops the first', async (t) => {
-  await t.rejects(serve(), /serve exited 1/);
+t.test('one server per socket and per state dir; SIGTERM stops it', async (t) => {
+  await t.rejects(serve(state, join(dir, 'other.sock')), /exited 1: .*another ekmd-sim is using/);
+  await t.rejects(serve(join(dir, 'other'), sock), /exited 1: .*another ekmd-sim is serving/);
   current.kill('SIGTERM');
   t.equal(await killed(current), 0);
   t.notOk(existsSync(sock), 'socket removed');

@@ -1,8 +1,10 @@
 // `ekmd-sim serve`: load or create the drives in a state directory and serve them on a
 // Unix socket until SIGTERM/SIGINT.
+import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import { EXIT_OK, UsageError } from '../../cli/command';
 import { SimServer } from '../server';
+import { lockStateDir } from '../state/state-lock';
 import { Simulator } from '../simulator';
 import { SOCKET_OPTION, intFlag, parse, socketPath } from './options';
 
@@ -41,6 +43,8 @@ export async function run(argv: string[]): Promise<number> {
   const drives = intFlag('drives', values.drives, true);
   const sizeMiB = intFlag('size', values.size) ?? 64;
   const logger = pino({ name: 'ekmd-sim', level }, pino.destination(2));
+  mkdirSync(values.state, { recursive: true, mode: 0o700 });
+  const unlock = await lockStateDir(values.state);
   let sim: Simulator;
   try {
     sim = new Simulator({
@@ -52,6 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       logger,
     });
   } catch (err) {
+    await unlock();
     if (err instanceof RangeError) throw new UsageError(err.message);
     throw err;
   }
@@ -60,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     await server.listen();
   } catch (err) {
     sim.close();
+    await unlock();
     throw err;
   }
   process.stdout.write(`ekmd-sim: serving ${drives} drive(s) on ${path}\n`);
@@ -69,5 +75,6 @@ export async function run(argv: string[]): Promise<number> {
   });
   await server.close();
   sim.close();
+  await unlock();
   return EXIT_OK;
 }
