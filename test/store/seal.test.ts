@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { openSealer, SealError } from '../../src/store';
 import { tempDir } from './tmpdir';
@@ -73,4 +74,26 @@ t.test('an exposed or malformed seal key is refused without being changed', asyn
   t.throws(() => openSealer({ stateDir }), /exactly 32 bytes/);
   t.equal(readFileSync(path).length, 16);
   t.throws(() => openSealer({ stateDir: join(stateDir, 'missing') }), /cannot create seal key/);
+});
+
+t.test('processes racing to create the seal key end up with one key', async (t) => {
+  const stateDir = tempDir(t);
+  const sealModule = require.resolve('../../src/store/seal');
+  const script =
+    `const s = require(${JSON.stringify(sealModule)}).openSealer({ stateDir: process.argv[1] });` +
+    `process.stdout.write(s.seal(Buffer.from('race'), 'race').toString('base64'));`;
+  const runs = [0, 1, 2].map(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['-e', script, stateDir], (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        );
+      }),
+  );
+  const blobs = await Promise.all(runs);
+  const sealer = openSealer({ stateDir });
+  for (const blob of blobs) {
+    t.same(sealer.unseal(Buffer.from(blob, 'base64'), 'race'), Buffer.from('race'));
+  }
+  t.same(readdirSync(stateDir), ['seal.key'], 'no temporary files left');
 });
