@@ -1,16 +1,10 @@
-// Drive AKs at a KMIP key provider, in batches: one message registers and activates the
-// AKs of every drive (Register Secret Data/Password, then Activate through the ID
-// placeholder), one message fetches them, one revokes and destroys them. The Name carries
+// Drive AKs at a KMIP key provider, in batches: a constant number of messages per
+// provider, not per drive — Register Secret Data/Password for every drive, Activate them
+// all, Get them all, Revoke and Destroy them all. The Name carries
 // the cluster uuid, the drive serial and the keyID, so a key can be found without custom
 // attributes (PyKMIP refuses x- attributes); the Object Group gathers a cluster's keys.
 import type { Logger } from 'pino';
-import {
-  KmipProvider,
-  ops,
-  parseVersion,
-  type BatchOp,
-  type FetchedObject,
-} from '../../kmip/client';
+import { KmipProvider, ops, parseVersion, type FetchedObject } from '../../kmip/client';
 import type { StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
@@ -64,30 +58,41 @@ export function openProvider(
 
 export type Registered = { ok: true; uid: string } | { ok: false; reason: string };
 
-/** Register + Activate every AK in one message; per key, its UID or why not. */
+/**
+ * Register every AK in one message, then Activate them all in a second (PyKMIP's Activate
+ * requires a Unique Identifier, so the ID placeholder cannot join them in one message).
+ * Per keyID, its UID or why not.
+ */
 export async function registerAks(
   provider: KmipProvider,
   clusterUuid: string,
   keys: NewDriveKey[],
 ): Promise<Map<string, Registered>> {
-  const batch: BatchOp<string>[] = keys.flatMap((k) => [
-    ops.registerSecretData(k.ak, {
-      names: [akName(clusterUuid, k)],
-      objectGroups: [clusterGroup(clusterUuid)],
-    }),
-    ops.activate(),
-  ]);
-  const { results } = await provider.batch(batch);
+  const registered = await provider.batch(
+    keys.map((k) =>
+      ops.registerSecretData(k.ak, {
+        names: [akName(clusterUuid, k)],
+        objectGroups: [clusterGroup(clusterUuid)],
+      }),
+    ),
+  );
   const outcome = new Map<string, Registered>();
-  const orphans: string[] = [];
+  const uids: { keyID: string; uid: string }[] = [];
   keys.forEach((k, i) => {
-    const reg = results[2 * i]!;
-    const act = results[2 * i + 1]!;
-    if (!reg.ok) outcome.set(k.keyID, { ok: false, reason: reg.error.message });
-    else if (!act.ok) {
-      orphans.push(reg.value);
-      outcome.set(k.keyID, { ok: false, reason: act.error.message });
-    } else outcome.set(k.keyID, { ok: true, uid: reg.value });
+    const r = registered.results[i]!;
+    if (r.ok) uids.push({ keyID: k.keyID, uid: r.value });
+    else outcome.set(k.keyID, { ok: false, reason: r.error.message });
+  });
+  if (uids.length === 0) return outcome;
+  const activated = await provider.batch(uids.map((u) => ops.activate(u.uid)));
+  const orphans: string[] = [];
+  uids.forEach((u, i) => {
+    const r = activated.results[i]!;
+    if (r.ok) outcome.set(u.keyID, { ok: true, uid: u.uid });
+    else {
+      orphans.push(u.uid);
+      outcome.set(u.keyID, { ok: false, reason: r.error.message });
+    }
   });
   // Registered but never activated: pre-active objects can be destroyed outright.
   if (orphans.length) await provider.batch(orphans.map((uid) => ops.destroy(uid)));
