@@ -1,4 +1,4 @@
-// KMIP enumerations and bit masks (1.0-2.0), spec names normalised as the KMIP XML/JSON
+// KMIP enumerations and bit masks (1.0-2.1), spec names normalised as the KMIP XML/JSON
 // encodings spell them. Generated once from the spec tables and checked against the OASIS
 // test cases; edit by hand.
 
@@ -303,6 +303,8 @@ export const KeyFormatType = {
   TransparentECPrivateKey: 0x14,
   TransparentECPublicKey: 0x15,
   PKCS_12: 0x16,
+  // KMIP 2.1
+  PKCS_10: 0x17,
 } as const;
 
 export const KeyRoleType = {
@@ -462,6 +464,13 @@ export const Operation = {
   PKCS_11: 0x33,
   Interop: 0x34,
   Reprovision: 0x35,
+  // KMIP 2.1
+  SetDefaults: 0x36,
+  SetConstraints: 0x37,
+  GetConstraints: 0x38,
+  QueryAsynchronousRequests: 0x39,
+  Process: 0x3a,
+  Ping: 0x3b,
 } as const;
 
 export const PaddingMethod = {
@@ -863,6 +872,12 @@ export const ResultReason = {
   PKCS11CodecError: 0x45,
   PKCS11InvalidFunction: 0x46,
   PKCS11InvalidInterface: 0x47,
+  // KMIP 2.1
+  PrivateProtectionStorageUnavailable: 0x48,
+  PublicProtectionStorageUnavailable: 0x49,
+  UnknownObjectGroup: 0x4a,
+  ConstraintViolation: 0x4b,
+  DuplicateProcessRequest: 0x4c,
 } as const;
 
 export const ResultStatus = {
@@ -991,4 +1006,16 @@ export const WrappingMethod = {
   EncryptThenMACSign: 0x3,
   MACSignThenEncrypt: 0x4,
   TR_31: 0x5,
+} as const;
+
+// KMIP 2.1
+export const ProcessingStage = {
+  Submitted: 0x1,
+  InProcess: 0x2,
+  Completed: 0x3,
+} as const;
+
+export const RotateNameType = {
+  UninterpretedTextString: 0x1,
+  URI: 0x2,
 } as const;

@@ -1,4 +1,4 @@
-// KMIP tags (1.0-2.0 spec tables; names are the spec's with spaces and punctuation
+// KMIP tags (1.0-2.1 spec tables; names are the spec's with spaces and punctuation
 // normalised as the KMIP XML/JSON encodings spell them). Generated once from the spec tables
 // and checked against the OASIS test cases; edit by hand.
 
@@ -359,6 +359,24 @@ export const Tag = {
   CommonProtectionStorageMasks: 0x420163,
   PrivateProtectionStorageMasks: 0x420164,
   PublicProtectionStorageMasks: 0x420165,
+  // KMIP 2.1
+  ObjectGroups: 0x420166,
+  ObjectTypes: 0x420167,
+  Constraints: 0x420168,
+  Constraint: 0x420169,
+  RotateInterval: 0x42016a,
+  RotateAutomatic: 0x42016b,
+  RotateOffset: 0x42016c,
+  RotateDate: 0x42016d,
+  RotateGeneration: 0x42016e,
+  RotateName: 0x42016f,
+  RotateNameValue: 0x420170,
+  RotateNameType: 0x420171,
+  RotateLatest: 0x420172,
+  AsynchronousRequest: 0x420173,
+  SubmissionDate: 0x420174,
+  ProcessingStage: 0x420175,
+  AsynchronousCorrelationValues: 0x420176,
 } as const;
 
 export type TagName = keyof typeof Tag;
