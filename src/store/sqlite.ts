@@ -138,6 +138,9 @@ class SqliteKvStore implements SqliteStore {
   private readonly watchers = new Set<Watcher>();
   /** Events of the open transaction, delivered only once it commits. */
   private pending: WatchEvent[] = [];
+  /** Committed events not yet handed to every watcher. */
+  private readonly committed: WatchEvent[] = [];
+  private delivering = false;
   private depth = 0;
   private readonly stmt;
   private readonly runInTx: (fn: (tx: StoreTx) => unknown) => unknown;
@@ -278,18 +281,26 @@ class SqliteKvStore implements SqliteStore {
   }
 
   private deliver(): void {
-    const events = this.pending;
+    this.committed.push(...this.pending);
     this.pending = [];
-    for (const event of events) {
-      for (const w of this.watchers) {
-        if (!event.key.startsWith(w.prefix)) continue;
-        try {
-          w.fn(event);
-        } catch (err) {
-          // A failing watcher must not undo a committed change or starve the others.
-          this.log?.error({ err, storeKey: event.key }, 'store watcher threw');
+    // A watcher that writes commits again from inside this loop: its events queue behind
+    // the ones being delivered, so every watcher sees changes in commit order.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let event = this.committed.shift(); event; event = this.committed.shift()) {
+        for (const w of [...this.watchers]) {
+          if (!event.key.startsWith(w.prefix)) continue;
+          try {
+            w.fn(event);
+          } catch (err) {
+            // A failing watcher must not undo a committed change or starve the others.
+            this.log?.error({ err, storeKey: event.key }, 'store watcher threw');
+          }
         }
       }
+    } finally {
+      this.delivering = false;
     }
   }
 }

@@ -268,3 +268,19 @@ t.test('read-only open reads but refuses writes', async (t) => {
   copy.close();
   t.throws(() => openSqliteStore(join(path, '..', 'missing.db'), { readonly: true }), StoreError);
 });
+
+t.test('a watcher that writes: every watcher still sees commit order', async (t) => {
+  const store = openSqliteStore(join(tempDir(t), 'ekmd.db'));
+  t.teardown(() => store.close());
+  store.watch('drives/', (e) => {
+    if (e.type === 'put') store.put(`faults/${e.key}`, 'raised');
+  });
+  const seen: string[] = [];
+  store.watch('', (e) => seen.push(e.key));
+  store.transaction((tx) => {
+    tx.put('drives/1', 1);
+    tx.put('drives/2', 2);
+  });
+  t.same(seen, ['drives/1', 'drives/2', 'faults/drives/1', 'faults/drives/2']);
+  t.equal(store.list('faults/').length, 2);
+});
