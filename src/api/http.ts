@@ -8,10 +8,12 @@ import type { Dispatcher } from './dispatcher';
 import { versionOfPath } from './versions';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+const DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES;
 
 export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?: Logger) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err) => {
+      if (req.destroyed) return; // the client went away mid-request
       logger?.error({ err }, 'API request failed');
       if (!res.headersSent) sendText(res, 500, '500 Internal Server Error.');
       else res.destroy();
@@ -30,9 +32,10 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
       res.setHeader('WWW-Authenticate', 'Basic realm="ekmd"');
       return discard(req, res, 401, '401 Unauthorized.');
     }
-    const body = await readBody(req);
+    const tooLargeToDrain = Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT_BYTES;
+    if (tooLargeToDrain) res.setHeader('Connection', 'close');
+    const body = tooLargeToDrain ? undefined : await readBody(req);
     if (body === undefined) {
-      res.setHeader('Connection', 'close');
       return sendJson(res, 413, {
         id: null,
         error: {
@@ -46,29 +49,31 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
   }
 }
 
-/** The body as text, or undefined once it exceeds MAX_BODY_BYTES (reading stops there). */
+/**
+ * The body as text, or undefined when it exceeds MAX_BODY_BYTES. An oversized body is
+ * still read to its end (and dropped) so the client gets our answer instead of a reset;
+ * beyond DRAIN_LIMIT_BYTES the connection is cut.
+ */
 function readBody(req: IncomingMessage): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES) return resolve(undefined);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(undefined);
-      } else chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > DRAIN_LIMIT_BYTES) req.destroy();
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () =>
+      resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+    );
     req.on('error', reject);
+    req.on('close', () => reject(new Error('request closed before its end')));
   });
 }
 
-/** Replies without reading the body; a large unread body closes the connection. */
+/** Replies without using the body; one too large to drain closes the connection. */
 function discard(req: IncomingMessage, res: ServerResponse, status: number, text: string): void {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+  if (Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT_BYTES) {
     res.setHeader('Connection', 'close');
   } else req.resume();
   sendText(res, status, text);
@@ -80,10 +85,7 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 }
 
 function sendJson(res: ServerResponse, status: number, reply: unknown): void {
-  const body = JSON.stringify(reply);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(body),
-  });
+  const body = Buffer.from(JSON.stringify(reply), 'utf8');
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(body);
 }

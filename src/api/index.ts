@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { openClusterServices, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-server-tester';
-import { KmipKeyServerTester } from '../cluster/kmip-tester';
+import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/kmip-tester';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -32,8 +32,8 @@ export interface ApiServerOptions {
   bootstrapAdmin?: { username: string; password: string };
   /** How Test*, Modify and AddKeyServerToProvider reach key servers; default: KMIP. */
   tester?: KeyServerTester;
-  /** Timeouts of the default KMIP tester (config kmip.connectTimeoutMs/requestTimeoutMs). */
-  kmip?: { connectTimeoutMs?: number; requestTimeoutMs?: number };
+  /** Settings of the default KMIP tester (config kmip.*). */
+  kmip?: Omit<KmipTesterOptions, 'logger'>;
   /** Methods of later features, served beside the built-in ones. */
   methods?: ApiMethod[];
   /** Hardware/software EAR states for GetClusterInfo, once those features exist. */

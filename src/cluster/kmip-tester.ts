@@ -3,6 +3,7 @@
 // hostname must answer: a dead member of a clustered key server is worth knowing about.
 import type { Logger } from 'pino';
 import { KmipClient, KmipError, formatVersion } from '../kmip/client';
+import type { KmipVersion } from '../kmip/ttlv';
 import type {
   KeyServerEndpoint,
   KeyServerTestOutcome,
@@ -13,6 +14,8 @@ import type {
 export interface KmipTesterOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** Pin a KMIP version instead of negotiating (config kmip.version). */
+  version?: KmipVersion;
   logger?: Logger;
 }
 
@@ -46,6 +49,7 @@ export class KmipKeyServerTester implements KeyServerTester {
         key: endpoint.clientKey.toString('utf8'),
         connectTimeoutMs: this.options.connectTimeoutMs,
         requestTimeoutMs: this.options.requestTimeoutMs,
+        version: this.options.version,
         logger: this.options.logger,
       });
       step = 'discoverVersions';

@@ -111,6 +111,11 @@ t.test('JSON-RPC envelope', async (t) => {
     t.equal(reply.status, 413);
     t.equal(JSON.parse(reply.text).error.name, 'xRequestTooLarge');
     const after = await client.call('GetAPI');
-    t.ok(after.result, 'the server still answers');
+    t.ok(after.result, 'the server still answers, on the same kept-alive connection');
+    const declared = await client.post('/json-rpc/12.3', '{}', {
+      headers: { 'Content-Length': String(64 * 1024 * 1024) },
+    });
+    t.equal(declared.status, 413, 'a declared 64 MiB body is refused before it is read');
+    t.equal(declared.headers.connection, 'close');
   });
 });
