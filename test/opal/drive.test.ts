@@ -2,6 +2,7 @@
 // each flow, PIN zeroing, one attempt per PIN, verify-after-unlock, the per-drive lock.
 import t from 'tap';
 import { constants } from 'node:os';
+import pino from 'pino';
 import * as abi from '../../src/opal/abi';
 import { OpalDrive } from '../../src/opal/drive';
 import {
@@ -10,6 +11,7 @@ import {
   OpalNotSupportedError,
   OpalVerifyError,
 } from '../../src/opal/errors';
+import { LibcTransport } from '../../src/opal/libc-transport';
 import { RecordingTransport, type Responder } from '../../src/opal/recording-transport';
 import type { IoctlResult } from '../../src/opal/transport';
 
@@ -307,4 +309,24 @@ t.test('the per-drive lock serialises flows on one drive', async (t) => {
     ],
     'no interleaving on /dev/sdz',
   );
+});
+
+t.test('PINs never reach logs or error messages', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'trace' }, {
+    write: (s: string) => void lines.push(s),
+  } as unknown as NodeJS.WritableStream);
+  const SECRET = 'Secret-PIN-0a1b2c';
+  const transport = new LibcTransport({ logger });
+  const drive = new OpalDrive(transport, '/dev/null', { logger });
+  const err = await drive.unlock({ who: 0, pin: Buffer.from(SECRET) }, 0).catch((e: Error) => e);
+  t.match(String(err), /IOC_OPAL_LOCK_UNLOCK on \/dev\/null/);
+  const wrong = setup(() => ({ rc: 1, errno: 0 }));
+  const err2 = await wrong.drive.lock({ who: 0, pin: Buffer.from(SECRET) }, 0).catch((e) => e);
+  t.ok(lines.length >= 2, 'something was logged');
+  const hex = Buffer.from(SECRET).toString('hex');
+  const b64 = Buffer.from(SECRET).toString('base64');
+  for (const text of [...lines, String(err), String(err2), JSON.stringify(err2)]) {
+    t.notOk(text.includes(SECRET) || text.includes(hex) || text.includes(b64), 'no PIN');
+  }
 });
