@@ -7,6 +7,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { opalIoctlByRequest } from '../opal/abi';
 import { MediaError, type Fault } from './drive/sim-drive';
 import { encodeFrame, FrameDecoder, type Frame } from './protocol/frame';
 import type { Simulator } from './simulator';
@@ -129,6 +130,10 @@ class Session {
         const buf = Buffer.from(payload.subarray(0, bufLen));
         const data = h.bufLen === undefined ? undefined : Buffer.from(payload.subarray(bufLen));
         const r = sim.ioctl(n, request, buf, data);
+        this.logger?.debug(
+          { drive: n, ioctl: opalIoctlByRequest(request)?.name ?? request, rc: r.rc },
+          'ioctl',
+        );
         return {
           header: { rc: r.rc, errno: r.errno },
           payload: data ? Buffer.concat([buf, data]) : buf,

@@ -189,3 +189,27 @@ t.test('a plain drive answers Opal ioctls with EOPNOTSUPP', async (t) => {
   t.same(r, { rc: -95, errno: 95 });
   t.equal(d.info().opal, false);
 });
+
+t.test('key buffers are zeroed when dropped', async (t) => {
+  const { sim, io, d } = setup(t);
+  const pin = randomBytes(32);
+  await provision(io, pin);
+  await save(io, pin);
+  const dekIn = randomBytes(64);
+  d.attachDek(dekIn);
+  const media = d.opal.vol.held[0]!;
+  const saved = d.opal.vol.saved[0];
+  const dek = d.opal.vol.dek!;
+  t.notSame(media, Buffer.alloc(64));
+  sim.powerCycle();
+  t.same(media, Buffer.alloc(64), 'media key of the relocked range');
+  t.same(saved, Buffer.alloc(280), "the kernel's saved unlock (it holds the PIN)");
+  t.same(dek, Buffer.alloc(64), 'the attached DEK');
+  await lockUnlock(io, pin);
+  const again = d.opal.vol.held[0]!;
+  d.attachDek(dekIn);
+  const dek2 = d.opal.vol.dek!;
+  d.detachDek();
+  t.same(dek2, Buffer.alloc(64), 'detach zeroes the DEK');
+  t.notSame(again, Buffer.alloc(64), 'the unlocked range keeps its key');
+});

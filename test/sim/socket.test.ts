@@ -10,6 +10,7 @@ import {
   TcgStatus,
   encodeOpalDiscovery,
 } from '../../src/opal/abi';
+import pino, { type Logger } from 'pino';
 import { parseLevel0 } from '../../src/opal/drive/discovery';
 import { RecordingTransport } from '../../src/opal/recording-transport';
 import type { InventoryEvent } from '../../src/opal/inventory';
@@ -21,11 +22,11 @@ import { Simulator } from '../../src/sim/simulator';
 import { encodeFrame } from '../../src/sim/protocol/frame';
 import { lockUnlock, provision, save, statusFlags, type Ioctl } from './opal-ops';
 
-async function serve(t: tap.Test, drives = 2) {
+async function serve(t: tap.Test, logger?: Logger) {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-sim-'));
   const socketPath = join(dir, 'sim.sock');
-  const sim = new Simulator({ stateDir: join(dir, 'state'), drives, sizeMiB: 2 });
-  const server = new SimServer(sim, socketPath);
+  const sim = new Simulator({ stateDir: join(dir, 'state'), drives: 2, sizeMiB: 2, logger });
+  const server = new SimServer(sim, socketPath, logger);
   await server.listen();
   t.teardown(async () => {
     await server.close();
@@ -203,4 +204,25 @@ t.test('hostile frames get errors or a hang-up, never a crash', async (t) => {
   t.equal(sim.list().length, 2, 'still serving');
   const { io } = await transport(t, socketPath);
   t.equal(await statusFlags(io), 0x03);
+});
+
+t.test('debug logs name ioctls and results, never PINs or DEKs', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(s) });
+  const { sim, socketPath } = await serve(t, logger);
+  const { io } = await transport(t, socketPath);
+  const pin = randomBytes(32);
+  await provision(io, pin);
+  await lockUnlock(io, randomBytes(32));
+  await save(io, pin);
+  const dek = randomBytes(64);
+  const dp = new SimDataPath(socketPath);
+  t.teardown(() => dp.close());
+  await dp.attach(sim.drive(0).rec.serial, dek);
+  await t.rejects(dp.attach(sim.drive(0).rec.serial, randomBytes(64)));
+  const log = lines.join('');
+  t.match(log, /"ioctl":"IOC_OPAL_LOCK_UNLOCK","rc":1/);
+  for (const secret of [pin, dek])
+    for (const text of [secret.toString('hex'), secret.toString('base64').slice(0, 24)])
+      t.equal(log.toLowerCase().indexOf(text.toLowerCase()), -1);
 });
