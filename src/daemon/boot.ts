@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startApiServer } from '../api';
-import { openSealer, openSqliteStore, type SqliteStore } from '../store';
+import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
 import { parseListen, type Config } from './config';
 import { keyServerTester } from './key-server-tester';
 import { componentLogger } from './log';
@@ -12,7 +12,8 @@ import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
 import { acquireStateLock } from './state-lock';
 
-export const STORE_FILE = 'ekmd.db';
+/** Kept here too: offline tools import it from the daemon. */
+export { STORE_FILE } from '../store';
 
 export interface Daemon {
   api: { host: string; port: number };
