@@ -210,7 +210,24 @@ function badPadding(at: number, tag: number): TtlvError {
 function utf8(b: Buffer, start: number, end: number, tag: number): string {
   let i = start;
   while (i < end && b[i]! < 0x80) i++;
-  if (i === end) return latin1Slice.call(b, start, end);
+  if (i === end) {
+    // Most KMIP text is a short ASCII identifier ("1", "42"): building those directly
+    // skips a native call per string.
+    switch (end - start) {
+      case 0:
+        return '';
+      case 1:
+        return String.fromCharCode(b[start]!);
+      case 2:
+        return String.fromCharCode(b[start]!, b[start + 1]!);
+      case 3:
+        return String.fromCharCode(b[start]!, b[start + 1]!, b[start + 2]!);
+      case 4:
+        return String.fromCharCode(b[start]!, b[start + 1]!, b[start + 2]!, b[start + 3]!);
+      default:
+        return latin1Slice.call(b, start, end);
+    }
+  }
   if (!isUtf8(b.subarray(start, end))) {
     throw new TtlvError('Text String is not valid UTF-8', start - 8, tag);
   }
