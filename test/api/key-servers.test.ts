@@ -223,13 +223,27 @@ t.test('KMIP key servers without contacting them', async (t) => {
     t.equal(reply.error?.name, 'xKeyServerIDDoesNotExist');
   });
 
+  t.test('after the key pair is replaced, Test fails locally at step certificates', async (t) => {
+    await client.ok('CreatePublicPrivateKeyPair', { commonName: 'replacement' });
+    const contacts = recorder.contacts.length;
+    const reply = await client.call('TestKeyServerKmip', { keyServerID: 1 });
+    t.equal(reply.error?.name, 'xKeyServerTestFailed');
+    t.match(reply.error?.message, /at step certificates: .*not the cluster's key pair/);
+    t.equal(recorder.contacts.length, contacts, 'the server was not contacted');
+  });
+
   t.test('a restart keeps servers; deleted IDs are not reused', async (t) => {
     const before = (await node.client.ok('ListKeyServersKmip')).kmipKeyServers;
     await node.restart();
     t.same((await node.client.ok('ListKeyServersKmip')).kmipKeyServers, before);
+    const csr = (await node.client.ok('GetClientCertificateSignRequest'))
+      .clientCertificateSignRequest;
     const { kmipKeyServer } = await node.client.ok(
       'CreateKeyServerKmip',
-      serverParams(pki, { kmipKeyServerName: 'kms-4' }),
+      serverParams(
+        { ca: pki.ca, clientCertificate: signCsr(pki.ca, csr) },
+        { kmipKeyServerName: 'kms-4' },
+      ),
     );
     t.equal(kmipKeyServer.keyServerID, 4);
   });
