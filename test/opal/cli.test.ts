@@ -196,7 +196,6 @@ t.test('the bin: a usage error is exit 2 with one line on stderr', async (t) => 
   t.equal(r.code, 2);
   t.match(r.stderr, /^ekmctl opal unlock: --range must be 0..8/);
   t.equal(r.stderr.trim().split('\n').length, 1);
-  t.equal((await ekmctl(['frobnicate'])).code, 2);
 });
 
 t.test('--help for each command', async (t) => {
@@ -207,7 +206,7 @@ t.test('--help for each command', async (t) => {
 });
 
 t.test('a real device path goes through the kernel: /dev/null is not Opal-capable', async (t) => {
-  const r = await ekmctl(['status', '--device', '/dev/null', '--json']);
+  const r = await opal(['status', '--device', '/dev/null', '--json']);
   t.equal(r.code, 1);
   t.match(json(r), { ok: false, error: { code: 'ENOTTY' } });
 });

@@ -96,6 +96,18 @@ t.test('errno stays with its own call under concurrency', async (t) => {
   );
 });
 
+t.test('async ioctls beyond the cap wait their turn', async (t) => {
+  const capped = new LibcTransport({ maxInFlight: 2 });
+  const fd = await capped.open('/dev/null');
+  t.teardown(() => capped.close(fd));
+  const calls = Array.from({ length: 10 }, () =>
+    capped.ioctl(fd, abi.IOC_OPAL_GET_STATUS.request, Buffer.alloc(8)),
+  );
+  t.equal(capped.queued, 8, 'two on the pool, eight queued');
+  await Promise.all(calls);
+  t.equal(capped.queued, 0);
+});
+
 t.test('the in-flight cap must stay below the thread pool', async (t) => {
   t.throws(() => new LibcTransport({ maxInFlight: 4 }), /below the libuv thread pool size 4/);
   t.throws(() => new LibcTransport({ maxInFlight: 0 }), RangeError);
