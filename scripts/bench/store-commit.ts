@@ -2,23 +2,36 @@
 // transaction, point reads and prefix lists. Reads feed every API call, so they must sit
 // far inside the API's 10 ms p99 budget. BENCH_DIR picks the file system (default tmpdir).
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store';
 
 // Goals: a point read well under 1 ms; listing 100 key servers (2.5 kB of JSON each) in
-// half the API's budget; a durable commit within 10 ms, which the disk's fsync decides.
-const GOALS = { getP99Ms: 1, listP99Ms: 5, commitP99Ms: 10 };
+// half the API's budget; a durable commit within 10 ms and a 64-key batch (a rekey's
+// re-wrapped DEKs) within 50 ms, which the disk's fsync mostly decides.
+const GOALS = { getP99Ms: 1, listP99Ms: 5, commitP99Ms: 10, batchP99Ms: 50 };
 
-function measure(n: number, fn: (i: number) => void): { p50: number; p99: number } {
+interface Figures {
+  p50: number;
+  p99: number;
+  /** CPU time (user + system) per operation: what the store costs without the wait for
+   * the disk or for a busy machine's scheduler. */
+  cpuP50: number;
+}
+
+function measure(n: number, fn: (i: number) => void): Figures {
   const ms: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
     const start = process.hrtime.bigint();
     fn(i);
     ms.push(Number(process.hrtime.bigint() - start) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  ms.sort((a, b) => a - b);
-  return { p50: ms[Math.floor(n * 0.5)], p99: ms[Math.floor(n * 0.99)] };
+  const at = (xs: number[], q: number) => xs.sort((a, b) => a - b)[Math.floor(xs.length * q)];
+  return { p50: at(ms, 0.5), p99: at(ms, 0.99), cpuP50: at(cpu, 0.5) };
 }
 
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ekmd-bench-store-'));
@@ -34,7 +47,7 @@ for (let i = 0; i < 2000; i++) {
   store.transaction((tx) => tx.put(`${i < 100 ? 'keyServers' : 'drives'}/${i}`, server(i)));
 }
 
-const rows: [string, { p50: number; p99: number }, number][] = [
+const rows: [string, Figures, number][] = [
   [
     'put (1 durable commit)',
     measure(300, (i) => store.put(`bench/${i}`, server(i))),
@@ -47,7 +60,7 @@ const rows: [string, { p50: number; p99: number }, number][] = [
         for (let k = 0; k < 64; k++) tx.put(`batch/${i}/${k}`, server(k));
       }),
     ),
-    GOALS.commitP99Ms,
+    GOALS.batchP99Ms,
   ],
   ['compareAndSet', measure(300, (i) => store.compareAndSet(`cas/${i}`, 0, i)), GOALS.commitP99Ms],
   ['get', measure(20000, (i) => store.get(`drives/${100 + (i % 1900)}`)), GOALS.getP99Ms],
@@ -56,9 +69,11 @@ const rows: [string, { p50: number; p99: number }, number][] = [
 store.close();
 rmSync(dir, { recursive: true, force: true });
 
-for (const [name, { p50, p99 }, goal] of rows) {
+console.log(`load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`);
+for (const [name, { p50, p99, cpuP50 }, goal] of rows) {
   const verdict = p99 < goal ? 'ok' : 'MISSED';
   console.log(
-    `${name.padEnd(26)} p50 ${p50.toFixed(3)} ms  p99 ${p99.toFixed(3)} ms  goal p99 < ${goal} ms  ${verdict}`,
+    `${name.padEnd(24)} p50 ${p50.toFixed(3)} ms  p99 ${p99.toFixed(3)} ms  ` +
+      `cpu p50 ${cpuP50.toFixed(3)} ms  goal p99 < ${goal} ms  ${verdict}`,
   );
 }
