@@ -1,6 +1,7 @@
 // `ekmctl kmip decode [--format json|xml] [--hex]`: one binary TTLV message on stdin (raw,
 // or hex text with --hex) → its KMIP JSON or XML encoding on stdout. Bad input: one line
 // naming the offset and tag, exit 2.
+import { readSync } from 'node:fs';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../command';
 import { DEFAULT_MAX_BYTES, decodeTtlv } from '../../kmip/ttlv/decode';
 import { TtlvError } from '../../kmip/ttlv/error';
@@ -43,10 +44,33 @@ export function parseCodecFlags(argv: string[]): CodecFlags {
   return flags;
 }
 
-/** All of stdin, refusing more than `limit` bytes rather than buffering without end. */
+/**
+ * All of stdin, refusing more than `limit` bytes rather than buffering without end. Read
+ * with readSync: this command runs once per message, and a stream costs start-up time.
+ */
 export async function readStdin(limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(65536);
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return readStdinStream(chunks, size, limit); // non-blocking stdin
+      if (code === 'EOF') break;
+      throw err;
+    }
+    if (n === 0) break;
+    size += n;
+    if (size > limit) throw new TtlvError(`input exceeds ${limit} bytes`, limit);
+    chunks.push(chunk.subarray(0, n));
+  }
+  return Buffer.concat(chunks, size);
+}
+
+async function readStdinStream(chunks: Buffer[], size: number, limit: number): Promise<Buffer> {
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) throw new TtlvError(`input exceeds ${limit} bytes`, limit);

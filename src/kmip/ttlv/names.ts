@@ -453,27 +453,29 @@ interface EnumTable {
   removed: Set<number>;
 }
 
-let tables: Map<number, EnumTable> | undefined;
+let rowsByTag: Map<number, EnumRow> | undefined;
+const tables = new Map<number, EnumTable>();
 
-/** Built on first use so that loading the codec stays cheap. */
+/** Built per tag on first use: a one-message command names only a few enumerations. */
 function table(tag: number): EnumTable | undefined {
-  if (!tables) {
-    tables = new Map();
-    for (const row of ROWS) {
-      const t: EnumTable = {
-        mask: row.mask,
-        byName: new Map(Object.entries(row.names)),
-        byValue: new Map(Object.entries(row.names).map(([n, v]) => [v, n])),
-        sinceOf: new Map(),
-        removed: new Set(row.removedIn20),
-      };
-      for (const [ver, values] of Object.entries(row.since)) {
-        for (const v of values) t.sinceOf.set(v, Number(ver));
-      }
-      tables.set(row.tag, t);
-    }
+  const cached = tables.get(tag);
+  if (cached) return cached;
+  rowsByTag ??= new Map(ROWS.map((row) => [row.tag, row]));
+  const row = rowsByTag.get(tag);
+  if (!row) return undefined;
+  const entries = Object.entries(row.names);
+  const t: EnumTable = {
+    mask: row.mask,
+    byName: new Map(entries),
+    byValue: new Map(entries.map(([n, v]) => [v, n])),
+    sinceOf: new Map(),
+    removed: new Set(row.removedIn20),
+  };
+  for (const [ver, values] of Object.entries(row.since)) {
+    for (const v of values) t.sinceOf.set(v, Number(ver));
   }
-  return tables.get(tag);
+  tables.set(tag, t);
+  return t;
 }
 
 function versionNumber(v: KmipVersion | undefined): number {
