@@ -33,8 +33,10 @@ export interface EarNode {
   /** Waits for background drive and EAR work. */
   settle(): Promise<void>;
   restart(): Promise<void>;
-  /** Opens the API and services again without closing them first (after a child crashed). */
+  /** Opens the store, services and API (after close(), e.g. once a child process is done). */
   open(): Promise<void>;
+  /** Closes them, leaving the simulator running, so another process can use the state. */
+  close(): Promise<void>;
 }
 
 const noContact: KeyServerTester = {
@@ -44,8 +46,6 @@ const noContact: KeyServerTester = {
 export interface EarNodeOptions {
   drives?: number;
   tester?: KeyServerTester;
-  /** Start with the store and sim closed (a child process will use them first). */
-  deferOpen?: boolean;
 }
 
 export async function startEarNode(
@@ -105,6 +105,7 @@ export async function startEarNode(
     await node.hw.drives.idle();
     await node.hw.ear.idle();
   };
+  node.close = close;
   node.restart = async () => {
     await close();
     await node.open();
@@ -116,7 +117,7 @@ export async function startEarNode(
     sim.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  if (!options.deferOpen) await node.open();
+  await node.open();
   return node;
 }
 

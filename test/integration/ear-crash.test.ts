@@ -1,0 +1,108 @@
+// Crash safety of hardware EAR: a node process is killed (SIGKILL, through the
+// EKMD_TEST_HOOKS crash points) at each step of Enable and Disable; the next start
+// resumes or rolls back every drive. No drive is ever left with a PIN nobody holds.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { OWNERSHIP_UNCONFIRMED } from '../../src/cluster/hardware-ear/secure-drive';
+import { sealLabel, type DriveKeyRecord } from '../../src/cluster/hardware-ear/drive-keys';
+import { OpalUser } from '../../src/opal/abi';
+import {
+  createCluster,
+  startEarNode,
+  waitForEarState,
+  type EarNode,
+} from '../cluster/hardware-ear/ear-node';
+
+const fixture = join(__dirname, 'fixtures', 'ear-process.js');
+
+function runUntilCrash(node: EarNode, command: string, point: string) {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve) => {
+      const child = spawn(process.execPath, [fixture, node.dir, node.socket, command], {
+        env: { ...process.env, EKMD_TEST_HOOKS: `crash:${point}` },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+    },
+  );
+}
+
+function akOf(node: EarNode, keyID: string): Buffer {
+  const rec = node.store.get<DriveKeyRecord>(`keys/${keyID}`)!.value;
+  return node.sealer.unseal(Buffer.from(rec.sealedKey!, 'base64'), sealLabel(keyID));
+}
+
+async function crashedNode(t: Test, command: 'enable' | 'disable', point: string) {
+  const node = await startEarNode(t, { drives: 3 });
+  await createCluster(node);
+  if (command === 'disable') {
+    await node.client.ok('EnableEncryptionAtRest');
+    await waitForEarState(node, 'enabled');
+  }
+  await node.close();
+  const r = await runUntilCrash(node, command, point);
+  t.equal(r.signal, 'SIGKILL', `killed at ${point}${r.stderr ? `: ${r.stderr}` : ''}`);
+  await node.open();
+  await node.settle();
+  return node;
+}
+
+const ENABLE_POINTS = [
+  'ear.afterRegister',
+  'ear.afterRecord',
+  'ear.afterTakeOwnership',
+  'ear.afterActivate',
+  'ear.afterRangeSetup',
+  'ear.afterEnable',
+];
+
+for (const point of ENABLE_POINTS) {
+  t.test(`enable killed at ${point}: every drive resumed or rolled back`, async (t) => {
+    const node = await crashedNode(t, 'enable', point);
+    await waitForEarState(node, 'enabled');
+    const drives = (await node.client.ok('ListDrives')).drives as Record<string, any>[];
+    node.sim.powerCycle();
+    let enabled = 0;
+    for (const d of drives) {
+      const s = node.sim.status().drives[d.slot]!;
+      if (d.keyID) {
+        enabled++;
+        t.match(s.ranges[0], { rle: true, wle: true }, `drive ${d.slot} locking`);
+        t.ok(s.locked, `drive ${d.slot} relocked on power cycle`);
+        await node.opal(d.slot).unlock({ who: OpalUser.ADMIN1, pin: akOf(node, d.keyID) }, 0);
+        t.notOk(node.sim.status().drives[d.slot]!.locked, `drive ${d.slot} opens with its AK`);
+      } else {
+        // Rolled back: the drive never took the AK, so it is still factory-owned (MSID).
+        t.equal(d.driveSecurityFaultReason, OWNERSHIP_UNCONFIRMED);
+        t.equal(s.lsp, 'manufactured-inactive');
+        await node.opal(d.slot).takeOwnership(Buffer.from('operator-pin'));
+        t.pass(`drive ${d.slot} can still be owned`);
+      }
+    }
+    t.ok(enabled >= 1, 'the drive that was being provisioned was resumed');
+    if (point === 'ear.afterRegister' || point === 'ear.afterRecord' || point === 'ear.afterEnable')
+      t.equal(enabled, drives.length, 'no drive had been touched or all were done: all enabled');
+    const stuck = node.hw.drives.records().filter((d) => d.security === 'provisioning');
+    t.same(stuck, [], 'nothing left provisioning');
+  });
+}
+
+for (const point of ['ear.afterUnlock', 'ear.afterDisableLocking']) {
+  t.test(`disable killed at ${point}: finished at the next start`, async (t) => {
+    const node = await crashedNode(t, 'disable', point);
+    await waitForEarState(node, 'disabled');
+    node.sim.powerCycle();
+    for (const s of node.sim.status().drives) {
+      t.match(s.ranges[0], { rle: false, wle: false });
+      t.notOk(s.locked, `drive ${s.index} open after a power cycle`);
+    }
+    const live = node.store
+      .list<DriveKeyRecord>('keys/')
+      .filter((e) => e.value.state !== 'destroyed');
+    t.equal(live.length, 3, 'one sealed owner key per drive, nothing else');
+    t.ok(live.every((e) => e.value.keyProviderID === null && e.value.sealedKey));
+  });
+}
