@@ -46,7 +46,7 @@ export class VolatileJournal {
     const record = this.record(snapshot);
     if (this.fd === null || this.size + record.length > COMPACT_BYTES) {
       this.close();
-      writeFileAtomic(this.path, record);
+      writeFileAtomic(this.path, record, 0o600, false); // volatile: no fsync, see above
       this.fd = openSync(this.path, 'a', 0o600);
       this.size = record.length;
       return;
