@@ -1,0 +1,164 @@
+// ekmd's Element JSON-RPC API over HTTPS with Basic auth. The TLS session is checked
+// (CA chain, or the pinned fingerprint) before the request carrying credentials is
+// written to it.
+import { request, type IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import { connect, type TLSSocket } from 'node:tls';
+import type { Connection } from './credentials';
+import type { PinStore } from './pins';
+
+export const API_PATH = '/json-rpc/12.3';
+const TIMEOUT_MS = 120_000;
+const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
+/** An error the API answered: printed as `xName: message`. */
+export class ElementApiError extends Error {
+  override name = 'ElementApiError';
+  constructor(
+    readonly elementName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Anything that kept the call from getting an answer (network, TLS, HTTP status). */
+export class ApiTransportError extends Error {
+  override name = 'ApiTransportError';
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export class ApiClient {
+  private nextId = 1;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly pins: PinStore,
+    /** Told once when a certificate is pinned for the first time. */
+    private readonly onPinned: (endpoint: string, fingerprint: string) => void = () => {},
+  ) {}
+
+  get endpoint(): string {
+    return `${this.conn.url.hostname}:${this.port}`;
+  }
+
+  private get port(): number {
+    return this.conn.url.port ? Number(this.conn.url.port) : 443;
+  }
+
+  async call<T = JsonObject>(method: string, params: JsonObject = {}): Promise<T> {
+    const socket = await this.secureSocket();
+    const body = JSON.stringify({ method, params, id: this.nextId++ });
+    const res = await this.post(socket, body);
+    const text = await readAll(res);
+    if (res.statusCode === 401) {
+      throw new ApiTransportError(
+        `ekmd at ${this.conn.url.origin} refused the credentials of user '${this.conn.username}' ` +
+          '(HTTP 401 Unauthorized): check the username and password',
+      );
+    }
+    if (res.statusCode !== 200) {
+      const line = text.split('\n')[0].slice(0, 200);
+      throw new ApiTransportError(`ekmd answered HTTP ${res.statusCode}: ${line}`);
+    }
+    let reply: { result?: unknown; error?: { name?: string; message?: string } };
+    try {
+      reply = JSON.parse(text) as typeof reply;
+    } catch {
+      throw new ApiTransportError('ekmd answered with something that is not JSON');
+    }
+    if (reply.error) {
+      throw new ElementApiError(reply.error.name ?? 'xUnknown', reply.error.message ?? '');
+    }
+    return reply.result as T;
+  }
+
+  private secureSocket(): Promise<TLSSocket> {
+    const { hostname } = this.conn.url;
+    const host = hostname.replace(/^\[(.*)\]$/, '$1');
+    return new Promise((resolve, reject) => {
+      const socket = connect({
+        host,
+        port: this.port,
+        ...(isIP(host) ? {} : { servername: host }),
+        minVersion: 'TLSv1.2',
+        // With a CA the chain and name are verified; without one the fingerprint is.
+        ...(this.conn.ca ? { ca: this.conn.ca } : { rejectUnauthorized: false }),
+      });
+      socket.setTimeout(TIMEOUT_MS, () =>
+        socket.destroy(new ApiTransportError(`no answer from ekmd at ${this.endpoint}`)),
+      );
+      socket.once('error', (err) => reject(this.describe(err)));
+      socket.once('secureConnect', () => {
+        if (!this.conn.ca) {
+          try {
+            const fingerprint = socket.getPeerCertificate().fingerprint256;
+            if (this.pins.check(this.endpoint, fingerprint)) {
+              this.onPinned(this.endpoint, fingerprint);
+            }
+          } catch (err) {
+            socket.destroy();
+            return reject(err);
+          }
+        }
+        resolve(socket);
+      });
+    });
+  }
+
+  private post(socket: TLSSocket, body: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const auth = Buffer.from(`${this.conn.username}:${this.conn.password}`).toString('base64');
+      const req = request(
+        {
+          createConnection: () => socket,
+          host: this.conn.url.host,
+          path: API_PATH,
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${auth}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        resolve,
+      );
+      req.once('error', (err) => reject(this.describe(err)));
+      req.end(body);
+    });
+  }
+
+  private describe(err: Error): Error {
+    if (err instanceof ApiTransportError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `ekmd at ${this.conn.url.origin}`;
+    if (code === 'ECONNREFUSED')
+      return new ApiTransportError(`cannot connect to ${where}: connection refused`);
+    if (code === 'ENOTFOUND')
+      return new ApiTransportError(`cannot resolve ${this.conn.url.hostname}`);
+    if (code?.startsWith('ERR_TLS') || /certificate|self.signed|altname/i.test(err.message)) {
+      return new ApiTransportError(
+        `the TLS certificate of ${where} is not trusted: ${err.message}`,
+      );
+    }
+    return new ApiTransportError(`cannot reach ${where}: ${err.message}`);
+  }
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REPLY_BYTES) res.destroy(new ApiTransportError('ekmd reply too large'));
+      else chunks.push(c);
+    });
+    res.once('end', () => {
+      res.socket?.destroy();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    res.once('error', reject);
+  });
+}

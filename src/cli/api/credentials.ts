@@ -1,0 +1,121 @@
+// Which ekmd to talk to and as whom: flags first, then the environment, then the 0600
+// config file. A password never comes from argv: only a file, the environment or the
+// config file.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../command';
+import { CONFIG_FILE, configDir } from './config-dir';
+
+export const DEFAULT_URL = 'https://127.0.0.1:8443';
+
+export interface ConnectionFlags {
+  url?: string;
+  username?: string;
+  passwordFile?: string;
+  ca?: string;
+}
+
+export interface Connection {
+  url: URL;
+  username: string;
+  password: string;
+  /** PEM of the CA the daemon's certificate must chain to; absent: pin on first use. */
+  ca?: string;
+}
+
+interface ConfigFile {
+  url?: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+}
+
+export function resolveConnection(
+  flags: ConnectionFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Connection {
+  const file = readConfigFile(join(configDir(env), CONFIG_FILE));
+  const url = parseUrl(flags.url ?? env.EKMCTL_URL ?? file.url ?? DEFAULT_URL);
+  const username = flags.username ?? env.EKMCTL_USERNAME ?? file.username;
+  if (!username) {
+    throw new UsageError(
+      `no username: give --username, EKMCTL_USERNAME or "username" in ${CONFIG_FILE}`,
+    );
+  }
+  const password =
+    flags.passwordFile !== undefined
+      ? readPasswordFile(flags.passwordFile)
+      : (env.EKMCTL_PASSWORD ?? file.password);
+  if (!password) {
+    throw new UsageError(
+      `no password: give --password-file, EKMCTL_PASSWORD or "password" in ${CONFIG_FILE}`,
+    );
+  }
+  const caFile = flags.ca ?? file.ca;
+  return { url, username, password, ...(caFile ? { ca: readText(caFile, 'CA file') } : {}) };
+}
+
+function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`bad URL '${text}' (expected https://HOST:PORT)`);
+  }
+  if (url.protocol !== 'https:') throw new UsageError(`bad URL '${text}': ekmd speaks https only`);
+  if (url.username || url.password) {
+    throw new UsageError('the URL must not carry credentials; use --username and --password-file');
+  }
+  return url;
+}
+
+/** The config file is optional; when present it must be private to its owner. */
+function readConfigFile(path: string): ConfigFile {
+  let mode: number;
+  let uid: number;
+  try {
+    ({ mode, uid } = statSync(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new Error(
+      `refusing ${path}: it is readable by group or others (mode ${(mode & 0o777).toString(8)}); ` +
+        `run: chmod 600 ${path}`,
+    );
+  }
+  if (process.getuid && uid !== process.getuid()) {
+    throw new Error(`refusing ${path}: it belongs to another user (uid ${uid})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${path} must hold a JSON object`);
+  }
+  const known = new Set(['url', 'username', 'password', 'ca']);
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!known.has(key)) throw new Error(`${path}: unknown key "${key}"`);
+    if (typeof value !== 'string') throw new Error(`${path}: "${key}" must be a string`);
+  }
+  return parsed as ConfigFile;
+}
+
+/** The whole file minus one trailing newline, as `echo pw > file` leaves it. */
+function readPasswordFile(path: string): string {
+  return readText(path, 'password file').replace(/\r?\n$/, '');
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}
