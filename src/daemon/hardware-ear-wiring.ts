@@ -1,8 +1,6 @@
 // Drives and hardware EAR for the daemon: the drive backend named by `drives.backend`
 // (sim: ekmd-sim's socket; ioctl: the kernel through libc plus /sys/block), the services
 // over them, and the API methods and GetClusterInfo hook startApiServer takes.
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ApiMethod } from '../api';
 import { asyncMethods } from '../api/methods/async-methods';
@@ -13,10 +11,9 @@ import type { EncryptionStateSource } from '../cluster/cluster-info';
 import { DriveService } from '../cluster/drives/drives';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
-import { OpalDrive } from '../opal/drive';
-import { OpalNotSupportedError } from '../opal/errors';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
 import { LibcTransport } from '../opal/libc-transport';
+import { SysfsInventory } from '../opal/sysfs-inventory';
 import type { DriveTransport } from '../opal/transport';
 import { SimInventory } from '../sim/client-inventory';
 import { SimTransport } from '../sim/client-transport';
@@ -91,67 +88,42 @@ function driveBackend(
   const transport = new LibcTransport(logger ? { logger } : {});
   return {
     transport,
-    inventory: new SysBlockInventory(config.drives.ioctl!.devices, transport),
+    inventory: new ConfiguredDevices(
+      config.drives.ioctl!.devices,
+      new SysfsInventory({ transport, ...(logger ? { logger } : {}) }),
+    ),
     end: async () => {},
   };
 }
 
-/**
- * The configured whole-disk nodes (a `*` may stand in the last path component), described
- * from /sys/block; Opal support from GET_STATUS. Plug events come from polling later.
- */
-export class SysBlockInventory implements DriveInventory {
+/** Only the drives `drives.ioctl.devices` names (paths; `*` matches within a name). */
+export class ConfiguredDevices implements DriveInventory {
+  private readonly patterns: RegExp[];
+
   constructor(
-    private readonly patterns: string[],
-    private readonly transport: DriveTransport,
-    private readonly sysBlock = '/sys/block',
-  ) {}
+    devices: string[],
+    private readonly inner: DriveInventory,
+  ) {
+    this.patterns = devices.map((d) => new RegExp(`^${d.split('*').map(escape).join('[^/]*')}$`));
+  }
+
+  private wanted(path: string): boolean {
+    return this.patterns.some((p) => p.test(path));
+  }
 
   async list(): Promise<DriveInfo[]> {
-    const paths = [...new Set(this.patterns.flatMap(expand))].sort();
-    return Promise.all(paths.map((p) => this.describe(p)));
+    return (await this.inner.list()).filter((d) => this.wanted(d.path));
   }
 
-  watch(_fn: (event: InventoryEvent) => void): () => void {
-    return () => {};
+  watch(fn: (event: InventoryEvent) => void): () => void {
+    return this.inner.watch((e) => {
+      if (this.wanted(e.type === 'added' ? e.drive.path : e.path)) fn(e);
+    });
   }
 
-  async close(): Promise<void> {}
-
-  private async describe(path: string): Promise<DriveInfo> {
-    const name = basename(realpathSync(path));
-    const read = (...parts: string[]) => {
-      try {
-        return readFileSync(join(this.sysBlock, name, ...parts), 'utf8').trim();
-      } catch {
-        return '';
-      }
-    };
-    let opal = true;
-    try {
-      await new OpalDrive(this.transport, path).status();
-    } catch (err) {
-      if (!(err instanceof OpalNotSupportedError)) throw err;
-      opal = false;
-    }
-    return {
-      path,
-      serial: read('device', 'serial') || read('serial') || read('device', 'wwid') || name,
-      model: read('device', 'model'),
-      capacityBytes: Number(read('size') || '0') * 512,
-      opal,
-    };
+  close(): Promise<void> {
+    return this.inner.close();
   }
-}
-
-function expand(pattern: string): string[] {
-  const name = basename(pattern);
-  if (!name.includes('*')) return [pattern];
-  const dir = dirname(pattern);
-  const re = new RegExp(`^${name.split('*').map(escape).join('.*')}$`);
-  return readdirSync(dir)
-    .filter((n) => re.test(n))
-    .map((n) => join(dir, n));
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
