@@ -14,6 +14,11 @@ export const MIGRATIONS: ReadonlyArray<(db: Database) => void> = [
       );
     `);
   },
+  // A deleted key keeps a tombstone row so its revision never goes backwards: a
+  // compare-and-set holding a revision from before a delete and re-create must fail.
+  (db) => {
+    db.exec('ALTER TABLE kv ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0');
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

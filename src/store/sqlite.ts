@@ -154,14 +154,22 @@ class SqliteKvStore implements SqliteStore {
     private readonly log: Logger | undefined,
   ) {
     this.stmt = {
-      get: db.prepare<[string], Row>('SELECT key, value, revision FROM kv WHERE key = ?'),
-      upsert: db.prepare<[string, string, number]>(
-        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ' +
-          'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision',
+      get: db.prepare<[string], Row>(
+        'SELECT key, value, revision FROM kv WHERE key = ? AND deleted = 0',
       ),
-      delete: db.prepare<[string]>('DELETE FROM kv WHERE key = ?'),
+      /** The revision of a key, live or deleted. */
+      revision: db.prepare<[string], { revision: number; deleted: number }>(
+        'SELECT revision, deleted FROM kv WHERE key = ?',
+      ),
+      upsert: db.prepare<[string, string, number]>(
+        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE ' +
+          'SET value = excluded.value, revision = excluded.revision, deleted = 0',
+      ),
+      delete: db.prepare<[string]>(
+        "UPDATE kv SET value = 'null', deleted = 1, revision = revision + 1 WHERE key = ?",
+      ),
       list: db.prepare<[string], Row>(
-        'SELECT key, value, revision FROM kv WHERE key GLOB ? ORDER BY key',
+        'SELECT key, value, revision FROM kv WHERE key GLOB ? AND deleted = 0 ORDER BY key',
       ),
     };
     const tx = db.transaction((fn: (tx: StoreTx) => unknown) => {
@@ -206,8 +214,9 @@ class SqliteKvStore implements SqliteStore {
       throw new StoreError('expected revision must be a non-negative integer');
     }
     return this.atomically(() => {
-      const current = this.stmt.get.get(key)?.revision ?? 0;
-      if (current !== expectedRevision) return false;
+      const current = this.stmt.revision.get(key);
+      const live = current && current.deleted === 0 ? current.revision : 0;
+      if (live !== expectedRevision) return false;
       this.write(key, value);
       return true;
     });
@@ -275,7 +284,7 @@ class SqliteKvStore implements SqliteStore {
 
   private write(key: string, value: Json): number {
     const encoded = encodeValue(key, value);
-    const revision = (this.stmt.get.get(key)?.revision ?? 0) + 1;
+    const revision = (this.stmt.revision.get(key)?.revision ?? 0) + 1;
     this.stmt.upsert.run(key, encoded, revision);
     if (this.watchers.size > 0) {
       this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });

@@ -8,7 +8,10 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 export interface StoreEntry<T = Json> {
   key: string;
   value: T;
-  /** Monotonic per-key revision; 1 on first put, +1 on each change. */
+  /**
+   * Monotonic per-key revision; 1 on first put, +1 on each change. A delete is a change:
+   * a key put again after a delete continues from there, never back at 1.
+   */
   revision: number;
 }
 

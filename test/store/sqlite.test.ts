@@ -4,6 +4,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { openSqliteStore, StoreError, type WatchEvent } from '../../src/store';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/migrations';
 import { tempDir } from './tmpdir';
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -22,7 +23,8 @@ t.test('put, get, delete and revisions', async (t) => {
   t.equal(store.delete('keyServers/1'), true);
   t.equal(store.delete('keyServers/1'), false);
   t.equal(store.get('keyServers/1'), undefined);
-  t.equal(store.put('keyServers/1', null), 1, 'a recreated key starts again at revision 1');
+  t.same(store.list('keyServers/'), []);
+  t.equal(store.put('keyServers/1', null), 4, 'a recreated key continues after its delete');
 });
 
 t.test('values come back as fresh copies', async (t) => {
@@ -48,6 +50,12 @@ t.test('compare-and-set writes only on the expected revision', async (t) => {
   t.equal(store.compareAndSet('cluster', 1, 'second'), true);
   t.same(store.get('cluster'), { key: 'cluster', value: 'second', revision: 2 });
   t.throws(() => store.compareAndSet('cluster', -1, 'x'), StoreError);
+  // Deleted and re-created meanwhile: a revision from before must not match.
+  store.delete('cluster');
+  t.equal(store.compareAndSet('cluster', 2, 'stale'), false, 'deleted key is absent');
+  t.equal(store.compareAndSet('cluster', 0, 'again'), true, 'absent: expected 0 creates');
+  t.same(store.get('cluster'), { key: 'cluster', value: 'again', revision: 4 });
+  t.equal(store.compareAndSet('cluster', 1, 'aba'), false, 'no ABA on an old revision');
 });
 
 t.test('list by prefix, in key order, wildcards taken literally', async (t) => {
@@ -283,4 +291,22 @@ t.test('a watcher that writes: every watcher still sees commit order', async (t)
   });
   t.same(seen, ['drives/1', 'drives/2', 'faults/drives/1', 'faults/drives/2']);
   t.equal(store.list('faults/').length, 2);
+});
+
+t.test('a schema 1 store is migrated in place and keeps its data', async (t) => {
+  const path = join(tempDir(t), 'ekmd.db');
+  const db = new Database(path);
+  MIGRATIONS[0](db);
+  db.prepare('INSERT INTO kv (key, value, revision) VALUES (?, ?, ?)').run('a', '{"v":1}', 3);
+  db.pragma(`application_id = ${0x454b4d44}`);
+  db.pragma('user_version = 1');
+  db.close();
+  const store = openSqliteStore(path);
+  t.same(store.get('a'), { key: 'a', value: { v: 1 }, revision: 3 });
+  t.equal(store.delete('a'), true);
+  t.equal(store.put('a', 2), 5);
+  store.close();
+  const check = new Database(path, { readonly: true });
+  t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  check.close();
 });
