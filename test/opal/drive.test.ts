@@ -208,14 +208,16 @@ t.test('users, PINs, save, MBR, erase', async (t) => {
   await drive.mbrEnable(pin('admin'), false);
   await drive.mbrDone(pin('admin'), true);
   await drive.eraseRange(pin('admin'), 3);
-  const [setPw, actUsr, addUsr, save, mbr, done, erase] = tr.ioctls;
+  const [setPw, actUsr, addRo, addUsr, save, mbr, done, erase] = tr.ioctls;
   t.equal(setPw.name, 'IOC_OPAL_SET_PW');
   t.equal(setPw.bytes.readUInt32LE(4), 0, 'Admin1 authenticates');
   t.equal(setPw.bytes.readUInt32LE(276), 1, 'User1 gets the new PIN');
   t.same(setPw.bytes.subarray(280, 280 + 264), keyBytes(0, Buffer.from('user1')));
   t.equal(actUsr.name, 'IOC_OPAL_ACTIVATE_USR');
   t.equal(actUsr.bytes.readUInt32LE(4), 1);
-  t.equal(addUsr.name, 'IOC_OPAL_ADD_USR_TO_LR');
+  t.equal(addRo.name, 'IOC_OPAL_ADD_USR_TO_LR', "'rw' grants the ReadLocked ACE…");
+  t.equal(addRo.bytes.readUInt32LE(272), abi.OpalLockState.RO);
+  t.equal(addUsr.name, 'IOC_OPAL_ADD_USR_TO_LR', '…then the WriteLocked one');
   t.equal(addUsr.bytes.readUInt32LE(4), 1);
   t.equal(addUsr.bytes[8], 1, 'range 1');
   t.equal(addUsr.bytes.readUInt32LE(272), abi.OpalLockState.RW);

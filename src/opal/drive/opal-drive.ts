@@ -205,16 +205,24 @@ export class OpalDrive {
     );
   }
 
-  /** ADD_USR_TO_LR: let User`who` unlock range `lr` for reading ('ro') or read-write ('rw'). */
+  /**
+   * ADD_USR_TO_LR: let User`who` lock and unlock range `lr` for reading ('ro': the
+   * ReadLocked ACE) or for reading and writing ('rw': both ACEs, two calls, as
+   * cryptsetup does). The kernel replaces each ACE with this one user, so Admin1 loses
+   * that right on the range.
+   */
   addUserToRange(adminPin: Buffer, who: number, lr: number, access: 'ro' | 'rw'): Promise<void> {
     return this.exclusive(
       [adminPin],
       async (fd) => {
-        const buf = abi.encodeOpalLockUnlock({
-          session: session(who, lr, adminPin),
-          lState: lockStateOf(access),
-        });
-        await this.call(fd, abi.IOC_OPAL_ADD_USR_TO_LR, buf);
+        const states = access === 'rw' ? (['ro', 'rw'] as const) : (['ro'] as const);
+        for (const state of states) {
+          const buf = abi.encodeOpalLockUnlock({
+            session: session(who, lr, adminPin),
+            lState: lockStateOf(state),
+          });
+          await this.call(fd, abi.IOC_OPAL_ADD_USR_TO_LR, buf);
+        }
       },
       () => {
         checkUser(who);
