@@ -46,7 +46,8 @@ function str(h: Record<string, unknown>, name: string): string {
 
 /** One client: its own file descriptors and event subscription. */
 class Session {
-  private readonly fds = new Map<number, number>();
+  /** fd -> drive and the plug generation it was opened in (a re-plugged drive is new). */
+  private readonly fds = new Map<number, { n: number; generation: number }>();
   private nextFd = 3;
   private unsubscribe: (() => void) | null = null;
   private readonly decoder = new FrameDecoder();
@@ -111,7 +112,7 @@ class Session {
         if (!d || !d.rec.plugged)
           throw new RequestError(`no such device ${String(h.path)}`, 'ENOENT');
         const fd = this.nextFd++;
-        this.fds.set(fd, d.index);
+        this.fds.set(fd, { n: d.index, generation: d.plugGeneration });
         return { header: { fd } };
       }
       case 'close': {
@@ -120,11 +121,13 @@ class Session {
       }
       case 'ioctl': {
         const request = int(h, 'request', 0xffffffff);
-        const n = this.fds.get(int(h, 'fd'));
-        if (n === undefined) return { header: { rc: -os.errno.EBADF, errno: os.errno.EBADF } };
+        const open = this.fds.get(int(h, 'fd'));
+        if (!open) return { header: { rc: -os.errno.EBADF, errno: os.errno.EBADF } };
+        const n = open.n;
         const d = sim.drive(n);
         if (d.rec.faults.slowMs > 0) await delay(d.rec.faults.slowMs);
-        if (!d.rec.plugged) return { header: { rc: -os.errno.ENODEV, errno: os.errno.ENODEV } };
+        if (!d.rec.plugged || d.plugGeneration !== open.generation)
+          return { header: { rc: -os.errno.ENODEV, errno: os.errno.ENODEV } };
         // The payload is the struct, then (with bufLen) the buffer its user pointer names.
         const bufLen = h.bufLen === undefined ? payload.length : int(h, 'bufLen', payload.length);
         const buf = Buffer.from(payload.subarray(0, bufLen));

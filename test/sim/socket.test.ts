@@ -119,6 +119,14 @@ t.test('open, close and bad handles behave like the syscalls', async (t) => {
     rc: -19,
     errno: 19,
   });
+  sim.plug(1);
+  t.same(
+    await tr.ioctl(fd, IOC_OPAL_GET_STATUS.request, Buffer.alloc(8)),
+    { rc: -19, errno: 19 },
+    'a handle from before the hot-remove stays dead',
+  );
+  const fresh = await tr.open('sim:1');
+  t.equal((await tr.ioctl(fresh, IOC_OPAL_GET_STATUS.request, Buffer.alloc(8))).rc, 0);
   await tr.close(fd);
   await t.rejects(tr.close(fd), { code: 'EBADF' });
 });

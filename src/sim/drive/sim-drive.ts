@@ -26,6 +26,8 @@ import { decodeVolatile, encodeVolatile, powerOnState } from './volatile';
 /** While MBR shadowing is on and not Done, the first MiB shows the (zeroed) shadow table. */
 const MBR_SHADOW_BLOCKS = 2048;
 
+const MAX_SLOW_MS = 600_000;
+
 export type MediaErrorCode = 'EIO' | 'ENODEV' | 'EINVAL' | 'ENOKEY';
 
 /** A failed block read/write, with a one-line reason. */
@@ -77,6 +79,8 @@ function dekCheckValue(dek: Buffer): string {
 
 export class SimDrive {
   readonly opal: OpalDrive;
+  /** Bumped on every unplug: handles opened before it stay dead, as on a real hot-remove. */
+  plugGeneration = 0;
   private readonly media: MediaFile;
   private readonly journal: VolatileJournal;
   private readonly recordPath: string;
@@ -239,6 +243,7 @@ export class SimDrive {
 
   unplug(): void {
     this.opal.powerCycle(false);
+    this.plugGeneration++;
     this.rec.plugged = false;
     writeFileAtomic(this.recordPath, JSON.stringify(this.rec, null, 1));
   }
@@ -249,6 +254,8 @@ export class SimDrive {
   }
 
   inject(fault: Fault, slowMs = 2000): void {
+    if (!Number.isInteger(slowMs) || slowMs < 1 || slowMs > MAX_SLOW_MS)
+      throw new RangeError(`a slow fault delays 1..${MAX_SLOW_MS} ms`);
     const f = this.rec.faults;
     if (fault === 'io-error') f.ioError = true;
     else if (fault === 'slow') f.slowMs = slowMs;
