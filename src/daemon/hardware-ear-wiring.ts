@@ -36,7 +36,7 @@ export interface HardwareEar {
 }
 
 export function openHardwareEar(
-  config: Pick<Config, 'drives' | 'kmip'>,
+  config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
   deps: { store: Store; sealer: Sealer; logger?: Logger },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
@@ -54,6 +54,7 @@ export function openHardwareEar(
       requestTimeoutMs: config.kmip.requestTimeoutMs,
       ...(config.kmip.version ? { version: config.kmip.version } : {}),
     },
+    ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'hardware-ear' }) } : {}),
   });
   drives.setSecurer(ear);
@@ -69,7 +70,7 @@ export function openHardwareEar(
     },
     async close() {
       await drives.stop();
-      await ear.idle();
+      await ear.close();
       await inventory.close();
       await end();
     },

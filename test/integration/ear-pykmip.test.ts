@@ -18,10 +18,13 @@ t.test('hardware EAR with PyKMIP', async (t) => {
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
   });
   const pkiFiles = await makeDevPki(join(node.dir, 'pki'));
-  const kms = await startPykmip({
-    dir: join(node.dir, 'pykmip'),
-    pki: { ca: pkiFiles.ca, server: pkiFiles.server, client: pkiFiles.client },
-  });
+  const pykmip = (port = 0) =>
+    startPykmip({
+      dir: join(node.dir, 'pykmip'),
+      pki: { ca: pkiFiles.ca, server: pkiFiles.server, client: pkiFiles.client },
+      port,
+    });
+  let kms = await pykmip();
   t.teardown(() => kms.stop(500));
   const read = (p: string) => readFileSync(p, 'utf8');
   // The cluster and the dev client certificate share CN storage-node-1: the same owner.
@@ -58,7 +61,17 @@ t.test('hardware EAR with PyKMIP', async (t) => {
 
   t.test('enable: AKs at the EKS under their Name, drives locked with them', async (t) => {
     t.equal(await providerActive(), false);
+    // The EKS is down when Enable starts: it waits, retrying, and touches no drive.
+    await kms.stop(500);
     await client.ok('EnableEncryptionAtRest', { keyProviderID });
+    await new Promise((r) => setTimeout(r, 1000));
+    t.equal((await client.ok('GetClusterInfo')).clusterInfo.encryptionAtRestState, 'enabling');
+    t.notOk(
+      (await list()).some((d) => d.keyID),
+      'no drive touched while the EKS is unreachable',
+    );
+    t.ok(node.sim.status().drives.every((d) => d.lsp === 'manufactured-inactive'));
+    kms = await pykmip(kms.port);
     await waitForEarState(node, 'enabled', 30_000);
     t.same(await client.ok('GetEncryptionAtRestInfo'), {
       authenticationKeyInfo: { keyManagementType: 'external', keyProviderID },

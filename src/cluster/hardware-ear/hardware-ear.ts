@@ -45,12 +45,19 @@ export interface HardwareEarOptions {
   logger?: Logger;
   /** Drives worked on at once. */
   parallel?: number;
+  /** Cap of the backoff while keys or drives are out of reach. Default 30000. */
+  retryMaxDelayMs?: number;
 }
+
+const FIRST_RETRY_MS = 500;
 
 export class HardwareEarService implements DriveSecurer {
   private readonly deps: KeySourceDeps;
   private readonly keyPair: ClusterKeyPair;
   private job: Promise<void> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = FIRST_RETRY_MS;
+  private closed = false;
 
   constructor(private readonly options: HardwareEarOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
@@ -136,7 +143,7 @@ export class HardwareEarService implements DriveSecurer {
     else this.run(() => this.resumeProvisioning().then(() => this.destroyPending()));
   }
 
-  /** Resolves when background work has settled. */
+  /** Resolves when the work queued so far has settled (a scheduled retry is not waited for). */
   async idle(): Promise<void> {
     let seen;
     do {
@@ -160,10 +167,38 @@ export class HardwareEarService implements DriveSecurer {
     return refused;
   }
 
+  /** Stops retrying and waits for work in progress. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.idle();
+  }
+
   private run(work: () => Promise<void>): void {
-    this.job = this.job.then(work).catch((err) => {
-      this.options.logger?.error({ err: (err as Error).message }, 'hardware EAR work failed');
-    });
+    this.job = this.job
+      .then(work)
+      .catch((err) => {
+        this.options.logger?.warn({ err: (err as Error).message }, 'hardware EAR work failed');
+      })
+      .then(() => this.retryIfUnfinished());
+  }
+
+  /** Unfinished work (a key server or drive out of reach) is tried again, with backoff. */
+  private retryIfUnfinished(): void {
+    const { state } = getEar(this.store);
+    const unfinished =
+      state === 'enabling' ||
+      state === 'disabling' ||
+      this.records().some((d) => d.security === 'provisioning');
+    clearTimeout(this.retryTimer);
+    if (!unfinished || this.closed) {
+      this.retryDelayMs = FIRST_RETRY_MS;
+      return;
+    }
+    const delay = this.retryDelayMs * (0.5 + Math.random() / 2);
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.options.retryMaxDelayMs ?? 30_000);
+    this.options.logger?.info({ retryInMs: Math.round(delay) }, 'hardware EAR work unfinished');
+    this.retryTimer = setTimeout(() => this.recover(), delay).unref();
   }
 
   private async finishEnable(): Promise<void> {
