@@ -25,9 +25,8 @@ let op: Operator;
 const admin = (...args: string[]) => ekmctl(op.env, ...args, ...login(d, op, ADMIN));
 
 t.before(async () => {
-  [d] = await Promise.all([startDaemon(t, false)]);
+  [d, kmip] = await Promise.all([startDaemon(t, false), startDevKmip(t)]);
   op = operator(t);
-  kmip = await startDevKmip(t, d.work.dir);
   // Pin once, as an operator's first command would.
   const first = await ekmctl(op.env, 'status', '--no-test', ...login(d, op));
   if (!/pinned the certificate/.test(first.stderr)) throw new Error(first.stderr);

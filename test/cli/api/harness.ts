@@ -32,7 +32,6 @@ export async function startDaemon(t: Teardown, selfSigned: boolean): Promise<Dae
   const work = workdir(t, selfSigned ? { api: { listen: '127.0.0.1:0' } } : {});
   const ekmd = runEkmd(t, work.config);
   const port = await ready(ekmd);
-  t.teardown(() => ekmd.child.kill('SIGTERM'));
   return { work, ekmd, url: `https://127.0.0.1:${port}` };
 }
 

@@ -1,7 +1,8 @@
 // The dev KMIP server as a process, and the cluster's CSR signed by its CA: a key
 // server that ekmd's Test/Modify/AddKeyServerToProvider really reach.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki, type DevPki } from '../../../scripts/pki/dev-pki';
 import { caFromPem, signCsr } from '../../cluster/pki';
@@ -15,10 +16,9 @@ export interface DevKmip {
   stop(): void;
 }
 
-export async function startDevKmip(
-  t: { teardown(fn: () => void): void },
-  dir: string,
-): Promise<DevKmip> {
+export async function startDevKmip(t: { teardown(fn: () => void): void }): Promise<DevKmip> {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmctl-kmip-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pki = await makeDevPki(join(dir, 'pki'));
   const child = spawn(
     process.execPath,
