@@ -15,9 +15,9 @@ function line(d: DriveStatus): string {
     `lsp=${d.lsp}`,
     `tries=${d.tries.admin1}`,
     `dek=${d.dek}`,
-    ...Object.entries(d.faults)
-      .filter(([, v]) => v)
-      .map(([k, v]) => `fault=${k}${typeof v === 'number' ? `:${v}ms` : ''}`),
+    ...(d.faults.ioError ? ['fault=io-error'] : []),
+    ...(d.faults.slowMs ? [`fault=slow:${d.faults.slowMs}ms`] : []),
+    ...(d.faults.nonOpal ? ['fault=non-opal'] : []),
   ].join('  ');
 }
 

@@ -21,7 +21,7 @@ import { VolatileJournal } from '../state/volatile-journal';
 import { OpalDrive } from './opal-drive';
 import { newDriveRecord, type DriveMode, type DriveRecord } from './record';
 import { sedIoctl } from './sed-ioctl';
-import { decodeVolatile, encodeVolatile, powerOnState } from './volatile';
+import { decodeVolatile, encodeVolatile, powerOnState, zeroVolatile } from './volatile';
 
 /** While MBR shadowing is on and not Done, the first MiB shows the (zeroed) shadow table. */
 const MBR_SHADOW_BLOCKS = 2048;
@@ -302,6 +302,7 @@ export class SimDrive {
   close(): void {
     this.journal.close();
     this.media.close();
+    zeroVolatile(this.opal.vol);
   }
 
   // ---- internals
