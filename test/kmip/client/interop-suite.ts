@@ -49,7 +49,13 @@ export function deadPort(): Promise<number> {
   });
 }
 
-async function rejects(t: Test, p: Promise<unknown>, expect: Partial<KmipError>, msg: string) {
+/** Expect p to reject with a KmipError matching `expect`. */
+export async function rejects(
+  t: Test,
+  p: Promise<unknown>,
+  expect: Record<string, unknown>,
+  msg: string,
+) {
   try {
     await p;
     t.fail(`${msg}: expected a KmipError`);
