@@ -422,6 +422,13 @@ const ROWS: EnumRow[] = [
   },
   { tag: Tag.WrappingMethod, names: E.WrappingMethod, since: {}, removedIn20: [], mask: false },
   {
+    tag: Tag.InteropFunction,
+    names: E.InteropFunction,
+    since: { 20: [0x1, 0x2, 0x3] },
+    removedIn20: [],
+    mask: false,
+  },
+  {
     tag: Tag.ProcessingStage,
     names: E.ProcessingStage,
     since: { 21: [0x1, 0x2, 0x3] },
