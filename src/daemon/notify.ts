@@ -123,6 +123,9 @@ class SystemdNotifier implements Notifier {
   }
 
   stopping(): boolean {
+    // systemd stops watching once the service says it is stopping; a ping after
+    // STOPPING=1 would only race the shutdown.
+    this.stopWatchdog();
     return this.send('STOPPING=1');
   }
 
