@@ -42,58 +42,55 @@ t.test('a bad config is one clear line and exit 2', async (t) => {
   t.equal(ekmd('--config', join(w.dir, 'none.json')).status, 2);
 });
 
-t.test('serves the API, refuses a second ekmd, stops on SIGTERM', async (t) => {
-  const w = workdir(t);
-  const first = runEkmd(t, w.config);
-  const port = await ready(first);
-  const api = await rpc(port, w.ca, BOOTSTRAP, 'GetAPI');
-  t.equal(api.status, 200);
-  t.match(JSON.parse(api.body), { id: 0, result: { currentVersion: '12.3' } });
+t.test(
+  'one ekmd per stateDir; kill -9 never blocks a restart; signals stop it cleanly',
+  async (t) => {
+    const w = workdir(t);
+    const first = runEkmd(t, w.config);
+    const port = await ready(first);
+    const api = await rpc(port, w.ca, BOOTSTRAP, 'GetAPI');
+    t.equal(api.status, 200);
+    t.match(JSON.parse(api.body), { id: 0, result: { currentVersion: '12.3' } });
 
-  const second = runEkmd(t, w.config);
-  t.equal(await second.exited, 1, 'second ekmd exits 1');
-  t.match(
-    second.output(),
-    `ekmd: another ekmd (pid ${first.child.pid}) is already running with stateDir ${w.stateDir}`,
-  );
-  t.equal(statSync(w.stateDir).mode & 0o777, 0o700);
-  t.equal(statSync(join(w.stateDir, 'ekmd.db')).mode & 0o777, 0o600);
+    const second = runEkmd(t, w.config);
+    t.equal(await second.exited, 1, 'second ekmd exits 1');
+    t.match(
+      second.output(),
+      `ekmd: another ekmd (pid ${first.child.pid}) is already running with stateDir ${w.stateDir}`,
+    );
+    t.equal(statSync(w.stateDir).mode & 0o777, 0o700);
+    t.equal(statSync(join(w.stateDir, 'ekmd.db')).mode & 0o777, 0o600);
 
-  first.child.kill('SIGTERM');
-  t.equal(await first.exited, 0, 'SIGTERM: clean exit 0');
-  t.match(first.output(), /"msg":"ekmd stopped"/);
-  t.notMatch(first.output(), BOOTSTRAP.password, 'no secret in the logs');
-  const third = runEkmd(t, w.config);
-  await ready(third);
-  third.child.kill('SIGINT');
-  t.equal(await third.exited, 0, 'SIGINT: clean exit 0');
-});
+    const admin = { username: 'admin', password: 'cluster-admin-pw' };
+    const created = await rpc(port, w.ca, BOOTSTRAP, 'CreateCluster', {
+      acceptEula: true,
+      mvip: '127.0.0.1',
+      svip: '127.0.0.2',
+      nodes: ['127.0.0.1'],
+      ...admin,
+    });
+    t.notMatch(created.body, /"error"/);
+    first.child.kill('SIGKILL');
+    await first.exited;
 
-t.test('after kill -9 a restart is never blocked and keeps committed state', async (t) => {
-  const w = workdir(t);
-  const first = runEkmd(t, w.config);
-  const port = await ready(first);
-  const admin = { username: 'admin', password: 'cluster-admin-pw' };
-  const created = await rpc(port, w.ca, BOOTSTRAP, 'CreateCluster', {
-    acceptEula: true,
-    mvip: '127.0.0.1',
-    svip: '127.0.0.2',
-    nodes: ['127.0.0.1'],
-    ...admin,
-  });
-  t.notMatch(created.body, /"error"/);
-  first.child.kill('SIGKILL');
-  await first.exited;
+    const restarted = runEkmd(t, w.config);
+    const port2 = await ready(restarted);
+    t.equal((await rpc(port2, w.ca, BOOTSTRAP, 'GetAPI')).status, 401, 'bootstrap replaced');
+    const info = await rpc(port2, w.ca, admin, 'GetClusterInfo');
+    t.match(JSON.parse(info.body), { result: { clusterInfo: { mvip: '127.0.0.1' } } });
+    restarted.child.kill('SIGTERM');
+    t.equal(await restarted.exited, 0, 'SIGTERM: clean exit 0');
+    t.match(restarted.output(), /"msg":"ekmd stopped"/);
 
-  const second = runEkmd(t, w.config);
-  const port2 = await ready(second);
-  t.equal((await rpc(port2, w.ca, BOOTSTRAP, 'GetAPI')).status, 401, 'bootstrap replaced');
-  const info = await rpc(port2, w.ca, admin, 'GetClusterInfo');
-  t.match(JSON.parse(info.body), { result: { clusterInfo: { mvip: '127.0.0.1' } } });
-  t.notMatch(first.output() + second.output(), admin.password, 'no secret in the logs');
-  second.child.kill('SIGTERM');
-  t.equal(await second.exited, 0);
-});
+    const third = runEkmd(t, w.config);
+    await ready(third);
+    third.child.kill('SIGINT');
+    t.equal(await third.exited, 0, 'SIGINT: clean exit 0');
+    const logs = first.output() + restarted.output() + third.output();
+    t.notMatch(logs, BOOTSTRAP.password, 'no bootstrap password in the logs');
+    t.notMatch(logs, admin.password, 'no admin password in the logs');
+  },
+);
 
 t.test('a corrupt store is refused with a clear error and left untouched', async (t) => {
   const w = workdir(t);
