@@ -30,6 +30,14 @@ const commands: Record<string, CommandEntry> = {
     load: () => require('./opal/provision').setupRange,
   },
   'set-pw': { summary: 'change an authority PIN', load: () => require('./opal/provision').setPw },
+  'activate-user': {
+    summary: 'enable a user (user1..user9) as Admin1',
+    load: () => require('./opal/provision').activateUser,
+  },
+  'add-user': {
+    summary: 'let a user lock/unlock a range',
+    load: () => require('./opal/provision').addUser,
+  },
   'mbr-done': {
     summary: 'set MBRDone as Admin1',
     load: () => require('./opal/provision').mbrDone,

@@ -9,7 +9,15 @@ import { Readable } from 'node:stream';
 import { UsageError } from '../../src/cli/command';
 import type { OpalCommandModule } from '../../src/cli/opal/command-kit';
 import { lock, save, unlock } from '../../src/cli/opal/lock';
-import { activate, mbrDone, setPw, setupRange, takeOwnership } from '../../src/cli/opal/provision';
+import {
+  activate,
+  activateUser,
+  addUser,
+  mbrDone,
+  setPw,
+  setupRange,
+  takeOwnership,
+} from '../../src/cli/opal/provision';
 import { psidRevert, revert } from '../../src/cli/opal/revert';
 import { discover, status } from '../../src/cli/opal/status';
 import { SimServer } from '../../src/sim/server';
@@ -33,6 +41,8 @@ const MODULES: Record<string, OpalCommandModule> = {
   'setup-range': setupRange,
   'set-pw': setPw,
   'mbr-done': mbrDone,
+  'activate-user': activateUser,
+  'add-user': addUser,
   revert,
   'psid-revert': psidRevert,
 };
@@ -148,6 +158,35 @@ t.test('provision, lock, unlock, change PIN, revert', async (t) => {
   r = await opal(['lock', ...drive0, '--pin-file', newFile]);
   t.equal(r.code, 0, r.stderr);
 
+  r = await opal([
+    'set-pw',
+    ...drive0,
+    '--pin-file',
+    newFile,
+    '--target',
+    'user3',
+    '--new-pin-file',
+    wrongFile,
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  r = await opal(['activate-user', ...drive0, '--pin-file', newFile, '--user', 'user3']);
+  t.equal(r.code, 0, r.stderr);
+  r = await opal([
+    'add-user',
+    ...drive0,
+    '--pin-file',
+    newFile,
+    '--user',
+    'user3',
+    '--range',
+    '0',
+    '--json',
+  ]);
+  t.match(json(r), { ok: true, user: 'user3', range: 0, access: 'rw' });
+  r = await opal(['unlock', ...drive0, '--pin-file', wrongFile, '--user', 'user3']);
+  t.equal(r.code, 0, 'User3 unlocks the global range with its own PIN');
+  t.match(r.stdout, /range 0 unlocked rw/);
+
   r = await opal(['discover', ...drive0, '--json']);
   t.equal(r.code, 0, r.stderr);
   const d = json(r);
@@ -175,6 +214,11 @@ t.test('usage errors exit 2 and touch nothing', async (t) => {
     [['unlock', ...drive0], /--pin-file PATH is required/],
     [['unlock', ...drive0, '--pin-file', sidFile, '--range', '9'], /--range must be 0..8/],
     [['unlock', ...drive0, '--pin-file', sidFile, '--user', 'root'], /--user must be/],
+    [['unlock', ...drive0, '--pin-file', sidFile, '--mode', 'wo'], /--mode must be rw or ro/],
+    [
+      ['add-user', ...drive0, '--pin-file', sidFile, '--user', 'admin1', '--range', '1'],
+      /user1..user9/,
+    ],
     [['unlock', ...drive0, '--pin-file', sidFile, '--pin', SID], /Unknown option '--pin'/],
     [['set-pw', ...drive0, '--pin-file', '-', '--new-pin-file', '-'], /only one of/],
     [['unlock', ...drive0, '--pin-file', join(dir, 'missing')], /cannot read/],

@@ -84,10 +84,10 @@ export function parseLba(flag: string, value: string | undefined): bigint {
   return BigInt(value);
 }
 
-export function parseMode(value: string | undefined): 'rw' | 'ro' {
+export function parseMode(flag: string, value: string | undefined): 'rw' | 'ro' {
   if (value === undefined || value === 'rw') return 'rw';
   if (value === 'ro') return 'ro';
-  throw new UsageError(`--mode must be rw or ro, got '${value}'`);
+  throw new UsageError(`${flag} must be rw or ro, got '${value}'`);
 }
 
 type DriveTarget = { device: string } | { sim: string; n: number };

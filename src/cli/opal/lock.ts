@@ -22,7 +22,7 @@ export const unlock = opalCommand({
   async run({ drive, values, pin }) {
     const who = parseUser('--user', values.user as string | undefined, 0);
     const lr = parseRange(values.range as string | undefined);
-    const mode = parseMode(values.mode as string | undefined);
+    const mode = parseMode('--mode', values.mode as string | undefined);
     const r = await drive.unlock({ who, pin }, lr, mode);
     return { device: drive.path, range: lr, mode, verifiedBy: r.verifiedBy };
   },
@@ -58,7 +58,7 @@ export const save = opalCommand({
   async run({ drive, values, pin }) {
     const who = parseUser('--user', values.user as string | undefined, 0);
     const lr = parseRange(values.range as string | undefined);
-    const mode = parseMode(values.mode as string | undefined);
+    const mode = parseMode('--mode', values.mode as string | undefined);
     const forLock = values['for-lock'] === true;
     await drive.save({ who, pin }, lr, mode, { forLock });
     return { device: drive.path, range: lr, mode, forLock };

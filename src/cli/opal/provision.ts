@@ -1,6 +1,7 @@
-// `ekmctl opal take-ownership|activate|setup-range|set-pw|mbr-done`: provisioning steps.
+// `ekmctl opal take-ownership|activate|setup-range|set-pw|mbr-done|activate-user|add-user`:
+// provisioning steps.
 import { UsageError } from '../command';
-import { opalCommand, parseLba, parseRange, parseUser } from './command-kit';
+import { opalCommand, parseLba, parseMode, parseRange, parseUser } from './command-kit';
 
 const done = (what: string) => (r: Record<string, unknown>) => `${r.device as string}: ${what}\n`;
 
@@ -92,4 +93,41 @@ export const mbrDone = opalCommand({
     return { device: drive.path, mbrDone: isDone };
   },
   text: (r) => `${r.device as string}: MBRDone ${r.mbrDone ? 'set' : 'cleared'}\n`,
+});
+
+export const activateUser = opalCommand({
+  name: 'activate-user',
+  synopsis: '--pin-file PATH --user userN',
+  help: ['Enable a Locking SP user (Admin1 authenticates with --pin-file).'],
+  options: { user: { type: 'string' } },
+  pin: 'required',
+  async run({ drive, values, pin }) {
+    const who = parseUser('--user', values.user as string | undefined, 0);
+    if (who === 0) throw new UsageError('--user must name user1..user9');
+    await drive.activateUser(pin, who);
+    return { device: drive.path, user: `user${who}` };
+  },
+  text: (r) => `${r.device as string}: ${r.user as string} enabled\n`,
+});
+
+export const addUser = opalCommand({
+  name: 'add-user',
+  synopsis: '--pin-file PATH --user userN --range N [--access rw|ro]',
+  help: [
+    'Let a user lock and unlock a range (Admin1 authenticates with --pin-file). The kernel',
+    'replaces the range ACEs with this user: Admin1 loses lock/unlock on that range.',
+  ],
+  options: { user: { type: 'string' }, range: { type: 'string' }, access: { type: 'string' } },
+  pin: 'required',
+  async run({ drive, values, pin }) {
+    const who = parseUser('--user', values.user as string | undefined, 0);
+    if (who === 0) throw new UsageError('--user must name user1..user9');
+    if (values.range === undefined) throw new UsageError('--range N is required');
+    const lr = parseRange(values.range as string);
+    const access = parseMode('--access', values.access as string | undefined);
+    await drive.addUserToRange(pin, who, lr, access);
+    return { device: drive.path, user: `user${who}`, range: lr, access };
+  },
+  text: (r) =>
+    `${r.device as string}: ${r.user as string} may unlock range ${r.range as number} ${r.access as string}\n`,
 });
