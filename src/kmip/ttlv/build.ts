@@ -14,7 +14,7 @@ export function long(tag: number, value: bigint | number): TtlvItem {
   return { tag, type: ItemType.LongInteger, value: BigInt(value) };
 }
 /** Big Integer (two's complement, any size). */
-export function bigint(tag: number, value: bigint): TtlvItem {
+export function bigInteger(tag: number, value: bigint): TtlvItem {
   return { tag, type: ItemType.BigInteger, value };
 }
 /** Enumeration (unsigned 32-bit). */

@@ -9,7 +9,7 @@ import {
   struct,
   int,
   long,
-  bigint,
+  bigInteger,
   enumv,
   bool,
   text,
@@ -30,7 +30,7 @@ const examples: Array<[string, TtlvItem, string]> = [
   ],
   [
     'Big Integer 1234567890000000000000000000',
-    bigint(0x420020, 1234567890000000000000000000n),
+    bigInteger(0x420020, 1234567890000000000000000000n),
     '42 00 20 | 04 | 00 00 00 10 | 00 00 00 00 03 FD 35 EB 6B C2 DF 46 18 08 00 00',
   ],
   [
@@ -75,13 +75,13 @@ for (const [name, item, bytesHex] of examples) {
 }
 
 t.test('negative Big Integer is sign-extended to 8 bytes', async (t) => {
-  const wire = encodeTtlv(bigint(0x420020, -1n));
+  const wire = encodeTtlv(bigInteger(0x420020, -1n));
   t.equal(wire.toString('hex'), '4200200400000008ffffffffffffffff');
   t.equal(decodeTtlv(wire).value as bigint, -1n);
-  const edge = bigint(0x420020, -(1n << 63n));
+  const edge = bigInteger(0x420020, -(1n << 63n));
   t.equal(encodeTtlv(edge).length, 16, '-2^63 fits in 8 bytes');
-  t.equal(encodeTtlv(bigint(0x420020, 1n << 63n)).length, 24, '2^63 needs 16 bytes');
-  t.same(decodeTtlv(encodeTtlv(bigint(0x420020, 1n << 63n))).value, 1n << 63n);
+  t.equal(encodeTtlv(bigInteger(0x420020, 1n << 63n)).length, 24, '2^63 needs 16 bytes');
+  t.same(decodeTtlv(encodeTtlv(bigInteger(0x420020, 1n << 63n))).value, 1n << 63n);
 });
 
 t.test('Discover Versions request captured from PyKMIP round-trips', async (t) => {

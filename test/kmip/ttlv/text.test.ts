@@ -18,7 +18,7 @@ import {
   struct,
   int,
   long,
-  bigint,
+  bigInteger,
   enumv,
   bool,
   text,
@@ -81,8 +81,8 @@ t.test('scalar spellings', async (t) => {
     '0xFFF0000000000000',
     'two’s complement',
   );
-  t.equal(j(bigint(Tag.Modulus, -1n)).value, '0xffffffffffffffff', 'Big Integer sign-extended');
-  t.equal(j(bigint(Tag.Modulus, 255n)).value, '0x00000000000000ff');
+  t.equal(j(bigInteger(Tag.Modulus, -1n)).value, '0xffffffffffffffff', 'Big Integer sign-extended');
+  t.equal(j(bigInteger(Tag.Modulus, 255n)).value, '0x00000000000000ff');
   t.equal(j(enumv(Tag.Operation, 0xffffffff)).value, '0xFFFFFFFF', 'unknown enumeration in hex');
   t.equal(j(enumv(Tag.Operation, 0x80000001)).value, '0x80000001', 'extension value in hex');
   t.equal(j(bool(Tag.Sensitive, true)).value, true);
