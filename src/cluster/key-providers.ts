@@ -3,14 +3,13 @@
 // be deleted and keeps at least one server.
 import { getFips } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store, StoreTx } from '../store/store';
+import type { Store } from '../store/store';
 import { ElementError, versionMismatch } from './errors';
 import { activeProviderIDs } from './key-references';
 import {
   asJson,
   getProvider,
   getServerEntry,
-  listProviders,
   nextID,
   providerKey,
   serverKey,
@@ -18,6 +17,7 @@ import {
   type KeyProviderRecord,
 } from './kmip-records';
 import { refuseIfLastOfActiveProvider, type KeyServerService } from './key-servers';
+import { KmipSnapshots, type KmipSnapshot } from './kmip-snapshot';
 
 export interface KeyProviderView extends KeyProviderRecord {
   keyProviderIsActive: boolean;
@@ -40,6 +40,7 @@ export class KeyProviderService {
     private readonly store: Store,
     private readonly servers: KeyServerService,
     private readonly logger?: Logger,
+    private readonly snapshots = new KmipSnapshots(store),
   ) {}
 
   create(keyProviderName: string): KeyProviderView {
@@ -74,24 +75,20 @@ export class KeyProviderService {
   }
 
   get(keyProviderID: number): KeyProviderView {
-    return this.store.transaction((tx) =>
-      toView(tx, getProvider(tx, keyProviderID), activeProviderIDs(tx)),
-    );
+    return toView(this.snapshots.provider(keyProviderID), this.snapshots.current());
   }
 
   list(filter: KeyProviderFilter = {}): KeyProviderView[] {
-    return this.store.transaction((tx) => {
-      const active = activeProviderIDs(tx);
-      return listProviders(tx)
-        .map((p) => toView(tx, p, active))
-        .filter(
-          (v) =>
-            (filter.keyProviderIsActive === undefined ||
-              v.keyProviderIsActive === filter.keyProviderIsActive) &&
-            (filter.kmipKeyProviderHasServerAssigned === undefined ||
-              v.keyServerIDs.length > 0 === filter.kmipKeyProviderHasServerAssigned),
-        );
-    });
+    const snapshot = this.snapshots.current();
+    return snapshot.providers
+      .map((p) => toView(p, snapshot))
+      .filter(
+        (v) =>
+          (filter.keyProviderIsActive === undefined ||
+            v.keyProviderIsActive === filter.keyProviderIsActive) &&
+          (filter.kmipKeyProviderHasServerAssigned === undefined ||
+            v.keyServerIDs.length > 0 === filter.kmipKeyProviderHasServerAssigned),
+      );
   }
 
   /**
@@ -149,11 +146,13 @@ export class KeyProviderService {
   }
 }
 
-function toView(tx: StoreTx, record: KeyProviderRecord, active: Set<number>): KeyProviderView {
+function toView(record: KeyProviderRecord, snapshot: KmipSnapshot): KeyProviderView {
   return {
     ...record,
-    keyProviderIsActive: active.has(record.keyProviderID),
-    keyServerIDs: serversOfProvider(tx, record.keyProviderID).map((s) => s.keyServerID),
+    keyProviderIsActive: snapshot.active.has(record.keyProviderID),
+    keyServerIDs: snapshot.servers
+      .filter((s) => s.keyProviderID === record.keyProviderID)
+      .map((s) => s.keyServerID),
     kmipCapabilities: KMIP_CAPABILITIES,
   };
 }

@@ -8,11 +8,10 @@ import { ElementError, versionMismatch } from './errors';
 import type { ClusterKeyPair } from './key-pair';
 import { activeProviderIDs } from './key-references';
 import type { KeyServerTester } from './key-server-tester';
+import { KmipSnapshots } from './kmip-snapshot';
 import {
   asJson,
-  getProvider,
   getServerEntry,
-  listServers,
   nextID,
   serverKey,
   serversOfProvider,
@@ -59,6 +58,7 @@ export class KeyServerService {
     private readonly keyPair: ClusterKeyPair,
     private readonly tester: KeyServerTester,
     private readonly logger?: Logger,
+    private readonly snapshots = new KmipSnapshots(store),
   ) {}
 
   create(params: CreateKeyServerParams): KeyServerView {
@@ -108,25 +108,22 @@ export class KeyServerService {
   }
 
   get(keyServerID: number): KeyServerView {
-    const record = getServerEntry(this.store, keyServerID).value;
-    return toView(record, activeProviderIDs(this.store));
+    return toView(this.snapshots.server(keyServerID), this.snapshots.current().active);
   }
 
   list(filter: KeyServerFilter = {}): KeyServerView[] {
-    return this.store.transaction((tx) => {
-      if (filter.keyProviderID !== undefined) getProvider(tx, filter.keyProviderID);
-      const active = activeProviderIDs(tx);
-      return listServers(tx)
-        .map((r) => toView(r, active))
-        .filter(
-          (v) =>
-            (filter.keyProviderID === undefined || v.keyProviderID === filter.keyProviderID) &&
-            (filter.kmipHasProviderAssigned === undefined ||
-              (v.keyProviderID !== null) === filter.kmipHasProviderAssigned) &&
-            (filter.kmipAssignedProviderIsActive === undefined ||
-              (v.kmipAssignedProviderIsActive === true) === filter.kmipAssignedProviderIsActive),
-        );
-    });
+    if (filter.keyProviderID !== undefined) this.snapshots.provider(filter.keyProviderID);
+    const { servers, active } = this.snapshots.current();
+    return servers
+      .map((r) => toView(r, active))
+      .filter(
+        (v) =>
+          (filter.keyProviderID === undefined || v.keyProviderID === filter.keyProviderID) &&
+          (filter.kmipHasProviderAssigned === undefined ||
+            (v.keyProviderID !== null) === filter.kmipHasProviderAssigned) &&
+          (filter.kmipAssignedProviderIsActive === undefined ||
+            (v.kmipAssignedProviderIsActive === true) === filter.kmipAssignedProviderIsActive),
+      );
   }
 
   async test(keyServerID: number): Promise<void> {
@@ -178,7 +175,7 @@ export class KeyServerService {
   }
 }
 
-function toView(record: KeyServerRecord, active: Set<number>): KeyServerView {
+function toView(record: KeyServerRecord, active: ReadonlySet<number>): KeyServerView {
   return {
     ...record,
     kmipAssignedProviderIsActive:
