@@ -94,13 +94,26 @@ t.test('hardware EAR with PyKMIP', async (t) => {
     }
   });
 
+  t.test('SecureEraseDrives: data gone, the AK destroyed at the EKS', async (t) => {
+    const d = (await list())[0]!;
+    const name = `ekmd-AK cluster=${uuid} serial=${d.serial} keyID=${d.keyID}`;
+    const [uid] = await eks.locate({ names: [name] });
+    node.sim.drives[d.slot]!.writeBlock(3, Buffer.alloc(512, 0x77));
+    const { asyncHandle } = await client.ok('SecureEraseDrives', { drives: [d.driveID] });
+    await node.settle();
+    t.equal((await client.ok('GetAsyncResult', { asyncHandle })).status, 'complete');
+    t.notSame(node.sim.drives[d.slot]!.readBlock(3), Buffer.alloc(512, 0x77), 'data gone');
+    await t.rejects(eks.get(uid!), /Item Not Found/, 'AK destroyed');
+    t.notOk('keyID' in (await list())[0]!);
+  });
+
   t.test('the provider cannot be deleted while its AKs are in use', async (t) => {
     const reply = await client.call('DeleteKeyProviderKmip', { keyProviderID });
     t.equal(reply.error?.name, 'xKeyProviderIsActive');
   });
 
   t.test('disable: locking off, AKs revoked and destroyed at the EKS', async (t) => {
-    const drives = await list();
+    const drives = (await list()).filter((d) => d.keyID);
     const uids = await Promise.all(
       drives.map(async (d) => {
         const name = `ekmd-AK cluster=${uuid} serial=${d.serial} keyID=${d.keyID}`;

@@ -1,5 +1,6 @@
-// ListDrives, AddDrives, RemoveDrives (Element §7). Add and remove are asynchronous:
-// they answer an asyncHandle for GetAsyncResult (resultType DriveAdd / DriveRemoval).
+// ListDrives, AddDrives, RemoveDrives, SecureEraseDrives (Element §7). All but ListDrives
+// are asynchronous: they answer an asyncHandle for GetAsyncResult (resultType DriveAdd,
+// DriveRemoval, DriveSecureErase).
 import type { AddDriveParam, DriveService } from '../../cluster/drives/drives';
 import { defineMethod, id, noParams, type ApiMethod } from '../method';
 
@@ -36,6 +37,11 @@ export function driveMethods(drives: DriveService): ApiMethod[] {
       name: 'RemoveDrives',
       params: { type: 'object', properties: { drives: driveIDs }, required: ['drives'] },
       handler: (p) => ({ asyncHandle: drives.remove(p.drives) }),
+    }),
+    defineMethod<{ drives: number[] }>({
+      name: 'SecureEraseDrives',
+      params: { type: 'object', properties: { drives: driveIDs }, required: ['drives'] },
+      handler: (p) => ({ asyncHandle: drives.secureErase(p.drives) }),
     }),
   ];
 }

@@ -1,7 +1,8 @@
-// Drives (Element's ListDrives/AddDrives/RemoveDrives): what the DriveInventory reports,
-// kept as records with Element's states. A drive found for the first time is `available`;
-// AddDrives makes it `active` (after hardware EAR, when enabled, has secured it);
-// RemoveDrives takes an active drive back to `available` through `removing`.
+// Drives (Element's ListDrives/AddDrives/RemoveDrives/SecureEraseDrives): what the
+// DriveInventory reports, kept as records with Element's states. A drive found for the
+// first time is `available`; AddDrives makes it `active` (after hardware EAR, when
+// enabled, has secured it); RemoveDrives takes an active drive back to `available`
+// through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import type { Store, StoreTx } from '../../store/store';
@@ -24,10 +25,12 @@ export interface AddDriveParam {
   type?: 'slice' | 'block' | 'volume';
 }
 
-/** What hardware EAR does to drives being added: secure them, or report why not. */
+/** What hardware EAR does to drives: secure them when added, crypto-erase them on request. */
 export interface DriveSecurer {
   /** Returns the IDs it could not secure, with the reason. */
   secure(driveIDs: number[]): Promise<Map<number, string>>;
+  /** Returns the IDs it could not erase, with the reason. */
+  erase(driveIDs: number[]): Promise<Map<number, string>>;
 }
 
 export interface DriveServiceOptions {
@@ -131,6 +134,54 @@ export class DriveService {
     });
     this.track(this.finishRemove(handle, driveIDs));
     return handle;
+  }
+
+  /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
+  secureErase(driveIDs: number[]): number {
+    if (driveIDs.length === 0) throw invalid('drives', 'must list at least one drive.');
+    const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
+    if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
+    const handle = this.store.transaction((tx) => {
+      const records = driveIDs.map((id) => getDrive(tx, id));
+      for (const d of records) {
+        if (!d.present) throw notPresent(d);
+        if (d.status !== 'available') {
+          throw new ElementError(
+            'xDriveNotAvailable',
+            `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
+          );
+        }
+      }
+      for (const d of records) putDrive(tx, { ...d, status: 'erasing' });
+      return this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs });
+    });
+    this.track(this.finishErase(handle, driveIDs));
+    return handle;
+  }
+
+  private async finishErase(handle: number, ids: number[]): Promise<void> {
+    let failed: Map<number, string>;
+    try {
+      if (!this.securer) throw new Error('no drive security service');
+      failed = await this.securer.erase(ids);
+    } catch (err) {
+      failed = new Map(ids.map((id) => [id, (err as Error).message]));
+    }
+    this.store.transaction((tx) => {
+      for (const id of ids) putDrive(tx, { ...getDrive(tx, id), status: 'available' });
+      if (failed.size === 0) {
+        this.asyncResults.succeed(tx, handle, { driveIDs: ids });
+        return;
+      }
+      const reasons = [...failed].map(([id, why]) => `drive ${id}: ${why}`);
+      this.asyncResults.fail(tx, handle, {
+        name: 'xSecureEraseFailed',
+        message: `Drives could not be erased (${reasons.join('; ')}).`,
+        driveIDs: ids.filter((id) => !failed.has(id)),
+        failedDriveIDs: [...failed.keys()],
+      });
+    });
+    this.options.logger?.info({ handle, driveIDs: ids }, 'SecureEraseDrives finished');
   }
 
   private async finishAdd(handle: number, ids: number[]): Promise<void> {

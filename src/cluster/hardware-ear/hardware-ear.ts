@@ -30,6 +30,7 @@ import { destroyAks, openProvider, registerAks, type KmipSettings } from './kmip
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
+  takeAndOnlyOwn,
   secureOwned,
   takeAndSecure,
   unlockForGood,
@@ -165,6 +166,93 @@ export class HardwareEarService implements DriveSecurer {
       if (d.security !== 'enabled') refused.set(id, d.driveSecurityFaultReason);
     }
     return refused;
+  }
+
+  /**
+   * SecureEraseDrives: REVERT_TPR as SID crypto-erases the drive (factory state), then its
+   * AK is destroyed. A drive never owned is owned first with a throwaway key, recorded
+   * (sealed) before it is used. Returns the IDs that could not be erased, with the reason.
+   */
+  async erase(driveIDs: number[]): Promise<Map<number, string>> {
+    const failed = new Map<number, string>();
+    const job = new Promise<void>((resolve) => {
+      this.run(async () => {
+        try {
+          await mapLimit(driveIDs, this.options.parallel ?? 8, async (id) => {
+            try {
+              await this.eraseOne(getDrive(this.store, id));
+            } catch (err) {
+              failed.set(id, (err as Error).message);
+            }
+          });
+          await this.destroyPending();
+        } finally {
+          resolve();
+        }
+      });
+    });
+    await job;
+    return failed;
+  }
+
+  private async eraseOne(d: DriveRecord): Promise<void> {
+    if (d.security !== 'none' && d.security !== 'enabled' && d.security !== 'failed')
+      throw new Error(`drive security is ${d.security}`);
+    let sidKeyID = d.keyID ?? d.ownerKeyID;
+    if (!sidKeyID) {
+      if (d.driveSecurityFaultReason !== 'none') throw new Error(d.driveSecurityFaultReason);
+      sidKeyID = await this.ownForErase(d);
+    }
+    const pin = await this.loadOne(sidKeyID);
+    try {
+      await this.opal(d).revertTper(pin);
+    } finally {
+      pin.fill(0);
+    }
+    this.store.transaction((tx) => {
+      const now = getDrive(tx, d.driveID);
+      for (const keyID of [now.keyID, now.ownerKeyID]) {
+        const k = keyID ? getKeyRecord(tx, keyID) : undefined;
+        if (k?.keyProviderID != null) putKeyRecord(tx, { ...k, state: 'pendingDestroy' });
+        else if (k) retire(tx, k.keyID);
+      }
+      putDrive(tx, {
+        ...now,
+        security: 'none',
+        step: null,
+        keyID: null,
+        keyProviderID: null,
+        ownerKeyID: null,
+        driveSecurityFaultReason: 'none',
+      });
+    });
+    this.options.logger?.info({ driveID: d.driveID }, 'drive crypto-erased');
+  }
+
+  /** Own a factory-fresh drive with a sealed throwaway key so that it can be reverted. */
+  private async ownForErase(d: DriveRecord): Promise<string> {
+    const key = newDriveKey(d.driveID, d.serial);
+    try {
+      this.store.transaction((tx) => {
+        putKeyRecord(tx, keyRecordFor(key, { sealer: this.options.sealer }));
+        putDrive(tx, { ...getDrive(tx, d.driveID), ownerKeyID: key.keyID });
+      });
+      const outcome = await takeAndOnlyOwn(this.opal(d), key.ak);
+      if (outcome) {
+        this.store.transaction((tx) => {
+          retire(tx, key.keyID);
+          putDrive(tx, {
+            ...getDrive(tx, d.driveID),
+            ownerKeyID: null,
+            driveSecurityFaultReason: outcome,
+          });
+        });
+        throw new Error(outcome);
+      }
+      return key.keyID;
+    } finally {
+      key.ak.fill(0);
+    }
   }
 
   /** Stops retrying and waits for work in progress. */

@@ -34,6 +34,17 @@ export async function takeAndSecure(drive: OpalDrive, ak: Buffer): Promise<Secur
   return secureOwned(drive, ak, null);
 }
 
+/** TAKE_OWNERSHIP alone (for an erase); undefined on success, else why not. */
+export async function takeAndOnlyOwn(drive: OpalDrive, pin: Buffer): Promise<string | undefined> {
+  try {
+    await drive.takeOwnership(copy(pin));
+    return undefined;
+  } catch (err) {
+    if (err instanceof OpalNotAuthorizedError) return ALREADY_OWNED;
+    throw err;
+  }
+}
+
 /**
  * From an owned drive (or one that may be: after a restart) to a verified, locking drive.
  * `notOurs` is the reason given when the drive refuses the AK; null when the drive is
