@@ -264,7 +264,9 @@ t.test('bad arguments: clear error, no ioctl, PIN still zeroed', async (t) => {
   await t.rejects(drive.unlock({ who: 0, pin: p }, 9), /locking range must be 0..8/);
   t.ok(zeroed(p));
   await t.rejects(drive.addUserToRange(pin(), 0, 1, 'rw'), /user must be 1..9/);
-  await t.rejects(drive.setPin({ who: 0, pin: pin() }, 10, pin()), /target/);
+  await t.rejects(drive.setPin({ who: 0, pin: pin() }, 10, pin()), /authority must be 0/);
+  await t.rejects(drive.lock({ who: 12, pin: pin() }, 0), /authority must be 0/);
+  await t.rejects(drive.unlock({ who: -1, pin: pin() }, 0), RangeError);
   await t.rejects(drive.takeOwnership(Buffer.alloc(256, 1)), /at most 255/);
   t.equal(tr.ioctls.length, 0, 'nothing reached the drive');
 });

@@ -63,6 +63,11 @@ function checkLr(lr: number): void {
     throw new RangeError(`locking range must be 0..${abi.OPAL_MAX_LRS - 1}, got ${lr}`);
 }
 
+function checkWho(who: number): void {
+  if (!Number.isInteger(who) || who < 0 || who > abi.OPAL_USER_MAX)
+    throw new RangeError(`authority must be 0 (Admin1) or 1..9 (User1..9), got ${who}`);
+}
+
 function checkUser(who: number): void {
   if (!Number.isInteger(who) || who < abi.OpalUser.USER1 || who > abi.OPAL_USER_MAX)
     throw new RangeError(`user must be 1..${abi.OPAL_USER_MAX}, got ${who}`);
@@ -129,7 +134,10 @@ export class OpalDrive {
     return this.exclusive(
       [cred.pin],
       (fd) => this.readRange(fd, cred, lr),
-      () => checkLr(lr),
+      () => {
+        checkWho(cred.who);
+        checkLr(lr);
+      },
     );
   }
 
@@ -185,8 +193,8 @@ export class OpalDrive {
         await this.call(fd, abi.IOC_OPAL_SET_PW, buf);
       },
       () => {
-        if (!Number.isInteger(target) || target < 0 || target > abi.OPAL_USER_MAX)
-          throw new RangeError(`target must be 0 (Admin1) or 1..9, got ${target}`);
+        checkWho(auth.who);
+        checkWho(target);
       },
     );
   }
@@ -240,7 +248,10 @@ export class OpalDrive {
       async (fd) => {
         await this.lockUnlock(fd, cred, lr, 'locked');
       },
-      () => checkLr(lr),
+      () => {
+        checkWho(cred.who);
+        checkLr(lr);
+      },
     );
   }
 
@@ -256,7 +267,10 @@ export class OpalDrive {
         await this.lockUnlock(fd, cred, lr, mode);
         return this.verifyUnlocked(fd, cred, lr, mode);
       },
-      () => checkLr(lr),
+      () => {
+        checkWho(cred.who);
+        checkLr(lr);
+      },
     );
   }
 
@@ -275,7 +289,10 @@ export class OpalDrive {
         });
         await this.call(fd, abi.IOC_OPAL_SAVE, buf);
       },
-      () => checkLr(lr),
+      () => {
+        checkWho(cred.who);
+        checkLr(lr);
+      },
     );
   }
 
