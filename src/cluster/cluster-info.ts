@@ -93,10 +93,6 @@ export class ClusterService {
     this.options.logger?.info({ uuid: record.uuid, mvip: record.mvip }, 'cluster created');
   }
 
-  exists(): boolean {
-    return this.store.get(CLUSTER_KEY) !== undefined;
-  }
-
   info(): { [k: string]: Json } {
     return this.store.transaction((tx) => {
       const entry = tx.get<ClusterRecord>(CLUSTER_KEY);

@@ -78,10 +78,6 @@ export class ClusterKeyPair {
     this.logger?.info({ subject: Object.keys(subject) }, 'cluster key pair created');
   }
 
-  exists(): boolean {
-    return this.store.get(KEY_PAIR_KEY) !== undefined;
-  }
-
   publicKey(): KeyObject {
     return createPublicKey(this.record().publicKeyPem);
   }

@@ -26,7 +26,3 @@ export function activeProviderIDs(tx: StoreTx): Set<number> {
   }
   return active;
 }
-
-export function providerIsActive(tx: StoreTx, keyProviderID: number): boolean {
-  return activeProviderIDs(tx).has(keyProviderID);
-}
