@@ -47,7 +47,12 @@ const list: Subcommand = {
 const ids = (ctx: Context) => ctx.args.map((a) => idArg(a, 'drive ID'));
 
 /** Prints the handle, or waits for it and reports its outcome. */
-async function finish(ctx: Context, asyncHandle: number, verb: string): Promise<number> {
+async function finish(
+  ctx: Context,
+  asyncHandle: number,
+  verb: string,
+  deadline: number,
+): Promise<number> {
   if (!ctx.bool('wait')) {
     ctx.out(
       ctx.json
@@ -56,7 +61,7 @@ async function finish(ctx: Context, asyncHandle: number, verb: string): Promise<
     );
     return EXIT_OK;
   }
-  const done = await waitForHandle(ctx, ctx.api(), asyncHandle, waitDeadline(ctx));
+  const done = await waitForHandle(ctx, ctx.api(), asyncHandle, deadline);
   if (ctx.json) ctx.out(json(done));
   if (done.error) {
     process.stderr.write(`${done.error.name ?? 'xUnknown'}: ${done.error.message ?? ''}\n`);
@@ -74,13 +79,14 @@ const add: Subcommand = {
     ...waitFlags,
   },
   async run(ctx) {
+    const deadline = waitDeadline(ctx);
     const type = ctx.string('type');
     if (type !== undefined && type !== 'block' && type !== 'volume') {
       throw new UsageError(`bad --type '${type}' (block or volume)`);
     }
     const drives = ids(ctx).map((driveID) => ({ driveID, ...(type ? { type } : {}) }));
     const { asyncHandle } = await ctx.api().call<{ asyncHandle: number }>('AddDrives', { drives });
-    return finish(ctx, asyncHandle, 'adding drives');
+    return finish(ctx, asyncHandle, 'adding drives', deadline);
   },
 };
 
@@ -89,10 +95,11 @@ const remove: Subcommand = {
   args: ['DRIVE_ID...'],
   flags: waitFlags,
   async run(ctx) {
+    const deadline = waitDeadline(ctx);
     const { asyncHandle } = await ctx
       .api()
       .call<{ asyncHandle: number }>('RemoveDrives', { drives: ids(ctx) });
-    return finish(ctx, asyncHandle, 'removing drives');
+    return finish(ctx, asyncHandle, 'removing drives', deadline);
   },
 };
 

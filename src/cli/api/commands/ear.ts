@@ -11,8 +11,11 @@ interface EarInfo {
 }
 
 /** Waits for enabling/disabling to settle; exit 1 unless it settled on `goal`. */
-async function settle(ctx: Context, goal: 'enabled' | 'disabled'): Promise<number> {
-  const deadline = waitDeadline(ctx);
+async function settle(
+  ctx: Context,
+  goal: 'enabled' | 'disabled',
+  deadline: number,
+): Promise<number> {
   let last = '';
   const state = await pollUntil(deadline, `encryption at rest to be ${goal}`, async () => {
     const { clusterInfo } = await ctx
@@ -30,20 +33,21 @@ async function settle(ctx: Context, goal: 'enabled' | 'disabled'): Promise<numbe
 }
 
 const enable: Subcommand = {
-  summary: 'lock the drives with keys from a key provider (EnableEncryptionAtRest)',
+  summary: 'lock the drives with authentication keys (EnableEncryptionAtRest)',
   flags: {
     provider: {
       type: 'string',
-      help: '--provider ID    key provider for the drive keys (required)',
+      help: '--provider ID    keep the keys at this key provider (default: on the cluster)',
     },
     ...waitFlags,
   },
   details: ["Without --wait it returns at once; follow with 'ekmctl ear status'."],
   async run(ctx) {
+    const deadline = waitDeadline(ctx);
     const provider = ctx.string('provider');
-    const keyProviderID = idArg(provider, '--provider');
-    const result = await ctx.api().call('EnableEncryptionAtRest', { keyProviderID });
-    if (ctx.bool('wait')) return settle(ctx, 'enabled');
+    const params = provider === undefined ? {} : { keyProviderID: idArg(provider, '--provider') };
+    const result = await ctx.api().call('EnableEncryptionAtRest', params);
+    if (ctx.bool('wait')) return settle(ctx, 'enabled', deadline);
     ctx.out(ctx.json ? json(result) : 'enabling encryption at rest\n');
     return EXIT_OK;
   },
@@ -53,8 +57,9 @@ const disable: Subcommand = {
   summary: 'unlock the drives for good and destroy their keys (DisableEncryptionAtRest)',
   flags: waitFlags,
   async run(ctx) {
+    const deadline = waitDeadline(ctx);
     const result = await ctx.api().call('DisableEncryptionAtRest');
-    if (ctx.bool('wait')) return settle(ctx, 'disabled');
+    if (ctx.bool('wait')) return settle(ctx, 'disabled', deadline);
     ctx.out(ctx.json ? json(result) : 'disabling encryption at rest\n');
     return EXIT_OK;
   },
