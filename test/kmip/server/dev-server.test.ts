@@ -101,6 +101,14 @@ t.test('dev key server', async (top) => {
     t.ok((await c.get(uid)).material.length, 'cleared');
   });
 
+  await top.test('Discover Versions not supported: falls back to KMIP 1.0', async (t) => {
+    await inject('reason', 'OperationNotSupported');
+    const c = new KmipClient(opts());
+    t.teardown(() => c.close());
+    t.same((await c.connect()).version, { major: 1, minor: 0 });
+    await inject('clear');
+  });
+
   await top.test(
     'drop: an idle connection closed by the server is reopened transparently',
     async (t) => {
