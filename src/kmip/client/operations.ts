@@ -29,6 +29,7 @@ export abstract class KmipOperations {
   create(spec?: SymmetricKeySpec): Promise<Created> {
     return this.one(ops.create(spec));
   }
+  /** `material` is sent as is and left to the caller to zero; the wire copy is zeroed. */
   registerSecretData(material: Buffer, attributes?: ObjectAttributes): Promise<string> {
     return this.one(ops.registerSecretData(material, attributes));
   }
