@@ -50,20 +50,21 @@ export async function startNode(
       previous?.password ?? BOOTSTRAP.password,
     );
   };
+  // Tolerates a half-open node, so a failed start cannot leave a server holding the test.
   const close = async () => {
-    node.client.close();
-    await node.api.close();
-    node.store.close();
+    node.client?.close();
+    await node.api?.close();
+    node.store?.close();
   };
+  t.teardown(async () => {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await open();
   node.snapshot = () => JSON.stringify(node.store.list(''));
   node.restart = async () => {
     await close();
     await open();
   };
-  t.teardown(async () => {
-    await close();
-    rmSync(dir, { recursive: true, force: true });
-  });
   return node;
 }
