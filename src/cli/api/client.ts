@@ -31,6 +31,7 @@ export type JsonObject = Record<string, unknown>;
 
 export class ApiClient {
   private nextId = 1;
+  private password?: Promise<string>;
 
   constructor(
     private readonly conn: Connection,
@@ -48,9 +49,10 @@ export class ApiClient {
   }
 
   async call<T = JsonObject>(method: string, params: JsonObject = {}): Promise<T> {
+    const password = await this.passwordOnce();
     const socket = await this.secureSocket();
     const body = JSON.stringify({ method, params, id: this.nextId++ });
-    const res = await this.post(socket, body);
+    const res = await this.post(socket, body, password);
     const text = await readAll(res);
     if (res.statusCode === 401) {
       throw new ApiTransportError(
@@ -107,9 +109,16 @@ export class ApiClient {
     });
   }
 
-  private post(socket: TLSSocket, body: string): Promise<IncomingMessage> {
+  /** The password, asked for at most once (before connecting: typing may take a while). */
+  private passwordOnce(): Promise<string> {
+    const source = this.conn.password;
+    this.password ??= typeof source === 'string' ? Promise.resolve(source) : source();
+    return this.password;
+  }
+
+  private post(socket: TLSSocket, body: string, password: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const auth = Buffer.from(`${this.conn.username}:${this.conn.password}`).toString('base64');
+      const auth = Buffer.from(`${this.conn.username}:${password}`).toString('base64');
       const req = request(
         {
           createConnection: () => socket,

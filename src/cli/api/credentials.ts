@@ -1,10 +1,11 @@
 // Which ekmd to talk to and as whom: flags first, then the environment, then the 0600
-// config file. A password never comes from argv: only a file, the environment or the
-// config file.
+// config file. A password never comes from argv: only a file, the environment, the
+// config file or a prompt on the terminal.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../command';
 import { CONFIG_FILE, configDir } from './config-dir';
+import { canPrompt, promptPassword } from './prompt';
 
 export const DEFAULT_URL = 'https://127.0.0.1:8443';
 
@@ -18,7 +19,8 @@ export interface ConnectionFlags {
 export interface Connection {
   url: URL;
   username: string;
-  password: string;
+  /** Asked on the terminal when no other source had one; then kept for the next calls. */
+  password: string | (() => Promise<string>);
   /** PEM of the CA the daemon's certificate must chain to; absent: pin on first use. */
   ca?: string;
 }
@@ -46,13 +48,24 @@ export function resolveConnection(
     flags.passwordFile !== undefined
       ? readPasswordFile(flags.passwordFile)
       : (env.EKMCTL_PASSWORD ?? file.password);
+  if (!password && canPrompt()) {
+    return {
+      url,
+      username,
+      password: () => promptPassword(`Password for ${username}: `),
+      ...ca(flags.ca ?? file.ca),
+    };
+  }
   if (!password) {
     throw new UsageError(
       `no password: give --password-file, EKMCTL_PASSWORD or "password" in ${CONFIG_FILE}`,
     );
   }
-  const caFile = flags.ca ?? file.ca;
-  return { url, username, password, ...(caFile ? { ca: readText(caFile, 'CA file') } : {}) };
+  return { url, username, password, ...ca(flags.ca ?? file.ca) };
+}
+
+function ca(file: string | undefined): { ca?: string } {
+  return file ? { ca: readText(file, 'CA file') } : {};
 }
 
 function parseUrl(text: string): URL {

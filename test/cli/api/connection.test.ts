@@ -1,9 +1,11 @@
 // How ekmctl reaches ekmd: credential sources, the 0600 config file, pinning of the
 // self-signed certificate on first use, --ca, 401s and usage errors.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bin } from '../../helpers/paths';
 import { BOOTSTRAP, ekmctl, login, operator, startDaemon, type Daemon } from './harness';
 
 let d: Daemon;
@@ -180,4 +182,33 @@ t.test('an unreachable ekmd: failure exit 1, status critical exit 2', async (t) 
   const s = await ekmctl(op.env, 'status', '--json', ...flags);
   t.equal(s.status, 2);
   t.equal(JSON.parse(s.stdout).state, 'critical');
+});
+
+t.test('on a terminal, a missing password is asked for with echo off', async (t) => {
+  const op = operator(t);
+  const secret = BOOTSTRAP.password;
+  const cmd = [process.execPath, bin.ekmctl, 'key-servers', 'list', '--json']
+    .concat([
+      '--url',
+      d.url,
+      '--username',
+      BOOTSTRAP.username,
+      '--ca',
+      join(d.work.stateDir, 'api-tls.crt'),
+    ])
+    .map((a) => `'${a}'`)
+    .join(' ');
+  // script(1) gives ekmctl a pseudo-terminal; the password is typed once the prompt shows.
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: op.env });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.includes('Password for bootstrap: ') && !child.stdin.writableEnded) {
+      child.stdin.end(`${secret}\r`);
+    }
+  });
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  t.equal(code, 0, out);
+  t.notMatch(out, secret, 'the typed password is not echoed');
+  t.match(out, /\[\]/);
 });
