@@ -3,7 +3,7 @@
 // as `xName: message` and exits 1, bad flags exit 2.
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from '../command';
 import { ApiClient, ElementApiError } from './client';
 import { PINS_FILE, configDir } from './config-dir';
 import { resolveConnection } from './credentials';
@@ -64,7 +64,7 @@ export async function runGroup(
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(groupHelp(group, description, table));
-    return name === undefined ? 2 : EXIT_OK;
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   const sub = Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
   if (!sub) throw new UsageError(`unknown subcommand '${name}' (see 'ekmctl ${group} --help')`);
