@@ -65,7 +65,8 @@ export class FaultService {
     if (!isFaultCode(code)) throw new Error(`unknown fault code ${String(code)}`);
     const info = FAULT_CODES[code];
     const identity = currentKey(code, info.per, subject);
-    const driveIDs = checkedDriveIDs(facts.driveIDs ?? []);
+    // Element: driveID is the first of driveIDs; a fault about one drive lists that drive.
+    const driveIDs = checkedDriveIDs(facts.driveIDs ?? (subject.driveID ? [subject.driveID] : []));
     const reported = {
       details: cleanDetails(details),
       driveIDs,

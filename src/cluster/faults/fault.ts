@@ -58,11 +58,14 @@ const SUBJECT_MEMBER: Record<FaultSubjectKind, keyof FaultSubject> = {
 
 /** faults/current/<code>/<kind>-<id>: the one current fault of a code and subject. */
 export function currentKey(code: FaultCode, per: FaultSubjectKind, subject: FaultSubject): string {
-  const id = subject[SUBJECT_MEMBER[per]];
-  if (!isPositiveInteger(id)) {
-    throw new Error(`fault ${code} needs ${SUBJECT_MEMBER[per]} (a positive integer)`);
+  const member = SUBJECT_MEMBER[per];
+  if (subject[member] === undefined) throw new Error(`fault ${code} needs ${member}`);
+  for (const [name, id] of Object.entries(subject)) {
+    if (id !== undefined && !isPositiveInteger(id)) {
+      throw new Error(`fault ${code}: ${name} ${String(id)} is not a positive integer`);
+    }
   }
-  return `${CURRENT_PREFIX}${code}/${per}-${id}`;
+  return `${CURRENT_PREFIX}${code}/${per}-${subject[member]}`;
 }
 
 export function isPositiveInteger(v: unknown): v is number {

@@ -68,6 +68,7 @@ t.test(
       'SolidFire Application cannot communicate with a metadata service.',
     );
     t.match(slice, { type: 'service', severity: 'warning', serviceID: 7, nodeID: 1, driveID: 2 });
+    t.same(slice.driveIDs, [2]);
     t.equal(slice.data, null);
   },
 );
@@ -310,7 +311,11 @@ t.test("a caller's mistakes are refused before anything is written", async (t) =
   const store = faultStoreDir(t).open();
   const faults = new FaultService(store);
   t.throws(() => faults.raise('driveFailed', { keyServerID: 1 }, 'x'), /needs nodeID/);
-  t.throws(() => faults.raise('kmipServerFault', { keyServerID: 0 }, 'x'), /keyServerID/);
+  t.throws(() => faults.raise('kmipServerFault', { keyServerID: 0 }, 'x'), /keyServerID 0/);
+  t.throws(
+    () => faults.raise('sliceServiceUnhealthy', { serviceID: 1, driveID: -2 }, 'x'),
+    /driveID -2 is not a positive integer/,
+  );
   t.throws(() => faults.raise('kmipServerFault', { keyServerID: 1 }, ' \n '), /needs details/);
   t.throws(() => faults.reportNodeDrives('driveFailed', 1, [1.5]), /not a drive ID/);
   t.throws(() => faults.raise('noSuchCode' as never, { nodeID: 1 }, 'x'), /unknown fault code/);
