@@ -33,19 +33,15 @@ function clientFor(pki: DevPki, port: number): KmipClient {
   });
 }
 
-async function timeEkmd(client: KmipClient, uids: string[]): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < WARMUP + ROUNDS; i++) {
-    const t0 = performance.now();
-    const { results } = await client.getMany(uids);
-    const ms = performance.now() - t0;
-    for (const r of results) {
-      if (!r.ok) throw r.error;
-      r.value.material.fill(0);
-    }
-    if (i >= WARMUP) times.push(ms);
+async function fetchEkmd(client: KmipClient, uids: string[]): Promise<number> {
+  const t0 = performance.now();
+  const { results } = await client.getMany(uids);
+  const ms = performance.now() - t0;
+  for (const r of results) {
+    if (!r.ok) throw r.error;
+    r.value.material.fill(0);
   }
-  return times;
+  return ms;
 }
 
 // --- the minimal script: TTLV written by hand -----------------------------------------
@@ -106,8 +102,8 @@ function exchange(sock: TLSSocket, req: Buffer): Promise<Buffer> {
   });
 }
 
-async function timeMinimal(pki: DevPki, port: number, uids: string[]): Promise<number[]> {
-  const sock = await new Promise<TLSSocket>((resolve, reject) => {
+function minimalSocket(pki: DevPki, port: number): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
     const s = connect({
       host: '127.0.0.1',
       port,
@@ -118,19 +114,39 @@ async function timeMinimal(pki: DevPki, port: number, uids: string[]): Promise<n
     s.once('secureConnect', () => resolve(s));
     s.once('error', reject);
   });
-  const times: number[] = [];
+}
+
+async function fetchMinimal(sock: TLSSocket, uids: string[]): Promise<number> {
+  const t0 = performance.now();
+  const res = await exchange(sock, minimalRequest(uids));
+  const ms = performance.now() - t0;
+  if (res.readUInt32BE(0) >>> 8 !== 0x42007b) throw new Error('not a response');
+  return ms;
+}
+
+/** ekmd and the minimal script alternately, round by round, so drift hits both alike. */
+async function sideBySide(
+  client: KmipClient,
+  pki: DevPki,
+  port: number,
+  uids: string[],
+): Promise<{ ekmd: number[]; minimal: number[] }> {
+  const sock = await minimalSocket(pki, port);
+  const ekmd: number[] = [];
+  const minimal: number[] = [];
   try {
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
-      const t0 = performance.now();
-      const res = await exchange(sock, minimalRequest(uids));
-      const ms = performance.now() - t0;
-      if (res.readUInt32BE(0) >>> 8 !== 0x42007b) throw new Error('not a response');
-      if (i >= WARMUP) times.push(ms);
+      const e = await fetchEkmd(client, uids);
+      const m = await fetchMinimal(sock, uids);
+      if (i >= WARMUP) {
+        ekmd.push(e);
+        minimal.push(m);
+      }
     }
   } finally {
     sock.destroy();
   }
-  return times;
+  return { ekmd, minimal };
 }
 
 function timePykmip(pki: DevPki, port: number, uids: string[]): number[] {
@@ -195,13 +211,14 @@ async function main(): Promise<void> {
   try {
     const client = clientFor(pki, pykmip.port);
     const uids = await register(client);
-    // Interleave the three so drift on a shared machine hits them alike.
+    // Two passes of all three, so drift on a shared machine hits them alike.
     const ekmd: number[] = [];
     const minimal: number[] = [];
     let py: number[] = [];
     for (let pass = 0; pass < 2; pass++) {
-      ekmd.push(...(await timeEkmd(client, uids)));
-      minimal.push(...(await timeMinimal(pki, pykmip.port, uids)));
+      const side = await sideBySide(client, pki, pykmip.port, uids);
+      ekmd.push(...side.ekmd);
+      minimal.push(...side.minimal);
       py = py.concat(timePykmip(pki, pykmip.port, uids));
     }
     client.close();
@@ -225,8 +242,9 @@ async function main(): Promise<void> {
     try {
       const dc = clientFor(pki, dev.port);
       const devUids = await register(dc);
-      const d = median(await timeEkmd(dc, devUids));
-      const dm = median(await timeMinimal(pki, dev.port, devUids));
+      const side = await sideBySide(dc, pki, dev.port, devUids);
+      const d = median(side.ekmd);
+      const dm = median(side.minimal);
       dc.close();
       console.log(`fetch ${OBJECTS} Secret Data objects from the dev key server:`);
       console.log(

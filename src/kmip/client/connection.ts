@@ -228,6 +228,8 @@ function handshake(
       key: opts.key,
       minVersion: 'TLSv1.2',
     });
+    // Request/response: Nagle would hold a message's last segment for a delayed ACK.
+    socket.setNoDelay(true);
     const timer = setTimeout(
       () =>
         done(

@@ -94,6 +94,7 @@ export class DevKmipServer {
 
   private accept(raw: Socket): void {
     this.sockets.add(raw);
+    raw.setNoDelay(true);
     raw.on('close', () => this.sockets.delete(raw));
     raw.on('error', () => undefined);
     if (this.fault.kind === 'refuse') {
