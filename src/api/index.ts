@@ -72,6 +72,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   );
   if (!options.tls) (identity.key as Buffer).fill(0);
   server.requestTimeout = 60_000;
+  // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
+  // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.listen.port, options.listen.host, () => {
