@@ -3,7 +3,13 @@
 // resumes or rolls back every drive. No drive is ever left with a PIN nobody holds.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDevPki } from '../../scripts/pki/dev-pki';
+import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipClient } from '../../src/kmip/client';
+import { DevKmipServer } from '../../src/kmip/server';
+import { caFromPem, signCsr } from '../cluster/pki';
 import { OWNERSHIP_UNCONFIRMED } from '../../src/cluster/hardware-ear/secure-drive';
 import { sealLabel, type DriveKeyRecord } from '../../src/cluster/hardware-ear/drive-keys';
 import { OpalUser } from '../../src/opal/abi';
@@ -16,10 +22,10 @@ import {
 
 const fixture = join(__dirname, 'fixtures', 'ear-process.js');
 
-function runUntilCrash(node: EarNode, command: string, point: string) {
+function runUntilCrash(node: EarNode, command: string, point: string, args: string[] = []) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
     (resolve) => {
-      const child = spawn(process.execPath, [fixture, node.dir, node.socket, command], {
+      const child = spawn(process.execPath, [fixture, node.dir, node.socket, command, ...args], {
         env: { ...process.env, EKMD_TEST_HOOKS: `crash:${point}` },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -106,3 +112,69 @@ for (const point of ['ear.afterUnlock', 'ear.afterDisableLocking']) {
     t.ok(live.every((e) => e.value.keyProviderID === null && e.value.sealedKey));
   });
 }
+
+t.test(
+  'enable through a provider killed after Register: no AK left unrecorded at the EKS',
+  async (t) => {
+    const node = await startEarNode(t, {
+      drives: 3,
+      tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
+    });
+    const pki = await makeDevPki(join(node.dir, 'pki'));
+    const read = (p: string) => readFileSync(p, 'utf8');
+    const kms = await DevKmipServer.start({
+      stateDir: join(node.dir, 'eks'),
+      host: '127.0.0.1',
+      port: 0,
+      ca: read(pki.ca),
+      cert: read(pki.server.cert),
+      key: read(pki.server.key),
+    });
+    t.teardown(() => kms.close());
+    await createCluster(node);
+    const { client } = node;
+    await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
+    const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
+    const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
+    const { keyServerID } = (
+      await client.ok('CreateKeyServerKmip', {
+        kmipCaCertificate: ca.certPem,
+        kmipClientCertificate: signCsr(ca, csr),
+        kmipKeyServerHostnames: ['127.0.0.1'],
+        kmipKeyServerName: 'dev',
+        kmipKeyServerPort: kms.address.port,
+      })
+    ).kmipKeyServer;
+    const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'dev' }))
+      .kmipKeyProvider;
+    await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
+    const uuid = (await client.ok('GetClusterInfo')).clusterInfo.uuid as string;
+    await node.close();
+
+    const r = await runUntilCrash(node, 'enable', 'ear.afterRegister', [String(keyProviderID)]);
+    t.equal(r.signal, 'SIGKILL', r.stderr);
+    const eks = new KmipClient({
+      hostnames: ['127.0.0.1'],
+      port: kms.address.port,
+      ca: read(pki.ca),
+      cert: read(pki.client.cert),
+      key: read(pki.client.key),
+    });
+    t.teardown(() => eks.close());
+    const group = { objectGroups: [`ekmd-cluster-${uuid}`] };
+    t.equal((await eks.locate(group)).length, 3, 'the crashed process registered 3 AKs');
+
+    await node.open();
+    await waitForEarState(node, 'enabled');
+    const drives = (await node.client.ok('ListDrives')).drives as Record<string, any>[];
+    t.ok(drives.every((d) => d.keyProviderID === keyProviderID && d.keyID));
+    const held = await eks.locate(group);
+    t.equal(held.length, 3, 'only the AKs the drives use remain at the EKS');
+    for (const d of drives) {
+      const [uid] = await eks.locate({
+        names: [`ekmd-AK cluster=${uuid} serial=${d.serial} keyID=${d.keyID}`],
+      });
+      t.ok(uid && held.includes(uid), `drive ${d.slot}'s AK is one of them`);
+    }
+  },
+);

@@ -60,7 +60,8 @@ export function putKeyRecord(tx: StoreTx, record: DriveKeyRecord): void {
 
 export function keyRecordFor(
   key: NewDriveKey,
-  where: { keyProviderID: number; kmipUID: string } | { sealer: Sealer },
+  /** kmipUID null: recorded before Register, so a crash cannot leave an unknown key. */
+  where: { keyProviderID: number; kmipUID: string | null } | { sealer: Sealer },
 ): DriveKeyRecord {
   const internal = 'sealer' in where;
   return {

@@ -26,7 +26,7 @@ import {
 } from './drive-keys';
 import { clusterUuid, getEar, putEar, softwareEarEnabled } from './ear-state';
 import { loadAks, zeroAll, type KeySourceDeps } from './key-source';
-import { destroyAks, openProvider, registerAks, type KmipSettings } from './kmip-keys';
+import { destroyAks, findAks, openProvider, registerAks, type KmipSettings } from './kmip-keys';
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
@@ -311,6 +311,12 @@ export class HardwareEarService implements DriveSecurer {
     const drives = driveIDs.map((id) => getDrive(this.store, id));
     const keys = drives.map((d) => newDriveKey(d.driveID, d.serial));
     try {
+      if (keyProviderID !== null) {
+        // Known before Register: a crash after it leaves keys a restart can find by Name.
+        this.store.transaction((tx) => {
+          for (const k of keys) putKeyRecord(tx, keyRecordFor(k, { keyProviderID, kmipUID: null }));
+        });
+      }
       const records = await this.keep(keys, keyProviderID);
       crashPoint('ear.afterRegister');
       this.store.transaction((tx) => {
@@ -318,6 +324,7 @@ export class HardwareEarService implements DriveSecurer {
           const d = getDrive(tx, k.driveID);
           const r = records.get(k.keyID)!;
           if (typeof r === 'string') {
+            retire(tx, k.keyID);
             putDrive(tx, { ...d, security: 'failed', driveSecurityFaultReason: r });
             continue;
           }
@@ -393,6 +400,7 @@ export class HardwareEarService implements DriveSecurer {
 
   /** Every `provisioning` drive from an earlier process: resume it, or roll it back. */
   private async resumeProvisioning(): Promise<void> {
+    await this.abandonUnregistered();
     const drives = this.records().filter((d) => d.security === 'provisioning');
     if (drives.length === 0) return;
     const aks = await loadAks(
@@ -522,6 +530,39 @@ export class HardwareEarService implements DriveSecurer {
         driveSecurityFaultReason: 'none',
       });
     });
+  }
+
+  /**
+   * Keys recorded before a Register whose answer was never recorded: whatever the server
+   * holds under their Names is destroyed (no drive ever saw them), then the records.
+   */
+  private async abandonUnregistered(): Promise<void> {
+    const orphans = this.store
+      .list<DriveKeyRecord>('keys/')
+      .map((e) => e.value)
+      .filter((k) => k.keyProviderID !== null && k.kmipUID === null && k.state !== 'destroyed');
+    const byProvider = new Map<number, DriveKeyRecord[]>();
+    for (const k of orphans)
+      byProvider.set(k.keyProviderID!, [...(byProvider.get(k.keyProviderID!) ?? []), k]);
+    const uuid = clusterUuid(this.store);
+    for (const [keyProviderID, keys] of byProvider) {
+      const provider = openProvider(
+        this.store,
+        this.keyPair,
+        keyProviderID,
+        this.deps.kmip,
+        this.options.logger,
+      );
+      try {
+        const uids = await findAks(provider, uuid, keys);
+        const failed = await destroyAks(provider, uids);
+        if (failed.length) throw new Error(`could not destroy ${failed.length} unrecorded AK(s)`);
+      } finally {
+        provider.close();
+      }
+      this.store.transaction((tx) => keys.forEach((k) => retire(tx, k.keyID)));
+      this.options.logger?.info({ keyProviderID, count: keys.length }, 'unrecorded AKs destroyed');
+    }
   }
 
   /** Keys a drive no longer needs: revoked and destroyed at their provider, in one message each. */

@@ -18,7 +18,7 @@ export interface KmipSettings {
   version?: string;
 }
 
-export const akName = (clusterUuid: string, key: NewDriveKey): string =>
+export const akName = (clusterUuid: string, key: { serial: string; keyID: string }): string =>
   `ekmd-AK cluster=${clusterUuid} serial=${key.serial} keyID=${key.keyID}`;
 export const clusterGroup = (clusterUuid: string): string => `ekmd-cluster-${clusterUuid}`;
 
@@ -112,6 +112,22 @@ export async function fetchAks(
     out.set(uid, r.ok ? (r.value as FetchedObject).material : r.error);
   });
   return out;
+}
+
+/** Locate AKs by Name (one Locate per key, in one message): every UID found. */
+export async function findAks(
+  provider: KmipProvider,
+  clusterUuid: string,
+  keys: { serial: string; keyID: string }[],
+): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const { results } = await provider.batch(
+    keys.map((k) => ops.locate({ names: [akName(clusterUuid, k)] })),
+  );
+  return results.flatMap((r) => {
+    if (!r.ok) throw r.error;
+    return r.value;
+  });
 }
 
 /** Revoke (cessation of operation) and destroy every AK in one message; UIDs that failed. */
