@@ -1,12 +1,17 @@
-// The boot sequence: state directory, lock, store, sealing root, API. Each step undoes
+// The boot sequence: state directory, lock, store, sealing root, faults, drives and
+// hardware EAR, API. Each step undoes
 // the earlier ones when a later one fails, and close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startApiServer } from '../api';
+import { faultMethods } from '../api/methods/fault-methods';
+import { FaultService } from '../cluster/faults';
+import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
 import { parseListen, type Config } from './config';
-import { keyServerTester } from './key-server-tester';
+import { openHardwareEar } from './hardware-ear-wiring';
+import { retryInBackground } from './retry';
 import { componentLogger } from './log';
 import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
@@ -42,6 +47,10 @@ export async function startDaemon(
       credentialsDir: env.CREDENTIALS_DIRECTORY,
       logger: componentLogger(logger, 'seal'),
     });
+    const faults = new FaultService(store, componentLogger(logger, 'faults'));
+    undo.push(() => faults.close());
+    const hw = openHardwareEar(config, { store, sealer, logger });
+    undo.push(() => hw.close());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({
       store,
@@ -51,9 +60,24 @@ export async function startDaemon(
       tls,
       stateDir: config.stateDir,
       bootstrapAdmin: config.admin,
-      tester: keyServerTester(config, componentLogger(logger, 'kmip')),
+      kmip: {
+        connectTimeoutMs: config.kmip.connectTimeoutMs,
+        requestTimeoutMs: config.kmip.requestTimeoutMs,
+        ...(config.kmip.version ? { version: parseVersion(config.kmip.version) } : {}),
+      },
+      methods: [...hw.methods, ...faultMethods(faults)],
+      encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
+    // The API answers from the start; drives come when their backend answers (ekmd-sim
+    // started later, a controller still probing), retried with capped backoff.
+    const drivesStarting = retryInBackground(
+      () => hw.start(),
+      config.unlock.retry.maxDelayMs,
+      componentLogger(logger, 'drives'),
+    );
+    undo.push(() => drivesStarting.stop());
+    await drivesStarting.firstAttempt;
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
     notifier.startWatchdog();
     undo.push(() => {

@@ -58,6 +58,7 @@ export class DriveService {
 
   /** Reads the inventory into records and follows plug/unplug from then on. */
   async start(): Promise<void> {
+    this.unwatch?.(); // start() may be retried after the inventory was unreachable
     this.unwatch = this.inventory.watch((e) => this.onEvent(e));
     const drives = await this.inventory.list();
     this.store.transaction((tx) => {
