@@ -1,0 +1,39 @@
+// Every API method with each parameter missing, of the wrong type, huge, negative,
+// unicode or null; malformed JSON; a 10 MB body; unknown methods; no or bad credentials:
+// each gets its documented answer and leaves the store as it was.
+import t from 'tap';
+import { allApiCases } from '../../src/reliability/fuzz/targets/api-cases';
+import { HostileApiNode } from '../../src/reliability/fuzz/targets/api-node';
+import { apiTarget, checkCase, servedMethods } from '../../src/reliability/fuzz/targets/api-target';
+import { runFuzz } from '../../src/reliability/fuzz/runner';
+
+t.test('hostile requests get their documented answers', async (t) => {
+  const node = await HostileApiNode.start();
+  t.teardown(() => node.close());
+  const methods = servedMethods();
+  const listed = JSON.parse((await node.post('{"method":"GetAPI","id":1}')).text).result['12.3'];
+  t.same(
+    methods.map((m) => m.name).sort(),
+    [...listed].sort(),
+    'the cases cover every method the server lists',
+  );
+  // checkCase also compares the store before and after every refused request.
+  const problems: string[] = [];
+  let refused = 0;
+  const cases = allApiCases(methods);
+  for (const c of cases) {
+    const outcome = await checkCase(node, c).catch((err: Error) => problems.push(err.message));
+    if (outcome === 'rejected') refused++;
+  }
+  t.same(problems, [], `${cases.length} cases, each answered as documented`);
+  t.ok(refused > cases.length / 2, `${refused} refused with the store unchanged`);
+});
+
+t.test('random hostile requests: no crash, no hang, store untouched when refused', async (t) => {
+  const node = await HostileApiNode.start();
+  t.teardown(() => node.close());
+  const report = await runFuzz(apiTarget(node), { iterations: 300, seed: 12, hangMs: 10_000 });
+  t.same(report.failures, [], 'no failures');
+  t.equal(report.counts.crash + report.counts.hang, 0, 'zero crashes and hangs');
+  t.ok(report.counts.rejected > 0, 'hostile requests were refused');
+});
