@@ -23,7 +23,8 @@ export interface SimulatorOptions {
   logger?: Logger;
 }
 
-export const MAX_DRIVES = 64;
+// Large enough for the 1,000-drive unlock and enable benchmarks; each drive holds one fd.
+export const MAX_DRIVES = 1024;
 export const MAX_SIZE_MIB = 1 << 20;
 
 export class Simulator {
