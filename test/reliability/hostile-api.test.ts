@@ -36,4 +36,5 @@ t.test('random hostile requests: no crash, no hang, store untouched when refused
   t.same(report.failures, [], 'no failures');
   t.equal(report.counts.crash + report.counts.hang, 0, 'zero crashes and hangs');
   t.ok(report.counts.rejected > 0, 'hostile requests were refused');
+  t.ok(report.heapGrowthBytes < 64 * 1024 * 1024, 'bounded heap');
 });

@@ -54,5 +54,7 @@ t.test(
     t.equal(report.counts.crash + report.counts.hang, 0, 'zero crashes and hangs');
     t.ok(report.counts.rejected > 0, 'hostile answers end in KmipError');
     t.ok(report.counts.accepted > 0, 'intact answers still work after hostile ones');
+    t.ok(report.heapGrowthBytes < 64 * 1024 * 1024, 'bounded heap');
+    t.ok(report.heapGrowthBytes < 64 * 1024 * 1024, 'bounded heap');
   },
 );
