@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { TtlvError } from './error';
 import { ItemType, type BigIntItem, type NumberItem, type TtlvItem } from './item';
+import { T } from './item-code';
 
 export interface DecodeOptions {
   /** Deepest structure nesting accepted; the top-level structure is depth 1. Default 32. */
@@ -72,24 +73,6 @@ let depthLimit = DEFAULT_MAX_DEPTH;
 // Bound once: Buffer#toString re-validates its arguments on every call.
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(s: number, e: number): string })
   .latin1Slice;
-
-/**
- * ItemType as literals: a `const enum` is inlined, so the switch below compares numbers
- * instead of loading ItemType's properties for every item.
- */
-const enum T {
-  Structure = 1,
-  Integer = 2,
-  LongInteger = 3,
-  BigInteger = 4,
-  Enumeration = 5,
-  Boolean = 6,
-  TextString = 7,
-  ByteString = 8,
-  DateTime = 9,
-  Interval = 10,
-  DateTimeExtended = 11,
-}
 
 /** Decode the item at `pos`, which must end by `end`; `depth` = enclosing structures. */
 function decodeItem(end: number, depth: number): TtlvItem {

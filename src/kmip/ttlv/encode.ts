@@ -2,27 +2,13 @@
 // lengths in visiting order), a second writes the whole message into one allocation.
 import { TtlvError } from './error';
 import { ItemType, type TtlvItem } from './item';
+import { T } from './item-code';
 
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const TWO_53 = 2n ** 53n;
 /** Deeper trees than this are refused (a cyclic tree would otherwise never end). */
 const MAX_DEPTH = 1024;
-
-/** ItemType as literals: a `const enum` is inlined, so the switches compare numbers. */
-const enum T {
-  Structure = 1,
-  Integer = 2,
-  LongInteger = 3,
-  BigInteger = 4,
-  Enumeration = 5,
-  Boolean = 6,
-  TextString = 7,
-  ByteString = 8,
-  DateTime = 9,
-  Interval = 10,
-  DateTimeExtended = 11,
-}
 
 // Bound once: Buffer#write re-validates its arguments on every call.
 const utf8Write = (
