@@ -49,7 +49,7 @@ export async function startDaemon(
     });
     const faults = new FaultService(store, componentLogger(logger, 'faults'));
     undo.push(() => faults.close());
-    const hw = openHardwareEar(config, { store, sealer, logger });
+    const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({

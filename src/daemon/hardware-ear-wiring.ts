@@ -9,6 +9,7 @@ import { earMethods } from '../api/methods/ear-methods';
 import { AsyncResultService } from '../cluster/async-results/async-results';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import { DriveService } from '../cluster/drives/drives';
+import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
@@ -37,7 +38,7 @@ export interface HardwareEar {
 
 export function openHardwareEar(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
-  deps: { store: Store; sealer: Sealer; logger?: Logger },
+  deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
   const asyncResults = new AsyncResultService(deps.store);
@@ -54,6 +55,7 @@ export function openHardwareEar(
       requestTimeoutMs: config.kmip.requestTimeoutMs,
       ...(config.kmip.version ? { version: config.kmip.version } : {}),
     },
+    ...(deps.faults ? { faults: deps.faults } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'hardware-ear' }) } : {}),
   });

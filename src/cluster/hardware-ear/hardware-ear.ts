@@ -16,6 +16,7 @@ import { getProvider } from '../kmip-records';
 import type { Sealer } from '../sealer';
 import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
 import type { DriveSecurer } from '../drives/drives';
+import type { FaultService } from '../faults';
 import {
   getKeyRecord,
   keyRecordFor,
@@ -24,6 +25,7 @@ import {
   type DriveKeyRecord,
   type NewDriveKey,
 } from './drive-keys';
+import { DISABLE_FAILED_PREFIX, reportEarFaults } from './ear-faults';
 import { clusterUuid, getEar, putEar, softwareEarEnabled } from './ear-state';
 import { loadAks, zeroAll, type KeySourceDeps } from './key-source';
 import { destroyAks, findAks, openProvider, registerAks, type KmipSettings } from './kmip-keys';
@@ -44,6 +46,8 @@ export interface HardwareEarOptions {
   transport: DriveTransport;
   kmip?: KmipSettings;
   logger?: Logger;
+  /** Where drives that failed Enable or Disable are reported as cluster faults. */
+  faults?: FaultService;
   /** Drives worked on at once. */
   parallel?: number;
   /** Cap of the backoff while keys or drives are out of reach. Default 30000. */
@@ -165,6 +169,7 @@ export class HardwareEarService implements DriveSecurer {
       const d = getDrive(this.store, id);
       if (d.security !== 'enabled') refused.set(id, d.driveSecurityFaultReason);
     }
+    this.reportFaults();
     return refused;
   }
 
@@ -268,7 +273,20 @@ export class HardwareEarService implements DriveSecurer {
       .catch((err) => {
         this.options.logger?.warn({ err: (err as Error).message }, 'hardware EAR work failed');
       })
-      .then(() => this.retryIfUnfinished());
+      .then(() => {
+        this.reportFaults();
+        this.retryIfUnfinished();
+      });
+  }
+
+  private reportFaults(): void {
+    if (!this.options.faults) return;
+    try {
+      reportEarFaults(this.store, this.options.faults);
+    } catch (err) {
+      // A fault that cannot be written must not stop the drive work.
+      this.options.logger?.error({ err: (err as Error).message }, 'EAR faults not reported');
+    }
   }
 
   /** Unfinished work (a key server or drive out of reach) is tried again, with backoff. */
@@ -491,7 +509,7 @@ export class HardwareEarService implements DriveSecurer {
           this.store.transaction((tx) => {
             putDrive(tx, {
               ...getDrive(tx, d.driveID),
-              driveSecurityFaultReason: `disable: ${(err as Error).message}`,
+              driveSecurityFaultReason: `${DISABLE_FAILED_PREFIX}${(err as Error).message}`,
             });
           });
           this.options.logger?.warn(

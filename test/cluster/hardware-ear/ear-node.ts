@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../../src/api';
 import { CERT_FILE } from '../../../src/api/self-signed';
+import { faultMethods } from '../../../src/api/methods/fault-methods';
+import { FaultService } from '../../../src/cluster/faults';
 import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { OpalDrive } from '../../../src/opal/drive';
@@ -26,6 +28,8 @@ export interface EarNode {
   sealer: Sealer;
   api: ApiServer;
   hw: HardwareEar;
+  /** With `faults: true`: the cluster faults, also served as ListClusterFaults. */
+  faults?: FaultService;
   client: ElementClient;
   /** A drive operated directly, as an operator's tool would (through the same socket). */
   opal(index: number): OpalDrive;
@@ -46,6 +50,7 @@ const noContact: KeyServerTester = {
 export interface EarNodeOptions {
   drives?: number;
   tester?: KeyServerTester;
+  faults?: boolean;
 }
 
 export async function startEarNode(
@@ -67,12 +72,14 @@ export async function startEarNode(
   node.open = async () => {
     node.store = openSqliteStore(join(dir, 'ekmd.db'));
     node.sealer = openSealer({ stateDir: dir });
+    const faults = options.faults ? new FaultService(node.store) : undefined;
+    if (faults) node.faults = faults;
     node.hw = openHardwareEar(
       {
         drives: { backend: 'sim', sim: { socket } },
         kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 10000 },
       },
-      { store: node.store, sealer: node.sealer },
+      { store: node.store, sealer: node.sealer, ...(faults ? { faults } : {}) },
     );
     node.api = await startApiServer({
       store: node.store,
@@ -82,7 +89,7 @@ export async function startEarNode(
       bootstrapAdmin: ADMIN,
       tester: options.tester ?? noContact,
       nodeName: 'node-1',
-      methods: node.hw.methods,
+      methods: [...node.hw.methods, ...(faults ? faultMethods(faults) : [])],
       encryptionStates: node.hw.encryptionStates,
     });
     await node.hw.start();
@@ -97,6 +104,7 @@ export async function startEarNode(
     node.client.close();
     await node.api.close();
     await node.hw.close();
+    node.faults?.close();
     node.store.close();
   };
   node.opal = (index) => new OpalDrive(transport, `sim:${index}`);
