@@ -1,0 +1,63 @@
+// The TryLimit guard. sed-opal cannot read a drive's Tries counter without a key, so a key
+// the drive refused is remembered here, per drive, with the key's identity and the boot it
+// was refused in: that key is never offered to that drive again until the key changes or
+// the machine boots again (a new boot_id). Persisted, so a daemon restart does not retry.
+import { readFileSync } from 'node:fs';
+import type { Json, Store } from '../../store/store';
+import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+
+const GUARD_PREFIX = 'boot-unlock/guard/';
+
+export interface TryGuard {
+  keyID: string;
+  kmipUID: string | null;
+  keyCheckValue: string;
+  bootID: string;
+  refusedAt: string;
+}
+
+export const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/** This boot's id; '' where the kernel offers none (a guard then lasts until the key changes). */
+export function readBootID(file = BOOT_ID_FILE): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+const guardKey = (driveID: number): string => `${GUARD_PREFIX}${driveID}`;
+
+/** True when this key was refused by this drive during this boot. */
+export function isGuarded(
+  store: Store,
+  driveID: number,
+  key: DriveKeyRecord,
+  bootID: string,
+): boolean {
+  const g = store.get<TryGuard>(guardKey(driveID))?.value;
+  return (
+    !!g && g.bootID === bootID && g.keyID === key.keyID && g.keyCheckValue === key.keyCheckValue
+  );
+}
+
+export function recordRefusal(
+  store: Store,
+  driveID: number,
+  key: DriveKeyRecord,
+  bootID: string,
+): void {
+  const guard: TryGuard = {
+    keyID: key.keyID,
+    kmipUID: key.kmipUID,
+    keyCheckValue: key.keyCheckValue,
+    bootID,
+    refusedAt: new Date().toISOString(),
+  };
+  store.transaction((tx) => tx.put(guardKey(driveID), guard as unknown as Json));
+}
+
+export function clearGuard(store: Store, driveID: number): void {
+  if (store.get(guardKey(driveID))) store.transaction((tx) => tx.delete(guardKey(driveID)));
+}
