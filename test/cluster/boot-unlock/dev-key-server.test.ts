@@ -1,0 +1,100 @@
+// Boot unlock with AKs at the dev key server over mutual TLS: one batched Get for all the
+// drives of the provider; the key server down → kmipServerFault and driveFailed, drives
+// stay locked; back → unlocked by the retry rounds, both faults resolved.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeDevPki } from '../../../scripts/pki/dev-pki';
+import { DevKmipServer } from '../../../src/kmip/server';
+import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { caFromPem, signCsr } from '../pki';
+import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
+import { openUnlocker, waitFor } from './unlock-harness';
+
+t.test('boot unlock with the dev key server', async (t) => {
+  const node = await startEarNode(t, {
+    drives: 3,
+    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
+  });
+  const pki = await makeDevPki(join(node.dir, 'pki'));
+  const read = (p: string) => readFileSync(p, 'utf8');
+  const startEks = (port: number) =>
+    DevKmipServer.start({
+      stateDir: join(node.dir, 'eks'),
+      host: '127.0.0.1',
+      port,
+      ca: read(pki.ca),
+      cert: read(pki.server.cert),
+      key: read(pki.server.key),
+    });
+  let eks = await startEks(0);
+  const port = eks.address.port;
+  t.teardown(() => eks.close());
+
+  await createCluster(node);
+  const { client } = node;
+  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
+  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
+  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
+  const { keyServerID } = (
+    await client.ok('CreateKeyServerKmip', {
+      kmipCaCertificate: ca.certPem,
+      kmipClientCertificate: signCsr(ca, csr),
+      kmipKeyServerHostnames: ['127.0.0.1'],
+      kmipKeyServerName: 'dev',
+      kmipKeyServerPort: port,
+    })
+  ).kmipKeyServer;
+  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
+    .kmipKeyProvider;
+  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
+  await client.ok('EnableEncryptionAtRest', { keyProviderID });
+  await waitForEarState(node, 'enabled', 30_000);
+  const drives = (await client.ok('ListDrives')).drives as Record<string, any>[];
+  const sim = () => node.sim.status().drives;
+  const data = (slot: number) => Buffer.alloc(512, 0x60 + slot);
+  for (const d of drives) node.sim.drives[d.slot]!.writeBlock(9, data(d.slot));
+
+  t.test('power cycle → unlocked with one batched Get, data readable', async (t) => {
+    node.sim.powerCycle();
+    t.ok(sim().every((s) => s.locked));
+    const u = openUnlocker(node);
+    const result = await u.service.round();
+    t.equal(u.kmipBatches(), 1, 'one KMIP message for all the drives of the provider');
+    await u.close();
+    t.equal(result.unlocked.length, drives.length);
+    for (const d of drives) {
+      t.notOk(sim()[d.slot]!.locked, `drive ${d.slot} unlocked`);
+      t.same(node.sim.drives[d.slot]!.readBlock(9), data(d.slot), `drive ${d.slot} data intact`);
+    }
+  });
+
+  t.test('key server down → faults, drives locked; back → unlocked, faults resolved', async (t) => {
+    await eks.close();
+    node.sim.powerCycle();
+    const u = openUnlocker(node);
+    t.teardown(() => u.close());
+    u.service.start();
+    await waitFor(() => u.currentFaults('driveFailed').length === 1);
+    const [serverFault] = u.currentFaults('kmipServerFault');
+    t.match(serverFault?.details, /Key server dev \(127\.0\.0\.1:\d+\)/, 'names the server');
+    t.equal(serverFault?.data?.keyServerID, keyServerID);
+    t.same(
+      u.currentFaults('driveFailed')[0]!.driveIDs,
+      drives.map((d) => d.driveID).sort((a, b) => a - b),
+    );
+    t.ok(
+      sim().every((s) => s.locked),
+      'drives stay locked',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    t.equal(u.currentFaults('kmipServerFault').length, 1, 'retry rounds keep one fault');
+
+    eks = await startEks(port);
+    await waitFor(() => sim().every((s) => !s.locked));
+    await u.service.idle();
+    t.same(u.currentFaults('kmipServerFault'), [], 'kmipServerFault resolved');
+    t.same(u.currentFaults('driveFailed'), [], 'driveFailed resolved');
+    for (const d of drives) t.same(node.sim.drives[d.slot]!.readBlock(9), data(d.slot));
+  });
+});
