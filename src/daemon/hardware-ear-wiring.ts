@@ -8,6 +8,7 @@ import { driveMethods } from '../api/methods/drive-methods';
 import { earMethods } from '../api/methods/ear-methods';
 import { AsyncResultService } from '../cluster/async-results/async-results';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
+import { BootUnlockService } from '../cluster/boot-unlock';
 import { DriveService } from '../cluster/drives/drives';
 import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
@@ -28,6 +29,8 @@ export interface HardwareEar {
   encryptionStates: EncryptionStateSource;
   drives: DriveService;
   ear: HardwareEarService;
+  /** With a FaultService: unlocks locked drives at start and when one appears or relocks. */
+  unlock: BootUnlockService | undefined;
   /**
    * Reads the inventory, then finishes in the background whatever a previous process left
    * half done (it may wait for a key server; the API must not).
@@ -60,17 +63,36 @@ export function openHardwareEar(
     ...(deps.logger ? { logger: deps.logger.child({ component: 'hardware-ear' }) } : {}),
   });
   drives.setSecurer(ear);
+  const unlock =
+    deps.faults &&
+    new BootUnlockService({
+      store: deps.store,
+      sealer: deps.sealer,
+      transport,
+      inventory,
+      faults: deps.faults,
+      kmip: {
+        connectTimeoutMs: config.kmip.connectTimeoutMs,
+        requestTimeoutMs: config.kmip.requestTimeoutMs,
+        ...(config.kmip.version ? { version: config.kmip.version } : {}),
+      },
+      retryMaxDelayMs: config.unlock?.retry.maxDelayMs ?? 30_000,
+      ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
+    });
   return {
     methods: [...driveMethods(drives), ...earMethods(ear), ...asyncMethods(asyncResults)],
     encryptionStates: ear.states,
     drives,
     ear,
+    unlock,
     async start() {
       asyncResults.failInterrupted();
       await drives.start();
       ear.recover();
+      unlock?.start();
     },
     async close() {
+      await unlock?.close();
       await drives.stop();
       await ear.close();
       await inventory.close();
