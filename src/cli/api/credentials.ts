@@ -1,10 +1,13 @@
 // Which ekmd to talk to and as whom: flags first, then the environment, then the 0600
-// config file. A password never comes from argv: only a file, the environment, the
+// config file; when none of them names a daemon or credentials, the dev daemon whose
+// .state/ is in the current directory (see dev-state.ts). A password never comes from argv: only a file, the environment, the
 // config file or a prompt on the terminal.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../command';
 import { CONFIG_FILE, configDir } from './config-dir';
+import { findDevDaemon } from './dev-state';
+import { readPrivateJson } from './private-file';
 import { canPrompt, promptPassword } from './prompt';
 
 export const DEFAULT_URL = 'https://127.0.0.1:8443';
@@ -37,6 +40,12 @@ export function resolveConnection(
   env: NodeJS.ProcessEnv = process.env,
 ): Connection {
   const file = readConfigFile(join(configDir(env), CONFIG_FILE));
+  const dev = nothingGiven(flags, env, file) ? findDevDaemon() : undefined;
+  if (dev) {
+    const { url, username, password } = dev;
+    const pem = flags.ca ? ca(flags.ca) : dev.ca ? { ca: dev.ca } : {};
+    return { url: parseUrl(url), username, password, ...pem };
+  }
   const url = parseUrl(flags.url ?? env.EKMCTL_URL ?? file.url ?? DEFAULT_URL);
   const username = flags.username ?? env.EKMCTL_USERNAME ?? file.username;
   if (!username) {
@@ -64,6 +73,21 @@ export function resolveConnection(
   return { url, username, password, ...ca(flags.ca ?? file.ca) };
 }
 
+function nothingGiven(flags: ConnectionFlags, env: NodeJS.ProcessEnv, file: ConfigFile): boolean {
+  const given = [
+    flags.url,
+    flags.username,
+    flags.passwordFile,
+    env.EKMCTL_URL,
+    env.EKMCTL_USERNAME,
+    env.EKMCTL_PASSWORD,
+    file.url,
+    file.username,
+    file.password,
+  ];
+  return given.every((v) => v === undefined);
+}
+
 function ca(file: string | undefined): { ca?: string } {
   return file ? { ca: readText(file, 'CA file') } : {};
 }
@@ -84,32 +108,8 @@ function parseUrl(text: string): URL {
 
 /** The config file is optional; when present it must be private to its owner. */
 function readConfigFile(path: string): ConfigFile {
-  let mode: number;
-  let uid: number;
-  try {
-    ({ mode, uid } = statSync(path));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new Error(
-      `refusing ${path}: it is readable by group or others (mode ${(mode & 0o777).toString(8)}); ` +
-        `run: chmod 600 ${path}`,
-    );
-  }
-  if (process.getuid && uid !== process.getuid()) {
-    throw new Error(`refusing ${path}: it belongs to another user (uid ${uid})`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`${path} must hold a JSON object`);
-  }
+  const parsed = readPrivateJson(path);
+  if (!parsed) return {};
   const known = new Set(['url', 'username', 'password', 'ca']);
   for (const [key, value] of Object.entries(parsed)) {
     if (!known.has(key)) throw new Error(`${path}: unknown key "${key}"`);

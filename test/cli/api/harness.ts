@@ -64,10 +64,13 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs ekmctl without blocking the event loop (ekmd's output keeps flowing). */
+/**
+ * Runs ekmctl without blocking the event loop (ekmd's output keeps flowing), in the
+ * operator's home (a dev daemon's .state/ in the caller's directory must not be found).
+ */
 export function ekmctl(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin.ekmctl, ...args], { env });
+    const child = spawn(process.execPath, [bin.ekmctl, ...args], { env, cwd: env.HOME! });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
