@@ -82,4 +82,23 @@ t.test('boot unlock with internal keys', async (t) => {
     t.equal(tries(), before + 2, 'a new boot id releases the guard: one more attempt');
     t.ok(sim()[d.slot]!.locked);
   });
+
+  t.test('a key that fails its key check value never reaches the drive', async (t) => {
+    const d = drives[2]!;
+    const keyPath = `keys/${d.keyID}`;
+    const record = node.store.get<DriveKeyRecord>(keyPath)!.value;
+    node.store.transaction((tx) =>
+      tx.put(keyPath, { ...record, keyCheckValue: '00'.repeat(32) } as never),
+    );
+    node.sim.powerCycle();
+    const before = sim()[d.slot]!.tries.admin1;
+    const u = openUnlocker(node, { bootID: 'boot-3' });
+    const result = await u.service.round();
+    t.match(result.failed.get(d.driveID), /does not match its key check value/);
+    t.equal(sim()[d.slot]!.tries.admin1, before, 'no attempt on the drive');
+    t.ok(sim()[d.slot]!.locked);
+    t.ok(u.currentFaults('driveFailed')[0]?.driveIDs.includes(d.driveID));
+    await u.close();
+    node.store.transaction((tx) => tx.put(keyPath, record as never));
+  });
 });
