@@ -101,4 +101,19 @@ t.test('boot unlock with internal keys', async (t) => {
     await u.close();
     node.store.transaction((tx) => tx.put(keyPath, record as never));
   });
+
+  t.test('authority locked out → driveFailed saying so', async (t) => {
+    const d = drives[1]!;
+    const wrong = () =>
+      node.opal(d.slot).unlock({ who: OpalUser.ADMIN1, pin: Buffer.from('guess') }, 0);
+    for (let i = 0; i < 100; i++) {
+      const err = await wrong().catch((e: Error) => e);
+      if (err instanceof Error && err.name === 'OpalLockedOutError') break;
+    }
+    const u = openUnlocker(node, { bootID: 'boot-4' });
+    const result = await u.service.round();
+    await u.close();
+    t.match(result.failed.get(d.driveID), /authority locked out/);
+    t.equal(result.retry, false);
+  });
 });
