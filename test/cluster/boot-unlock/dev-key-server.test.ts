@@ -5,6 +5,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
+import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { KmipClient } from '../../../src/kmip/client';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
 import { caFromPem, signCsr } from '../pki';
@@ -96,5 +98,29 @@ t.test('boot unlock with the dev key server', async (t) => {
     t.same(u.currentFaults('kmipServerFault'), [], 'kmipServerFault resolved');
     t.same(u.currentFaults('driveFailed'), [], 'driveFailed resolved');
     for (const d of drives) t.same(node.sim.drives[d.slot]!.readBlock(9), data(d.slot));
+  });
+
+  t.test('a key destroyed at the key server → kmipServerFault, its drive failed', async (t) => {
+    const d = drives[0]!;
+    const { kmipUID } = node.store.get<DriveKeyRecord>(`keys/${d.keyID}`)!.value;
+    // The dev client certificate shares the cluster's CN: the same owner at the server.
+    const owner = new KmipClient({
+      hostnames: ['127.0.0.1'],
+      port,
+      ca: read(pki.ca),
+      cert: read(pki.client.cert),
+      key: read(pki.client.key),
+    });
+    await owner.revoke(kmipUID!);
+    await owner.destroy(kmipUID!);
+    owner.close();
+    node.sim.powerCycle();
+    const u = openUnlocker(node);
+    const result = await u.service.round();
+    t.match(u.currentFaults('kmipServerFault')[0]?.details, /1 key\(s\) unavailable/);
+    t.same(u.currentFaults('driveFailed')[0]?.driveIDs, [d.driveID]);
+    t.equal(result.unlocked.length, drives.length - 1, 'the other drives unlocked');
+    t.ok(sim()[d.slot]!.locked);
+    await u.close();
   });
 });
