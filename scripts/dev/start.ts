@@ -376,29 +376,44 @@ async function simLockStates(socket: string): Promise<Map<string, boolean>> {
   }
 }
 
-async function report(api: Api, simSocket: string, kmipPort: number): Promise<void> {
+/** Waits for boot unlock (every drive holding an AK unlocked) up to UNLOCK_WAIT_MS. */
+const UNLOCK_WAIT_MS = 30_000;
+
+async function report(
+  api: Api,
+  simSocket: string,
+  kmipPort: number,
+  booted: number,
+): Promise<void> {
   const drives = (await api.ok('ListDrives')).drives as Record<string, any>[];
   const ear = (await api.ok('GetClusterInfo')).clusterInfo.encryptionAtRestState as string;
-  const locks = await simLockStates(simSocket);
-  let secured = 0;
-  let locked = 0;
+  const keyed = drives.filter((d) => typeof d.keyID === 'string' && d.keyProviderID !== undefined);
+  let locks = await simLockStates(simSocket);
+  const stillLocked = () => keyed.filter((d) => locks.get(d.serial) !== false).length;
+  const deadline = Date.now() + UNLOCK_WAIT_MS;
+  while (stillLocked() > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    locks = await simLockStates(simSocket);
+  }
+  const unlockedAt = Date.now();
   for (const d of drives) {
-    const hasKey = typeof d.keyID === 'string' && d.keyProviderID !== undefined;
-    if (hasKey) secured++;
     const lock = locks.get(d.serial);
-    if (lock) locked++;
     const fault =
       d.driveSecurityFaultReason !== 'none' ? `  fault: ${d.driveSecurityFaultReason}` : '';
     say(
       `drive ${d.driveID}  slot ${d.slot}  serial ${d.serial}  ${d.status}  ` +
-        `${hasKey ? `AK at key provider ${d.keyProviderID}` : 'no AK'}  ` +
+        `${keyed.includes(d) ? `AK at key provider ${d.keyProviderID}` : 'no AK'}  ` +
         `${lock === undefined ? 'lock state unknown' : lock ? 'locked' : 'unlocked'}${fault}`,
     );
   }
   const n = drives.length;
+  const kmip = `kmip://127.0.0.1:${kmipPort}`;
+  say(`encryption at rest ${ear} on ${keyed.length}/${n} drives; keys at ${kmip}`);
+  const locked = stillLocked();
   say(
-    `encryption at rest ${ear} on ${secured}/${n} drives; keys at kmip://127.0.0.1:${kmipPort}; ` +
-      `${locked}/${n} drives locked; boot unlock not built yet: drives stay locked after a power cycle`,
+    locked === 0
+      ? `unlocked ${n - locked}/${n} drives in ${unlockedAt - booted} ms, keys from ${kmip}`
+      : `${locked}/${n} drives still locked after ${UNLOCK_WAIT_MS / 1000} s: see ListClusterFaults`,
   );
 }
 
@@ -516,6 +531,7 @@ async function main(): Promise<number> {
       },
       0o600,
     );
+    const booted = Date.now(); // the node boot: ekmd starts, drives are locked
     const ekmd = children.start('ekmd', [bins.ekmd, '--config', L.config]);
     await step(waitFor(children, ekmd, /"msg":"ekmd ready"/, 'ready'));
     const api = new Api(port, readFileSync(join(L.ekmdState, CERT_FILE), 'utf8'), admin);
@@ -532,7 +548,7 @@ async function main(): Promise<number> {
     }
 
     // 6. What the API says about the drives.
-    await step(report(api, L.simSocket, kmipPort));
+    await step(report(api, L.simSocket, kmipPort, booted));
     say('running; Ctrl-C stops everything');
 
     // 7. Foreground until a signal or a child's death.
