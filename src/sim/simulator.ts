@@ -8,7 +8,7 @@ import type { IoctlResult } from '../opal/transport';
 import { BLOCK_SIZE } from './crypto/xts';
 import type { DriveMode } from './drive/record';
 import { SimDrive, type DriveStatus, type Fault } from './drive/sim-drive';
-import { loadOrCreateRuntimeKey } from './state/runtime-key';
+import { loadOrCreateRuntimeKey } from './persistence/runtime-key';
 
 export interface SimulatorOptions {
   stateDir: string;

@@ -6,7 +6,7 @@ import { open, seal } from '../../src/sim/crypto/seal';
 import { halvesDiffer, newXtsKey, xtsDecrypt, xtsEncrypt } from '../../src/sim/crypto/xts';
 import { checkPin, derivePinSecrets, newPinSalt } from '../../src/sim/crypto/pin-kdf';
 import { decodeVolatile, encodeVolatile, powerOnState } from '../../src/sim/drive/volatile';
-import { VolatileJournal } from '../../src/sim/state/volatile-journal';
+import { VolatileJournal } from '../../src/sim/persistence/volatile-journal';
 import { FrameDecoder, FrameError, encodeFrame } from '../../src/sim/protocol/frame';
 
 t.test('sealed blobs open only with the same key and AAD', async (t) => {

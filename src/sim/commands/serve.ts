@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import pino from 'pino';
 import { EXIT_OK, UsageError } from '../../cli/command';
 import { SimServer } from '../server';
-import { lockStateDir } from '../state/state-lock';
+import { lockStateDir } from '../persistence/state-lock';
 import { Simulator } from '../simulator';
 import { SOCKET_OPTION, intFlag, parse, socketPath } from './options';
 
