@@ -6,7 +6,7 @@ import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { checkMatches, sealLabel, type DriveKeyRecord } from '../hardware-ear/drive-keys';
-import { fetchAks, openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { fetchAksFrom, type KmipSettings } from '../hardware-ear/kmip-keys';
 
 /** Why a drive has no key this round; `retry`: it may come later (a key server issue). */
 export interface KeyFailure {
@@ -41,21 +41,11 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
     out.providersAsked.push(keyProviderID);
     let fetched: Map<string, Buffer | Error>;
     try {
-      const provider = openProvider(
-        deps.store,
-        deps.keyPair,
+      fetched = await fetchAksFrom(
+        deps,
         keyProviderID,
-        deps.kmip,
-        deps.logger,
+        group.map((r) => r.kmipUID!),
       );
-      try {
-        fetched = await fetchAks(
-          provider,
-          group.map((r) => r.kmipUID!),
-        );
-      } finally {
-        provider.close();
-      }
     } catch (err) {
       const reason = (err as Error).message;
       out.providerErrors.set(keyProviderID, reason);

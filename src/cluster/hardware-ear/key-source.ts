@@ -6,7 +6,7 @@ import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { checkMatches, getKeyRecord, sealLabel, type DriveKeyRecord } from './drive-keys';
-import { fetchAks, openProvider, type KmipSettings } from './kmip-keys';
+import { fetchAksFrom, type KmipSettings } from './kmip-keys';
 
 export interface KeySourceDeps {
   store: Store;
@@ -36,21 +36,11 @@ export async function loadAks(
   for (const [keyProviderID, records] of byProvider) {
     let fetched: Map<string, Buffer | Error>;
     try {
-      const provider = openProvider(
-        deps.store,
-        deps.keyPair,
+      fetched = await fetchAksFrom(
+        deps,
         keyProviderID,
-        deps.kmip,
-        deps.logger,
+        records.map((r) => r.kmipUID!),
       );
-      try {
-        fetched = await fetchAks(
-          provider,
-          records.map((r) => r.kmipUID!),
-        );
-      } finally {
-        provider.close();
-      }
     } catch (err) {
       for (const r of records) out.set(r.keyID, err as Error);
       continue;

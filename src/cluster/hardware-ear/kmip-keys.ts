@@ -114,6 +114,20 @@ export async function fetchAks(
   return out;
 }
 
+/** The AKs `uids` of one provider: one batched Get over one connection, closed after. */
+export async function fetchAksFrom(
+  deps: { store: StoreTx; keyPair: ClusterKeyPair; kmip: KmipSettings; logger?: Logger },
+  keyProviderID: number,
+  uids: string[],
+): Promise<Map<string, Buffer | Error>> {
+  const provider = openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
+  try {
+    return await fetchAks(provider, uids);
+  } finally {
+    provider.close();
+  }
+}
+
 /** Locate AKs by Name (one Locate per key, in one message): every UID found. */
 export async function findAks(
   provider: KmipProvider,
