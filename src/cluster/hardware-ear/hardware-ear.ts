@@ -6,6 +6,7 @@
 // hold it, so no drive is left with a PIN nobody knows.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
 import type { Json, Store, StoreTx } from '../../store/store';
@@ -376,24 +377,13 @@ export class HardwareEarService implements DriveSecurer {
       return out;
     }
     const uuid = clusterUuid(this.store);
-    const provider = openProvider(
-      this.store,
-      this.keyPair,
-      keyProviderID,
-      this.deps.kmip,
-      this.options.logger,
-    );
-    try {
-      const registered = await registerAks(provider, uuid, keys);
-      for (const k of keys) {
-        const r = registered.get(k.keyID)!;
-        out.set(
-          k.keyID,
-          r.ok ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid }) : `key server: ${r.reason}`,
-        );
-      }
-    } finally {
-      provider.close();
+    const registered = await this.withProvider(keyProviderID, (p) => registerAks(p, uuid, keys));
+    for (const k of keys) {
+      const r = registered.get(k.keyID)!;
+      out.set(
+        k.keyID,
+        r.ok ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid }) : `key server: ${r.reason}`,
+      );
     }
     return out;
   }
@@ -564,22 +554,31 @@ export class HardwareEarService implements DriveSecurer {
       byProvider.set(k.keyProviderID!, [...(byProvider.get(k.keyProviderID!) ?? []), k]);
     const uuid = clusterUuid(this.store);
     for (const [keyProviderID, keys] of byProvider) {
-      const provider = openProvider(
-        this.store,
-        this.keyPair,
-        keyProviderID,
-        this.deps.kmip,
-        this.options.logger,
-      );
-      try {
-        const uids = await findAks(provider, uuid, keys);
-        const failed = await destroyAks(provider, uids);
+      await this.withProvider(keyProviderID, async (p) => {
+        const failed = await destroyAks(p, await findAks(p, uuid, keys));
         if (failed.length) throw new Error(`could not destroy ${failed.length} unrecorded AK(s)`);
-      } finally {
-        provider.close();
-      }
+      });
       this.store.transaction((tx) => keys.forEach((k) => retire(tx, k.keyID)));
       this.options.logger?.info({ keyProviderID, count: keys.length }, 'unrecorded AKs destroyed');
+    }
+  }
+
+  /** Runs `fn` over one connection to the provider's key servers, closed afterwards. */
+  private async withProvider<R>(
+    keyProviderID: number,
+    fn: (provider: KmipProvider) => Promise<R>,
+  ): Promise<R> {
+    const provider = openProvider(
+      this.store,
+      this.keyPair,
+      keyProviderID,
+      this.deps.kmip,
+      this.options.logger,
+    );
+    try {
+      return await fn(provider);
+    } finally {
+      provider.close();
     }
   }
 
@@ -596,21 +595,12 @@ export class HardwareEarService implements DriveSecurer {
       let failed: string[] = [];
       if (keyProviderID !== null) {
         try {
-          const provider = openProvider(
-            this.store,
-            this.keyPair,
-            keyProviderID,
-            this.deps.kmip,
-            this.options.logger,
-          );
-          try {
-            failed = await destroyAks(
-              provider,
+          failed = await this.withProvider(keyProviderID, (p) =>
+            destroyAks(
+              p,
               keys.map((k) => k.kmipUID!),
-            );
-          } finally {
-            provider.close();
-          }
+            ),
+          );
         } catch (err) {
           this.options.logger?.warn(
             { keyProviderID, err: (err as Error).message },
