@@ -1,7 +1,10 @@
 // HTTP Basic auth on every request, as Element does. Verifying is a scrypt hash (tens of
 // ms, off the event loop), so a verified header is remembered under an HMAC of itself for
 // a few minutes, until the admin credentials change. Each client address that keeps
-// failing waits longer before its next attempt is even checked.
+// failing waits longer before its next attempt is even checked. Failed logins are
+// reported (user name and address, never the password) to the audit log: the first few
+// of an address in a row, then every power of two, so a flood cannot push older events
+// out of the bounded log.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminCredentials } from '../cluster/admin';
@@ -16,6 +19,19 @@ const FAILURE_MEMORY_MS = 15 * 60 * 1000;
 const FAILURE_TABLE_MAX = 10_000;
 /** scrypt runs on libuv's pool, which DNS and fs share: cap how many run at once. */
 const MAX_CONCURRENT_VERIFICATIONS = 2;
+/** Failures of one address reported one by one; after these, only powers of two. */
+const REPORTED_FAILURES = 5;
+const MAX_USER_LENGTH = 128;
+
+/** A refused login as the audit log records it. */
+export interface FailedLogin {
+  /** The user name the client gave ('' when it gave none); never the password. */
+  user: string;
+  remoteAddress: string;
+  /** Failures of this address in a row. */
+  failures: number;
+  reason: 'no credentials' | 'malformed credentials' | 'wrong user name or password';
+}
 
 interface Failures {
   count: number;
@@ -24,7 +40,10 @@ interface Failures {
 
 export class BasicAuth {
   private readonly cacheKey = randomBytes(32);
-  private readonly verified = new Map<string, { revision: number; expires: number }>();
+  private readonly verified = new Map<
+    string,
+    { revision: number; expires: number; user: string }
+  >();
   private readonly failures = new Map<string, Failures>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
@@ -32,41 +51,53 @@ export class BasicAuth {
   constructor(
     private readonly admin: AdminCredentials,
     private readonly logger?: Logger,
+    /** Told of refused logins (the audit log); must not throw. */
+    private readonly onFailure?: (failure: FailedLogin) => void,
   ) {}
 
   /** True when `header` carries the admin's credentials. */
   async check(header: string | undefined, client: string): Promise<boolean> {
+    return (await this.authenticate(header, client)) !== undefined;
+  }
+
+  /** The user name when `header` carries the admin's credentials, else undefined. */
+  async authenticate(header: string | undefined, client: string): Promise<string | undefined> {
     const now = Date.now();
     const fingerprint = header && createHmac('sha256', this.cacheKey).update(header).digest('hex');
     const cached = fingerprint ? this.verified.get(fingerprint) : undefined;
     if (cached && cached.expires > now && cached.revision === this.admin.revision()) {
       this.failures.delete(client);
-      return true;
+      return cached.user;
     }
 
     await sleep(this.penalty(client, now));
     const revision = this.admin.revision();
-    const ok = fingerprint !== undefined && (await this.verify(header as string));
-    if (ok) {
+    const outcome: Outcome = header
+      ? await this.verify(header)
+      : { ok: false, user: '', reason: 'no credentials' };
+    if (outcome.ok) {
       this.failures.delete(client);
-      this.remember(fingerprint as string, revision);
-    } else {
-      this.recordFailure(client);
+      this.remember(fingerprint as string, revision, outcome.user);
+      return outcome.user;
     }
-    return ok;
+    this.recordFailure(client, outcome);
+    return undefined;
   }
 
-  private async verify(header: string): Promise<boolean> {
+  private async verify(header: string): Promise<Outcome> {
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
-    if (!m) return false;
+    if (!m) return { ok: false, user: '', reason: 'malformed credentials' };
     const decoded = Buffer.from(m[1], 'base64');
     const text = decoded.toString('utf8');
     decoded.fill(0);
     const colon = text.indexOf(':');
-    if (colon < 0) return false;
+    // Without a colon the text may be a password typed alone: it is not a user name.
+    if (colon < 0) return { ok: false, user: '', reason: 'malformed credentials' };
+    const user = text.slice(0, colon);
     await this.acquire();
     try {
-      return await this.admin.verify(text.slice(0, colon), text.slice(colon + 1));
+      const ok = await this.admin.verify(user, text.slice(colon + 1));
+      return { ok, user, reason: 'wrong user name or password' };
     } finally {
       this.release();
     }
@@ -78,13 +109,24 @@ export class BasicAuth {
     return Math.min(BASE_DELAY_MS * 2 ** (f.count - FREE_FAILURES), MAX_DELAY_MS);
   }
 
-  private recordFailure(client: string): void {
+  private recordFailure(client: string, outcome: Outcome): void {
     const now = Date.now();
     const f = this.failures.get(client);
     const count = f && now - f.last <= FAILURE_MEMORY_MS ? f.count + 1 : 1;
     if (!f && this.failures.size >= FAILURE_TABLE_MAX) this.prune(now);
     this.failures.set(client, { count, last: now });
     this.logger?.warn({ client, failures: count }, 'API authentication failed');
+    if (!this.onFailure || (count > REPORTED_FAILURES && (count & (count - 1)) !== 0)) return;
+    try {
+      this.onFailure({
+        user: outcome.user.slice(0, MAX_USER_LENGTH),
+        remoteAddress: client,
+        failures: count,
+        reason: outcome.reason,
+      });
+    } catch (err) {
+      this.logger?.error({ err }, 'cannot record a failed login');
+    }
   }
 
   private prune(now: number): void {
@@ -97,9 +139,9 @@ export class BasicAuth {
     }
   }
 
-  private remember(fingerprint: string, revision: number): void {
+  private remember(fingerprint: string, revision: number, user: string): void {
     if (this.verified.size >= CACHE_MAX) this.verified.clear();
-    this.verified.set(fingerprint, { revision, expires: Date.now() + CACHE_TTL_MS });
+    this.verified.set(fingerprint, { revision, expires: Date.now() + CACHE_TTL_MS, user });
   }
 
   private acquire(): Promise<void> {
@@ -116,6 +158,8 @@ export class BasicAuth {
     else this.running--;
   }
 }
+
+type Outcome = { ok: boolean; user: string; reason: FailedLogin['reason'] };
 
 function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();

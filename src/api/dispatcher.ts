@@ -1,8 +1,10 @@
 // The JSON-RPC envelope: parse {method, params, id}, find the method case-insensitively,
 // validate its params, call it, and shape Element's reply. Every failure, malformed input
-// included, becomes {id, error: {code: 500, name, message}}; nothing here throws.
+// included, becomes {id, error: {code: 500, name, message}}; nothing here throws. Calls
+// that can change state are written to the audit log with their caller and outcome.
 import type { Logger } from 'pino';
 import type { ClusterServices } from '../cluster';
+import { isAuditedMethod, type AuditEvent } from '../cluster/audit';
 import { ElementError } from '../cluster/errors';
 import type { ApiMethod } from './method';
 import { compileParams, type ParamsValidator } from './params';
@@ -19,6 +21,15 @@ interface Entry {
   validator: ParamsValidator;
 }
 
+/** Who made the call: the authenticated user and the client's address. */
+export interface Caller {
+  user: string;
+  remoteAddress: string;
+}
+
+/** Where audit events go (the store, through recordAudit). */
+export type AuditSink = (event: AuditEvent) => void;
+
 export class Dispatcher {
   private readonly table = new Map<string, Entry>();
 
@@ -26,6 +37,7 @@ export class Dispatcher {
     methods: ApiMethod[],
     private readonly services: ClusterServices,
     private readonly logger?: Logger,
+    private readonly audit?: AuditSink,
   ) {
     for (const method of [getApi(() => this.names()), ...methods]) {
       const key = method.name.toLowerCase();
@@ -38,7 +50,7 @@ export class Dispatcher {
     return [...this.table.values()].map((e) => e.method.name).sort();
   }
 
-  async dispatch(body: string): Promise<RpcReply> {
+  async dispatch(body: string, caller?: Caller): Promise<RpcReply> {
     let request: unknown;
     try {
       request = JSON.parse(body);
@@ -73,18 +85,53 @@ export class Dispatcher {
       );
     }
     const started = process.hrtime.bigint();
+    let reply: RpcReply;
     try {
       const unusedParameters = entry.validator.check(params);
       const result = await entry.method.handler(params, this.services);
       this.log(entry.method.name, id, started);
-      return unusedParameters ? { id, result, unusedParameters } : { id, result };
+      reply = unusedParameters ? { id, result, unusedParameters } : { id, result };
     } catch (err) {
       if (err instanceof ElementError) {
         this.log(entry.method.name, id, started, err.elementName);
-        return failure(id, err.elementName, err.message);
+        reply = failure(id, err.elementName, err.message);
+      } else {
+        this.logger?.error({ method: entry.method.name, err }, 'API method failed');
+        reply = failure(id, 'xInternalError', "Internal error; see the node's log.");
       }
-      this.logger?.error({ method: entry.method.name, err }, 'API method failed');
-      return failure(id, 'xInternalError', "Internal error; see the node's log.");
+    }
+    this.record(entry, params, reply, caller);
+    return reply;
+  }
+
+  /** Audits a state-changing call; a failing audit write is logged, never the caller's error. */
+  private record(
+    entry: Entry,
+    params: Record<string, unknown>,
+    reply: RpcReply,
+    caller: Caller | undefined,
+  ): void {
+    const name = entry.method.name;
+    if (!this.audit || !isAuditedMethod(name)) return;
+    // Members the method does not know are named with their JSON type only: a misspelt
+    // secret must not reach the log.
+    const known = Object.fromEntries(
+      Object.entries(params).map(([k, v]) => [
+        k,
+        entry.validator.knows(k) ? v : `[unknown ${v === null ? 'null' : typeof v}]`,
+      ]),
+    );
+    try {
+      this.audit({
+        source: 'api',
+        action: name,
+        user: caller?.user,
+        remoteAddress: caller?.remoteAddress,
+        params: known,
+        outcome: 'error' in reply ? reply.error.name : 'ok',
+      });
+    } catch (err) {
+      this.logger?.error({ method: name, err }, 'cannot write the audit log');
     }
   }
 

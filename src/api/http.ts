@@ -28,7 +28,8 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
       return discard(req, res, 405, '405 Method Not Allowed.');
     }
     const client = req.socket.remoteAddress ?? 'unknown';
-    if (!(await auth.check(req.headers.authorization, client))) {
+    const user = await auth.authenticate(req.headers.authorization, client);
+    if (user === undefined) {
       res.setHeader('WWW-Authenticate', 'Basic realm="ekmd"');
       return discard(req, res, 401, '401 Unauthorized.');
     }
@@ -45,7 +46,7 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
         },
       });
     }
-    sendJson(res, 200, await dispatcher.dispatch(body));
+    sendJson(res, 200, await dispatcher.dispatch(body, { user, remoteAddress: client }));
   }
 }
 

@@ -7,6 +7,7 @@ import { openClusterServices, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/kmip-tester';
+import { recordAudit, type AuditEvent } from '../cluster/audit';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -59,12 +60,25 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { logger } = options;
   const tester = options.tester ?? new KmipKeyServerTester({ ...options.kmip, logger });
   const services = await openClusterServices({ ...options, tester });
+  // The audit log lives in the store, beside the state it describes.
+  const audit = (event: AuditEvent) => void recordAudit(options.store, event);
   const dispatcher = new Dispatcher(
     [...builtInMethods, ...(options.methods ?? [])],
     services,
     logger,
+    audit,
   );
-  const auth = new BasicAuth(services.admin, logger);
+  const auth = new BasicAuth(services.admin, logger, (f) =>
+    audit({
+      source: 'auth',
+      action: 'Login',
+      user: f.user,
+      remoteAddress: f.remoteAddress,
+      params: { failures: f.failures },
+      outcome: 'xUnauthorized',
+      details: f.reason,
+    }),
+  );
   const identity = options.tls ?? (await selfSigned(options));
   const server = createServer(
     { cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' },

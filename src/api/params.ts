@@ -1,6 +1,9 @@
 // Parameter validation with ajv, mapped onto Element's error names: a missing member is
 // xMissingParameter ("Missing member=[name]"), a wrong type, range or enum is
 // xInvalidParameter naming the member. Unknown members are tolerated and reported back.
+// Strings anywhere in params must be well-formed text without NUL: a NUL truncates C
+// strings (KMIP names, certificates handed to OpenSSL) and a lone UTF-16 surrogate has no
+// UTF-8 form, so neither may reach the store.
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { ElementError } from '../cluster/errors';
 import type { ParamsSchema } from './method';
@@ -10,13 +13,17 @@ const ajv = new Ajv({ allErrors: false, strict: true });
 export interface ParamsValidator {
   /** Throws ElementError; returns the members the method does not know. */
   check(params: Record<string, unknown>): Record<string, string> | undefined;
+  /** True when `name` is one of the method's parameters. */
+  knows(name: string): boolean;
 }
 
 export function compileParams(schema: ParamsSchema): ParamsValidator {
   const validate: ValidateFunction = ajv.compile(schema);
   const known = new Set(Object.keys(schema.properties));
   return {
+    knows: (name) => known.has(name),
     check(params) {
+      checkStrings(params);
       if (!validate(params)) throw toElementError(validate.errors?.[0]);
       const unused = Object.keys(params).filter((k) => !known.has(k));
       if (unused.length === 0) return undefined;
@@ -24,6 +31,40 @@ export function compileParams(schema: ParamsSchema): ParamsValidator {
       return Object.fromEntries(unused.map((k) => [k, jsonType(params[k])]));
     },
   };
+}
+
+const NUL = '\u0000';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Refuses NUL and lone surrogates in every string of params, member names included.
+ * Iterative: a body can nest deeper than the call stack.
+ */
+function checkStrings(params: Record<string, unknown>): void {
+  const stack: [string, unknown][] = [['', params]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [where, value] = item;
+    if (typeof value === 'string') {
+      if (value.includes(NUL)) throw badText(where, 'must not contain NUL characters');
+      if (LONE_SURROGATE.test(value)) {
+        throw badText(where, 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)');
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push([`${where}[${i}]`, v]));
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) {
+        const name = where ? `${where}[${k}]` : k;
+        if (k.includes(NUL) || LONE_SURROGATE.test(k)) {
+          throw badText(JSON.stringify(name), 'member name is not well-formed text');
+        }
+        stack.push([name, v]);
+      }
+    }
+  }
+}
+
+function badText(where: string, why: string): ElementError {
+  return new ElementError('xInvalidParameter', `Invalid parameter ${where}: ${why}.`);
 }
 
 function jsonType(v: unknown): string {

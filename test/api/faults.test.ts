@@ -5,6 +5,7 @@ import t from 'tap';
 import { startApiServer } from '../../src/api';
 import { faultMethods } from '../../src/api/methods/fault-methods';
 import { CERT_FILE } from '../../src/api/self-signed';
+import { withoutAudit } from '../../src/cluster/audit';
 import { FaultService } from '../../src/cluster/faults';
 import { openSealer, openSqliteStore } from '../../src/store';
 import { ElementClient } from './element-client';
@@ -70,7 +71,7 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
   });
 
   t.test('wrong parameters are refused and change nothing', async (t) => {
-    const before = JSON.stringify(store.list(''));
+    const before = JSON.stringify(withoutAudit(store.list('')));
     const cases: [string, Record<string, unknown>, RegExp][] = [
       ['ListClusterFaults', { faultTypes: 'open' }, /faultTypes.*"current", "resolved", "all"/],
       ['ListClusterFaults', { faultTypes: 1 }, /faultTypes/],
@@ -85,7 +86,7 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
       t.equal(reply.error?.name, 'xInvalidParameter', `${method} ${JSON.stringify(params)}`);
       t.match(reply.error?.message, message);
     }
-    t.equal(JSON.stringify(store.list('')), before);
+    t.equal(JSON.stringify(withoutAudit(store.list(''))), before);
   });
 
   t.test(

@@ -1,0 +1,16 @@
+// The audit log of security operations: recorded by the API dispatcher (every call that
+// changes state), by Basic auth (failed logins), and by services for their own events.
+export {
+  AUDIT_PREFIX,
+  AUDIT_RETENTION,
+  readAudit,
+  recordAudit,
+  recordAuditIn,
+  withoutAudit,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditRecord,
+  type AuditSource,
+} from './audit-log';
+export { auditParams, isSecretName, REDACTED } from './audit-params';
+export { isAuditedMethod } from './audited-methods';
