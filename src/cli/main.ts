@@ -2,6 +2,7 @@
 // ekmctl: the operator's command line. Subcommands are required lazily so that
 // `ekmctl --help` and small commands start in a few tens of milliseconds.
 import { dispatch, runMain, type CommandEntry } from './command';
+import { manualPage } from './help';
 
 const commands: Record<string, CommandEntry> = {
   status: {
@@ -40,6 +41,14 @@ const commands: Record<string, CommandEntry> = {
     summary: 'results of asynchronous work: get, list',
     load: () => require('./api/commands/async'),
   },
+  faults: {
+    summary: 'cluster faults: list (also offline, --follow), clear',
+    load: () => require('./api/commands/faults'),
+  },
+  audit: {
+    summary: 'audit log of security operations and failed logins (reads the store)',
+    load: () => require('./api/commands/audit'),
+  },
   store: {
     summary: "back up ekmd's store while it runs",
     load: () => require('./api/commands/store'),
@@ -58,36 +67,7 @@ const commands: Record<string, CommandEntry> = {
   },
 };
 
-function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((n) => n.length));
-  const lines = Object.entries(commands).map(
-    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
-  );
-  return [
-    'Usage: ekmctl <command> [options]',
-    '',
-    'Operate ekmd, the encryption-at-rest key daemon of a storage node.',
-    '',
-    'Commands:',
-    ...lines,
-    '',
-    "Run 'ekmctl <command> --help' for a command's options.",
-    '',
-    'Commands that use the API connect to ekmd over HTTPS with Basic auth:',
-    '  --url URL, --username NAME, --password-file FILE, --ca FILE, --json',
-    'or the environment EKMCTL_URL, EKMCTL_USERNAME, EKMCTL_PASSWORD, or the file',
-    '~/.config/ekmctl/config.json ({"url","username","password","ca"}; mode 0600',
-    'required); else the password is asked on the terminal. A password is never',
-    "taken from the command line. Without --ca, ekmd's certificate is pinned by",
-    'SHA-256 on first use in ~/.config/ekmctl/pinned-certificates.json; a changed',
-    'certificate is refused.',
-    '',
-    'Exit codes: 0 success, 1 failure, 2 usage error.',
-    "  API errors print one line 'xName: message' and exit 1.",
-    "  'ekmctl status': 0 ok, 1 warning, 2 critical.",
-    '',
-  ].join('\n');
-}
+const usage = () => manualPage(commands);
 
 export { commands };
 

@@ -2,7 +2,7 @@
 // (CA chain, or the pinned fingerprint) before the request carrying credentials is
 // written to it.
 import { request, type IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { connect as connectTcp, isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import type { Connection } from './credentials';
 import type { PinStore } from './pins';
@@ -46,6 +46,24 @@ export class ApiClient {
 
   private get port(): number {
     return this.conn.url.port ? Number(this.conn.url.port) : 443;
+  }
+
+  /**
+   * True when nothing listens at ekmd's address (connection refused): ekmd is down, and
+   * offline readers of its store may take over. Asks for no password and sends nothing.
+   */
+  refused(timeoutMs = 3000): Promise<boolean> {
+    const host = this.conn.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    return new Promise((resolve) => {
+      const socket = connectTcp({ host, port: this.port });
+      const done = (refused: boolean) => {
+        socket.destroy();
+        resolve(refused);
+      };
+      socket.setTimeout(timeoutMs, () => done(false));
+      socket.once('connect', () => done(false));
+      socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
+    });
   }
 
   async call<T = JsonObject>(method: string, params: JsonObject = {}): Promise<T> {

@@ -1,6 +1,10 @@
 // `ekmctl status`: one screen for an operator or a monitoring check — cluster, encryption
-// at rest, key providers and whether their key servers answer, drives — with exit codes
-// 0 ok, 1 warning, 2 critical.
+// at rest, key providers and whether their key servers answer, drives by state, current
+// faults — with exit codes 0 ok, 1 warning, 2 critical. Critical: ekmd unreachable, a
+// critical or error fault, a failed drive, or an active provider none of whose key
+// servers answers. Warning: a warning fault, a key server that does not answer, work in
+// progress (enabling, disabling), no cluster yet.
+import type { ClusterFault } from '../../../cluster/faults';
 import { ApiTransportError, ElementApiError, type ApiClient } from '../client';
 import { runSubcommand, type Subcommand } from '../command-kit';
 import { json, table } from '../output';
@@ -34,6 +38,8 @@ interface Report {
   keyProviders: { keyProviderID: number; name: string; active: boolean; keyServerIDs: number[] }[];
   keyServers: ServerCheck[];
   drives: Record<string, number> | null;
+  /** Current (unresolved) cluster faults; null when ekmd does not serve them. */
+  faults: ClusterFault[] | null;
   problems: Problem[];
 }
 
@@ -47,8 +53,13 @@ const status: Subcommand = {
   },
   details: [
     'Key servers assigned to a provider are tested in parallel unless --no-test.',
-    'Exit codes: 0 ok, 1 warning, 2 critical (ekmd unreachable, or an active key',
-    'provider with no key server answering); bad flags also exit 2.',
+    'Exit codes for monitoring:',
+    '  0 ok',
+    '  1 warning: a warning fault, a key server not answering, encryption at rest',
+    '    enabling or disabling, no cluster created yet',
+    '  2 critical: ekmd unreachable, a critical or error fault, a failed drive, or an',
+    '    active key provider none of whose key servers answers',
+    'Bad flags also exit 2.',
   ],
   async run(ctx) {
     const api = ctx.api();
@@ -74,6 +85,7 @@ function emptyReport(endpoint: string, message: string): Report {
     keyProviders: [],
     keyServers: [],
     drives: null,
+    faults: null,
     problems: [{ severity: 'critical', message }],
   };
 }
@@ -95,6 +107,7 @@ async function gather(api: ApiClient, testServers: boolean): Promise<Report> {
   );
   judgeProviders(kmipKeyProviders, keyServers, problems);
   const drives = methods.has('ListDrives') ? await driveCounts(api, problems) : null;
+  const faults = methods.has('ListClusterFaults') ? await currentFaults(api, problems) : null;
   const state = problems.reduce<Severity>(
     (worst, p) => (RANK[p.severity] > RANK[worst] ? p.severity : worst),
     'ok',
@@ -113,6 +126,7 @@ async function gather(api: ApiClient, testServers: boolean): Promise<Report> {
     })),
     keyServers,
     drives,
+    faults,
     problems,
   };
 }
@@ -189,9 +203,26 @@ async function driveCounts(api: ApiClient, problems: Problem[]): Promise<Record<
   const counts: Record<string, number> = {};
   for (const d of drives) counts[d.status] = (counts[d.status] ?? 0) + 1;
   if (counts.failed) {
-    problems.push({ severity: 'warning', message: `${counts.failed} drive(s) failed` });
+    problems.push({ severity: 'critical', message: `${counts.failed} drive(s) failed` });
   }
   return counts;
+}
+
+/** Error and critical faults are critical; warnings warn; best practices are shown only. */
+async function currentFaults(api: ApiClient, problems: Problem[]): Promise<ClusterFault[]> {
+  const { faults } = await api.call<{ faults: ClusterFault[] }>('ListClusterFaults', {
+    faultTypes: 'current',
+  });
+  for (const f of faults) {
+    const severity =
+      f.severity === 'critical' || f.severity === 'error'
+        ? 'critical'
+        : f.severity === 'warning'
+          ? 'warning'
+          : undefined;
+    if (severity) problems.push({ severity, message: `fault ${f.code}: ${f.details}` });
+  }
+  return faults;
 }
 
 function render(r: Report): string {
@@ -226,6 +257,16 @@ function render(r: Report): string {
           s.reachable === null ? 'not tested' : s.reachable ? 'ok' : 'FAILED',
         ]),
       ),
+    );
+  }
+  if (r.faults) {
+    out.push(
+      r.faults.length
+        ? table(
+            ['FAULT', 'SEVERITY', 'CODE', 'DETAILS'],
+            r.faults.map((f) => [f.clusterFaultID, f.severity, f.code, f.details]),
+          )
+        : 'current faults:       none\n',
     );
   }
   for (const p of r.problems) out.push(`${p.severity.toUpperCase()}: ${p.message}\n`);
