@@ -1,0 +1,73 @@
+// Audit log cost: appending one event (one durable commit, as each audited API call and
+// failed login makes) on a full log of 10,000 events, and reading the whole log as
+// `ekmctl audit` does. BENCH_DIR picks the file system (default tmpdir).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AUDIT_RETENTION,
+  readAudit,
+  recordAudit,
+  recordAuditIn,
+  type AuditEvent,
+} from '../../src/cluster/audit';
+import { openSqliteStore } from '../../src/store';
+
+// Goals: an append within the store's 10 ms durable-commit budget (it adds to an API call);
+// reading the full log, and a --since read, within half a second for an operator.
+const GOALS = { appendP99Ms: 10, readAllMs: 500, readSinceMs: 500 };
+
+const event = (i: number): AuditEvent => ({
+  source: 'api',
+  action: 'CreateKeyServerKmip',
+  user: 'admin',
+  remoteAddress: '127.0.0.1',
+  params: {
+    kmipKeyServerName: `kms-${i}`,
+    kmipKeyServerHostnames: [`kms-${i}.example`],
+    kmipCaCertificate: 'x'.repeat(1200),
+    kmipClientCertificate: 'y'.repeat(1200),
+  },
+  outcome: 'ok',
+});
+
+function time(fn: () => void): number {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'ekmd-bench-audit-'));
+const store = openSqliteStore(join(dir, 'ekmd.db'));
+for (let i = 0; i < AUDIT_RETENTION; i += 500) {
+  store.transaction((tx) => {
+    for (let k = i; k < i + 500; k++) recordAuditIn(tx, event(k));
+  });
+}
+const appends: number[] = [];
+for (let i = 0; i < 300; i++) appends.push(time(() => recordAudit(store, event(i))));
+appends.sort((a, b) => a - b);
+let count = 0;
+const readAll = time(() => (count = readAudit(store).length));
+const readSince = time(() => readAudit(store, { since: new Date(Date.now() - 60_000) }));
+const rows = store.list('audit/').length;
+store.close();
+rmSync(dir, { recursive: true, force: true });
+
+console.log(`load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs`);
+const p50 = appends[Math.floor(appends.length * 0.5)];
+const p99 = appends[Math.floor(appends.length * 0.99)];
+const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+console.log(
+  `append (full log)      p50 ${p50.toFixed(3)} ms  p99 ${p99.toFixed(3)} ms  ` +
+    `goal p99 < ${GOALS.appendP99Ms} ms  ${verdict(p99 < GOALS.appendP99Ms)}`,
+);
+console.log(
+  `read all ${count} events  ${readAll.toFixed(1)} ms  goal < ${GOALS.readAllMs} ms  ` +
+    verdict(readAll < GOALS.readAllMs),
+);
+console.log(
+  `read --since 1m        ${readSince.toFixed(1)} ms  goal < ${GOALS.readSinceMs} ms  ` +
+    verdict(readSince < GOALS.readSinceMs),
+);
+console.log(`store rows of the log  ${rows} (retention ${AUDIT_RETENTION} + the sequence key)`);
