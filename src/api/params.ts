@@ -36,28 +36,32 @@ export function compileParams(schema: ParamsSchema): ParamsValidator {
 const NUL = '\u0000';
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Deeper than this, an error names the outermost members only (paths stay short). */
+const MAX_NAMED_DEPTH = 16;
+
 /**
  * Refuses NUL and lone surrogates in every string of params, member names included.
  * Iterative: a body can nest deeper than the call stack.
  */
 function checkStrings(params: Record<string, unknown>): void {
-  const stack: [string, unknown][] = [['', params]];
+  const stack: [string, unknown, number][] = [['', params, 0]];
   for (let item = stack.pop(); item; item = stack.pop()) {
-    const [where, value] = item;
+    const [where, value, depth] = item;
+    const at = (child: string) =>
+      depth === 0 ? child : depth < MAX_NAMED_DEPTH ? `${where}[${child}]` : where;
     if (typeof value === 'string') {
       if (value.includes(NUL)) throw badText(where, 'must not contain NUL characters');
       if (LONE_SURROGATE.test(value)) {
         throw badText(where, 'must be well-formed Unicode (it holds a lone UTF-16 surrogate)');
       }
     } else if (Array.isArray(value)) {
-      value.forEach((v, i) => stack.push([`${where}[${i}]`, v]));
+      value.forEach((v, i) => stack.push([at(String(i)), v, depth + 1]));
     } else if (typeof value === 'object' && value !== null) {
       for (const [k, v] of Object.entries(value)) {
-        const name = where ? `${where}[${k}]` : k;
         if (k.includes(NUL) || LONE_SURROGATE.test(k)) {
-          throw badText(JSON.stringify(name), 'member name is not well-formed text');
+          throw badText(JSON.stringify(at(k)), 'member name is not well-formed text');
         }
-        stack.push([name, v]);
+        stack.push([at(k), v, depth + 1]);
       }
     }
   }

@@ -49,3 +49,16 @@ t.test('NUL and lone surrogates are refused before anything is stored', async (t
   const ok = await client.ok('CreateKeyProviderKmip', { keyProviderName: 'clé \u{1F512} 鍵' });
   t.equal(ok.kmipKeyProvider.keyProviderName, 'clé \u{1F512} 鍵');
 });
+
+t.test('deeply nested params are checked without recursion, with a short path', async (t) => {
+  const node = await startNode(t, new ContactRecorder());
+  const n = 50_000;
+  const deep = '['.repeat(n) + '"x\\u0000"' + ']'.repeat(n);
+  const body = `{"method":"CreateKeyProviderKmip","id":1,"params":{"keyProviderName":"p","deep":${deep}}}`;
+  const raw = await node.client.post('/json-rpc/12.3', body);
+  t.equal(raw.status, 200);
+  const reply = JSON.parse(raw.text) as { error?: { name: string; message: string } };
+  t.equal(reply.error?.name, 'xInvalidParameter');
+  t.match(reply.error?.message, /^Invalid parameter deep(\[0\]){15}: must not contain NUL/);
+  t.ok(reply.error!.message.length < 200, 'the path is cut short');
+});
