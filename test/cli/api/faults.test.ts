@@ -82,6 +82,9 @@ t.test('usage errors exit 2 and say why', async (t) => {
     t.equal(r.status, 2, flags.join(' '));
     t.match(r.stderr, message);
   }
+  const noUser = await ekmctl(op.env, 'faults', 'list', '--url', d.url);
+  t.equal(noUser.status, 2, 'while ekmd answers, it needs credentials');
+  t.match(noUser.stderr, /no username/);
 });
 
 t.test('follow online: raised, resolved and cleared faults, until Ctrl-C', async (t) => {
@@ -134,6 +137,10 @@ t.test('offline once ekmd is stopped: refused connection, or --state-dir', async
   );
   t.match(fallback.stdout, /^1\s+.*kmipServerFault/m);
   t.match(fallback.stdout, /^2\s+.*driveFailed/m);
+
+  const noCredentials = await ekmctl(env, 'faults', 'list', '--current', '--url', d.url);
+  t.equal(noCredentials.status, 0, 'at boot, no credentials are needed to read the log');
+  t.equal(noCredentials.stdout, fallback.stdout);
 
   const direct = await ekmctl(op.env, 'faults', 'list', '--json', '--state-dir', d.work.stateDir);
   t.equal(direct.status, 0, direct.stderr);

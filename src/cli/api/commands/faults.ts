@@ -6,7 +6,11 @@ import { EXIT_OK, UsageError } from '../../command';
 import type { ClusterFault, FaultTypes } from '../../../cluster/faults';
 import { FAULT_CODES } from '../../../cluster/faults/fault-codes';
 import { readFaults } from '../../../cluster/faults/fault';
-import { ApiTransportError } from '../client';
+import { join } from 'node:path';
+import { ApiClient, ApiTransportError } from '../client';
+import { PINS_FILE, configDir } from '../config-dir';
+import { DEFAULT_URL } from '../credentials';
+import { PinStore } from '../pins';
 import { runGroup, type Context, type Subcommand } from '../command-kit';
 import { parseSince, shortDate, stateDirFlag, stateDirOf, withStateStore } from '../offline';
 import { json, table } from '../output';
@@ -72,20 +76,41 @@ function matches(f: ClusterFault, filter: Filter): boolean {
 async function sourceOf(ctx: Context): Promise<FaultSource> {
   const dir = ctx.string('state-dir');
   if (dir !== undefined) return storeSource(dir);
-  const api = ctx.api();
-  if (await api.refused()) {
-    const fallback = storeSource(stateDirOf(undefined));
-    ctx.note(
-      `ekmctl: nothing answers at ${api.endpoint} (connection refused); ${fallback.describe}`,
-    );
-    return fallback;
+  let api: ApiClient;
+  try {
+    api = ctx.api();
+  } catch (err) {
+    // No credentials at hand (a node at boot): still read the log if ekmd is down.
+    if (!(err instanceof UsageError)) throw err;
+    const probe = bareClient(ctx.string('url') ?? process.env.EKMCTL_URL ?? DEFAULT_URL);
+    if (probe && (await probe.refused())) return fallbackSource(ctx, probe.endpoint);
+    throw err;
   }
+  if (await api.refused()) return fallbackSource(ctx, api.endpoint);
   return {
     describe: `ekmd at ${api.endpoint}`,
     read: async () =>
       (await api.call<{ faults: ClusterFault[] }>('ListClusterFaults', { faultTypes: 'all' }))
         .faults,
   };
+}
+
+function fallbackSource(ctx: Context, endpoint: string): FaultSource {
+  const source = storeSource(stateDirOf(undefined));
+  ctx.note(`ekmctl: nothing answers at ${endpoint} (connection refused); ${source.describe}`);
+  return source;
+}
+
+/** A client good for refused() only: no credentials. Undefined for a bad URL. */
+function bareClient(url: string): ApiClient | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const conn = { url: parsed, username: '', password: '' };
+  return new ApiClient(conn, new PinStore(join(configDir(), PINS_FILE)));
 }
 
 function storeSource(stateDir: string): FaultSource {
