@@ -285,7 +285,14 @@ function report(
 
 const clear: Subcommand = {
   summary: 'forget resolved (default) or current faults (ClearClusterFaults)',
-  flags: typeFlags,
+  flags: {
+    current: {
+      type: 'boolean',
+      help: '--current        current faults (they recur while their cause lasts)',
+    },
+    resolved: { type: 'boolean', help: '--resolved       resolved faults (the default)' },
+    all: { type: 'boolean', help: '--all            both' },
+  },
   details: [
     'Clearing goes through ekmd: it needs ekmd running. A current fault cleared while',
     'its cause persists comes back, with a new ID, the next time ekmd sees the cause.',
