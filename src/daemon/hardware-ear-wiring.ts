@@ -14,6 +14,7 @@ import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
+import { rereadPartitions } from '../opal/blk';
 import { LibcTransport } from '../opal/libc-transport';
 import { SysfsInventory } from '../opal/sysfs-inventory';
 import type { DriveTransport } from '../opal/transport';
@@ -41,7 +42,14 @@ export interface HardwareEar {
 
 export function openHardwareEar(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
-  deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
+  deps: {
+    store: Store;
+    sealer: Sealer;
+    faults?: FaultService;
+    logger?: Logger;
+    /** The daemon checks key server certificates; tests that do not care leave it off. */
+    checkCertificates?: boolean;
+  },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
   const asyncResults = new AsyncResultService(deps.store);
@@ -77,10 +85,22 @@ export function openHardwareEar(
         ...(config.kmip.version ? { version: config.kmip.version } : {}),
       },
       retryMaxDelayMs: config.unlock?.retry.maxDelayMs ?? 30_000,
+      ...(config.unlock
+        ? {
+            metadataGraceSec: config.unlock.metadataGraceSec,
+            keyCheckIntervalSec: config.unlock.keyCheckIntervalSec,
+          }
+        : {}),
+      ...(deps.checkCertificates ? { checkCertificates: true } : {}),
+      // Real disks: the boot-time partition scan saw only I/O errors while they were locked.
+      ...(config.drives.backend === 'ioctl'
+        ? { afterUnlock: (path: string) => rereadPartitions(transport, path) }
+        : {}),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
+  const unwatchAdded = unlock && drives.onAdded(() => unlock.reconcile());
   return {
-    methods: [...driveMethods(drives), ...earMethods(ear), ...asyncMethods(asyncResults)],
+    methods: [...driveMethods(drives, unlock), ...earMethods(ear), ...asyncMethods(asyncResults)],
     encryptionStates: ear.states,
     drives,
     ear,
@@ -92,6 +112,7 @@ export function openHardwareEar(
       unlock?.start();
     },
     async close() {
+      unwatchAdded?.();
       await unlock?.close();
       await drives.stop();
       await ear.close();
