@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startApiServer } from '../api';
 import { faultMethods } from '../api/methods/fault-methods';
-import { progressLine } from '../cluster/boot-unlock';
+import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
 import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
@@ -51,7 +51,14 @@ export async function startDaemon(
     const faults = new FaultService(store, componentLogger(logger, 'faults'));
     undo.push(() => faults.close());
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
-    const hw = openHardwareEar(config, { store, sealer, faults, logger, checkCertificates: true });
+    // kmipCertificateFault: checked now, daily, and when a key server changes.
+    const stopCertificateChecks = watchKeyServerCertificates(
+      store,
+      faults,
+      componentLogger(logger, 'faults'),
+    );
+    undo.push(stopCertificateChecks);
+    const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
     const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
     undo.push(() => unwatchRounds?.());

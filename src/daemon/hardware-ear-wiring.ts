@@ -47,8 +47,6 @@ export function openHardwareEar(
     sealer: Sealer;
     faults?: FaultService;
     logger?: Logger;
-    /** The daemon checks key server certificates; tests that do not care leave it off. */
-    checkCertificates?: boolean;
   },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
@@ -91,7 +89,6 @@ export function openHardwareEar(
             keyCheckIntervalSec: config.unlock.keyCheckIntervalSec,
           }
         : {}),
-      ...(deps.checkCertificates ? { checkCertificates: true } : {}),
       // Real disks: the boot-time partition scan saw only I/O errors while they were locked.
       ...(config.drives.backend === 'ioctl'
         ? { afterUnlock: (path: string) => rereadPartitions(transport, path) }

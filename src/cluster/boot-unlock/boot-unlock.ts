@@ -4,7 +4,7 @@
 // are the node's driveFailed and show why in ListDrives. Rounds repeat on a capped,
 // jittered exponential backoff while keys are missing, and run again whenever the
 // inventory reports a drive added or relocked. While running, the held keys are checked
-// at the key servers every keyCheckIntervalSec, and the key servers' certificates daily.
+// at the key servers every keyCheckIntervalSec.
 import type { Logger } from 'pino';
 import { OpalDrive } from '../../opal/drive';
 import { InFlightLimit } from '../../opal/in-flight-limit';
@@ -18,7 +18,6 @@ import { getEar } from '../hardware-ear/ear-state';
 import type { KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
-import { watchKeyServerCertificates } from './certificate-check';
 import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
 import { fetchKeys, type KeyFailure } from './fetch-keys';
 import { checkHeldKeys } from './key-check';
@@ -46,8 +45,6 @@ export interface BootUnlockDeps {
   metadataGraceSec?: number;
   /** Check the held keys at their key servers this often; off when absent. */
   keyCheckIntervalSec?: number;
-  /** Check the key servers' certificates at start and daily (the daemon does). */
-  checkCertificates?: boolean;
   /** After a drive unlocked (the ioctl backend re-reads its partition table); may throw. */
   afterUnlock?: (path: string) => Promise<void>;
   /** Injectable for tests: /proc/sys/kernel/random/boot_id by default. */
@@ -94,7 +91,6 @@ export class BootUnlockService {
   private timer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private keyCheckTimer: NodeJS.Timeout | undefined;
-  private stopCertificates: (() => void) | undefined;
   private delay = FIRST_RETRY_MS;
   private unwatch: (() => void) | undefined;
   private closed = false;
@@ -115,13 +111,6 @@ export class BootUnlockService {
     const every = this.deps.keyCheckIntervalSec;
     if (every && !this.keyCheckTimer) {
       this.keyCheckTimer = setInterval(() => this.checkKeys(), every * 1000).unref();
-    }
-    if (this.deps.checkCertificates && !this.stopCertificates) {
-      this.stopCertificates = watchKeyServerCertificates(
-        this.deps.store,
-        this.deps.faults,
-        this.deps.logger,
-      );
     }
     this.trigger();
   }
@@ -200,7 +189,6 @@ export class BootUnlockService {
   async close(): Promise<void> {
     this.closed = true;
     this.unwatch?.();
-    this.stopCertificates?.();
     for (const t of [this.timer, this.graceTimer]) if (t) clearTimeout(t);
     if (this.keyCheckTimer) clearInterval(this.keyCheckTimer);
     this.firstPassDone();

@@ -6,3 +6,4 @@ export {
   type UnlockProgress,
 } from './boot-unlock';
 export { readBootID } from './try-guard';
+export { watchKeyServerCertificates } from './certificate-check';
