@@ -85,6 +85,11 @@ export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
   private readonly limit = new InFlightLimit(PARALLEL_UNLOCKS);
   private readonly lockedSince = new Map<number, number>();
+  /**
+   * What the last key check found wrong with keys, per key server. A round that fetched
+   * other keys from that server does not resolve its fault: the keys found bad are still bad.
+   */
+  private keyProblems = new Map<number, string>();
   private readonly roundListeners = new Set<(p: UnlockProgress) => void>();
   private running: Promise<unknown> = Promise.resolve();
   private pending = false;
@@ -303,7 +308,11 @@ export class BootUnlockService {
       .map((d) => getKeyRecord(store, d.keyID!))
       .filter((k): k is DriveKeyRecord => !!k && k.keyProviderID !== null);
     if (records.length === 0) return;
-    const outcomes = await checkHeldKeys({ ...this.deps, keyPair: this.keyPair }, records);
+    const { outcomes, keyProblems } = await checkHeldKeys(
+      { ...this.deps, keyPair: this.keyPair },
+      records,
+    );
+    this.keyProblems = keyProblems;
     for (const [keyServerID, cause] of outcomes) {
       if (cause !== null) this.deps.logger?.warn({ keyServerID, cause }, 'key check failed');
     }
@@ -348,6 +357,10 @@ export class BootUnlockService {
     }
     const graceMs = (this.deps.metadataGraceSec ?? DEFAULT_METADATA_GRACE_SEC) * 1000;
     const now = Date.now();
+    for (const [keyServerID, cause] of servers) {
+      const known = this.keyProblems.get(keyServerID);
+      if (cause === null && known) servers.set(keyServerID, known);
+    }
     const graceEnd = store.transaction((tx) => {
       reportServers(tx, faults, servers);
       faults.reportNodeDrivesIn(

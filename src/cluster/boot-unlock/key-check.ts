@@ -10,12 +10,16 @@ import { noteServer, type ServerOutcomes } from './server-faults';
 
 const STATE_NAMES = new Map<number, string>(Object.entries(State).map(([k, v]) => [v, k]));
 
-/** Per key server contacted: null when every key it was asked about is Active. */
-export async function checkHeldKeys(
-  deps: AskDeps,
-  records: DriveKeyRecord[],
-): Promise<ServerOutcomes> {
+export interface KeyCheck {
+  /** Per key server contacted: null when every key it was asked about is Active. */
+  outcomes: ServerOutcomes;
+  /** keyServerID → the keys it answered about that are not usable (not a server failure). */
+  keyProblems: Map<number, string>;
+}
+
+export async function checkHeldKeys(deps: AskDeps, records: DriveKeyRecord[]): Promise<KeyCheck> {
   const outcomes: ServerOutcomes = new Map();
+  const keyProblems = new Map<number, string>();
   const byProvider = new Map<number, string[]>();
   for (const r of records) {
     if (r.keyProviderID === null || !r.kmipUID) continue;
@@ -42,11 +46,11 @@ export async function checkHeldKeys(
         );
       }
     });
-    noteServer(
-      outcomes,
-      answer.servedBy,
-      problems.length ? `${problems.length} key(s) not usable (${problems.join('; ')})` : null,
-    );
+    const cause = problems.length
+      ? `${problems.length} key(s) not usable (${problems.join('; ')})`
+      : null;
+    if (cause) keyProblems.set(answer.servedBy, cause);
+    noteServer(outcomes, answer.servedBy, cause);
   }
-  return outcomes;
+  return { outcomes, keyProblems };
 }

@@ -142,6 +142,8 @@ t.test('two key servers, the first misbehaving', async (t) => {
   });
 
   t.test('key check: server dead, back, then a key destroyed', async (t) => {
+    // Only this service unlocks from here on: its key check findings are what is tested.
+    await node.hw.unlock!.close();
     const u = openUnlocker(node, { keyCheckIntervalSec: 1 });
     t.teardown(() => u.close());
     u.service.start();
@@ -173,5 +175,13 @@ t.test('two key servers, the first misbehaving', async (t) => {
     await waitFor(() => u.currentFaults('kmipServerFault').some((f) => f.data?.keyServerID === b));
     const fault = u.currentFaults('kmipServerFault').find((f) => f.data?.keyServerID === b)!;
     t.match(fault.details, new RegExp(`1 key\\(s\\) not usable \\(${kmipUID}: `));
+
+    // Another drive relocks and is unlocked through the same server: the destroyed key is
+    // still destroyed, so the fault stays (the same fault, not resolved and raised again).
+    node.sim.powerCycle(1);
+    const r = await u.service.round();
+    t.equal(r.unlocked.length, 1, 'the relocked drive unlocked');
+    const still = u.currentFaults('kmipServerFault').find((f) => f.data?.keyServerID === b);
+    t.equal(still?.clusterFaultID, fault.clusterFaultID, 'the same current fault');
   });
 });
