@@ -1,6 +1,7 @@
 // The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR, API. Each step undoes
-// the earlier ones when a later one fails, and close() undoes them all in reverse.
+// hardware EAR, API, then READY=1 to systemd once the first unlock pass is over (STATUS=
+// lines tell its progress). Each step undoes the earlier ones when a later one fails, and
+// close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';

@@ -42,12 +42,7 @@ export interface HardwareEar {
 
 export function openHardwareEar(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
-  deps: {
-    store: Store;
-    sealer: Sealer;
-    faults?: FaultService;
-    logger?: Logger;
-  },
+  deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
   const asyncResults = new AsyncResultService(deps.store);
