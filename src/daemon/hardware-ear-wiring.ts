@@ -84,10 +84,7 @@ export function openHardwareEar(
             keyCheckIntervalSec: config.unlock.keyCheckIntervalSec,
           }
         : {}),
-      // Real disks: the boot-time partition scan saw only I/O errors while they were locked.
-      ...(config.drives.backend === 'ioctl'
-        ? { afterUnlock: (path: string) => rereadPartitions(transport, path) }
-        : {}),
+      ...afterUnlockStep(config.drives.backend, transport),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
   const unwatchAdded = unlock && drives.onAdded(() => unlock.reconcile());
@@ -112,6 +109,19 @@ export function openHardwareEar(
       await end();
     },
   };
+}
+
+/**
+ * What follows a successful unlock: on real disks (ioctl) a re-read of the partition
+ * table, since the boot-time scan saw only I/O errors while they were locked. The
+ * simulator has no partitions.
+ */
+export function afterUnlockStep(
+  backend: Config['drives']['backend'],
+  transport: DriveTransport,
+): { afterUnlock?: (path: string) => Promise<void> } {
+  if (backend !== 'ioctl') return {};
+  return { afterUnlock: (path) => rereadPartitions(transport, path) };
 }
 
 function driveBackend(
