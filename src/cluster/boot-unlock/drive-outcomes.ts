@@ -14,6 +14,8 @@ import { driveKey, getDrive, putDrive, type DriveRecord } from '../drives/drive-
 import type { FaultService } from '../faults';
 
 const MOVED_PREFIX = 'boot-unlock/metadata-moved/';
+/** Starts every driveFailureDetail written here: only those are cleared here. */
+const LOCKED = 'Locked: ';
 const movedKey = (driveID: number): string => `${MOVED_PREFIX}${driveID}`;
 
 export interface MovedDrive {
@@ -46,13 +48,13 @@ export function recordOutcomes(
     const reason = input.failed.get(d.driveID);
     if (reason === undefined) {
       input.lockedSince.delete(d.driveID);
-      if (d.driveFailureDetail !== null) {
+      if (d.driveFailureDetail?.startsWith(LOCKED)) {
         const status = d.status === 'failed' ? 'active' : d.status;
         putDrive(tx, { ...d, status, driveFailureDetail: null });
       }
       continue;
     }
-    let next: DriveRecord = { ...d, driveFailureDetail: `Locked: ${reason}` };
+    let next: DriveRecord = { ...d, driveFailureDetail: `${LOCKED}${reason}` };
     if (d.status === 'active') next.status = 'failed';
     if (d.type === 'volume' && (d.status === 'active' || d.status === 'failed')) {
       const since = input.lockedSince.get(d.driveID) ?? input.now;
@@ -90,7 +92,7 @@ export function reconcileMetadata(tx: StoreTx, faults: FaultService, nodeID: num
       continue;
     }
     if (d.status === 'available') waiting.push(d.driveID);
-    const state = d.driveFailureDetail
+    const state = d.driveFailureDetail?.startsWith(LOCKED)
       ? `is still locked (${m.reason})`
       : 'is unlocked; add it again with AddDrives';
     faults.raiseIn(
