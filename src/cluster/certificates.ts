@@ -62,3 +62,23 @@ export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
 export function expiresSoon(cert: X509Certificate, now = new Date()): boolean {
   return new Date(cert.validTo).getTime() - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS;
 }
+
+/**
+ * What is wrong with the certificates of a PEM bundle as time goes by: each one expired or
+ * expiring within the warning horizon, named by `what` and subject. Unparsable text is
+ * reported too: it was checked when stored, so it means the record was damaged.
+ */
+export function expiryProblems(pem: string, what: string, now = new Date()): string[] {
+  let certs: X509Certificate[];
+  try {
+    certs = parseCertificates(pem, what);
+  } catch {
+    return [`${what} does not parse`];
+  }
+  return certs.flatMap((cert) => {
+    if (!expiresSoon(cert, now)) return [];
+    const subject = cert.subject.replace(/\n/g, ', ');
+    const expired = new Date(cert.validTo).getTime() <= now.getTime();
+    return [`${what} "${subject}" ${expired ? 'expired' : 'expires'} on ${cert.validTo}`];
+  });
+}

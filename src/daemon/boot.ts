@@ -1,11 +1,13 @@
 // The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR, API. Each step undoes
-// the earlier ones when a later one fails, and close() undoes them all in reverse.
+// hardware EAR, API, then READY=1 to systemd once the first unlock pass is over (STATUS=
+// lines tell its progress). Each step undoes the earlier ones when a later one fails, and
+// close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startApiServer } from '../api';
 import { faultMethods } from '../api/methods/fault-methods';
+import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
 import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
@@ -49,8 +51,18 @@ export async function startDaemon(
     });
     const faults = new FaultService(store, componentLogger(logger, 'faults'));
     undo.push(() => faults.close());
+    const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
+    // kmipCertificateFault: checked now, daily, and when a key server changes.
+    const stopCertificateChecks = watchKeyServerCertificates(
+      store,
+      faults,
+      componentLogger(logger, 'faults'),
+    );
+    undo.push(stopCertificateChecks);
     const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
+    const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
+    undo.push(() => unwatchRounds?.());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({
       store,
@@ -71,14 +83,24 @@ export async function startDaemon(
     undo.push(() => api.close());
     // The API answers from the start; drives come when their backend answers (ekmd-sim
     // started later, a controller still probing), retried with capped backoff.
+    let drivesStarted = false;
     const drivesStarting = retryInBackground(
-      () => hw.start(),
+      async () => {
+        await hw.start();
+        drivesStarted = true;
+      },
       config.unlock.retry.maxDelayMs,
       componentLogger(logger, 'drives'),
     );
     undo.push(() => drivesStarting.stop());
     await drivesStarting.firstAttempt;
-    const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
+    // READY=1 once the first unlock pass is over (every drive unlocked or its fault
+    // raised). The pass is bounded by the KMIP timeouts; the cap only guards against a
+    // bug holding the boot, since systemd would kill a service that never gets ready.
+    if (drivesStarted && hw.unlock) {
+      notifier.status('unlocking drives');
+      await firstPassOrCap(hw.unlock.firstPass, firstPassCapMs(config), logger);
+    } else if (!drivesStarted) notifier.status('waiting for the drives backend');
     notifier.startWatchdog();
     undo.push(() => {
       notifier.stopping();
@@ -91,6 +113,20 @@ export async function startDaemon(
     await close();
     throw err;
   }
+}
+
+function firstPassCapMs(config: Config): number {
+  return 2 * (config.kmip.connectTimeoutMs + config.kmip.requestTimeoutMs) + 5000;
+}
+
+async function firstPassOrCap(pass: Promise<void>, capMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<'cap'>((resolve) => {
+    timer = setTimeout(() => resolve('cap'), capMs);
+  });
+  const first = await Promise.race([pass.then(() => 'done' as const), cap]);
+  clearTimeout(timer);
+  if (first === 'cap') logger.warn({ capMs }, 'first unlock pass still running; ready anyway');
 }
 
 function readTls(files: { cert: string; key: string }): { cert: string; key: Buffer } {

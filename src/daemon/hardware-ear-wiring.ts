@@ -14,6 +14,7 @@ import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
+import { rereadPartitions } from '../opal/blk';
 import { LibcTransport } from '../opal/libc-transport';
 import { SysfsInventory } from '../opal/sysfs-inventory';
 import type { DriveTransport } from '../opal/transport';
@@ -77,10 +78,18 @@ export function openHardwareEar(
         ...(config.kmip.version ? { version: config.kmip.version } : {}),
       },
       retryMaxDelayMs: config.unlock?.retry.maxDelayMs ?? 30_000,
+      ...(config.unlock
+        ? {
+            metadataGraceSec: config.unlock.metadataGraceSec,
+            keyCheckIntervalSec: config.unlock.keyCheckIntervalSec,
+          }
+        : {}),
+      ...afterUnlockStep(config.drives.backend, transport),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
+  const unwatchAdded = unlock && drives.onAdded(() => unlock.reconcile());
   return {
-    methods: [...driveMethods(drives), ...earMethods(ear), ...asyncMethods(asyncResults)],
+    methods: [...driveMethods(drives, unlock), ...earMethods(ear), ...asyncMethods(asyncResults)],
     encryptionStates: ear.states,
     drives,
     ear,
@@ -92,6 +101,7 @@ export function openHardwareEar(
       unlock?.start();
     },
     async close() {
+      unwatchAdded?.();
       await unlock?.close();
       await drives.stop();
       await ear.close();
@@ -99,6 +109,19 @@ export function openHardwareEar(
       await end();
     },
   };
+}
+
+/**
+ * What follows a successful unlock: on real disks (ioctl) a re-read of the partition
+ * table, since the boot-time scan saw only I/O errors while they were locked. The
+ * simulator has no partitions.
+ */
+export function afterUnlockStep(
+  backend: Config['drives']['backend'],
+  transport: DriveTransport,
+): { afterUnlock?: (path: string) => Promise<void> } {
+  if (backend !== 'ioctl') return {};
+  return { afterUnlock: (path) => rereadPartitions(transport, path) };
 }
 
 function driveBackend(

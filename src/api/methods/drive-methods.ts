@@ -1,13 +1,16 @@
 // ListDrives, AddDrives, RemoveDrives, SecureEraseDrives (Element §7). All but ListDrives
 // are asynchronous: they answer an asyncHandle for GetAsyncResult (resultType DriveAdd,
-// DriveRemoval, DriveSecureErase).
+// DriveRemoval, DriveSecureErase). RetryDriveUnlock is ekmd's own (not Element's): the
+// operator's release of the TryLimit guard, followed by an unlock round.
+import type { BootUnlockService } from '../../cluster/boot-unlock';
 import type { AddDriveParam, DriveService } from '../../cluster/drives/drives';
 import { defineMethod, id, noParams, type ApiMethod } from '../method';
 
 const driveIDs = { type: 'array', items: id, minItems: 1, maxItems: 1024 };
 
-export function driveMethods(drives: DriveService): ApiMethod[] {
+export function driveMethods(drives: DriveService, unlock?: BootUnlockService): ApiMethod[] {
   return [
+    ...(unlock ? [retryDriveUnlock(unlock)] : []),
     defineMethod({
       name: 'ListDrives',
       params: noParams,
@@ -44,4 +47,17 @@ export function driveMethods(drives: DriveService): ApiMethod[] {
       handler: (p) => ({ asyncHandle: drives.secureErase(p.drives) }),
     }),
   ];
+}
+
+/**
+ * RetryDriveUnlock {driveIDs?}: forget the drives' refused keys (every drive when none are
+ * named) and run an unlock round now. Answers the drives whose guard was released; the
+ * round's outcome shows in ListDrives and ListClusterFaults.
+ */
+function retryDriveUnlock(unlock: BootUnlockService): ApiMethod {
+  return defineMethod<{ driveIDs?: number[] }>({
+    name: 'RetryDriveUnlock',
+    params: { type: 'object', properties: { driveIDs } },
+    handler: (p) => ({ released: unlock.releaseGuards(p.driveIDs) }),
+  });
 }

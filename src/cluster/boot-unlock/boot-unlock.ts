@@ -1,24 +1,28 @@
 // Boot-time unlock: every drive under hardware EAR that its status shows locked gets its
 // AK (one batched Get per provider), checked, and one unlock attempt. Key servers that
-// cannot serve raise kmipServerFault (one per key server); drives left locked are the
-// node's driveFailed. Rounds repeat on a capped, jittered exponential backoff while keys
-// are missing, and run again whenever the inventory reports a drive added or relocked.
+// cannot serve raise kmipServerFault (one per key server that failed); drives left locked
+// are the node's driveFailed and show why in ListDrives. Rounds repeat on a capped,
+// jittered exponential backoff while keys are missing, and run again whenever the
+// inventory reports a drive added or relocked. While running, the held keys are checked
+// at the key servers every keyCheckIntervalSec.
 import type { Logger } from 'pino';
 import { OpalDrive } from '../../opal/drive';
 import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
 import type { DriveTransport } from '../../opal/transport';
 import type { Store } from '../../store/store';
-import { listDriveRecords, type DriveRecord } from '../drives/drive-records';
+import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
 import { getEar } from '../hardware-ear/ear-state';
 import type { KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
-import { serversOfProvider } from '../kmip-records';
 import type { Sealer } from '../sealer';
+import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
 import { fetchKeys, type KeyFailure } from './fetch-keys';
-import { clearGuard, isGuarded, readBootID, recordRefusal } from './try-guard';
+import { checkHeldKeys } from './key-check';
+import { reportServers } from './server-faults';
+import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
 
 /** This daemon is one node of its cluster. */
@@ -26,6 +30,7 @@ const NODE_ID = 1;
 const FIRST_RETRY_MS = 500;
 /** Drives unlocked at once: small, the ioctls share libuv's thread pool. */
 const PARALLEL_UNLOCKS = 2;
+const DEFAULT_METADATA_GRACE_SEC = 360;
 
 export interface BootUnlockDeps {
   store: Store;
@@ -36,6 +41,12 @@ export interface BootUnlockDeps {
   retryMaxDelayMs: number;
   /** Drive added or relocked → a new round. */
   inventory?: DriveInventory;
+  /** A metadata drive locked this long is failed and moved to available (default 360). */
+  metadataGraceSec?: number;
+  /** Check the held keys at their key servers this often; off when absent. */
+  keyCheckIntervalSec?: number;
+  /** After a drive unlocked (the ioctl backend re-reads its partition table); may throw. */
+  afterUnlock?: (path: string) => Promise<void>;
   /** Injectable for tests: /proc/sys/kernel/random/boot_id by default. */
   bootID?: () => string;
   logger?: Logger;
@@ -47,17 +58,50 @@ export interface RoundResult {
   failed: Map<number, string>;
   /** A later round may succeed (a key server issue). */
   retry: boolean;
+  progress: UnlockProgress;
+}
+
+/** Where the drives under hardware EAR stand after a round. */
+export interface UnlockProgress {
+  /** Present drives under hardware EAR. */
+  total: number;
+  unlocked: number;
+  /** Locked for a reason a later round may overcome (key server, transport). */
+  waiting: number;
+  /** Locked for a reason only an operator can fix (wrong key, guard, locked out). */
+  failed: number;
+}
+
+/** The STATUS= line for systemd: "unlocked 10/12 drives; 2 waiting for key server". */
+export function progressLine(p: UnlockProgress): string {
+  if (p.total === 0) return 'no drives to unlock';
+  let line = `unlocked ${p.unlocked}/${p.total} drives`;
+  if (p.waiting) line += `; ${p.waiting} waiting for key server`;
+  if (p.failed) line += `; ${p.failed} failed`;
+  return line;
 }
 
 export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
   private readonly limit = new InFlightLimit(PARALLEL_UNLOCKS);
+  private readonly lockedSince = new Map<number, number>();
+  /**
+   * What the last key check found wrong with keys, per key server. A round that fetched
+   * other keys from that server does not resolve its fault: the keys found bad are still bad.
+   */
+  private keyProblems = new Map<number, string>();
+  private readonly roundListeners = new Set<(p: UnlockProgress) => void>();
   private running: Promise<unknown> = Promise.resolve();
   private pending = false;
   private timer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private keyCheckTimer: NodeJS.Timeout | undefined;
   private delay = FIRST_RETRY_MS;
   private unwatch: (() => void) | undefined;
   private closed = false;
+  private firstPassDone!: () => void;
+  /** Settles once the first round has finished: every drive unlocked or its fault raised. */
+  readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
 
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
@@ -69,7 +113,17 @@ export class BootUnlockService {
     this.unwatch ??= this.deps.inventory?.watch((e) => {
       if (e.type === 'added' || e.type === 'relocked') this.trigger();
     });
+    const every = this.deps.keyCheckIntervalSec;
+    if (every && !this.keyCheckTimer) {
+      this.keyCheckTimer = setInterval(() => this.checkKeys(), every * 1000).unref();
+    }
     this.trigger();
+  }
+
+  /** Called with the progress after every round; returns an unsubscribe. */
+  onRound(fn: (p: UnlockProgress) => void): () => void {
+    this.roundListeners.add(fn);
+    return () => this.roundListeners.delete(fn);
   }
 
   /** A round after the current one (rounds never overlap; requests in between coalesce). */
@@ -82,11 +136,50 @@ export class BootUnlockService {
       try {
         const result = await this.round();
         this.scheduleRetry(result.retry);
+        for (const fn of this.roundListeners) fn(result.progress);
       } catch (err) {
         this.deps.logger?.error({ err: (err as Error).message }, 'boot unlock round failed');
         this.scheduleRetry(true);
+      } finally {
+        this.firstPassDone();
       }
     });
+  }
+
+  /**
+   * The operator's release of the TryLimit guard (`ekmctl drives retry-unlock`): forget
+   * the refusals of these drives (all when none are named) and run a round at once.
+   * Returns the drives whose guard was released. An unknown drive ID changes nothing.
+   */
+  releaseGuards(driveIDs?: number[]): number[] {
+    const released = this.deps.store.transaction((tx) => {
+      const ids = driveIDs ?? listDriveRecords(tx).map((d) => d.driveID);
+      for (const id of ids) getDrive(tx, id); // xDriveIDDoesNotExist before any change
+      return ids.filter((id) => releaseGuardIn(tx, id));
+    });
+    this.deps.logger?.info({ driveIDs: released }, 'TryLimit guard released by the operator');
+    this.trigger();
+    return released;
+  }
+
+  /** Re-evaluates the metadata-drive faults (after AddDrives made drives active). */
+  reconcile(): void {
+    if (this.closed) return;
+    this.deps.store.transaction((tx) => reconcileMetadata(tx, this.deps.faults, NODE_ID));
+  }
+
+  /** Queues a check of the held keys at their key servers (after any running round). */
+  checkKeys(): Promise<void> {
+    const check = this.running.then(async () => {
+      if (this.closed) return;
+      try {
+        await this.keyCheck();
+      } catch (err) {
+        this.deps.logger?.error({ err: (err as Error).message }, 'key check failed');
+      }
+    });
+    this.running = check;
+    return check;
   }
 
   /** Settles once no round is running or queued. */
@@ -101,7 +194,9 @@ export class BootUnlockService {
   async close(): Promise<void> {
     this.closed = true;
     this.unwatch?.();
-    if (this.timer) clearTimeout(this.timer);
+    for (const t of [this.timer, this.graceTimer]) if (t) clearTimeout(t);
+    if (this.keyCheckTimer) clearInterval(this.keyCheckTimer);
+    this.firstPassDone();
     await this.idle();
   }
 
@@ -120,16 +215,26 @@ export class BootUnlockService {
 
   /** One pass over the locked drives. */
   async round(): Promise<RoundResult> {
-    const result: RoundResult = { unlocked: [], failed: new Map(), retry: false };
+    const result: RoundResult = {
+      unlocked: [],
+      failed: new Map(),
+      retry: false,
+      progress: { total: 0, unlocked: 0, waiting: 0, failed: 0 },
+    };
     const { store } = this.deps;
     if (getEar(store).state !== 'enabled') return result;
     const bootID = (this.deps.bootID ?? readBootID)();
+    const waiting = new Set<number>();
     const wanted: { drive: DriveRecord; key: DriveKeyRecord }[] = [];
     const fail = (driveID: number, f: KeyFailure) => {
       result.failed.set(driveID, f.reason);
+      if (f.retry) waiting.add(driveID);
       result.retry ||= f.retry;
     };
-    for (const drive of await this.lockedDrives(fail)) {
+    const candidates = listDriveRecords(store).filter(
+      (d) => d.present && d.security === 'enabled' && d.keyID,
+    );
+    for (const drive of await this.lockedDrives(candidates, fail)) {
       const key = getKeyRecord(store, drive.keyID!);
       if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
       else if (isGuarded(store, drive.driveID, key, bootID))
@@ -153,6 +258,7 @@ export class BootUnlockService {
             if (outcome.kind === 'unlocked') {
               clearGuard(store, drive.driveID);
               result.unlocked.push(drive.driveID);
+              await this.afterUnlock(drive);
             } else if (outcome.kind === 'refused') {
               recordRefusal(store, drive.driveID, key, bootID);
               fail(drive.driveID, {
@@ -171,16 +277,52 @@ export class BootUnlockService {
     } finally {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
     }
-    this.report(keys.providersAsked, keys.providerErrors, result);
+    result.progress = {
+      total: candidates.length,
+      unlocked: candidates.length - result.failed.size,
+      waiting: waiting.size,
+      failed: result.failed.size - waiting.size,
+    };
+    this.report(keys.servers, candidates, result);
     return result;
   }
 
+  private async afterUnlock(drive: DriveRecord): Promise<void> {
+    if (!this.deps.afterUnlock) return;
+    try {
+      await this.deps.afterUnlock(drive.path);
+    } catch (err) {
+      // The drive is unlocked; a stale partition table is the operator's to refresh.
+      this.deps.logger?.warn(
+        { driveID: drive.driveID, err: (err as Error).message },
+        'could not re-read the partition table after unlock',
+      );
+    }
+  }
+
+  private async keyCheck(): Promise<void> {
+    const { store } = this.deps;
+    if (getEar(store).state !== 'enabled') return;
+    const records = listDriveRecords(store)
+      .filter((d) => d.present && d.security === 'enabled' && d.keyID)
+      .map((d) => getKeyRecord(store, d.keyID!))
+      .filter((k): k is DriveKeyRecord => !!k && k.keyProviderID !== null);
+    if (records.length === 0) return;
+    const { outcomes, keyProblems } = await checkHeldKeys(
+      { ...this.deps, keyPair: this.keyPair },
+      records,
+    );
+    this.keyProblems = keyProblems;
+    for (const [keyServerID, cause] of outcomes) {
+      if (cause !== null) this.deps.logger?.warn({ keyServerID, cause }, 'key check failed');
+    }
+    store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
+  }
+
   private async lockedDrives(
+    candidates: DriveRecord[],
     fail: (driveID: number, f: KeyFailure) => void,
   ): Promise<DriveRecord[]> {
-    const candidates = listDriveRecords(this.deps.store).filter(
-      (d) => d.present && d.security === 'enabled' && d.keyID,
-    );
     const locked: DriveRecord[] = [];
     await Promise.all(
       candidates.map((d) =>
@@ -204,29 +346,44 @@ export class BootUnlockService {
     );
   }
 
-  private report(asked: number[], errors: Map<number, string>, result: RoundResult): void {
+  private report(
+    servers: Map<number, string | null>,
+    candidates: DriveRecord[],
+    result: RoundResult,
+  ): void {
     const { faults, store } = this.deps;
-    for (const keyProviderID of asked) {
-      const cause = errors.get(keyProviderID);
-      for (const s of serversOfProvider(store, keyProviderID)) {
-        const subject = { keyServerID: s.keyServerID };
-        if (cause === undefined) faults.resolve('kmipServerFault', subject);
-        else
-          faults.raise(
-            'kmipServerFault',
-            subject,
-            `Key server ${s.kmipKeyServerName} (${s.kmipKeyServerHostnames.join(', ')}:${s.kmipKeyServerPort}) of key provider ${keyProviderID}: ${cause}`,
-            { data: { keyServerID: s.keyServerID, keyProviderID } },
-          );
-      }
-    }
     for (const [driveID, reason] of result.failed) {
       this.deps.logger?.warn({ driveID, reason }, 'drive left locked');
     }
-    faults.reportNodeDrives(
-      'driveFailed',
-      NODE_ID,
-      [...result.failed.keys()].sort((a, b) => a - b),
-    );
+    const graceMs = (this.deps.metadataGraceSec ?? DEFAULT_METADATA_GRACE_SEC) * 1000;
+    const now = Date.now();
+    for (const [keyServerID, cause] of servers) {
+      const known = this.keyProblems.get(keyServerID);
+      if (cause === null && known) servers.set(keyServerID, known);
+    }
+    const graceEnd = store.transaction((tx) => {
+      reportServers(tx, faults, servers);
+      faults.reportNodeDrivesIn(
+        tx,
+        'driveFailed',
+        NODE_ID,
+        [...result.failed.keys()].sort((a, b) => a - b),
+      );
+      return recordOutcomes(tx, faults, {
+        candidates,
+        failed: result.failed,
+        lockedSince: this.lockedSince,
+        graceMs,
+        now,
+        nodeID: NODE_ID,
+      });
+    });
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    // A round when a metadata drive's grace ends, even if nothing else would run one.
+    if (graceEnd !== undefined && !this.closed) {
+      this.graceTimer = setTimeout(() => this.trigger(), Math.max(0, graceEnd - now) + 10);
+      this.graceTimer.unref();
+    }
   }
 }

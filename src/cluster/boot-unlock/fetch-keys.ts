@@ -1,12 +1,14 @@
 // The AKs of the locked drives: one batched KMIP Get per provider over one connection,
 // internal AKs unsealed, each checked against its key check value so a wrong or swapped
-// key never reaches a drive. A key server that cannot be had is reported per provider.
+// key never reaches a drive. What each key server did is reported per server.
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { checkMatches, sealLabel, type DriveKeyRecord } from '../hardware-ear/drive-keys';
-import { fetchAksFrom, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { fetchAks, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { askProvider } from './ask-provider';
+import { noteServer, type ServerOutcomes } from './server-faults';
 
 /** Why a drive has no key this round; `retry`: it may come later (a key server issue). */
 export interface KeyFailure {
@@ -17,8 +19,8 @@ export interface KeyFailure {
 export interface FetchedKeys {
   /** keyID → AK (the caller zeroes it) or why not. */
   aks: Map<string, Buffer | KeyFailure>;
-  /** keyProviderID → why its key servers could not serve the keys; absent when they did. */
-  providerErrors: Map<number, string>;
+  /** Per key server contacted: null when it served every key, else why not. */
+  servers: ServerOutcomes;
   providersAsked: number[];
 }
 
@@ -31,7 +33,7 @@ export interface FetchDeps {
 }
 
 export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<FetchedKeys> {
-  const out: FetchedKeys = { aks: new Map(), providerErrors: new Map(), providersAsked: [] };
+  const out: FetchedKeys = { aks: new Map(), servers: new Map(), providersAsked: [] };
   const byProvider = new Map<number, DriveKeyRecord[]>();
   for (const r of records) {
     if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(deps.sealer, r));
@@ -39,16 +41,17 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
   }
   for (const [keyProviderID, group] of byProvider) {
     out.providersAsked.push(keyProviderID);
-    let fetched: Map<string, Buffer | Error>;
-    try {
-      fetched = await fetchAksFrom(
-        deps,
-        keyProviderID,
+    const answer = await askProvider(deps, keyProviderID, (p) =>
+      fetchAks(
+        p,
         group.map((r) => r.kmipUID!),
-      );
-    } catch (err) {
-      const reason = (err as Error).message;
-      out.providerErrors.set(keyProviderID, reason);
+      ),
+    );
+    for (const [keyServerID, why] of answer.failed) noteServer(out.servers, keyServerID, why);
+    const fetched = answer.value;
+    if (!fetched) {
+      const reason = answer.error ?? 'no key server answered';
+      if (answer.servedBy !== undefined) noteServer(out.servers, answer.servedBy, reason);
       for (const r of group) out.aks.set(r.keyID, { reason, retry: true });
       continue;
     }
@@ -63,10 +66,11 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
         });
       } else out.aks.set(r.keyID, checked(got, r));
     }
-    if (missing.length) {
-      out.providerErrors.set(
-        keyProviderID,
-        `${missing.length} key(s) unavailable (${missing.join('; ')})`,
+    if (answer.servedBy !== undefined) {
+      noteServer(
+        out.servers,
+        answer.servedBy,
+        missing.length ? `${missing.length} key(s) unavailable (${missing.join('; ')})` : null,
       );
     }
   }

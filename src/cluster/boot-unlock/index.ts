@@ -1,2 +1,9 @@
-export { BootUnlockService, type BootUnlockDeps, type RoundResult } from './boot-unlock';
+export {
+  BootUnlockService,
+  progressLine,
+  type BootUnlockDeps,
+  type RoundResult,
+  type UnlockProgress,
+} from './boot-unlock';
 export { readBootID } from './try-guard';
+export { watchKeyServerCertificates } from './certificate-check';

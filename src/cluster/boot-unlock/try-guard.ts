@@ -3,7 +3,7 @@
 // was refused in: that key is never offered to that drive again until the key changes or
 // the machine boots again (a new boot_id). Persisted, so a daemon restart does not retry.
 import { readFileSync } from 'node:fs';
-import type { Json, Store } from '../../store/store';
+import type { Json, Store, StoreTx } from '../../store/store';
 import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
 
 const GUARD_PREFIX = 'boot-unlock/guard/';
@@ -60,4 +60,9 @@ export function recordRefusal(
 
 export function clearGuard(store: Store, driveID: number): void {
   if (store.get(guardKey(driveID))) store.transaction((tx) => tx.delete(guardKey(driveID)));
+}
+
+/** Drops the guard of a drive inside the caller's transaction; true when there was one. */
+export function releaseGuardIn(tx: StoreTx, driveID: number): boolean {
+  return tx.delete(guardKey(driveID));
 }

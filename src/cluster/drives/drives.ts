@@ -43,6 +43,7 @@ export class DriveService {
   private securer: DriveSecurer | undefined;
   private unwatch: (() => void) | undefined;
   private readonly jobs = new Set<Promise<void>>();
+  private readonly addedListeners = new Set<(driveIDs: number[]) => void>();
 
   constructor(
     private readonly store: Store,
@@ -54,6 +55,12 @@ export class DriveService {
   /** Hardware EAR registers itself so that drives added under EAR are secured first. */
   setSecurer(securer: DriveSecurer): void {
     this.securer = securer;
+  }
+
+  /** Called once AddDrives has made drives active (boot unlock resolves its faults then). */
+  onAdded(fn: (driveIDs: number[]) => void): () => void {
+    this.addedListeners.add(fn);
+    return () => this.addedListeners.delete(fn);
   }
 
   /** Reads the inventory into records and follows plug/unplug from then on. */
@@ -193,8 +200,8 @@ export class DriveService {
     } catch (err) {
       failure = err as Error;
     }
+    const added: number[] = [];
     this.store.transaction((tx) => {
-      const added: number[] = [];
       for (const id of ids) {
         const d = getDrive(tx, id);
         if (failure || refused.has(id) || d.status !== 'available') continue;
@@ -216,6 +223,14 @@ export class DriveService {
       }
     });
     this.options.logger?.info({ handle, driveIDs: ids }, 'AddDrives finished');
+    if (added.length === 0) return;
+    for (const fn of this.addedListeners) {
+      try {
+        fn(added);
+      } catch (err) {
+        this.options.logger?.error({ err }, 'drives-added listener failed');
+      }
+    }
   }
 
   private async finishRemove(handle: number, ids: number[]): Promise<void> {

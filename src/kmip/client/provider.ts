@@ -19,6 +19,8 @@ export class KmipProvider extends KmipOperations {
   readonly servers: readonly KmipClient[];
   private readonly failures: FailureMemory;
   private readonly logger: Logger | undefined;
+  /** The servers (by index in `servers`) that failed as endpoints in the last batch(). */
+  lastFailures: { index: number; error: KmipError }[] = [];
 
   constructor(
     servers: readonly (KmipServerOptions | KmipClient)[],
@@ -34,6 +36,7 @@ export class KmipProvider extends KmipOperations {
 
   async batch<T extends readonly BatchOp<unknown>[]>(ops: T): Promise<BatchOutcome<T>> {
     const attempts: KmipError[] = [];
+    this.lastFailures = [];
     const id = (c: KmipClient): string => c.endpoints.join(',');
     for (const server of this.failures.order(this.servers, id)) {
       try {
@@ -48,6 +51,7 @@ export class KmipProvider extends KmipOperations {
           'kmip server failed; trying the next',
         );
         attempts.push(err);
+        this.lastFailures.push({ index: this.servers.indexOf(server), error: err });
       }
     }
     throw combine(attempts);

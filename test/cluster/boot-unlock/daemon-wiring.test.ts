@@ -1,6 +1,7 @@
 // Boot unlock as the daemon wires it: started with the drives, it unlocks the drives a
-// power cycle relocks (the inventory's relocked events) and the drives found locked when
-// the node restarts, with no call from outside.
+// power cycle relocks (the inventory's relocked events), a drive unplugged and plugged
+// back in (added), and the drives found locked when the node restarts, with no call from
+// outside.
 import t from 'tap';
 import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
 import { waitFor } from './unlock-harness';
@@ -16,6 +17,19 @@ t.test('boot unlock wired into the node', async (t) => {
     node.sim.powerCycle();
     await waitFor(() => locked() === 0);
     t.pass('every drive unlocked after the relock');
+  });
+
+  t.test('unplugged and plugged back in while running → unlocked again', async (t) => {
+    node.sim.unplug(1);
+    await waitFor(() => !node.hw.drives.records().find((d) => d.slot === 1)!.present);
+    node.sim.plug(1);
+    t.ok(node.sim.status().drives[1]!.locked, 'plugged in locked');
+    await waitFor(() => locked() === 0);
+    await node.hw.unlock!.idle();
+    const back = node.hw.drives.records().find((d) => d.slot === 1)!;
+    t.ok(back.present, 'present again');
+    t.equal(back.driveFailureDetail, null, 'no failure left');
+    t.same(node.faults!.list('current'), [], 'no fault');
   });
 
   t.test('locked at start → unlocked at start', async (t) => {

@@ -1,8 +1,8 @@
 // A BootUnlockService over an EarNode's store and simulator, with its own FaultService and
-// a debug logger that counts the KMIP client's batched messages.
+// a debug logger that counts the KMIP client's batched messages and keeps its warnings.
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { BootUnlockService } from '../../../src/cluster/boot-unlock';
+import { BootUnlockService, type BootUnlockDeps } from '../../../src/cluster/boot-unlock';
 import { FaultService, type ClusterFault } from '../../../src/cluster/faults';
 import { SimTransport } from '../../../src/sim/client-transport';
 import type { EarNode } from '../hardware-ear/ear-node';
@@ -11,19 +11,29 @@ export interface Unlocker {
   service: BootUnlockService;
   faults: FaultService;
   kmipBatches(): number;
+  /** The messages of the warnings logged so far. */
+  warnings(): string[];
   currentFaults(code: string): ClusterFault[];
   close(): Promise<void>;
 }
 
-export function openUnlocker(node: EarNode, opts: { bootID?: string } = {}): Unlocker {
+export type UnlockerOptions = { bootID?: string } & Partial<
+  Pick<BootUnlockDeps, 'metadataGraceSec' | 'keyCheckIntervalSec' | 'afterUnlock'>
+>;
+
+export function openUnlocker(node: EarNode, opts: UnlockerOptions = {}): Unlocker {
   let batches = 0;
+  const warnings: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n'))
+      for (const line of chunk.toString().split('\n')) {
         if (line.includes('"msg":"kmip batch"')) batches++;
+        if (line.includes('"level":40')) warnings.push((JSON.parse(line) as { msg: string }).msg);
+      }
       done();
     },
   });
+  const { bootID, ...tuning } = opts;
   const transport = new SimTransport(node.socket);
   const faults = new FaultService(node.store);
   const service = new BootUnlockService({
@@ -33,13 +43,15 @@ export function openUnlocker(node: EarNode, opts: { bootID?: string } = {}): Unl
     faults,
     kmip: { connectTimeoutMs: 1000, requestTimeoutMs: 3000 },
     retryMaxDelayMs: 200,
-    bootID: () => opts.bootID ?? 'boot-1',
+    bootID: () => bootID ?? 'boot-1',
+    ...tuning,
     logger: pino({ level: 'debug' }, stream),
   });
   return {
     service,
     faults,
     kmipBatches: () => batches,
+    warnings: () => [...warnings],
     currentFaults: (code) => faults.list('current').filter((f: ClusterFault) => f.code === code),
     async close() {
       await service.close();

@@ -1,4 +1,5 @@
-// `ekmctl drives list|add|remove`: ListDrives, AddDrives, RemoveDrives (async handles).
+// `ekmctl drives list|add|remove|retry-unlock`: ListDrives, AddDrives, RemoveDrives (async
+// handles), and RetryDriveUnlock, ekmd's release of the TryLimit guard.
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../command';
 import { idArg, runGroup, type Context, type Subcommand } from '../command-kit';
 import { json, table } from '../output';
@@ -103,10 +104,42 @@ const remove: Subcommand = {
   },
 };
 
+const retryUnlock: Subcommand = {
+  summary: 'try to unlock drives again with their keys (RetryDriveUnlock)',
+  details: [
+    'A drive that refused its key is not offered that key again until the key changes or the',
+    "node reboots (the TryLimit guard, so a wrong key never burns the drive's tries). After",
+    'fixing the cause, this releases the guard of the drives named (every drive by default)',
+    'and runs an unlock round; see the outcome with `ekmctl drives list` and `ekmctl faults`.',
+  ],
+  flags: {
+    drive: {
+      type: 'string',
+      multiple: true,
+      help: '--drive ID       only this drive (repeatable)',
+    },
+  },
+  async run(ctx) {
+    if (ctx.args.length) throw new UsageError(`unexpected argument '${ctx.args[0]}'`);
+    const driveIDs = ctx.strings('drive').map((a) => idArg(a, 'drive ID'));
+    const { released } = await ctx
+      .api()
+      .call<{ released: number[] }>('RetryDriveUnlock', driveIDs.length ? { driveIDs } : {});
+    ctx.out(
+      ctx.json
+        ? json({ released })
+        : released.length
+          ? `guard released for drive(s) ${released.join(', ')}; unlock round started\n`
+          : 'no drive was guarded; unlock round started\n',
+    );
+    return EXIT_OK;
+  },
+};
+
 export const run = (argv: string[]) =>
   runGroup(
     'drives',
-    "The node's drives: list them, add them to or remove them from the cluster.",
-    { list, add, remove },
+    "The node's drives: list them, add them to or remove them from the cluster, retry their unlock.",
+    { list, add, remove, 'retry-unlock': retryUnlock },
     argv,
   );

@@ -1,0 +1,61 @@
+// One request to a key provider, with the outcome told per key server: which servers
+// failed as endpoints (and why), and which one answered. A KmipProvider fails over
+// silently, so a provider that served through its second server would otherwise hide
+// that its first is down. Servers after the one that answered were not contacted.
+import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
+import type { Store } from '../../store/store';
+import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
+import type { ClusterKeyPair } from '../key-pair';
+import { serversOfProvider } from '../kmip-records';
+
+export interface AskDeps {
+  store: Store;
+  keyPair: ClusterKeyPair;
+  kmip: KmipSettings;
+  logger?: Logger;
+}
+
+export interface ProviderAnswer<T> {
+  /** The answer, when a server gave one. */
+  value?: T;
+  /** Why no server answered. */
+  error?: string;
+  /** keyServerID → why that server failed. */
+  failed: Map<number, string>;
+  /** The keyServerID of the server that answered or refused the request itself. */
+  servedBy?: number;
+}
+
+export async function askProvider<T>(
+  deps: AskDeps,
+  keyProviderID: number,
+  request: (provider: KmipProvider) => Promise<T>,
+): Promise<ProviderAnswer<T>> {
+  const answer: ProviderAnswer<T> = { failed: new Map() };
+  // The same order openProvider gives the client: a fresh provider tries them in order.
+  const servers = serversOfProvider(deps.store, keyProviderID);
+  let provider: KmipProvider;
+  try {
+    provider = openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
+  } catch (err) {
+    answer.error = (err as Error).message;
+    return answer;
+  }
+  try {
+    answer.value = await request(provider);
+  } catch (err) {
+    answer.error = (err as Error).message;
+  } finally {
+    provider.close();
+  }
+  for (const { index, error } of provider.lastFailures) {
+    const server = servers[index];
+    if (server) answer.failed.set(server.keyServerID, error.message);
+  }
+  // The first server that did not fail as an endpoint answered (or refused as a server);
+  // when every one failed, nobody answered.
+  const served = servers.find((s) => !answer.failed.has(s.keyServerID));
+  if (served) answer.servedBy = served.keyServerID;
+  return answer;
+}
