@@ -39,7 +39,7 @@ async function readPem(path: string, what: string): Promise<string> {
   }
 }
 
-async function clientOptions(v: Values): Promise<KmipServerOptions> {
+export async function clientOptions(v: Values): Promise<KmipServerOptions> {
   const hosts = v['kmip-host'] as unknown as string[] | undefined;
   const cas = v.ca as unknown as string[] | undefined;
   if (!hosts?.length) throw new UsageError('--kmip-uid needs --kmip-host');
