@@ -1,54 +1,21 @@
 // Prometheus text metrics on `metrics.listen` (off by default), in prom-client registries
 // of our own (never the global one). Drives and faults are read from the store at each
-// scrape, so they cannot drift from what the API reports; durations are observed as they
-// happen: unlocks through observeUnlock(), KMIP messages through the client's observer.
+// scrape, so they cannot drift from what the API reports; durations and progress are
+// observed as they happen (src/metrics: observeUnlock, setRekeyProgress, KMIP requests).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { listDriveRecords } from '../cluster/drives/drive-records';
 import type { FaultService } from '../cluster/faults';
-import { onKmipRequest } from '../kmip/client';
+import { eventRegistry, observeKmipRequests } from '../metrics';
 import type { Store } from '../store/store';
 import type { ListenAddress } from './config';
 
 const PREFIX = 'ekmd_';
 
-/** Metrics observed as they happen, shared by every caller in the process. */
-const events = new Registry();
-
-const unlockSeconds = new Histogram({
-  name: `${PREFIX}drive_unlock_duration_seconds`,
-  help: 'One drive unlock attempt with its AK (unlock, status check, save), by result.',
-  labelNames: ['result'] as const,
-  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  registers: [events],
-});
-
-const kmipSeconds = new Histogram({
-  name: `${PREFIX}kmip_request_duration_seconds`,
-  help: 'One KMIP request message, by key server endpoint, operation and result (ok, partial, failed).',
-  labelNames: ['server', 'operation', 'result'] as const,
-  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  registers: [events],
-});
-
-const rekeyProgress = new Gauge({
-  name: `${PREFIX}rekey_progress_ratio`,
-  help: 'Progress of the running rekey, 0..1, by what is rekeyed; 1 when done.',
-  labelNames: ['kind'] as const,
-  registers: [events],
-});
-
-/** Records one unlock attempt: call it around each drive's unlock with its outcome. */
-export function observeUnlock(ms: number, ok: boolean): void {
-  unlockSeconds.observe({ result: ok ? 'ok' : 'failed' }, ms / 1000);
-}
-
-/** The rekey service reports `done` of `total` (drives, keys) for `kind` (e.g. "sear"). */
-export function setRekeyProgress(kind: string, done: number, total: number): void {
-  rekeyProgress.set({ kind }, total > 0 ? Math.min(1, done / total) : 1);
-}
+/** Kept for callers that import them from here. */
+export { observeUnlock, setRekeyProgress } from '../metrics';
 
 export interface MetricsDeps {
   store: Store;
@@ -84,7 +51,7 @@ export function daemonRegistry(deps: MetricsDeps): Registry {
     },
   });
   collectDefaultMetrics({ register: own });
-  return Registry.merge([own, events]);
+  return Registry.merge([own, eventRegistry]);
 }
 
 export interface MetricsServer {
@@ -99,12 +66,7 @@ export async function startMetricsServer(
 ): Promise<MetricsServer> {
   const registry = daemonRegistry(deps);
   // KMIP latency is observed only while a metrics server runs.
-  const unsubscribe = onKmipRequest((e) =>
-    kmipSeconds.observe(
-      { server: e.endpoint, operation: e.operation, result: e.result },
-      e.ms / 1000,
-    ),
-  );
+  const unsubscribe = observeKmipRequests();
   const server = createServer((req, res) => void answer(req, res));
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
