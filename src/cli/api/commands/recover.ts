@@ -171,6 +171,8 @@ const drives: Subcommand = {
     'present (--sim or --device). Without --apply it only reports. --apply writes the key',
     'pair (--cert/--key), the key server, a key provider, the drive and key records and',
     'EAR enabled into an empty store, so that ekmd unlocks the drives at its next start.',
+    'Secrets are sealed under stateDir/seal.key (made if missing), or under',
+    '$CREDENTIALS_DIRECTORY/seal.key when set, as ekmd does.',
     'Not recoverable from the key server: the cluster itself (name, MVIP/SVIP, admin',
     'account), drive roles and Element drive status (drives come back available), other',
     'key servers of the provider, and the fault and audit history.',
@@ -272,7 +274,8 @@ async function applyRecovery(
       if (r.value.material.length !== AK_BYTES)
         throw new Error(`key ${k.uid} is ${r.value.material.length} bytes, not an ekmd AK`);
     });
-    const sealer = openSealer({ stateDir });
+    // The sealing root ekmd will use: a systemd credential when run with one, as ekmd does.
+    const sealer = openSealer({ stateDir, credentialsDir: process.env.CREDENTIALS_DIRECTORY });
     const keyPem = Buffer.from(
       createPrivateKey(options.key).export({ type: 'pkcs8', format: 'pem' }),
     );
