@@ -1,6 +1,7 @@
 // No secret leaves ekmd: a full scenario with real processes (ekmd at debug level,
 // ekmd-sim, the dev key server) — cluster, key pair, CSR, key server and provider, EAR
-// enabled, power cycle while running, restart and boot unlock, SecureEraseDrives,
+// enabled, power cycle while running, break-glass unlock and a recovery report while
+// ekmd is down, restart and boot unlock, SecureEraseDrives,
 // DisableEncryptionAtRest — then every byte sequence of every secret seen on the way (AKs
 // = drive PINs from the key server's objects, the sealed internal keys and the cluster's
 // private key unsealed from the store, the sealing root, the admin password, the
@@ -15,9 +16,11 @@ import { ClusterKeyPair } from '../../src/cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../src/cluster/key-references';
 import { sealLabel } from '../../src/cluster/hardware-ear/drive-keys';
 import { openSealer, openSqliteStore } from '../../src/store';
+import { bin } from '../helpers/paths';
 import {
   ADMIN,
   enableEar,
+  runBin,
   simDrives,
   startNode,
   until,
@@ -44,12 +47,15 @@ function walk(dir: string): string[] {
   });
 }
 
+function keyServerObjects(
+  node: Node,
+): { uid: string; material?: string; attributes: { names?: string[] } }[] {
+  return JSON.parse(readFileSync(join(node.kmipState, 'objects.json'), 'utf8')).objects;
+}
+
 /** Every AK the dev key server holds now (destroyed objects have lost theirs). */
 function keyServerAks(node: Node): Secret[] {
-  const { objects } = JSON.parse(readFileSync(join(node.kmipState, 'objects.json'), 'utf8')) as {
-    objects: { uid: string; material?: string }[];
-  };
-  return objects
+  return keyServerObjects(node)
     .filter((o) => o.material)
     .map((o) => ({
       what: `AK ${o.uid} at the key server`,
@@ -121,6 +127,23 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
     (await simDrives(node)).every((d) => d.locked),
     'locked after the power cycle',
   );
+  // While ekmd is down, the operator tools: break-glass unlock of drive 0 with its AK
+  // from the key server, and a recovery report.
+  const kmipTls = ['--kmip-host', '127.0.0.1', '--kmip-port', String(node.kmipPort)];
+  const d0 = (await simDrives(node))[0]!;
+  const uid0 = keyServerObjects(node).find((o) =>
+    (o.attributes.names ?? []).some((n) => n.includes(` serial=${d0.serial} `)),
+  )!.uid;
+  const cli: string[] = [];
+  for (const args of [
+    ['opal', 'unlock', '--sim', node.simSocket, '--drive', '0', '--kmip-uid', uid0],
+    ['recover', 'drives', '--sim', node.simSocket, '--json'],
+  ]) {
+    const r = await runBin([bin.ekmctl, ...args, ...kmipTls, ...node.kmipFlags()]);
+    t.equal(r.code, 0, `ekmctl ${args.slice(0, 2).join(' ')}: ${r.stderr}`);
+    cli.push(r.stdout, r.stderr);
+  }
+  t.notOk((await simDrives(node))[0]!.locked, 'break-glass unlocked drive 0');
   await node.startEkmd();
   await until(async () => (await simDrives(node)).every((d) => !d.locked), 'boot unlock');
   t.pass('boot unlock unlocked every drive');
@@ -193,6 +216,7 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
   const texts: [string, string][] = [
     ['ekmd log output', logs],
     ['API responses', node.responses.join('\n')],
+    ['ekmctl output', cli.join('\n')],
   ];
   const binaries: [string, Buffer][] = [];
   for (const file of walk(stateDir)) {
