@@ -20,18 +20,22 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import forge from 'node-forge';
+import { prettyFactory } from 'pino-pretty';
 import { CERT_FILE } from '../../src/api/self-signed';
 import { SimConnection } from '../../src/sim/protocol/connection';
 import { makeDevPki } from '../pki/dev-pki';
 import { bins, layout, lockState, stateDirFrom } from './common';
 
-const USAGE = `Usage: node dist/scripts/dev/start.js [--state DIR] [--port N]
+const USAGE = `Usage: node dist/scripts/dev/start.js [--state DIR] [--port N] [--logs pretty|off]
 
 Runs ekmd with 4 simulated drives (ekmd-sim) and the development key server, on loopback
 only. The first start creates the cluster and enables encryption at rest with keys at the
 dev key server; every start power-cycles the drives first (a node boot).
   --state DIR   state directory (default .state/ at the repository root)
   --port N      API port on 127.0.0.1 (default 8443)
+  --logs pretty|off
+                ekmd's log pretty-printed here (default on a terminal) or not; its
+                JSON lines are always kept in the state directory's logs/ekmd.log
 `;
 
 const KEY_SERVER_NAME = 'ekmd-dev-kmip';
@@ -66,7 +70,11 @@ class Children {
     this.died.catch(() => {});
   }
 
-  start(name: string, args: string[]): { child: Child; out: () => string } {
+  start(
+    name: string,
+    args: string[],
+    echo?: (chunk: Buffer) => void,
+  ): { child: Child; out: () => string } {
     const logPath = join(this.logs, `${name}.log`);
     const log: WriteStream = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
     // Own process group: a terminal's Ctrl-C reaches only us; we stop them in order.
@@ -81,6 +89,7 @@ class Children {
     };
     proc.stdout!.on('data', take);
     proc.stderr!.on('data', take);
+    if (echo) proc.stdout!.on('data', echo);
     const exited = new Promise<void>((resolve) => {
       proc.once('close', (code, signal) => {
         log.end();
@@ -272,6 +281,38 @@ function signCsr(caCertPem: string, caKeyPem: string, csrPem: string): string {
   return forge.pki.certificateToPem(cert);
 }
 
+/**
+ * pino JSON lines in, one pretty line per record out (pino-pretty, colour on a terminal);
+ * lines that are not JSON pass through unchanged. Chunks may split lines: the tail waits.
+ */
+export function prettyLines(
+  write: (text: string) => void,
+  colorize: boolean,
+): (chunk: Buffer) => void {
+  const pretty = prettyFactory({
+    colorize,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,component',
+    messageFormat: '{if component}{component}: {end}{msg}',
+    singleLine: true,
+  });
+  let rest = '';
+  return (chunk) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line) continue;
+      let text: string;
+      try {
+        text = line.startsWith('{') ? pretty(line) : `${line}\n`;
+      } catch {
+        text = `${line}\n`;
+      }
+      write(text);
+    }
+  };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The first start's setup, each step skipped when the API shows it done. */
@@ -418,11 +459,16 @@ async function report(
 }
 
 async function main(): Promise<number> {
-  let values: { state?: string; port?: string; help?: boolean };
+  let values: { state?: string; port?: string; logs?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: process.argv.slice(2),
-      options: { state: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        state: { type: 'string' },
+        port: { type: 'string' },
+        logs: { type: 'string' },
+        help: { type: 'boolean' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`start: ${(err as Error).message}\n${USAGE}`);
@@ -435,6 +481,11 @@ async function main(): Promise<number> {
   const port = values.port === undefined ? 8443 : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     process.stderr.write(`start: --port must be 1..65535\n`);
+    return 2;
+  }
+  const logs = values.logs ?? (process.stdout.isTTY ? 'pretty' : 'off');
+  if (logs !== 'pretty' && logs !== 'off') {
+    process.stderr.write(`start: --logs must be pretty or off\n`);
     return 2;
   }
   const L = layout(stateDirFrom(values.state));
@@ -532,7 +583,13 @@ async function main(): Promise<number> {
       0o600,
     );
     const booted = Date.now(); // the node boot: ekmd starts, drives are locked
-    const ekmd = children.start('ekmd', [bins.ekmd, '--config', L.config]);
+    const ekmd = children.start(
+      'ekmd',
+      [bins.ekmd, '--config', L.config],
+      logs === 'pretty'
+        ? prettyLines((text) => process.stdout.write(text), process.stdout.isTTY === true)
+        : undefined,
+    );
     await step(waitFor(children, ekmd, /"msg":"ekmd ready"/, 'ready'));
     const api = new Api(port, readFileSync(join(L.ekmdState, CERT_FILE), 'utf8'), admin);
     say(`ekmd API at https://127.0.0.1:${port}/json-rpc/12.3`);

@@ -53,6 +53,10 @@ const commands: Record<string, CommandEntry> = {
     summary: "back up ekmd's store while it runs",
     load: () => require('./api/commands/store'),
   },
+  recover: {
+    summary: 'disaster recovery: rebuild the drive → key map from the key server',
+    load: () => require('./api/commands/recover'),
+  },
   kmip: {
     summary: 'KMIP tools: decode/encode TTLV, probe a key server, dev key server',
     load: () => require('./kmip'),

@@ -9,7 +9,7 @@ const commands: Record<string, CommandEntry> = {
     load: () => require('./opal/status').discover,
   },
   unlock: {
-    summary: 'unlock a range, then verify by re-reading it',
+    summary: 'unlock a range and verify it (--pin-file, or --kmip-uid: AK from the EKS)',
     load: () => require('./opal/lock').unlock,
   },
   lock: { summary: 'lock a range', load: () => require('./opal/lock').lock },

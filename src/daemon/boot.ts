@@ -15,6 +15,7 @@ import { parseListen, type Config } from './config';
 import { openHardwareEar } from './hardware-ear-wiring';
 import { retryInBackground } from './retry';
 import { componentLogger } from './log';
+import { startMetricsServer } from './metrics';
 import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
 import { acquireStateLock } from './state-lock';
@@ -81,6 +82,14 @@ export async function startDaemon(
       encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
+    if (config.metrics.listen) {
+      const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
+        store,
+        faults,
+        logger: componentLogger(logger, 'metrics'),
+      });
+      undo.push(() => metrics.close());
+    }
     // The API answers from the start; drives come when their backend answers (ekmd-sim
     // started later, a controller still probing), retried with capped backoff.
     let drivesStarted = false;

@@ -30,6 +30,11 @@ export interface OpalCommandSpec {
   help: string[];
   options?: Options;
   pin?: 'required';
+  /**
+   * Another source of the --pin-file PIN, used instead when its flag is given (the AK at a
+   * key server, for break-glass unlock). The Buffer it returns is zeroed after the command.
+   */
+  pinFrom?: { flag: string; fetch(values: Values, target: DriveTarget): Promise<Buffer> };
   newPin?: 'required';
   /** Returns the JSON result; `text` renders it for humans. */
   run(ctx: OpalCommandContext): Promise<Record<string, unknown>>;
@@ -90,7 +95,7 @@ export function parseMode(flag: string, value: string | undefined): 'rw' | 'ro' 
   throw new UsageError(`${flag} must be rw or ro, got '${value}'`);
 }
 
-type DriveTarget = { device: string } | { sim: string; n: number };
+export type DriveTarget = { device: string } | { sim: string; n: number };
 
 interface OpenedDrive {
   drive: OpalDrive;
@@ -168,7 +173,14 @@ async function runOpalCommand(
   }
   const pinFile = values['pin-file'] as string | undefined;
   const newPinFile = values['new-pin-file'] as string | undefined;
-  if (spec.pin && pinFile === undefined) throw new UsageError('--pin-file PATH is required');
+  const pinFrom =
+    spec.pinFrom && values[spec.pinFrom.flag] !== undefined ? spec.pinFrom : undefined;
+  if (pinFrom && pinFile !== undefined)
+    throw new UsageError(`--pin-file and --${pinFrom.flag} are exclusive`);
+  if (spec.pin && !pinFrom && pinFile === undefined)
+    throw new UsageError(
+      `--pin-file PATH is required${spec.pinFrom ? ` (or --${spec.pinFrom.flag})` : ''}`,
+    );
   if (!spec.pin && pinFile !== undefined) throw new UsageError('--pin-file is not used here');
   if (spec.newPin && newPinFile === undefined)
     throw new UsageError('--new-pin-file PATH is required');
@@ -183,6 +195,7 @@ async function runOpalCommand(
   let opened: OpenedDrive | undefined;
   try {
     if (pinFile !== undefined) pin = await readPin('--pin-file', pinFile, io.stdin);
+    if (pinFrom) pin = await pinFrom.fetch(values, target);
     if (newPinFile !== undefined) newPin = await readPin('--new-pin-file', newPinFile, io.stdin);
     opened = openDrive(target);
     const result = await spec.run({ drive: opened.drive, values, pin, newPin });

@@ -1,5 +1,6 @@
 // `ekmctl opal unlock|lock|save`: one LOCK_UNLOCK (or SAVE) attempt with one PIN.
 import { opalCommand, parseMode, parseRange, parseUser } from './command-kit';
+import { KMIP_PIN_HELP, KMIP_PIN_OPTIONS, fetchKmipPin } from './kmip-pin';
 
 const RANGE_USER = {
   user: { type: 'string' },
@@ -11,23 +12,32 @@ const WHO_HELP =
 
 export const unlock = opalCommand({
   name: 'unlock',
-  synopsis: '--pin-file PATH [--user WHO] [--range N] [--mode rw|ro]',
+  synopsis: '(--pin-file PATH | --kmip-uid UID …) [--user WHO] [--range N] [--mode rw|ro]',
   help: [
     'Unlock a locking range, then re-read its state to confirm. One attempt: a wrong PIN',
     'is reported (NOT_AUTHORIZED) and never retried.',
     WHO_HELP,
+    ...KMIP_PIN_HELP,
   ],
-  options: { ...RANGE_USER, mode: { type: 'string' } },
+  options: { ...RANGE_USER, mode: { type: 'string' }, ...KMIP_PIN_OPTIONS },
   pin: 'required',
+  pinFrom: { flag: 'kmip-uid', fetch: fetchKmipPin },
   async run({ drive, values, pin }) {
     const who = parseUser('--user', values.user as string | undefined, 0);
     const lr = parseRange(values.range as string | undefined);
     const mode = parseMode('--mode', values.mode as string | undefined);
     const r = await drive.unlock({ who, pin }, lr, mode);
-    return { device: drive.path, range: lr, mode, verifiedBy: r.verifiedBy };
+    const uid = values['kmip-uid'] as string | undefined;
+    return {
+      device: drive.path,
+      range: lr,
+      mode,
+      verifiedBy: r.verifiedBy,
+      ...(uid !== undefined ? { kmipUID: uid } : {}),
+    };
   },
   text: (r) =>
-    `${r.device as string}: range ${r.range as number} unlocked ${r.mode as string} (verified by ${r.verifiedBy as string})\n`,
+    `${r.device as string}: range ${r.range as number} unlocked ${r.mode as string} (verified by ${r.verifiedBy as string})${r.kmipUID ? ` with key ${r.kmipUID as string} from the key server` : ''}\n`,
 });
 
 export const lock = opalCommand({

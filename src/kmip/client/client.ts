@@ -7,6 +7,7 @@ import { runBatch, type BatchOutcome } from './batch';
 import { KmipConnection, formatEndpoint, type TlsInfo } from './connection';
 import { KmipError } from './errors';
 import { FailureMemory } from './failures';
+import { observingKmipRequests, operationLabel, reportKmipRequest } from './observer';
 import { KmipOperations } from './operations';
 
 export const KMIP_PORT = 5696;
@@ -85,6 +86,27 @@ export class KmipClient extends KmipOperations {
   }
 
   async batch<T extends readonly BatchOp<unknown>[]>(batch: T): Promise<BatchOutcome<T>> {
+    if (!observingKmipRequests()) return this.exchange(batch);
+    const started = performance.now();
+    const operation = operationLabel(batch);
+    try {
+      const out = await this.exchange(batch);
+      const result = out.results.every((r) => r.ok) ? 'ok' : 'partial';
+      const ms = performance.now() - started;
+      reportKmipRequest({ endpoint: out.endpoint, operation, ms, result });
+      return out;
+    } catch (err) {
+      const endpoint =
+        (err instanceof KmipError && err.endpoint?.split(',').pop()) || this.endpoints[0]!;
+      const ms = performance.now() - started;
+      reportKmipRequest({ endpoint, operation, ms, result: 'failed' });
+      throw err;
+    }
+  }
+
+  private async exchange<T extends readonly BatchOp<unknown>[]>(
+    batch: T,
+  ): Promise<BatchOutcome<T>> {
     const timeout = this.opts.requestTimeoutMs ?? 10_000;
     const started = performance.now();
     let conn = await this.connection();

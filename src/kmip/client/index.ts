@@ -6,6 +6,12 @@ export { KmipError, type KmipStage, type KmipErrorDetails } from './errors';
 export type { BatchOutcome, ItemResult, ResultsOf } from './batch';
 export type { TlsInfo } from './connection';
 export {
+  onKmipRequest,
+  type KmipRequestEvent,
+  type KmipRequestListener,
+  type KmipRequestResult,
+} from './observer';
+export {
   ops,
   CLIENT_VERSIONS,
   formatVersion,
