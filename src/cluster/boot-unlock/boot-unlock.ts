@@ -11,6 +11,7 @@ import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
 import type { DriveTransport } from '../../opal/transport';
 import type { Store } from '../../store/store';
+import { observeUnlock } from '../../metrics';
 import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
@@ -254,7 +255,9 @@ export class BootUnlockService {
           this.limit.run(async () => {
             const ak = keys.aks.get(key.keyID)!;
             if (!Buffer.isBuffer(ak)) return fail(drive.driveID, ak);
+            const started = performance.now();
             const outcome = await unlockDrive(this.opal(drive), ak, this.deps.logger);
+            observeUnlock(performance.now() - started, outcome.kind === 'unlocked');
             if (outcome.kind === 'unlocked') {
               clearGuard(store, drive.driveID);
               result.unlocked.push(drive.driveID);
