@@ -11,6 +11,7 @@ import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
 import { parseListen, type Config } from './config';
 import { openHardwareEar } from './hardware-ear-wiring';
+import { openSear } from './sear-wiring';
 import { retryInBackground } from './retry';
 import { componentLogger } from './log';
 import { createNotifier } from './notify';
@@ -51,6 +52,8 @@ export async function startDaemon(
     undo.push(() => faults.close());
     const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
+    const sear = openSear(config, { store, sealer, faults, logger });
+    undo.push(() => sear.close());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({
       store,
@@ -65,7 +68,7 @@ export async function startDaemon(
         requestTimeoutMs: config.kmip.requestTimeoutMs,
         ...(config.kmip.version ? { version: parseVersion(config.kmip.version) } : {}),
       },
-      methods: [...hw.methods, ...faultMethods(faults)],
+      methods: [...sear.decorate(hw.methods), ...sear.methods, ...faultMethods(faults)],
       encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
@@ -78,6 +81,7 @@ export async function startDaemon(
     );
     undo.push(() => drivesStarting.stop());
     await drivesStarting.firstAttempt;
+    sear.start();
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
     notifier.startWatchdog();
     undo.push(() => {
