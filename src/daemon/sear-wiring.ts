@@ -42,12 +42,20 @@ export class UnsupportedDataPath implements DataPath {
 
 export function openSear(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
-  deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
+  deps: {
+    store: Store;
+    sealer: Sealer;
+    faults?: FaultService;
+    logger?: Logger;
+    /** Instead of the backend's own (tests: a backend without a DEK layer). */
+    dataPath?: DataPath;
+  },
 ): Sear {
   const dataPath =
-    config.drives.backend === 'sim'
+    deps.dataPath ??
+    (config.drives.backend === 'sim'
       ? new SimDataPath(config.drives.sim!.socket)
-      : new UnsupportedDataPath(config.drives.backend);
+      : new UnsupportedDataPath(config.drives.backend));
   const service = new SearService({
     store: deps.store,
     sealer: deps.sealer,
