@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import type { DevPki } from '../../../scripts/pki/dev-pki';
 import { KmipClient } from '../../../src/kmip/client';
 import { caFromPem, signCsr } from '../pki';
-import type { SearNode } from './sear-node';
+
+/** What addProvider needs of an API client. */
+export interface ApiCaller {
+  ok(method: string, params?: Record<string, unknown>): Promise<Record<string, any>>;
+}
 
 export async function addProvider(
-  node: SearNode,
+  node: { client: ApiCaller },
   pki: DevPki,
   port: number,
 ): Promise<{ keyProviderID: number; keyServerID: number }> {
