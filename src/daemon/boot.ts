@@ -52,7 +52,13 @@ export async function startDaemon(
     undo.push(() => faults.close());
     const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
-    const sear = openSear(config, { store, sealer, faults, logger });
+    const sear = openSear(config, {
+      store,
+      sealer,
+      faults,
+      logger,
+      inventory: hw.drives.inventory,
+    });
     undo.push(() => sear.close());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({

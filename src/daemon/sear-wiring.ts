@@ -11,6 +11,7 @@ import type { FaultService } from '../cluster/faults';
 import type { Sealer } from '../cluster/sealer';
 import { SearService } from '../cluster/sear/sear-service';
 import { DataPathUnsupportedError, type DataPath } from '../opal/datapath';
+import type { DriveInventory } from '../opal/inventory';
 import { SimDataPath } from '../sim/client-datapath';
 import type { Store } from '../store/store';
 import type { Config } from './config';
@@ -47,6 +48,8 @@ export function openSear(
     sealer: Sealer;
     faults?: FaultService;
     logger?: Logger;
+    /** Plug and relock events (the drive service's inventory). */
+    inventory?: DriveInventory;
     /** Instead of the backend's own (tests: a backend without a DEK layer). */
     dataPath?: DataPath;
   },
@@ -67,6 +70,7 @@ export function openSear(
       ...(config.kmip.version ? { version: config.kmip.version } : {}),
     },
     ...(deps.faults ? { faults: deps.faults } : {}),
+    ...(deps.inventory ? { inventory: deps.inventory } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'sear' }) } : {}),
   });

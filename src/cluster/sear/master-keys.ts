@@ -52,7 +52,10 @@ export async function createExternalKey(
   created(uid);
   const { results } = await provider.batch([ops.activate(uid), ops.get(uid)] as const);
   const [activated, got] = results;
-  if (!activated.ok) throw activated.error;
+  if (!activated.ok) {
+    if (got.ok) got.value.material.fill(0);
+    throw activated.error;
+  }
   if (!got.ok) throw got.error;
   return { uid, mk: checkedMaterial(got.value) };
 }

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
 import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
-import type { Json, Store, StoreTx } from '../../store/store';
+import type { DriveInventory } from '../../opal/inventory';
+import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
 import { DRIVE_PREFIX, listDriveRecords, type DriveRecord } from '../drives/drive-records';
@@ -56,6 +57,8 @@ export interface SearOptions {
   kmip?: KmipSettings;
   faults?: FaultService;
   retryMaxDelayMs?: number;
+  /** Drives plugged in or relocked (power loss) get their DEK again. */
+  inventory?: DriveInventory;
   logger?: Logger;
 }
 
@@ -110,8 +113,16 @@ export class SearService {
         this.store.transaction((tx) => this.enableIn(tx));
         this.trigger();
       }),
-      this.store.watch(DRIVE_PREFIX, () => this.trigger()),
+      this.store.watch(DRIVE_PREFIX, (e) => this.onDriveRecord(e)),
     );
+    const events = this.options.inventory?.watch((e) => {
+      // Plugged in again or power-cycled: whatever DEK it held is gone.
+      if (e.type === 'added' || e.type === 'relocked') {
+        this.attachState.delete(e.type === 'added' ? e.drive.serial : e.serial);
+        this.trigger();
+      }
+    });
+    if (events) this.unwatch.push(events);
     this.trigger();
   }
 
@@ -195,6 +206,14 @@ export class SearService {
     this.options.logger?.info({ retryInMs: Math.round(wait) }, 'SEAR work unfinished');
     this.timer = setTimeout(() => this.trigger(), wait / 2 + Math.random() * (wait / 2));
     this.timer.unref();
+  }
+
+  /** A drive that appeared (or came back) needs its DEK; other record changes do not. */
+  private onDriveRecord(e: WatchEvent): void {
+    const d = e.value as unknown as DriveRecord | undefined;
+    if (e.type !== 'put' || !d) return;
+    if (!d.present) this.attachState.delete(d.serial);
+    else if (this.attachState.get(d.serial) !== ATTACHED) this.trigger();
   }
 
   /** SEAR on a cluster that has no MK yet: the first, internal one. */

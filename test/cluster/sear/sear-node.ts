@@ -94,6 +94,7 @@ export async function startSearNode(
     node.hw = openHardwareEar(config, deps);
     node.sear = openSear(config, {
       ...deps,
+      inventory: node.hw.drives.inventory,
       ...(options.dataPath ? { dataPath: options.dataPath } : {}),
     });
     node.api = await startApiServer({
