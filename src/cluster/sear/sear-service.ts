@@ -73,6 +73,8 @@ export class SearService {
   private readonly unwatch: (() => void)[] = [];
   /** serial → 'attached' or why its DEK is not attached (this process's view). */
   private readonly attachState = new Map<string, string>();
+  /** Open provider connections shared by the steps of one rekey. */
+  private session: Map<number, KmipProvider> | undefined;
 
   constructor(private readonly options: SearOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
@@ -157,7 +159,7 @@ export class SearService {
       this.enableIn(tx);
       return this.rekeys.begin(tx, params);
     });
-    this.run(() => this.rekeys.finish());
+    this.run(() => this.inSession(() => this.rekeys.finish()));
     this.trigger(); // a rolled-back key to destroy, drives that appeared meanwhile
     return handle;
   }
@@ -389,11 +391,36 @@ export class SearService {
     return this.withProvider(k.keyProviderID, (p) => fetchExternalKey(p, k.kmipUID!));
   }
 
+  /** Within `work`, each provider's connection is opened once and kept (one negotiation). */
+  private async inSession(work: () => Promise<void>): Promise<void> {
+    this.session = new Map();
+    try {
+      await work();
+    } finally {
+      for (const p of this.session.values()) p.close();
+      this.session = undefined;
+    }
+  }
+
   /** Runs `fn` over one connection to the provider's key servers, closed afterwards. */
   private async withProvider<R>(
     keyProviderID: number,
     fn: (provider: KmipProvider) => Promise<R>,
   ): Promise<R> {
+    if (this.session) {
+      let kept = this.session.get(keyProviderID);
+      if (!kept) {
+        kept = openProvider(
+          this.store,
+          this.keyPair,
+          keyProviderID,
+          this.kmip,
+          this.options.logger,
+        );
+        this.session.set(keyProviderID, kept);
+      }
+      return fn(kept);
+    }
     const provider = openProvider(
       this.store,
       this.keyPair,

@@ -48,7 +48,7 @@ export async function searAgainstEks(t: Test, startEks: StartEks): Promise<void>
       .keyProviderIsActive;
   t.equal(await providerActive(), false, 'the provider is inactive before the rekey');
 
-  // Element's example quotes the provider ID and writes the type in lowercase.
+  // Element's example writes the type in lowercase.
   const { asyncHandle } = await node.client.ok('RekeySoftwareEncryptionAtRestMasterKey', {
     keyManagementType: 'external',
     keyProviderID,
