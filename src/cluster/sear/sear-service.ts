@@ -131,6 +131,7 @@ export class SearService {
   /** GetSoftwareEncryptionAtRestInfo (Element 5.5); `detachedDrives` only when some are. */
   info(): { [k: string]: Json } {
     return this.store.transaction((tx) => {
+      this.enableIn(tx); // a CreateCluster answered before start() watched for it
       const state = softwareEarEnabled(tx) ? getSearState(tx) : undefined;
       if (!state) return { state: 'disabled', version: 0 };
       const mk = getMasterKey(tx, state.currentKeyID)!;
