@@ -15,32 +15,23 @@ import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
 import { DRIVE_PREFIX, listDriveRecords, type DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
-import { clusterUuid, softwareEarEnabled } from '../hardware-ear/ear-state';
+import { softwareEarEnabled } from '../hardware-ear/ear-state';
 import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
-import { serversOfProvider } from '../kmip-records';
 import type { Sealer } from '../sealer';
 import { newDek, unwrapKey, wrapKey } from './key-wrap';
-import {
-  destroyExternalKeys,
-  fetchExternalKey,
-  findExternalKeys,
-  newInternalKey,
-  unsealInternalKey,
-} from './master-keys';
+import { cleanUpKeys } from './key-cleanup';
+import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
+import { reportMasterKeyProvider } from './sear-faults';
 import { Rekey, type RekeyParams } from './rekey';
 import {
-  deleteJournal,
-  getJournal,
   getMasterKey,
   getSearState,
   keyInfo,
   listDeks,
-  listMasterKeys,
   putDek,
   putMasterKey,
   putSearState,
-  retireMasterKey,
   type DekRecord,
   type MasterKeyRecord,
 } from './sear-store';
@@ -233,7 +224,11 @@ export class SearService {
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     this.store.transaction((tx) => this.enableIn(tx));
-    let retry = await this.cleanUp();
+    let retry = await cleanUpKeys(
+      this.store,
+      (id, fn) => this.withProvider(id, fn),
+      this.options.logger,
+    );
     const drives = listDriveRecords(this.store).filter((d) => d.present);
     const deks = new Map(listDeks(this.store).map((d) => [d.serial, d]));
     const missing = drives.filter((d) => !deks.has(d.serial));
@@ -247,10 +242,15 @@ export class SearService {
     let mk: Buffer;
     try {
       mk = await this.loadKey(current);
-      this.reportProvider(current.keyProviderID, undefined);
+      reportMasterKeyProvider(this.store, this.options.faults, current.keyProviderID, undefined);
     } catch (err) {
       const reason = `master key unavailable: ${(err as Error).message}`;
-      this.reportProvider(current.keyProviderID, (err as Error).message);
+      reportMasterKeyProvider(
+        this.store,
+        this.options.faults,
+        current.keyProviderID,
+        (err as Error).message,
+      );
       for (const d of [...missing, ...detached]) this.attachState.set(d.serial, reason);
       this.options.logger?.warn({ keyID: current.keyID, err: (err as Error).message }, reason);
       return true;
@@ -334,58 +334,6 @@ export class SearService {
     return failed;
   }
 
-  /** Old MKs revoked and destroyed, a crashed Create's key found and destroyed. */
-  private async cleanUp(): Promise<boolean> {
-    let retry = false;
-    const journal = getJournal(this.store);
-    if (journal?.phase === 'rollingBack' && journal.to.keyProviderID !== undefined) {
-      const uuid = clusterUuid(this.store);
-      try {
-        await this.withProvider(journal.to.keyProviderID, async (p) => {
-          const uids = await findExternalKeys(p, uuid, journal.to.keyID);
-          const left = await destroyExternalKeys(p, uids);
-          if (left.length) throw new Error(`could not destroy ${left.length} unrecorded key(s)`);
-        });
-        this.store.transaction((tx) => deleteJournal(tx));
-        this.options.logger?.info({ keyID: journal.to.keyID }, 'rekey rolled back at the EKS');
-      } catch (err) {
-        this.options.logger?.warn({ err: (err as Error).message }, 'rekey clean-up deferred');
-        retry = true;
-      }
-    }
-    const pending = listMasterKeys(this.store).filter((k) => k.state === 'pendingDestroy');
-    const byProvider = new Map<number, MasterKeyRecord[]>();
-    for (const k of pending) {
-      if (k.keyProviderID === null) this.store.transaction((tx) => retireMasterKey(tx, k.keyID));
-      else byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
-    }
-    for (const [keyProviderID, keys] of byProvider) {
-      try {
-        const left = await this.withProvider(keyProviderID, (p) =>
-          destroyExternalKeys(
-            p,
-            keys.map((k) => k.kmipUID!),
-          ),
-        );
-        this.store.transaction((tx) => {
-          for (const k of keys) if (!left.includes(k.kmipUID!)) retireMasterKey(tx, k.keyID);
-        });
-        this.options.logger?.info(
-          { keyProviderID, count: keys.length },
-          'old master keys destroyed',
-        );
-        retry ||= left.length > 0;
-      } catch (err) {
-        this.options.logger?.warn(
-          { keyProviderID, err: (err as Error).message },
-          'master key destroy deferred',
-        );
-        retry = true;
-      }
-    }
-    return retry;
-  }
-
   /** The MK's material (the caller zeroes it): unsealed, or one Get at its provider. */
   private async loadKey(k: MasterKeyRecord): Promise<Buffer> {
     if (k.keyProviderID === null) return unsealInternalKey(this.options.sealer, k);
@@ -433,23 +381,6 @@ export class SearService {
       return await fn(provider);
     } finally {
       provider.close();
-    }
-  }
-
-  /** kmipServerFault per key server of the MK's provider, as boot unlock reports them. */
-  private reportProvider(keyProviderID: number | null, cause: string | undefined): void {
-    const { faults } = this.options;
-    if (!faults || keyProviderID === null) return;
-    for (const s of serversOfProvider(this.store, keyProviderID)) {
-      const subject = { keyServerID: s.keyServerID };
-      if (cause === undefined) faults.resolve('kmipServerFault', subject);
-      else
-        faults.raise(
-          'kmipServerFault',
-          subject,
-          `Key server ${s.kmipKeyServerName} (${s.kmipKeyServerHostnames.join(', ')}:${s.kmipKeyServerPort}) of key provider ${keyProviderID}: software encryption master key: ${cause}`,
-          { data: { keyServerID: s.keyServerID, keyProviderID } },
-        );
     }
   }
 
