@@ -33,6 +33,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'hardware encryption at rest: enable, disable, status',
     load: () => require('./api/commands/ear'),
   },
+  sear: {
+    summary: 'software encryption at rest: info, rekey the master key',
+    load: () => require('./api/commands/sear'),
+  },
   drives: {
     summary: 'drives: list, add, remove',
     load: () => require('./api/commands/drives'),

@@ -13,6 +13,7 @@ import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
 import { parseListen, type Config } from './config';
 import { openHardwareEar } from './hardware-ear-wiring';
+import { openSear } from './sear-wiring';
 import { retryInBackground } from './retry';
 import { componentLogger } from './log';
 import { startMetricsServer } from './metrics';
@@ -64,6 +65,14 @@ export async function startDaemon(
     undo.push(() => hw.close());
     const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
     undo.push(() => unwatchRounds?.());
+    const sear = openSear(config, {
+      store,
+      sealer,
+      faults,
+      logger,
+      inventory: hw.drives.inventory,
+    });
+    undo.push(() => sear.close());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({
       store,
@@ -78,7 +87,7 @@ export async function startDaemon(
         requestTimeoutMs: config.kmip.requestTimeoutMs,
         ...(config.kmip.version ? { version: parseVersion(config.kmip.version) } : {}),
       },
-      methods: [...hw.methods, ...faultMethods(faults)],
+      methods: [...sear.decorate(hw.methods), ...sear.methods, ...faultMethods(faults)],
       encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
@@ -110,6 +119,7 @@ export async function startDaemon(
       notifier.status('unlocking drives');
       await firstPassOrCap(hw.unlock.firstPass, firstPassCapMs(config), logger);
     } else if (!drivesStarted) notifier.status('waiting for the drives backend');
+    sear.start();
     notifier.startWatchdog();
     undo.push(() => {
       notifier.stopping();

@@ -18,7 +18,12 @@ export type CrashPoint =
   | 'ear.afterRangeSetup'
   | 'ear.afterEnable'
   | 'ear.afterUnlock'
-  | 'ear.afterDisableLocking';
+  | 'ear.afterDisableLocking'
+  // Software EAR master key rekey (src/cluster/sear/rekey.ts).
+  | 'sear.afterCreate'
+  | 'sear.afterNewKey'
+  | 'sear.afterCommit'
+  | 'sear.afterDestroyOld';
 
 export function crashPoint(point: CrashPoint): void {
   if (armed.has(point)) process.kill(process.pid, 'SIGKILL');

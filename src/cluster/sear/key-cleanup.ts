@@ -1,0 +1,66 @@
+// Keys SEAR no longer needs, destroyed at their key servers: MKs a rekey replaced or rolled
+// back (pendingDestroy: one Revoke+Destroy message per provider), and the key of a Create
+// whose answer a crashed process never recorded (found by its Name). Internal MKs are
+// simply forgotten (their sealed copy dropped).
+import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
+import type { Store } from '../../store/store';
+import { clusterUuid } from '../hardware-ear/ear-state';
+import { destroyExternalKeys, findExternalKeys } from './master-keys';
+import {
+  deleteJournal,
+  getJournal,
+  listMasterKeys,
+  retireMasterKey,
+  type MasterKeyRecord,
+} from './sear-store';
+
+/** Old MKs revoked and destroyed, a crashed Create's key found and destroyed. True: retry. */
+export async function cleanUpKeys(
+  store: Store,
+  withProvider: <R>(keyProviderID: number, fn: (p: KmipProvider) => Promise<R>) => Promise<R>,
+  logger?: Logger,
+): Promise<boolean> {
+  let retry = false;
+  const journal = getJournal(store);
+  if (journal?.phase === 'rollingBack' && journal.to.keyProviderID !== undefined) {
+    const uuid = clusterUuid(store);
+    try {
+      await withProvider(journal.to.keyProviderID, async (p) => {
+        const uids = await findExternalKeys(p, uuid, journal.to.keyID);
+        const left = await destroyExternalKeys(p, uids);
+        if (left.length) throw new Error(`could not destroy ${left.length} unrecorded key(s)`);
+      });
+      store.transaction((tx) => deleteJournal(tx));
+      logger?.info({ keyID: journal.to.keyID }, 'rekey rolled back at the EKS');
+    } catch (err) {
+      logger?.warn({ err: (err as Error).message }, 'rekey clean-up deferred');
+      retry = true;
+    }
+  }
+  const pending = listMasterKeys(store).filter((k) => k.state === 'pendingDestroy');
+  const byProvider = new Map<number, MasterKeyRecord[]>();
+  for (const k of pending) {
+    if (k.keyProviderID === null) store.transaction((tx) => retireMasterKey(tx, k.keyID));
+    else byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
+  }
+  for (const [keyProviderID, keys] of byProvider) {
+    try {
+      const left = await withProvider(keyProviderID, (p) =>
+        destroyExternalKeys(
+          p,
+          keys.map((k) => k.kmipUID!),
+        ),
+      );
+      store.transaction((tx) => {
+        for (const k of keys) if (!left.includes(k.kmipUID!)) retireMasterKey(tx, k.keyID);
+      });
+      logger?.info({ keyProviderID, count: keys.length }, 'old master keys destroyed');
+      retry ||= left.length > 0;
+    } catch (err) {
+      logger?.warn({ keyProviderID, err: (err as Error).message }, 'master key destroy deferred');
+      retry = true;
+    }
+  }
+  return retry;
+}

@@ -1,0 +1,289 @@
+// RekeySoftwareEncryptionAtRestMasterKey: a new MK replaces the current one and every DEK
+// is re-wrapped by it; data is never re-encrypted. A journal (sear/rekey) makes it safe to
+// kill at any step:
+//   started    new keyID chosen                → rolled back (an external key created
+//                                                 under its Name is found and destroyed)
+//   created    new MK recorded                 → rolled back (the new MK is destroyed)
+//   committed  DEKs re-wrapped, new MK current → finished (the old MK is destroyed)
+// All DEKs change in the one commit transaction, so the old MK unwraps every DEK before it
+// and the new MK every DEK after it. KMIP messages per rekey are a constant: Get of an
+// external old MK, Create, Activate+Get of an external new MK, Revoke+Destroy of the old.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
+import type { Json, Store, StoreTx } from '../../store/store';
+import type { AsyncResultService } from '../async-results/async-results';
+import { ElementError, invalidParameter } from '../errors';
+import { clusterUuid, softwareEarEnabled } from '../hardware-ear/ear-state';
+import { crashPoint } from '../hardware-ear/test-hooks';
+import { getProvider } from '../kmip-records';
+import type { Sealer } from '../sealer';
+import { unwrapKey, wrapKey } from './key-wrap';
+import { createExternalKey, destroyExternalKeys, newInternalKey } from './master-keys';
+import {
+  deleteJournal,
+  getJournal,
+  getMasterKey,
+  getSearState,
+  keyInfo,
+  listDeks,
+  putDek,
+  putJournal,
+  putMasterKey,
+  putSearState,
+  retireMasterKey,
+  type KeyInfo,
+  type MasterKeyRecord,
+  type RekeyJournal,
+} from './sear-store';
+
+export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
+
+export interface RekeyParams {
+  keyManagementType?: string;
+  keyProviderID?: number;
+}
+
+export interface RekeyDeps {
+  store: Store;
+  sealer: Sealer;
+  asyncResults: AsyncResultService;
+  withProvider<R>(keyProviderID: number, fn: (p: KmipProvider) => Promise<R>): Promise<R>;
+  loadKey(k: MasterKeyRecord): Promise<Buffer>;
+  /** Throws the Element error of a provider that cannot be used (e.g. no key servers). */
+  checkProvider(tx: StoreTx, keyProviderID: number): void;
+  logger?: Logger;
+}
+
+export class Rekey {
+  constructor(private readonly deps: RekeyDeps) {}
+
+  /** Checks the parameters against the cluster, journals the rekey, returns its handle. */
+  begin(tx: StoreTx, params: RekeyParams): number {
+    if (!softwareEarEnabled(tx) || !getSearState(tx)) {
+      throw new ElementError(
+        'xSoftwareEncryptionAtRestNotEnabled',
+        'Software encryption at rest is not enabled; it is enabled by CreateCluster with enableSoftwareEncryptionAtRest.',
+      );
+    }
+    const state = getSearState(tx)!;
+    const current = getMasterKey(tx, state.currentKeyID)!;
+    const to = this.target(tx, params, current);
+    const busy = getJournal(tx);
+    if (busy) {
+      throw new ElementError(
+        'xSoftwareEncryptionAtRestRekeyInProgress',
+        busy.phase === 'rollingBack'
+          ? `The rekey of async handle ${busy.asyncHandle} is still being rolled back at key provider ${busy.to.keyProviderID}; retry once it is reachable.`
+          : `A master key rekey is in progress (async handle ${busy.asyncHandle}).`,
+      );
+    }
+    const from = keyInfo(current);
+    const asyncHandle = this.deps.asyncResults.start(tx, REKEY_RESULT_TYPE, {
+      operation: operationText(from, to),
+    });
+    putJournal(tx, { asyncHandle, phase: 'started', from, to });
+    putSearState(tx, { ...state, rekeyAsyncResultID: asyncHandle });
+    this.deps.logger?.info({ asyncHandle, from, to }, 'master key rekey started');
+    return asyncHandle;
+  }
+
+  /** The new key's management: Element's rules for keyManagementType and keyProviderID. */
+  private target(tx: StoreTx, params: RekeyParams, current: MasterKeyRecord): KeyInfo {
+    const given = params.keyManagementType?.toLowerCase();
+    if (given !== undefined && given !== 'internal' && given !== 'external')
+      throw invalidParameter('keyManagementType', 'must be Internal or External.');
+    const type = given ?? (current.keyProviderID === null ? 'internal' : 'external');
+    const keyID = randomUUID();
+    if (type === 'internal') {
+      if (params.keyProviderID !== undefined)
+        throw invalidParameter(
+          'keyProviderID',
+          'is only valid when keyManagementType is External.',
+        );
+      return { keyID, keyManagementType: 'internal' };
+    }
+    const keyProviderID = params.keyProviderID ?? (given ? undefined : current.keyProviderID);
+    if (keyProviderID === undefined || keyProviderID === null)
+      throw invalidParameter('keyProviderID', 'is required when keyManagementType is External.');
+    getProvider(tx, keyProviderID);
+    this.deps.checkProvider(tx, keyProviderID);
+    return { keyID, keyManagementType: 'external', keyProviderID };
+  }
+
+  /** At open: the journal of a rekey the previous process did not finish. Store only. */
+  recover(): void {
+    const journal = getJournal(this.deps.store);
+    if (!journal) return;
+    if (journal.phase === 'committed') this.complete(journal);
+    else if (journal.phase !== 'rollingBack')
+      this.rollBack(journal, 'it was interrupted by a restart of the daemon before it committed');
+  }
+
+  /** The rekey journaled by begin(): new MK, DEKs re-wrapped, commit, old MK destroyed. */
+  async finish(): Promise<void> {
+    const journal = getJournal(this.deps.store);
+    if (!journal || journal.phase !== 'started') return;
+    try {
+      await this.commit(journal);
+    } catch (err) {
+      this.rollBack(journal, (err as Error).message);
+      return;
+    }
+    crashPoint('sear.afterCommit');
+    await this.destroyOld(journal);
+    crashPoint('sear.afterDestroyOld');
+    this.complete(journal);
+  }
+
+  private async commit(journal: RekeyJournal): Promise<void> {
+    const { store } = this.deps;
+    const old = getMasterKey(store, journal.from.keyID)!;
+    const oldMk = await this.deps.loadKey(old);
+    try {
+      const newMk = await this.createKey(journal);
+      try {
+        crashPoint('sear.afterNewKey');
+        const deks = listDeks(store).map((d) => {
+          if (d.keyID !== old.keyID)
+            throw new Error(`DEK of ${d.serial} is not wrapped by ${old.keyID}`);
+          const dek = unwrapKey(oldMk, Buffer.from(d.wrapped, 'base64'), `the DEK of ${d.serial}`);
+          try {
+            return {
+              ...d,
+              keyID: journal.to.keyID,
+              wrapped: wrapKey(newMk, dek).toString('base64'),
+            };
+          } finally {
+            dek.fill(0);
+          }
+        });
+        store.transaction((tx) => {
+          if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
+          for (const d of deks) putDek(tx, d);
+          putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
+          if (old.keyProviderID === null) retireMasterKey(tx, old.keyID);
+          else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
+          putJournal(tx, { ...journal, phase: 'committed' });
+        });
+        this.deps.logger?.info(
+          { asyncHandle: journal.asyncHandle, deks: deks.length },
+          'master key rekey committed',
+        );
+      } finally {
+        newMk.fill(0);
+      }
+    } finally {
+      oldMk.fill(0);
+    }
+  }
+
+  /** The new MK, recorded (journal `created`) as soon as it exists; the caller zeroes it. */
+  private async createKey(journal: RekeyJournal): Promise<Buffer> {
+    const { store, sealer } = this.deps;
+    const { to } = journal;
+    const record = (r: MasterKeyRecord) =>
+      store.transaction((tx) => {
+        putMasterKey(tx, r);
+        putJournal(tx, { ...journal, phase: 'created' });
+      });
+    if (to.keyProviderID === undefined) {
+      const { record: r, mk } = newInternalKey(sealer, to.keyID);
+      record(r);
+      return mk;
+    }
+    const uuid = clusterUuid(store);
+    const { mk } = await this.deps.withProvider(to.keyProviderID, (p) =>
+      createExternalKey(p, uuid, to.keyID, (uid) => {
+        crashPoint('sear.afterCreate');
+        record({
+          keyID: to.keyID,
+          keyProviderID: to.keyProviderID!,
+          state: 'live',
+          purpose: 'searMasterKey',
+          kmipUID: uid,
+          sealedKey: null,
+          createTime: new Date().toISOString(),
+        });
+      }),
+    );
+    return mk;
+  }
+
+  /** Revoke and destroy the old external MK in one message; left pending on failure. */
+  private async destroyOld(journal: RekeyJournal): Promise<void> {
+    const old = getMasterKey(this.deps.store, journal.from.keyID);
+    if (!old || old.state !== 'pendingDestroy' || old.keyProviderID === null) return;
+    try {
+      const left = await this.deps.withProvider(old.keyProviderID, (p) =>
+        destroyExternalKeys(p, [old.kmipUID!]),
+      );
+      if (left.length === 0) this.deps.store.transaction((tx) => retireMasterKey(tx, old.keyID));
+    } catch (err) {
+      // The rekey stands; the old key is destroyed by a later round.
+      this.deps.logger?.warn({ err: (err as Error).message }, 'old master key destroy deferred');
+    }
+  }
+
+  /** Committed: the async result says so (Element's shape) and the journal goes. */
+  private complete(journal: RekeyJournal): void {
+    this.deps.store.transaction((tx) => {
+      finishResult(tx, () =>
+        this.deps.asyncResults.succeed(tx, journal.asyncHandle, {
+          keyToDecommission: journal.from as unknown as Json,
+          newKey: journal.to as unknown as Json,
+          operation: operationText(journal.from, journal.to),
+          state: 'Ready',
+        }),
+      );
+      deleteJournal(tx);
+    });
+    this.deps.logger?.info({ asyncHandle: journal.asyncHandle }, 'master key rekey complete');
+  }
+
+  /** Not committed: the old MK stays current; the new one, if any, is destroyed. */
+  private rollBack(journal: RekeyJournal, why: string): void {
+    this.deps.store.transaction((tx) => {
+      const created = getMasterKey(tx, journal.to.keyID);
+      if (created?.keyProviderID === null) retireMasterKey(tx, created.keyID);
+      else if (created) putMasterKey(tx, { ...created, state: 'pendingDestroy' });
+      finishResult(tx, () =>
+        this.deps.asyncResults.fail(tx, journal.asyncHandle, {
+          name: 'xSoftwareEncryptionAtRestRekeyRolledBack',
+          message: `The master key rekey was rolled back because ${why}; master key ${journal.from.keyID} still wraps every DEK.`,
+          keyToDecommission: journal.to as unknown as Json,
+          currentKey: journal.from as unknown as Json,
+        }),
+      );
+      // A Create whose answer was never recorded may have left a key under its Name.
+      if (!created && journal.to.keyProviderID !== undefined)
+        putJournal(tx, { ...journal, phase: 'rollingBack' });
+      else deleteJournal(tx);
+    });
+    this.deps.logger?.warn(
+      { asyncHandle: journal.asyncHandle, why },
+      'master key rekey rolled back',
+    );
+  }
+}
+
+/** The handle may have been read and purged already; the rekey's outcome stands. */
+function finishResult(_tx: StoreTx, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof ElementError && err.elementName === 'xAsyncHandleDoesNotExist')) throw err;
+  }
+}
+
+const management = (k: KeyInfo): string =>
+  k.keyProviderID === undefined
+    ? 'Internal Key Management'
+    : `External Key Management with keyProviderID=${k.keyProviderID}`;
+
+/** Element's text, e.g. "… transferred from Internal Key Management to External Key Management with keyProviderID=1". */
+export function operationText(from: KeyInfo, to: KeyInfo): string {
+  if (management(from) === management(to))
+    return `Rekeying Master Key. Master Key management remains with ${management(to)}`;
+  return `Rekeying Master Key. Master Key management being transferred from ${management(from)} to ${management(to)}`;
+}

@@ -1,0 +1,397 @@
+// Software encryption at rest (Element's SEAR): a master key (MK) wraps one DEK per drive;
+// each unwrapped DEK is attached to its drive through the DataPath port. The MK is made
+// (internal) when the cluster is created with enableSoftwareEncryptionAtRest; every drive
+// that appears gets a DEK, recorded wrapped before it reaches the drive. Rounds of this
+// "ensure" work, rekeys (rekey.ts) and clean-up at key servers run one at a time; rounds
+// that could not get the MK (a key server down) raise kmipServerFault and are retried
+// with capped, jittered backoff until the drives are attached.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
+import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
+import type { DriveInventory } from '../../opal/inventory';
+import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
+import type { AsyncResultService } from '../async-results/async-results';
+import { CLUSTER_KEY } from '../cluster-info';
+import { DRIVE_PREFIX, listDriveRecords, type DriveRecord } from '../drives/drive-records';
+import type { FaultService } from '../faults';
+import { softwareEarEnabled } from '../hardware-ear/ear-state';
+import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { ClusterKeyPair } from '../key-pair';
+import type { Sealer } from '../sealer';
+import { newDek, unwrapKey, wrapKey } from './key-wrap';
+import { cleanUpKeys } from './key-cleanup';
+import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
+import { reportMasterKeyProvider } from './sear-faults';
+import { Rekey, type RekeyParams } from './rekey';
+import {
+  getMasterKey,
+  getSearState,
+  keyInfo,
+  listDeks,
+  putDek,
+  putMasterKey,
+  putSearState,
+  type DekRecord,
+  type MasterKeyRecord,
+} from './sear-store';
+
+const FIRST_RETRY_MS = 500;
+const PARALLEL_ATTACH = 8;
+const ATTACHED = 'attached';
+
+export interface SearOptions {
+  store: Store;
+  sealer: Sealer;
+  dataPath: DataPath;
+  asyncResults: AsyncResultService;
+  kmip?: KmipSettings;
+  faults?: FaultService;
+  retryMaxDelayMs?: number;
+  /** Drives plugged in or relocked (power loss) get their DEK again. */
+  inventory?: DriveInventory;
+  logger?: Logger;
+}
+
+export class SearService {
+  private readonly keyPair: ClusterKeyPair;
+  private readonly rekeys: Rekey;
+  private job: Promise<void> = Promise.resolve();
+  private roundQueued = false;
+  private timer: NodeJS.Timeout | undefined;
+  private delay = FIRST_RETRY_MS;
+  private closed = false;
+  private readonly unwatch: (() => void)[] = [];
+  /** serial → 'attached' or why its DEK is not attached (this process's view). */
+  private readonly attachState = new Map<string, string>();
+  /** Open provider connections shared by the steps of one rekey. */
+  private session: Map<number, KmipProvider> | undefined;
+
+  constructor(private readonly options: SearOptions) {
+    this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.rekeys = new Rekey({
+      store: options.store,
+      sealer: options.sealer,
+      asyncResults: options.asyncResults,
+      withProvider: (id, fn) => this.withProvider(id, fn),
+      loadKey: (k) => this.loadKey(k),
+      checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  private get store(): Store {
+    return this.options.store;
+  }
+
+  private get kmip(): KmipSettings {
+    return this.options.kmip ?? {};
+  }
+
+  /**
+   * At open, before anything else reads async results: a rekey interrupted by the death of
+   * the previous process is finished (committed) or rolled back, in the store only.
+   */
+  recover(): void {
+    this.store.transaction((tx) => this.enableIn(tx));
+    this.rekeys.recover();
+  }
+
+  /** Follows cluster creation and the drives from now on; the first round at once. */
+  start(): void {
+    if (this.closed || this.unwatch.length) return;
+    // Synchronously after CreateCluster commits, so that its answer already has an MK.
+    this.unwatch.push(
+      this.store.watch(CLUSTER_KEY, () => {
+        this.store.transaction((tx) => this.enableIn(tx));
+        this.trigger();
+      }),
+      this.store.watch(DRIVE_PREFIX, (e) => this.onDriveRecord(e)),
+    );
+    const events = this.options.inventory?.watch((e) => {
+      // Plugged in again or power-cycled: whatever DEK it held is gone.
+      if (e.type === 'added' || e.type === 'relocked') {
+        this.attachState.delete(e.type === 'added' ? e.drive.serial : e.serial);
+        this.trigger();
+      }
+    });
+    if (events) this.unwatch.push(events);
+    this.trigger();
+  }
+
+  /** GetSoftwareEncryptionAtRestInfo (Element 5.5); `detachedDrives` only when some are. */
+  info(): { [k: string]: Json } {
+    return this.store.transaction((tx) => {
+      this.enableIn(tx); // a CreateCluster answered before start() watched for it
+      const state = softwareEarEnabled(tx) ? getSearState(tx) : undefined;
+      if (!state) return { state: 'disabled', version: 0 };
+      const mk = getMasterKey(tx, state.currentKeyID)!;
+      const out: { [k: string]: Json } = {
+        masterKeyInfo: { keyCreatedTime: isoSeconds(mk.createTime), ...keyInfo(mk) },
+      };
+      if (state.rekeyAsyncResultID !== null)
+        out.rekeyMasterKeyAsyncResultID = state.rekeyAsyncResultID;
+      out.state = 'enabled';
+      out.version = state.version;
+      const detached = this.detachedDrives(tx);
+      if (detached.length) out.detachedDrives = detached;
+      return out;
+    });
+  }
+
+  /** For ListDrives: 'attached' or why not; undefined when SEAR is off. */
+  driveStatus(serial: string): string | undefined {
+    if (!softwareEarEnabled(this.store)) return undefined;
+    return this.attachState.get(serial) ?? 'not attached yet';
+  }
+
+  /** RekeySoftwareEncryptionAtRestMasterKey: checks, journal, handle; the work follows. */
+  rekey(params: RekeyParams): number {
+    const handle = this.store.transaction((tx) => {
+      this.enableIn(tx);
+      return this.rekeys.begin(tx, params);
+    });
+    this.run(() => this.inSession(() => this.rekeys.finish()));
+    this.trigger(); // a rolled-back key to destroy, drives that appeared meanwhile
+    return handle;
+  }
+
+  /** Settles once no work is running or queued (a scheduled retry is not waited for). */
+  async idle(): Promise<void> {
+    let seen;
+    do {
+      seen = this.job;
+      await seen;
+    } while (seen !== this.job);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const u of this.unwatch.splice(0)) u();
+    clearTimeout(this.timer);
+    await this.idle();
+  }
+
+  /** A round after the work queued so far (requests in between coalesce). */
+  trigger(): void {
+    if (this.closed || this.roundQueued) return;
+    this.roundQueued = true;
+    this.run(async () => {
+      this.roundQueued = false;
+      this.scheduleRetry(await this.round());
+    });
+  }
+
+  private run(work: () => Promise<void>): void {
+    this.job = this.job.then(work).catch((err) => {
+      this.options.logger?.error({ err: (err as Error).message }, 'SEAR work failed');
+      this.scheduleRetry(true);
+    });
+  }
+
+  private scheduleRetry(retry: boolean): void {
+    clearTimeout(this.timer);
+    if (!retry || this.closed) {
+      this.delay = FIRST_RETRY_MS;
+      return;
+    }
+    const wait = Math.min(this.delay, this.options.retryMaxDelayMs ?? 30_000);
+    this.delay = Math.min(this.delay * 2, this.options.retryMaxDelayMs ?? 30_000);
+    this.options.logger?.info({ retryInMs: Math.round(wait) }, 'SEAR work unfinished');
+    this.timer = setTimeout(() => this.trigger(), wait / 2 + Math.random() * (wait / 2));
+    this.timer.unref();
+  }
+
+  /** A drive that appeared (or came back) needs its DEK; other record changes do not. */
+  private onDriveRecord(e: WatchEvent): void {
+    const d = e.value as unknown as DriveRecord | undefined;
+    if (e.type !== 'put' || !d) return;
+    if (!d.present) this.attachState.delete(d.serial);
+    else if (this.attachState.get(d.serial) !== ATTACHED) this.trigger();
+  }
+
+  /** SEAR on a cluster that has no MK yet: the first, internal one. */
+  private enableIn(tx: StoreTx): void {
+    if (!softwareEarEnabled(tx) || getSearState(tx)) return;
+    const { record, mk } = newInternalKey(this.options.sealer, randomUUID());
+    mk.fill(0);
+    putMasterKey(tx, record);
+    putSearState(tx, { version: 1, currentKeyID: record.keyID, rekeyAsyncResultID: null });
+    this.options.logger?.info({ keyID: record.keyID }, 'software encryption at rest enabled');
+  }
+
+  /** One pass: key clean-up, DEKs for new drives, DEKs attached. True: try again later. */
+  private async round(): Promise<boolean> {
+    if (!softwareEarEnabled(this.store)) return false;
+    this.store.transaction((tx) => this.enableIn(tx));
+    let retry = await cleanUpKeys(
+      this.store,
+      (id, fn) => this.withProvider(id, fn),
+      this.options.logger,
+    );
+    const drives = listDriveRecords(this.store).filter((d) => d.present);
+    const deks = new Map(listDeks(this.store).map((d) => [d.serial, d]));
+    const missing = drives.filter((d) => !deks.has(d.serial));
+    const detached: DriveRecord[] = [];
+    for (const d of drives.filter((x) => deks.has(x.serial))) {
+      if (await this.needsAttach(d.serial)) detached.push(d);
+    }
+    if (missing.length === 0 && detached.length === 0) return retry;
+    const state = getSearState(this.store)!;
+    const current = getMasterKey(this.store, state.currentKeyID)!;
+    let mk: Buffer;
+    try {
+      mk = await this.loadKey(current);
+      reportMasterKeyProvider(this.store, this.options.faults, current.keyProviderID, undefined);
+    } catch (err) {
+      const reason = `master key unavailable: ${(err as Error).message}`;
+      reportMasterKeyProvider(
+        this.store,
+        this.options.faults,
+        current.keyProviderID,
+        (err as Error).message,
+      );
+      for (const d of [...missing, ...detached]) this.attachState.set(d.serial, reason);
+      this.options.logger?.warn({ keyID: current.keyID, err: (err as Error).message }, reason);
+      return true;
+    }
+    const fresh = new Map<string, Buffer>();
+    try {
+      this.store.transaction((tx) => {
+        for (const d of missing) {
+          const dek = newDek();
+          fresh.set(d.serial, dek);
+          const record: DekRecord = {
+            serial: d.serial,
+            keyID: current.keyID,
+            wrapped: wrapKey(mk, dek).toString('base64'),
+            createTime: new Date().toISOString(),
+          };
+          putDek(tx, record);
+          deks.set(d.serial, record);
+        }
+      });
+      if (missing.length) this.options.logger?.info({ count: missing.length }, 'DEKs created');
+      const failed = await this.attachAll([...detached, ...missing], (serial) => {
+        const own = fresh.get(serial);
+        if (own) return Buffer.from(own);
+        const r = deks.get(serial)!;
+        if (r.keyID !== current.keyID) throw new Error(`DEK wrapped by unknown key ${r.keyID}`);
+        return unwrapKey(mk, Buffer.from(r.wrapped, 'base64'), `the DEK of ${serial}`);
+      });
+      retry ||= failed;
+    } finally {
+      mk.fill(0);
+      for (const dek of fresh.values()) dek.fill(0);
+    }
+    return retry;
+  }
+
+  /** False when the drive holds its DEK already (or this backend cannot take one). */
+  private async needsAttach(serial: string): Promise<boolean> {
+    try {
+      if (await this.options.dataPath.isAttached(serial)) {
+        this.attachState.set(serial, ATTACHED);
+        return false;
+      }
+      return true;
+    } catch (err) {
+      this.attachState.set(serial, (err as Error).message);
+      return !(err instanceof DataPathUnsupportedError);
+    }
+  }
+
+  /** Attaches each drive's DEK (zeroed after); true when one failed and may work later. */
+  private async attachAll(
+    drives: DriveRecord[],
+    dekOf: (serial: string) => Buffer,
+  ): Promise<boolean> {
+    let failed = false;
+    let next = 0;
+    const worker = async () => {
+      while (next < drives.length) {
+        const d = drives[next++]!;
+        let dek: Buffer | undefined;
+        try {
+          dek = dekOf(d.serial);
+          await this.options.dataPath.attach(d.serial, dek);
+          this.attachState.set(d.serial, ATTACHED);
+        } catch (err) {
+          this.attachState.set(d.serial, (err as Error).message);
+          failed ||= !(err instanceof DataPathUnsupportedError);
+          this.options.logger?.warn(
+            { driveID: d.driveID, err: (err as Error).message },
+            'DEK not attached',
+          );
+        } finally {
+          dek?.fill(0);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_ATTACH, drives.length) }, worker));
+    const attached = drives.filter((d) => this.attachState.get(d.serial) === ATTACHED).length;
+    this.options.logger?.info({ attached, of: drives.length }, 'DEKs attached');
+    return failed;
+  }
+
+  /** The MK's material (the caller zeroes it): unsealed, or one Get at its provider. */
+  private async loadKey(k: MasterKeyRecord): Promise<Buffer> {
+    if (k.keyProviderID === null) return unsealInternalKey(this.options.sealer, k);
+    return this.withProvider(k.keyProviderID, (p) => fetchExternalKey(p, k.kmipUID!));
+  }
+
+  /** Within `work`, each provider's connection is opened once and kept (one negotiation). */
+  private async inSession(work: () => Promise<void>): Promise<void> {
+    this.session = new Map();
+    try {
+      await work();
+    } finally {
+      for (const p of this.session.values()) p.close();
+      this.session = undefined;
+    }
+  }
+
+  /** Runs `fn` over one connection to the provider's key servers, closed afterwards. */
+  private async withProvider<R>(
+    keyProviderID: number,
+    fn: (provider: KmipProvider) => Promise<R>,
+  ): Promise<R> {
+    if (this.session) {
+      let kept = this.session.get(keyProviderID);
+      if (!kept) {
+        kept = openProvider(
+          this.store,
+          this.keyPair,
+          keyProviderID,
+          this.kmip,
+          this.options.logger,
+        );
+        this.session.set(keyProviderID, kept);
+      }
+      return fn(kept);
+    }
+    const provider = openProvider(
+      this.store,
+      this.keyPair,
+      keyProviderID,
+      this.kmip,
+      this.options.logger,
+    );
+    try {
+      return await fn(provider);
+    } finally {
+      provider.close();
+    }
+  }
+
+  private detachedDrives(tx: StoreTx): { [k: string]: Json }[] {
+    return listDriveRecords(tx)
+      .filter((d) => d.present)
+      .map((d) => ({ d, why: this.attachState.get(d.serial) ?? 'not attached yet' }))
+      .filter(({ why }) => why !== ATTACHED)
+      .map(({ d, why }) => ({ driveID: d.driveID, serial: d.serial, reason: why }));
+  }
+}
+
+/** Element's timestamps: "2021-09-20T23:15:56Z". */
+export const isoSeconds = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');

@@ -1,0 +1,122 @@
+// Store layout of software encryption at rest (SEAR):
+//   sear/state          which master key (MK) is current, the version, the last rekey's handle
+//   sear/deks/<serial>  each drive's DEK, wrapped by the MK named in the record
+//   sear/rekey          the journal of a rekey in progress (see rekey.ts)
+//   keys/<keyID>        the MK records themselves, beside the drive AKs, so that a provider
+//                       holding an MK is active by the same derived rule (key-references.ts)
+import type { Json, StoreTx } from '../../store/store';
+import { KEY_REFERENCE_PREFIX, type KeyReferenceState } from '../key-references';
+
+const STATE_KEY = 'sear/state';
+export const DEK_PREFIX = 'sear/deks/';
+const JOURNAL_KEY = 'sear/rekey';
+
+export interface SearState {
+  /** Incremented each time SEAR is enabled (Element's `version`): 1 on a cluster. */
+  version: number;
+  currentKeyID: string;
+  rekeyAsyncResultID: number | null;
+}
+
+export interface MasterKeyRecord {
+  keyID: string;
+  keyProviderID: number | null;
+  state: KeyReferenceState;
+  purpose: 'searMasterKey';
+  /** The Symmetric Key at the provider; never null for an external key (see rekey.ts). */
+  kmipUID: string | null;
+  /** base64 of the sealed MK; null for an external key or once destroyed. */
+  sealedKey: string | null;
+  createTime: string;
+}
+
+export interface DekRecord {
+  serial: string;
+  /** The MK that wraps it. */
+  keyID: string;
+  /** base64 of the RFC 3394 wrapped DEK. */
+  wrapped: string;
+  createTime: string;
+}
+
+export interface KeyInfo {
+  keyID: string;
+  keyManagementType: 'internal' | 'external';
+  keyProviderID?: number;
+}
+
+export function getSearState(tx: StoreTx): SearState | undefined {
+  return tx.get<SearState>(STATE_KEY)?.value;
+}
+
+export function putSearState(tx: StoreTx, state: SearState): void {
+  tx.put(STATE_KEY, state as unknown as Json);
+}
+
+export const mkKey = (keyID: string): string => `${KEY_REFERENCE_PREFIX}${keyID}`;
+export const mkSealLabel = (keyID: string): string => `keys/${keyID}/searMasterKey`;
+
+export function getMasterKey(tx: StoreTx, keyID: string): MasterKeyRecord | undefined {
+  const value = tx.get<MasterKeyRecord>(mkKey(keyID))?.value;
+  return value?.purpose === 'searMasterKey' ? value : undefined;
+}
+
+export function putMasterKey(tx: StoreTx, record: MasterKeyRecord): void {
+  tx.put(mkKey(record.keyID), record as unknown as Json);
+}
+
+export function listMasterKeys(tx: StoreTx): MasterKeyRecord[] {
+  return tx
+    .list<MasterKeyRecord>(KEY_REFERENCE_PREFIX)
+    .map((e) => e.value)
+    .filter((k) => k.purpose === 'searMasterKey');
+}
+
+/** The destroyed state keeps the record (which key, where, when) without the key. */
+export function retireMasterKey(tx: StoreTx, keyID: string): void {
+  const k = getMasterKey(tx, keyID);
+  if (k) putMasterKey(tx, { ...k, state: 'destroyed', sealedKey: null });
+}
+
+export function keyInfo(k: MasterKeyRecord): KeyInfo {
+  return k.keyProviderID === null
+    ? { keyID: k.keyID, keyManagementType: 'internal' }
+    : { keyID: k.keyID, keyManagementType: 'external', keyProviderID: k.keyProviderID };
+}
+
+export const dekKey = (serial: string): string => `${DEK_PREFIX}${serial}`;
+
+export function listDeks(tx: StoreTx): DekRecord[] {
+  return tx.list<DekRecord>(DEK_PREFIX).map((e) => e.value);
+}
+
+export function putDek(tx: StoreTx, record: DekRecord): void {
+  tx.put(dekKey(record.serial), record as unknown as Json);
+}
+
+/**
+ * started: the new MK's keyID is chosen, nothing else recorded (an external key may exist
+ * at the provider under its Name). created: the new MK is recorded. committed: every DEK
+ * is wrapped by the new MK, which is current. rollingBack: an interrupted `started`
+ * rekey whose key may still have to be found by Name and destroyed.
+ */
+export type RekeyPhase = 'started' | 'created' | 'committed' | 'rollingBack';
+
+export interface RekeyJournal {
+  asyncHandle: number;
+  phase: RekeyPhase;
+  from: KeyInfo;
+  to: KeyInfo;
+}
+
+export function getJournal(tx: StoreTx): RekeyJournal | undefined {
+  return tx.get<RekeyJournal>(JOURNAL_KEY)?.value;
+}
+
+export function putJournal(tx: StoreTx, journal: RekeyJournal): void {
+  tx.put(JOURNAL_KEY, journal as unknown as Json);
+}
+
+export function deleteJournal(tx: StoreTx): void {
+  tx.delete(JOURNAL_KEY);
+}

@@ -1,0 +1,87 @@
+// A rekey onto a key server that cannot be reached: the async result completes with an
+// error, nothing changes (the internal MK still wraps every DEK, the drives keep their
+// DEKs, the provider stays inactive). Whether a Create reached the server is unknown, so
+// the key is looked for by Name once the server is back; until then the next rekey is
+// refused, saying why.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeDevPki } from '../../scripts/pki/dev-pki';
+import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { DevKmipServer } from '../../src/kmip/server';
+import { addProvider } from '../cluster/sear/eks-setup';
+import {
+  awaitAsync,
+  createCluster,
+  readsBack,
+  startSearNode,
+  waitFor,
+  writeEveryDrive,
+} from '../cluster/sear/sear-node';
+
+t.test('rekey onto an unreachable key server: rolled back, nothing changed', async (t) => {
+  const node = await startSearNode(t, {
+    drives: 2,
+    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
+  });
+  const pki = await makeDevPki(join(node.dir, 'pki'));
+  const read = (p: string) => readFileSync(p, 'utf8');
+  const start = (port: number) =>
+    DevKmipServer.start({
+      stateDir: join(node.dir, 'eks'),
+      host: '127.0.0.1',
+      port,
+      ca: read(pki.ca),
+      cert: read(pki.server.cert),
+      key: read(pki.server.key),
+    });
+  let kms = await start(0);
+  const port = kms.address.port;
+  t.teardown(() => kms.close());
+  await createCluster(node);
+  await node.settle();
+  writeEveryDrive(node);
+  const { keyProviderID } = await addProvider(node, pki, port);
+  const before = (await node.client.ok('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo;
+  await kms.close();
+
+  const { asyncHandle } = await node.client.ok('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID,
+  });
+  const r = await awaitAsync(node, asyncHandle);
+  t.equal(r.status, 'complete');
+  t.notOk('result' in r);
+  t.match(r.error, {
+    name: 'xSoftwareEncryptionAtRestRekeyRolledBack',
+    message: /ECONNREFUSED|connect/,
+  });
+  t.match(r.error.message, new RegExp(`master key ${before.keyID} still wraps every DEK`));
+  const info = await node.client.ok('GetSoftwareEncryptionAtRestInfo');
+  t.same(info.masterKeyInfo, before, 'the internal MK is still current');
+  t.equal(info.rekeyMasterKeyAsyncResultID, asyncHandle);
+  t.equal(
+    (await node.client.ok('GetKeyProviderKmip', { keyProviderID })).kmipKeyProvider
+      .keyProviderIsActive,
+    false,
+  );
+  t.ok(readsBack(node), 'the drives kept their DEKs');
+  const again = await node.client.call('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID,
+  });
+  t.match(again.error, {
+    name: 'xSoftwareEncryptionAtRestRekeyInProgress',
+    message: /still being rolled back at key provider/,
+  });
+
+  kms = await start(port);
+  await waitFor('the roll-back to finish at the key server', async () => {
+    await node.settle();
+    return (
+      (await node.client.call('RekeySoftwareEncryptionAtRestMasterKey', {})).result !== undefined
+    );
+  });
+  await node.settle();
+  t.ok(readsBack(node), 'data readable after the next rekey');
+});
