@@ -9,7 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki, type DevPki } from '../pki/dev-pki';
 import { startPykmip } from '../pykmip/pykmip-server';
-import { boot, fmt, median, prepareNode, type BenchNode } from './fixtures/boot-node';
+import { boot, fmt, logTimeline, median, prepareNode, type BenchNode } from './fixtures/boot-node';
 
 const DRIVES = 24;
 const ROUNDS = 5;
@@ -38,22 +38,6 @@ function floorRun(pki: DevPki, port: number, uids: string[]): Promise<number> {
       code === 0 ? resolve(performance.now() - t0) : reject(new Error(`floor exited ${code}`)),
     );
   });
-}
-
-/** Milliseconds after spawn at which ekmd logged each message first. */
-function logTimeline(output: string, spawnedAt: number): [string, number][] {
-  const seen = new Map<string, number>();
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const l = JSON.parse(line) as { msg: string; time: number; component?: string };
-      const label = l.component ? `${l.component}: ${l.msg}` : l.msg;
-      if (!seen.has(label)) seen.set(label, l.time - spawnedAt);
-    } catch {
-      // not a log line
-    }
-  }
-  return [...seen].sort((a, b) => a[1] - b[1]);
 }
 
 interface ProfileNode {
