@@ -75,5 +75,18 @@ t.test('many retry rounds without key servers: one fault per code and subject', 
     'all current',
   );
   t.equal(await lockedCount(node.sim), 3, 'drives still locked');
+
+  // Cleared while the cause persists: raised again, once, with new IDs.
+  await ekmd.client.ok('ClearClusterFaults', { faultTypes: 'current' });
+  const before = Math.max(...ids(all));
+  await waitUntil('faults raised again', async () => (await faults(ekmd.client)).length === 3);
+  const rounds = leftLockedLines(ekmd.output());
+  await waitUntil('three more rounds', () => leftLockedLines(ekmd.output()) >= rounds + 9, 120_000);
+  const again = await faults(ekmd.client, 'all');
+  t.equal(again.length, 3, 'the cleared faults are gone; one new fault per code and subject');
+  t.ok(
+    again.every((f) => f.clusterFaultID > before),
+    'raised again with new IDs',
+  );
   await ekmd.stop();
 });
