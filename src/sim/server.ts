@@ -178,6 +178,15 @@ class Session {
       }
       case 'status':
         return { header: sim.status() };
+      case 'locked': // the indexes of the plugged, locked drives: a small answer at any count
+        return {
+          header: {
+            locked: sim
+              .status()
+              .drives.filter((d) => d.plugged && d.locked)
+              .map((d) => d.index),
+          },
+        };
       case 'label': {
         const d = sim.drive(int(h, 'drive'));
         return { header: { serial: d.rec.serial, model: d.rec.model, psid: d.rec.psid } };

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Json, Store, StoreTx } from '../../store/store';
 import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+import { bootIDOverride } from '../hardware-ear/test-hooks';
 
 const GUARD_PREFIX = 'boot-unlock/guard/';
 
@@ -20,6 +21,8 @@ export const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
 /** This boot's id; '' where the kernel offers none (a guard then lasts until the key changes). */
 export function readBootID(file = BOOT_ID_FILE): string {
+  const override = bootIDOverride();
+  if (override !== undefined) return override;
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {

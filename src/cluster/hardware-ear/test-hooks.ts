@@ -1,14 +1,22 @@
-// Test-only crash points (EKMD_TEST_HOOKS="crash:<point>[,crash:<point>…]"): the process
-// kills itself with SIGKILL when it reaches a named point, as a power loss or kill -9
-// would. Inert unless the variable is set; only tests set it.
+// Test-only hooks (EKMD_TEST_HOOKS="crash:<point>,…,boot-id:<id>"). Crash points: the
+// process kills itself with SIGKILL when it reaches a named point, as a power loss or
+// kill -9 would. boot-id: stands in for the kernel's boot_id, so a test can show a "new
+// boot" without rebooting. Inert unless the variable is set; only tests set it.
+
+const hooks = (process.env.EKMD_TEST_HOOKS ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 const armed = new Set(
-  (process.env.EKMD_TEST_HOOKS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.startsWith('crash:'))
-    .map((s) => s.slice('crash:'.length)),
+  hooks.filter((s) => s.startsWith('crash:')).map((s) => s.slice('crash:'.length)),
 );
+
+/** The boot id a test set with "boot-id:<id>", or undefined (the kernel's is used). */
+export function bootIDOverride(): string | undefined {
+  const hook = hooks.find((s) => s.startsWith('boot-id:'));
+  return hook === undefined ? undefined : hook.slice('boot-id:'.length);
+}
 
 export type CrashPoint =
   | 'ear.afterRegister'

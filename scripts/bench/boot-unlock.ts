@@ -1,0 +1,181 @@
+// Boot unlock of 24 simulated drives with PyKMIP on loopback: ekmd process start → every
+// drive unlocked (polled at the simulator), beside the floor measured in the same run (a
+// minimal node script that reads the certificates, connects with mutual TLS, sends one
+// batched Get for the 24 keys and exits). Goal: ekmd ≤ 1.5 × the floor. Then where ekmd's
+// time goes: node start, module loading, its own log timestamps, and a CPU profile by module.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeDevPki, type DevPki } from '../pki/dev-pki';
+import { startPykmip } from '../pykmip/pykmip-server';
+import { boot, fmt, logTimeline, median, prepareNode, type BenchNode } from './fixtures/boot-node';
+
+const DRIVES = 24;
+const ROUNDS = 5;
+const GOAL = 1.5;
+const FLOOR = join(__dirname, 'fixtures/boot-floor.js');
+const DIST = join(__dirname, '../..');
+
+function timeProcess(args: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  return ms;
+}
+
+const LEAN = join(__dirname, 'fixtures/boot-lean.js');
+
+/** The lean unlock-first process on ekmd's state: power cycle, spawn → exit, all unlocked. */
+async function leanRun(node: BenchNode): Promise<number> {
+  node.powerCycle();
+  const t0 = performance.now();
+  const r = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [LEAN, join(node.dir, 'state'), node.socket], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.once('close', resolve);
+  });
+  const ms = performance.now() - t0;
+  if (r !== 0 || (await node.locked()).length) throw new Error(`boot-lean exited ${r}`);
+  return ms;
+}
+
+/** The floor script, run as its own process; spawn → exit. */
+function floorRun(pki: DevPki, port: number, uids: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(
+      process.execPath,
+      [FLOOR, String(port), pki.ca, pki.client.cert, pki.client.key, uids.join(',')],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    child.once('close', (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`floor exited ${code}`)),
+    );
+  });
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { url: string; functionName: string };
+}
+
+/** Self time of a .cpuprofile by where the code lives (a package, a src folder, node). */
+function profileByModule(file: string): [string, number][] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const group = new Map<number, string>();
+  for (const n of p.nodes) {
+    const url = n.callFrame.url;
+    let g: string;
+    if (!url) g = n.callFrame.functionName ? `(${n.callFrame.functionName})` : '(native)';
+    else if (url.includes('node_modules/'))
+      g = url.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1');
+    else if (url.includes('/dist/src/')) g = url.replace(/.*\/dist\/src\/([^/]+).*/, 'src/$1');
+    else if (url.startsWith('node:')) g = 'node internals';
+    else g = url;
+    group.set(n.id, g);
+  }
+  const ms = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const g = group.get(id) ?? '?';
+    ms.set(g, (ms.get(g) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...ms].sort((a, b) => b[1] - a[1]);
+}
+
+async function breakdown(node: BenchNode): Promise<void> {
+  const nodeStart = median([0, 1, 2].map(() => timeProcess(['-e', '0'])));
+  const load = (mod: string) =>
+    median([0, 1, 2].map(() => timeProcess(['-e', `require(${JSON.stringify(join(DIST, mod))})`])));
+  console.log(`  node start (node -e 0): ${fmt(nodeStart)}`);
+  for (const mod of [
+    'src/daemon/boot.js',
+    'src/cluster/boot-unlock/index.js',
+    'src/api/index.js',
+    'src/store/index.js',
+  ])
+    console.log(`  node start + require ${mod}: ${fmt(load(mod))}`);
+
+  const debugConfig = join(node.dir, 'ekmd-debug.json');
+  const cfg = JSON.parse(readFileSync(node.config, 'utf8')) as Record<string, unknown>;
+  writeFileSync(debugConfig, JSON.stringify({ ...cfg, log: { level: 'debug' } }));
+  const run = await boot(node, { config: debugConfig });
+  console.log(
+    `  one boot at log level debug: unlocked at ${fmt(run.unlockedMs)}, ready at ${fmt(run.readyMs)}; ekmd's log after spawn:`,
+  );
+  for (const [msg, ms] of logTimeline(run.output, run.spawnedAt))
+    console.log(`    ${String(Math.round(ms)).padStart(5)} ms  ${msg}`);
+
+  const profDir = join(node.dir, 'prof');
+  const prof = await boot(node, { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  console.log(
+    `  CPU profile of one boot (--cpu-prof; unlocked at ${fmt(prof.unlockedMs)}), self time by module, whole run until SIGTERM:`,
+  );
+  for (const [g, ms] of profileByModule(join(profDir, file)).slice(0, 14))
+    console.log(`    ${ms.toFixed(1).padStart(7)} ms  ${g}`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-bench-boot-'));
+  let ok = false;
+  let kms: Awaited<ReturnType<typeof startPykmip>> | undefined;
+  let node: BenchNode | undefined;
+  try {
+    const pki = await makeDevPki(join(dir, 'pki'));
+    kms = await startPykmip({
+      dir: join(dir, 'pykmip'),
+      pki: { ca: pki.ca, server: pki.server, client: pki.client },
+    });
+    node = await prepareNode(dir, pki, DRIVES, [kms.port]);
+    if (node.uids.length !== DRIVES) throw new Error(`${node.uids.length} AKs, not ${DRIVES}`);
+    await floorRun(pki, kms.port, node.uids); // warm the page cache and PyKMIP
+    await boot(node);
+    const floor: number[] = [];
+    const unlocked: number[] = [];
+    const ready: number[] = [];
+    const lean: number[] = [];
+    await leanRun(node);
+    for (let i = 0; i < ROUNDS; i++) {
+      floor.push(await floorRun(pki, kms.port, node.uids));
+      lean.push(await leanRun(node));
+      const r = await boot(node);
+      unlocked.push(r.unlockedMs);
+      ready.push(r.readyMs);
+    }
+    const f = median(floor);
+    const u = median(unlocked);
+    console.log(
+      `load average ${loadavg()[0]!.toFixed(1)} (2 cores shared: wall times include the neighbours)`,
+    );
+    console.log(
+      `floor (node + certificates + mutual TLS + one batched Get of ${DRIVES} keys, exit): median ${fmt(f)} [${floor.map((x) => x.toFixed(0)).join(', ')}]`,
+    );
+    console.log(
+      `ekmd boot, process start → ${DRIVES}/${DRIVES} drives unlocked: median ${fmt(u)} [${unlocked.map((x) => x.toFixed(0)).join(', ')}]; "ekmd ready" at ${fmt(median(ready))}`,
+    );
+    console.log(
+      `ratio ${(u / f).toFixed(2)} × the floor; goal ≤ ${GOAL} × (${fmt(GOAL * f)}): ${u <= GOAL * f ? 'met' : 'NOT met'}`,
+    );
+    ok = u <= GOAL * f;
+    console.log(
+      `unlock-first process (ekmd's own store, sealer, KMIP client and BootUnlockService; no API, no config), spawn → exit with ${DRIVES}/${DRIVES} unlocked: median ${fmt(median(lean))} [${lean.map((x) => x.toFixed(0)).join(', ')}] = ${(median(lean) / f).toFixed(2)} × the floor`,
+    );
+    console.log('where the time goes:');
+    await breakdown(node);
+  } finally {
+    await node?.close();
+    await kms?.stop(500);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exitCode = ok ? 0 : 1;
+}
+
+void main();
