@@ -8,14 +8,15 @@ const ekmctl = (...args: string[]) =>
 t.test('--help prints usage and exits 0', async (t) => {
   const r = ekmctl('--help');
   t.equal(r.status, 0);
-  t.match(r.stdout, /^Usage: ekmctl <command>/);
-  t.match(r.stdout, /Exit codes:/);
+  t.match(r.stdout, /^NAME\n/);
+  t.match(r.stdout, /\nSYNOPSIS\n +ekmctl <command>/);
+  t.match(r.stdout, /\nEXIT STATUS\n/);
 });
 
 t.test('no command prints usage and exits 2', async (t) => {
   const r = ekmctl();
   t.equal(r.status, 2);
-  t.match(r.stdout, /Usage: ekmctl/);
+  t.match(r.stdout, /SYNOPSIS\n +ekmctl <command>/);
 });
 
 t.test('an unknown command is a usage error (exit 2, one line on stderr)', async (t) => {

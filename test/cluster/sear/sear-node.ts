@@ -3,6 +3,7 @@
 // fault methods as the daemon wires them, and an SDK-like client. restart() reopens
 // everything from disk as a new daemon process would; every API reply and log line is
 // kept so a test can look for leaked key material.
+import { withoutAudit } from '../../../src/cluster/audit';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,7 +148,7 @@ export async function startSearNode(
     await node.sear.service.idle();
   };
   node.transcript = () => seen.join('\n');
-  node.snapshot = () => JSON.stringify(node.store.list(''));
+  node.snapshot = () => JSON.stringify(withoutAudit(node.store.list('')));
   t.teardown(async () => {
     await node.close();
     await simServer.close();
