@@ -82,6 +82,18 @@ export class Observations {
     }
   }
 
+  /** Like step, but a rejection is recorded and the cell goes on: undefined. */
+  async attempt<T>(text: string, step: Promise<T>): Promise<T | undefined> {
+    try {
+      const v = await step;
+      this.notes.push(text);
+      return v;
+    } catch (err) {
+      this.expect(false, text, (err as Error).message.slice(0, 300));
+      return undefined;
+    }
+  }
+
   toString(): string {
     return this.notes.join('; ');
   }

@@ -30,6 +30,11 @@ export interface CurrentFault {
   resolved: boolean;
 }
 
+/** A kmipServerFault's cause, without the "Key server NAME (HOST:PORT) of key provider N:" prefix. */
+export function faultCause(details: string): string {
+  return details.replace(/^Key server .*? of key provider \d+: /, '').slice(0, 150);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every 100 ms until it returns a value other than undefined/false. */

@@ -19,7 +19,7 @@ export class RpcClient {
 
   constructor(
     readonly port: number,
-    ca: string,
+    readonly ca: string,
     admin: { username: string; password: string },
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 1, ca });

@@ -1,6 +1,7 @@
 // The key server unreachable: down at boot, down while running when a drive relocks, too
 // slow to answer within requestTimeoutMs.
 import type { Cell } from '../cell';
+import { faultCause } from '../node';
 import { checkInvariants, earScenario } from '../scenario';
 
 export const eksDownAtBoot: Cell = {
@@ -76,7 +77,7 @@ export const eksSlow: Cell = {
     await node.powerCycle();
     await node.startEkmd();
     const f = await seen.step('kmipServerFault raised', node.waitFault('kmipServerFault'));
-    seen.note(`details: ${f.details.slice(0, 140)}`);
+    seen.note(`details: ${faultCause(f.details)}`);
     await seen.step('driveFailed raised', node.waitFault('driveFailed'));
     const api = Date.now();
     await node.rpc.ok('GetClusterInfo');
