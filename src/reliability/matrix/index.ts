@@ -23,7 +23,7 @@ export const CELLS: Cell[] = [
   driveIoErrors,
   stateDirFull,
   storeCorrupted,
-  ...ENABLE_CRASH_POINTS.map(crashCell),
+  ...ENABLE_CRASH_POINTS.map((p) => crashCell(p, p === 'ear.afterTakeOwnership')),
   secondEkmd,
 ];
 

@@ -90,7 +90,7 @@ export const unplugReplug: Cell = {
     'the other drives keep serving; plugged back, the drive comes back locked and is ' +
     'unlocked with its AK (one Get), no fault left, Tries 0; invariants hold',
   eks: 'dev',
-  ci: true,
+  ci: false,
   async run(ctx, seen) {
     const { node } = await earScenario(ctx, seen);
     await node.simOp({ op: 'unplug', drive: 2 });
