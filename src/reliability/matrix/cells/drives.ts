@@ -134,14 +134,14 @@ export const driveIoErrors: Cell = {
         20_000,
       ),
     );
-    const failed = await seen.attempt('driveFailed raised', node.waitFault('driveFailed', 10_000));
+    const failed = await seen.attempt('driveFailed raised', node.waitFault('driveFailed', 6_000));
     if (failed) seen.note(`driveFailed names ${failed.driveIDs.length} drive(s)`);
     seen.expect((await node.simStatus())[1]!.tries.admin1 === 0, 'no Tries spent on EIO');
     await node.simOp({ op: 'inject', drive: 1, fault: 'clear' });
     const t0 = Date.now();
     const open = await seen.attempt(
       'drive unlocked once the errors stop',
-      node.waitUnlocked(15_000),
+      node.waitUnlocked(8_000),
     );
     if (open !== undefined) seen.note(`unlocked ${Date.now() - t0} ms after the errors stopped`);
     await seen.attempt('no fault left', node.waitNoFaults(5_000));

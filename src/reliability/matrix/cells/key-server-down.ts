@@ -69,7 +69,7 @@ export const eksSlow: Cell = {
     'with requestTimeoutMs 1500 and the EKS answering after 4 s: the Get times out, ' +
     'kmipServerFault + driveFailed raised, nothing hangs; resolved when the delay is cleared',
   eks: 'dev',
-  ci: true,
+  ci: false,
   async run(ctx, seen) {
     const { node, eks } = await earScenario(ctx, seen, { kmip: { requestTimeoutMs: 1500 } });
     await node.stopEkmd();

@@ -155,7 +155,7 @@ export const secondEkmd: Cell = {
     'the second ekmd refuses (flock on stateDir/ekmd.lock), naming the stateDir, and exits ' +
     'non-zero; the first keeps serving its API and drives; invariants hold',
   eks: 'dev',
-  ci: true,
+  ci: false,
   async run(ctx, seen) {
     const { node } = await earScenario(ctx, seen);
     const r = await node.ekmdRefuses();
