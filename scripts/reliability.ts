@@ -95,9 +95,15 @@ async function main(): Promise<number> {
     const api = await runApiLoad({ clients, durationMs: seconds * 1000 });
     say(
       `  ${api.calls} calls (${api.reads} reads, ${api.writes} writes), ${api.callsPerS}/s, ` +
-        `errors ${api.errors}; latency p50 ${api.p50Ms} ms, p99 ${api.p99Ms} ms, max ${api.maxMs} ms; ` +
+        `errors ${api.errors}; latency p50 ${api.p50Ms} ms, p99 ${api.p99Ms} ms, max ${api.maxMs} ms ` +
+        `(reads alone p50 ${api.readP50Ms} ms, p99 ${api.readP99Ms} ms); ` +
         `ekmd RSS ${api.rssBeforeMiB} MiB before, ${api.rssAfterMiB} MiB after`,
     );
+    for (const [method, m] of Object.entries(api.byMethod))
+      say(
+        `    ${method.padEnd(22)} ${String(m.calls).padStart(6)} calls  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms`,
+      );
+    for (const [kind, n] of Object.entries(api.errorKinds)) say(`  errors ${kind}: ${n}`);
     for (const e of api.errorSamples) say(`  error: ${e}`);
     ok = api.errors === 0 && ok;
     const boots = Number(values.boots ?? (short ? 10 : 100));

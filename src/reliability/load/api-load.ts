@@ -24,10 +24,17 @@ export interface ApiLoadReport {
   errors: number;
   /** Up to 5 distinct error texts. */
   errorSamples: string[];
+  /** "method: error name" → count. */
+  errorKinds: Record<string, number>;
   callsPerS: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The reads alone (no key server contact). */
+  readP50Ms: number;
+  readP99Ms: number;
+  /** method → calls, p50 and p99 in ms. */
+  byMethod: Record<string, { calls: number; p50Ms: number; p99Ms: number }>;
   rssBeforeMiB: number | undefined;
   rssAfterMiB: number | undefined;
 }
@@ -37,7 +44,7 @@ const READS = ['ListKeyServersKmip', 'GetClusterInfo', 'ListDrives', 'ListCluste
 export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
   const setting = await loadSetting(4);
   try {
-    const { node, ctx, csr, eks } = setting;
+    const { node, ctx, csr, kmipPort } = setting;
     const ca = devCa(ctx);
     const cert = signClientCsr(ctx.pki.dir, csr);
     const port = node.rpc.port;
@@ -45,7 +52,14 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
     const pid = node.ekmd!.proc.pid;
     const rssBeforeMiB = rssMiB(pid);
     const latencies: number[] = [];
+    const readLatencies: number[] = [];
+    const perMethod = new Map<string, number[]>();
     const errors: string[] = [];
+    const errorKinds: Record<string, number> = {};
+    const failed = (method: string, kind: string, text: string) => {
+      errors.push(`${method}: ${text}`);
+      errorKinds[`${method}: ${kind}`] = (errorKinds[`${method}: ${kind}`] ?? 0) + 1;
+    };
     let reads = 0;
     let writes = 0;
     const writeShare = opts.writeShare ?? 0.2;
@@ -53,17 +67,23 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
 
     const timed = async (client: RpcClient, method: string, params: object = {}) => {
       const t0 = performance.now();
+      const took = () => {
+        const ms = performance.now() - t0;
+        latencies.push(ms);
+        if (READS.includes(method)) readLatencies.push(ms);
+        perMethod.set(method, [...(perMethod.get(method) ?? []), ms]);
+      };
       try {
         const r = await client.call(method, params);
-        latencies.push(performance.now() - t0);
+        took();
         if (r.error) {
-          errors.push(`${method}: ${r.error.name}: ${r.error.message}`);
+          failed(method, r.error.name, `${r.error.name}: ${r.error.message}`);
           return undefined;
         }
         return r.result;
       } catch (err) {
-        latencies.push(performance.now() - t0);
-        errors.push(`${method}: ${(err as Error).message}`);
+        took();
+        failed(method, 'transport', (err as Error).message);
         return undefined;
       }
     };
@@ -86,7 +106,7 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
               kmipClientCertificate: cert,
               kmipKeyServerHostnames: ['127.0.0.1'],
               kmipKeyServerName: `load-${i}-${n++}`,
-              kmipKeyServerPort: eks!.port,
+              kmipKeyServerPort: kmipPort,
             });
             own = r?.kmipKeyServer?.keyServerID as number | undefined;
           } else if (n++ % 2 === 0) {
@@ -109,6 +129,16 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
     const durationS = (Date.now() - started) / 1000;
     const rssAfterMiB = rssMiB(pid);
     latencies.sort((a, b) => a - b);
+    readLatencies.sort((a, b) => a - b);
+    const byMethod: ApiLoadReport['byMethod'] = {};
+    for (const [method, ms] of perMethod) {
+      ms.sort((a, b) => a - b);
+      byMethod[method] = {
+        calls: ms.length,
+        p50Ms: round(percentile(ms, 50)),
+        p99Ms: round(percentile(ms, 99)),
+      };
+    }
     return {
       clients: opts.clients,
       durationS: round(durationS),
@@ -117,10 +147,14 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
       writes,
       errors: errors.length,
       errorSamples: [...new Set(errors)].slice(0, 5),
+      errorKinds,
       callsPerS: round(latencies.length / durationS),
       p50Ms: round(percentile(latencies, 50)),
       p99Ms: round(percentile(latencies, 99)),
       maxMs: round(latencies[latencies.length - 1] ?? 0),
+      readP50Ms: round(percentile(readLatencies, 50)),
+      readP99Ms: round(percentile(readLatencies, 99)),
+      byMethod,
       rssBeforeMiB: rssBeforeMiB && round(rssBeforeMiB),
       rssAfterMiB: rssAfterMiB && round(rssAfterMiB),
     };
