@@ -53,16 +53,3 @@ export function formatTable(results: CellResult[]): string {
     `${passed}/${results.length} cells pass`,
   ].join('\n');
 }
-
-/** Markdown for the report: one row per cell. */
-export function formatMarkdown(results: CellResult[]): string {
-  const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [
-    '| cell | expected | observed | pass |',
-    '|---|---|---|---|',
-    ...results.map(
-      (r) =>
-        `| ${esc(r.cell)} | ${esc(r.expected)} | ${esc(r.observed)} | ${r.skipped ? 'skip' : r.pass ? 'pass' : 'FAIL'} |`,
-    ),
-  ].join('\n');
-}
