@@ -6,7 +6,7 @@
 //   node dist/scripts/pki/dev-pki.js DIR
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
 
@@ -131,6 +131,46 @@ export async function makeDevPki(dir: string): Promise<DevPki> {
       issue('storage-node-1', 'client', next(), other),
     ),
   };
+}
+
+export interface ClientCertOptions {
+  /** How long from now the certificate stays valid; a year by default. */
+  validForMs?: number;
+  /** false: serverAuth only, which KMIP servers must refuse. Default true. */
+  clientAuth?: boolean;
+}
+
+/**
+ * Signs a node's CSR (e.g. GetClientCertificateSignRequest) with the dev CA in pkiDir, for
+ * fault tests: a certificate expiring seconds from now, or one without clientAuth.
+ */
+export function signClientCsr(
+  pkiDir: string,
+  csrPem: string,
+  opts: ClientCertOptions = {},
+): string {
+  const ca = forge.pki.certificateFromPem(readFileSync(join(pkiDir, 'ca.pem'), 'utf8'));
+  const caKey = forge.pki.privateKeyFromPem(readFileSync(join(pkiDir, 'ca-key.pem'), 'utf8'));
+  const csr = forge.pki.certificationRequestFromPem(csrPem);
+  if (!csr.verify()) throw new Error('the CSR does not verify');
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = csr.publicKey as forge.pki.PublicKey;
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f;
+  cert.serialNumber = serial.toString('hex');
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - 60_000);
+  cert.validity.notAfter = new Date(now + (opts.validForMs ?? 365 * 24 * 3600_000));
+  cert.setSubject(csr.subject.attributes);
+  cert.setIssuer(ca.subject.attributes);
+  const clientAuth = opts.clientAuth ?? true;
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth, serverAuth: !clientAuth },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
 }
 
 if (require.main === module) {

@@ -1,0 +1,32 @@
+// The fault matrix's CI subset (cells marked `ci`; `npm run reliability` runs every cell):
+// real ekmd and ekmd-sim processes, the dev key server and PyKMIP. One assertion per cell;
+// the table is printed as comments.
+import t from 'tap';
+import { CELLS, MatrixRun, formatTable, type CellResult } from '../../src/reliability/matrix';
+
+// Cells whose failure is a known finding in product code, not yet fixed: cell → why.
+const FINDINGS: Record<string, string> = {
+  'drive I/O errors':
+    'boot unlock reads GET_STATUS flags 0 (failed discovery, no OPAL_FL_SUPPORTED) as ' +
+    'unlocked: the drive is left locked with no driveFailed and no retry after the errors stop',
+};
+
+// About 11 cells of 10–20 s each plus PyKMIP: beyond tap's default per-file limit.
+t.setTimeout(420_000);
+
+t.test('fault matrix, CI subset', async (t) => {
+  const run = await MatrixRun.open();
+  t.teardown(() => run.close());
+  const results: CellResult[] = [];
+  const cells = CELLS.filter((c) => c.ci);
+  t.ok(cells.length >= 8, `${cells.length} cells in the CI subset`);
+  for (const cell of cells) {
+    const r = await run.run(cell);
+    results.push(r);
+    const finding = FINDINGS[cell.name];
+    if (r.skipped) t.pass(cell.name, { skip: r.skipped });
+    else if (finding) t.ok(r.pass, `${cell.name}: ${r.observed}`, { todo: finding });
+    else t.ok(r.pass, `${cell.name}: ${r.observed}`);
+  }
+  t.comment(`\n${formatTable(results)}`);
+});
