@@ -10,6 +10,7 @@ import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
 import type { Json, Store, StoreTx } from '../../store/store';
+import { recordAuditIn } from '../audit';
 import type { EncryptionStates } from '../cluster-info';
 import { ElementError } from '../errors';
 import { ClusterKeyPair } from '../key-pair';
@@ -220,8 +221,18 @@ export class HardwareEarService implements DriveSecurer {
       for (const keyID of [now.keyID, now.ownerKeyID]) {
         const k = keyID ? getKeyRecord(tx, keyID) : undefined;
         if (k?.keyProviderID != null) putKeyRecord(tx, { ...k, state: 'pendingDestroy' });
-        else if (k) retire(tx, k.keyID);
+        else if (k) {
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'its drive was crypto-erased');
+        }
       }
+      recordAuditIn(tx, {
+        source: 'service',
+        action: 'SecureEraseDrive',
+        params: { driveID: now.driveID, serial: now.serial, keyID: now.keyID },
+        outcome: 'ok',
+        details: 'crypto-erased by REVERT_TPR as SID',
+      });
       putDrive(tx, {
         ...now,
         security: 'none',
@@ -319,7 +330,9 @@ export class HardwareEarService implements DriveSecurer {
     if (this.records().some((d) => d.security === 'provisioning')) return; // retried at start
     crashPoint('ear.afterEnable');
     this.store.transaction((tx) => {
-      if (getEar(tx).state === 'enabling') putEar(tx, 'enabled', keyProviderID);
+      if (getEar(tx).state !== 'enabling') return;
+      putEar(tx, 'enabled', keyProviderID);
+      auditEarReached(tx, 'EncryptionAtRestEnabled', keyProviderID);
     });
     this.logSummary('hardware encryption at rest enabled');
   }
@@ -513,7 +526,11 @@ export class HardwareEarService implements DriveSecurer {
     }
     if (this.records().some((d) => d.security === 'disabling')) return; // retried at start
     await this.destroyPending();
-    this.store.transaction((tx) => putEar(tx, 'disabled', null));
+    this.store.transaction((tx) => {
+      const { keyProviderID } = getEar(tx);
+      putEar(tx, 'disabled', null);
+      auditEarReached(tx, 'EncryptionAtRestDisabled', keyProviderID);
+    });
     this.logSummary('hardware encryption at rest disabled');
   }
 
@@ -558,7 +575,12 @@ export class HardwareEarService implements DriveSecurer {
         const failed = await destroyAks(p, await findAks(p, uuid, keys));
         if (failed.length) throw new Error(`could not destroy ${failed.length} unrecorded AK(s)`);
       });
-      this.store.transaction((tx) => keys.forEach((k) => retire(tx, k.keyID)));
+      this.store.transaction((tx) => {
+        for (const k of keys) {
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'registered by an interrupted Enable, never given to a drive');
+        }
+      });
       this.options.logger?.info({ keyProviderID, count: keys.length }, 'unrecorded AKs destroyed');
     }
   }
@@ -610,7 +632,11 @@ export class HardwareEarService implements DriveSecurer {
         }
       }
       this.store.transaction((tx) => {
-        for (const k of keys) if (!failed.includes(k.kmipUID ?? '')) retire(tx, k.keyID);
+        for (const k of keys) {
+          if (failed.includes(k.kmipUID ?? '')) continue;
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'no drive holds it any more');
+        }
       });
     }
   }
@@ -647,6 +673,45 @@ export class HardwareEarService implements DriveSecurer {
 function retire(tx: StoreTx, keyID: string): void {
   const k = getKeyRecord(tx, keyID);
   if (k) putKeyRecord(tx, { ...k, state: 'destroyed', sealedKey: null });
+}
+
+/** Where the AK was and for which drive: never the key. */
+function auditAkDestroyed(tx: StoreTx, k: DriveKeyRecord, why: string): void {
+  recordAuditIn(tx, {
+    source: 'service',
+    action: 'DestroyAuthenticationKey',
+    params: {
+      keyID: k.keyID,
+      keyProviderID: k.keyProviderID,
+      kmipUID: k.kmipUID,
+      driveID: k.driveID,
+      serial: k.serial,
+    },
+    outcome: 'ok',
+    details:
+      k.keyProviderID === null ? `sealed copy dropped: ${why}` : `revoked and destroyed: ${why}`,
+  });
+}
+
+/** Enable or Disable finished: the state reached and how the drives ended. */
+function auditEarReached(
+  tx: StoreTx,
+  action: 'EncryptionAtRestEnabled' | 'EncryptionAtRestDisabled',
+  keyProviderID: number | null,
+): void {
+  const drives = listDriveRecords(tx).filter((d) => d.present);
+  const count = (s: string) => drives.filter((d) => d.security === s).length;
+  recordAuditIn(tx, {
+    source: 'service',
+    action,
+    params: {
+      keyProviderID,
+      enabled: count('enabled'),
+      failed: count('failed'),
+      none: count('none'),
+    },
+    outcome: 'ok',
+  });
 }
 
 function newDriveKeyFrom(d: DriveRecord, ak: Buffer): NewDriveKey {
