@@ -57,6 +57,24 @@ export interface HardwareEarOptions {
 }
 
 const FIRST_RETRY_MS = 500;
+/** driveSecurityFaultReason of a drive whose AK the key server would not keep. */
+const KEY_SERVER_FAILED = 'key server: ';
+
+/**
+ * Drives that Enable and AddDrives provision, one attempt per call: those never touched,
+ * and those failed because the key server refused their AK before the drive saw any PIN.
+ * A drive that refused a PIN (owned elsewhere, say) is not tried again, even after the
+ * operator may have reverted it: nothing the kernel reports tells a reverted drive from
+ * one still owned, and presenting the MSID again to the latter burns a second try.
+ */
+function mayProvision(d: DriveRecord): boolean {
+  if (d.security === 'none') return d.driveSecurityFaultReason === 'none';
+  return (
+    d.security === 'failed' &&
+    d.keyID === null &&
+    d.driveSecurityFaultReason.startsWith(KEY_SERVER_FAILED)
+  );
+}
 
 export class HardwareEarService implements DriveSecurer {
   private readonly deps: KeySourceDeps;
@@ -164,7 +182,7 @@ export class HardwareEarService implements DriveSecurer {
     const ear = getEar(this.store);
     if (ear.state !== 'enabled') return new Map();
     // A drive that refused ownership is never tried again (its tries are not ours to burn).
-    const pending = driveIDs.filter((id) => getDrive(this.store, id).security === 'none');
+    const pending = driveIDs.filter((id) => mayProvision(getDrive(this.store, id)));
     await this.provision(pending, ear.keyProviderID);
     const refused = new Map<number, string>();
     for (const id of driveIDs) {
@@ -323,7 +341,7 @@ export class HardwareEarService implements DriveSecurer {
     const { keyProviderID } = getEar(this.store);
     await this.resumeProvisioning();
     const fresh = listDriveRecords(this.store)
-      .filter((d) => d.present && d.opal && d.security === 'none')
+      .filter((d) => d.present && d.opal && mayProvision(d))
       .map((d) => d.driveID);
     await this.provision(fresh, keyProviderID);
     await this.destroyPending();
@@ -395,7 +413,9 @@ export class HardwareEarService implements DriveSecurer {
       const r = registered.get(k.keyID)!;
       out.set(
         k.keyID,
-        r.ok ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid }) : `key server: ${r.reason}`,
+        r.ok
+          ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid })
+          : `${KEY_SERVER_FAILED}${r.reason}`,
       );
     }
     return out;
