@@ -4,8 +4,10 @@
 // names its keys (keyID, provider, KMIP UID) and never holds a key byte. The rekey also
 // moves ekmd_rekey_progress_ratio in the daemon's metrics registry.
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { readAudit, type AuditRecord } from '../../../src/cluster/audit';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
@@ -14,6 +16,7 @@ import { unsealInternalKey } from '../../../src/cluster/sear/master-keys';
 import { daemonRegistry } from '../../../src/daemon/metrics';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { eventRegistry } from '../../../src/metrics';
+import { bin } from '../../helpers/paths';
 import { addProvider, eksClient } from '../sear/eks-setup';
 import {
   awaitAsync,
@@ -23,6 +26,7 @@ import {
   type SearNode,
 } from '../sear/sear-node';
 
+const run = promisify(execFile);
 const PROGRESS = /^ekmd_rekey_progress_ratio\{kind="sear"\} (\S+)$/m;
 
 /** Every key byte sequence seen, so the audit log can be searched for them. */
@@ -201,6 +205,32 @@ t.test('security events in the audit log', async (t) => {
     t.ok(rolledBack!.details.length > 0, 'with the reason');
     t.equal(node.store.get<any>('sear/state')!.value.currentKeyID, current, 'old MK current');
     t.equal(Number(PROGRESS.exec(await registry.metrics())?.[1]), 1, 'no rekey running');
+  });
+
+  t.test('ekmctl audit --json shows the events, offline from the store', async (t) => {
+    const { stdout } = await run(process.execPath, [
+      bin.ekmctl,
+      'audit',
+      '--json',
+      '--state-dir',
+      node.dir,
+    ]);
+    const shown = JSON.parse(stdout) as AuditRecord[];
+    t.same(
+      shown.map((r) => r.seq),
+      readAudit(node.store).map((r) => r.seq),
+      'every event',
+    );
+    const service = shown.filter((r) => r.source === 'service').map((r) => r.action);
+    t.same([...new Set(service)].sort(), [
+      'DestroyAuthenticationKey',
+      'DestroyMasterKey',
+      'EncryptionAtRestDisabled',
+      'EncryptionAtRestEnabled',
+      'RekeyMasterKeyCommitted',
+      'RekeyMasterKeyRolledBack',
+      'SecureEraseDrive',
+    ]);
   });
 
   t.test('no key byte anywhere in the audit log', async (t) => {
