@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { opalIoctlByRequest } from '../opal/abi';
 import { MediaError, type Fault } from './drive/sim-drive';
-import { encodeFrame, FrameDecoder, type Frame } from './protocol/frame';
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type Frame } from './protocol/frame';
 import type { Simulator } from './simulator';
 
 export class RequestError extends Error {
@@ -98,8 +98,14 @@ class Session {
       f.payload.fill(0);
     }
     if (this.socket.destroyed) return;
-    const frame = encodeFrame(reply.header ?? {}, reply.payload);
+    let frame = encodeFrame(reply.header ?? {}, reply.payload);
     reply.payload?.fill(0);
+    if (frame.length - 4 > MAX_FRAME_BYTES) {
+      // The client would drop the connection on it: answer a clear error instead.
+      const error = `reply of ${frame.length - 4} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`;
+      frame.fill(0);
+      frame = encodeFrame({ id, ok: false, error, code: 'E2BIG' });
+    }
     this.socket.write(frame, () => frame.fill(0));
   }
 

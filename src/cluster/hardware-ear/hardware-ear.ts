@@ -10,6 +10,7 @@ import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
 import type { Json, Store, StoreTx } from '../../store/store';
+import { recordAuditIn } from '../audit';
 import type { EncryptionStates } from '../cluster-info';
 import { ElementError } from '../errors';
 import { ClusterKeyPair } from '../key-pair';
@@ -56,6 +57,24 @@ export interface HardwareEarOptions {
 }
 
 const FIRST_RETRY_MS = 500;
+/** driveSecurityFaultReason of a drive whose AK the key server would not keep. */
+const KEY_SERVER_FAILED = 'key server: ';
+
+/**
+ * Drives that Enable and AddDrives provision, one attempt per call: those never touched,
+ * and those failed because the key server refused their AK before the drive saw any PIN.
+ * A drive that refused a PIN (owned elsewhere, say) is not tried again, even after the
+ * operator may have reverted it: nothing the kernel reports tells a reverted drive from
+ * one still owned, and presenting the MSID again to the latter burns a second try.
+ */
+function mayProvision(d: DriveRecord): boolean {
+  if (d.security === 'none') return d.driveSecurityFaultReason === 'none';
+  return (
+    d.security === 'failed' &&
+    d.keyID === null &&
+    d.driveSecurityFaultReason.startsWith(KEY_SERVER_FAILED)
+  );
+}
 
 export class HardwareEarService implements DriveSecurer {
   private readonly deps: KeySourceDeps;
@@ -163,7 +182,7 @@ export class HardwareEarService implements DriveSecurer {
     const ear = getEar(this.store);
     if (ear.state !== 'enabled') return new Map();
     // A drive that refused ownership is never tried again (its tries are not ours to burn).
-    const pending = driveIDs.filter((id) => getDrive(this.store, id).security === 'none');
+    const pending = driveIDs.filter((id) => mayProvision(getDrive(this.store, id)));
     await this.provision(pending, ear.keyProviderID);
     const refused = new Map<number, string>();
     for (const id of driveIDs) {
@@ -220,8 +239,18 @@ export class HardwareEarService implements DriveSecurer {
       for (const keyID of [now.keyID, now.ownerKeyID]) {
         const k = keyID ? getKeyRecord(tx, keyID) : undefined;
         if (k?.keyProviderID != null) putKeyRecord(tx, { ...k, state: 'pendingDestroy' });
-        else if (k) retire(tx, k.keyID);
+        else if (k) {
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'its drive was crypto-erased');
+        }
       }
+      recordAuditIn(tx, {
+        source: 'service',
+        action: 'SecureEraseDrive',
+        params: { driveID: now.driveID, serial: now.serial, keyID: now.keyID },
+        outcome: 'ok',
+        details: 'crypto-erased by REVERT_TPR as SID',
+      });
       putDrive(tx, {
         ...now,
         security: 'none',
@@ -312,14 +341,16 @@ export class HardwareEarService implements DriveSecurer {
     const { keyProviderID } = getEar(this.store);
     await this.resumeProvisioning();
     const fresh = listDriveRecords(this.store)
-      .filter((d) => d.present && d.opal && d.security === 'none')
+      .filter((d) => d.present && d.opal && mayProvision(d))
       .map((d) => d.driveID);
     await this.provision(fresh, keyProviderID);
     await this.destroyPending();
     if (this.records().some((d) => d.security === 'provisioning')) return; // retried at start
     crashPoint('ear.afterEnable');
     this.store.transaction((tx) => {
-      if (getEar(tx).state === 'enabling') putEar(tx, 'enabled', keyProviderID);
+      if (getEar(tx).state !== 'enabling') return;
+      putEar(tx, 'enabled', keyProviderID);
+      auditEarReached(tx, 'EncryptionAtRestEnabled', keyProviderID);
     });
     this.logSummary('hardware encryption at rest enabled');
   }
@@ -382,7 +413,9 @@ export class HardwareEarService implements DriveSecurer {
       const r = registered.get(k.keyID)!;
       out.set(
         k.keyID,
-        r.ok ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid }) : `key server: ${r.reason}`,
+        r.ok
+          ? keyRecordFor(k, { keyProviderID, kmipUID: r.uid })
+          : `${KEY_SERVER_FAILED}${r.reason}`,
       );
     }
     return out;
@@ -513,7 +546,11 @@ export class HardwareEarService implements DriveSecurer {
     }
     if (this.records().some((d) => d.security === 'disabling')) return; // retried at start
     await this.destroyPending();
-    this.store.transaction((tx) => putEar(tx, 'disabled', null));
+    this.store.transaction((tx) => {
+      const { keyProviderID } = getEar(tx);
+      putEar(tx, 'disabled', null);
+      auditEarReached(tx, 'EncryptionAtRestDisabled', keyProviderID);
+    });
     this.logSummary('hardware encryption at rest disabled');
   }
 
@@ -558,7 +595,12 @@ export class HardwareEarService implements DriveSecurer {
         const failed = await destroyAks(p, await findAks(p, uuid, keys));
         if (failed.length) throw new Error(`could not destroy ${failed.length} unrecorded AK(s)`);
       });
-      this.store.transaction((tx) => keys.forEach((k) => retire(tx, k.keyID)));
+      this.store.transaction((tx) => {
+        for (const k of keys) {
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'registered by an interrupted Enable, never given to a drive');
+        }
+      });
       this.options.logger?.info({ keyProviderID, count: keys.length }, 'unrecorded AKs destroyed');
     }
   }
@@ -610,7 +652,11 @@ export class HardwareEarService implements DriveSecurer {
         }
       }
       this.store.transaction((tx) => {
-        for (const k of keys) if (!failed.includes(k.kmipUID ?? '')) retire(tx, k.keyID);
+        for (const k of keys) {
+          if (failed.includes(k.kmipUID ?? '')) continue;
+          retire(tx, k.keyID);
+          auditAkDestroyed(tx, k, 'no drive holds it any more');
+        }
       });
     }
   }
@@ -647,6 +693,45 @@ export class HardwareEarService implements DriveSecurer {
 function retire(tx: StoreTx, keyID: string): void {
   const k = getKeyRecord(tx, keyID);
   if (k) putKeyRecord(tx, { ...k, state: 'destroyed', sealedKey: null });
+}
+
+/** Where the AK was and for which drive: never the key. */
+function auditAkDestroyed(tx: StoreTx, k: DriveKeyRecord, why: string): void {
+  recordAuditIn(tx, {
+    source: 'service',
+    action: 'DestroyAuthenticationKey',
+    params: {
+      keyID: k.keyID,
+      keyProviderID: k.keyProviderID,
+      kmipUID: k.kmipUID,
+      driveID: k.driveID,
+      serial: k.serial,
+    },
+    outcome: 'ok',
+    details:
+      k.keyProviderID === null ? `sealed copy dropped: ${why}` : `revoked and destroyed: ${why}`,
+  });
+}
+
+/** Enable or Disable finished: the state reached and how the drives ended. */
+function auditEarReached(
+  tx: StoreTx,
+  action: 'EncryptionAtRestEnabled' | 'EncryptionAtRestDisabled',
+  keyProviderID: number | null,
+): void {
+  const drives = listDriveRecords(tx).filter((d) => d.present);
+  const count = (s: string) => drives.filter((d) => d.security === s).length;
+  recordAuditIn(tx, {
+    source: 'service',
+    action,
+    params: {
+      keyProviderID,
+      enabled: count('enabled'),
+      failed: count('failed'),
+      none: count('none'),
+    },
+    outcome: 'ok',
+  });
 }
 
 function newDriveKeyFrom(d: DriveRecord, ak: Buffer): NewDriveKey {

@@ -7,6 +7,7 @@ import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import { clusterUuid } from '../hardware-ear/ear-state';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
+import { auditMasterKeyDestroyed } from './rekey';
 import {
   deleteJournal,
   getJournal,
@@ -26,12 +27,22 @@ export async function cleanUpKeys(
   if (journal?.phase === 'rollingBack' && journal.to.keyProviderID !== undefined) {
     const uuid = clusterUuid(store);
     try {
-      await withProvider(journal.to.keyProviderID, async (p) => {
+      const found = await withProvider(journal.to.keyProviderID, async (p) => {
         const uids = await findExternalKeys(p, uuid, journal.to.keyID);
         const left = await destroyExternalKeys(p, uids);
         if (left.length) throw new Error(`could not destroy ${left.length} unrecorded key(s)`);
+        return uids;
       });
-      store.transaction((tx) => deleteJournal(tx));
+      store.transaction((tx) => {
+        deleteJournal(tx);
+        for (const kmipUID of found) {
+          auditMasterKeyDestroyed(
+            tx,
+            { keyID: journal.to.keyID, keyProviderID: journal.to.keyProviderID!, kmipUID },
+            'made by a rekey whose Create was never recorded',
+          );
+        }
+      });
       logger?.info({ keyID: journal.to.keyID }, 'rekey rolled back at the EKS');
     } catch (err) {
       logger?.warn({ err: (err as Error).message }, 'rekey clean-up deferred');
@@ -41,7 +52,11 @@ export async function cleanUpKeys(
   const pending = listMasterKeys(store).filter((k) => k.state === 'pendingDestroy');
   const byProvider = new Map<number, MasterKeyRecord[]>();
   for (const k of pending) {
-    if (k.keyProviderID === null) store.transaction((tx) => retireMasterKey(tx, k.keyID));
+    if (k.keyProviderID === null)
+      store.transaction((tx) => {
+        retireMasterKey(tx, k.keyID);
+        auditMasterKeyDestroyed(tx, k, 'no DEK is wrapped by it');
+      });
     else byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
   }
   for (const [keyProviderID, keys] of byProvider) {
@@ -53,7 +68,11 @@ export async function cleanUpKeys(
         ),
       );
       store.transaction((tx) => {
-        for (const k of keys) if (!left.includes(k.kmipUID!)) retireMasterKey(tx, k.keyID);
+        for (const k of keys) {
+          if (left.includes(k.kmipUID!)) continue;
+          retireMasterKey(tx, k.keyID);
+          auditMasterKeyDestroyed(tx, k, 'no DEK is wrapped by it');
+        }
       });
       logger?.info({ keyProviderID, count: keys.length }, 'old master keys destroyed');
       retry ||= left.length > 0;

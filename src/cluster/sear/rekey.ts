@@ -11,7 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
+import { setRekeyProgress } from '../../metrics';
 import type { Json, Store, StoreTx } from '../../store/store';
+import { recordAuditIn } from '../audit';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError, invalidParameter } from '../errors';
 import { clusterUuid, softwareEarEnabled } from '../hardware-ear/ear-state';
@@ -38,6 +40,10 @@ import {
 } from './sear-store';
 
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
+/** The rekey_progress_ratio label of this rekey. */
+export const REKEY_PROGRESS_KIND = 'sear';
+/** DEKs re-wrapped between two progress updates. */
+const PROGRESS_EVERY = 64;
 
 export interface RekeyParams {
   keyManagementType?: string;
@@ -144,7 +150,9 @@ export class Rekey {
       const newMk = await this.createKey(journal);
       try {
         crashPoint('sear.afterNewKey');
-        const deks = listDeks(store).map((d) => {
+        const all = listDeks(store);
+        const deks = all.map((d, i) => {
+          if (i % PROGRESS_EVERY === 0) setRekeyProgress(REKEY_PROGRESS_KIND, i, all.length);
           if (d.keyID !== old.keyID)
             throw new Error(`DEK of ${d.serial} is not wrapped by ${old.keyID}`);
           const dek = unwrapKey(oldMk, Buffer.from(d.wrapped, 'base64'), `the DEK of ${d.serial}`);
@@ -162,10 +170,20 @@ export class Rekey {
           if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
           for (const d of deks) putDek(tx, d);
           putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
-          if (old.keyProviderID === null) retireMasterKey(tx, old.keyID);
-          else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
+          if (old.keyProviderID === null) {
+            retireMasterKey(tx, old.keyID);
+            auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
+          } else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
           putJournal(tx, { ...journal, phase: 'committed' });
+          recordAuditIn(tx, {
+            source: 'service',
+            action: 'RekeyMasterKeyCommitted',
+            params: rekeyParams(journal, deks.length),
+            outcome: 'ok',
+            details: operationText(journal.from, journal.to),
+          });
         });
+        setRekeyProgress(REKEY_PROGRESS_KIND, deks.length, deks.length);
         this.deps.logger?.info(
           { asyncHandle: journal.asyncHandle, deks: deks.length },
           'master key rekey committed',
@@ -218,7 +236,11 @@ export class Rekey {
       const left = await this.deps.withProvider(old.keyProviderID, (p) =>
         destroyExternalKeys(p, [old.kmipUID!]),
       );
-      if (left.length === 0) this.deps.store.transaction((tx) => retireMasterKey(tx, old.keyID));
+      if (left.length === 0)
+        this.deps.store.transaction((tx) => {
+          retireMasterKey(tx, old.keyID);
+          auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
+        });
     } catch (err) {
       // The rekey stands; the old key is destroyed by a later round.
       this.deps.logger?.warn({ err: (err as Error).message }, 'old master key destroy deferred');
@@ -245,8 +267,17 @@ export class Rekey {
   private rollBack(journal: RekeyJournal, why: string): void {
     this.deps.store.transaction((tx) => {
       const created = getMasterKey(tx, journal.to.keyID);
-      if (created?.keyProviderID === null) retireMasterKey(tx, created.keyID);
-      else if (created) putMasterKey(tx, { ...created, state: 'pendingDestroy' });
+      if (created?.keyProviderID === null) {
+        retireMasterKey(tx, created.keyID);
+        auditMasterKeyDestroyed(tx, created, 'made by a rekey that was rolled back');
+      } else if (created) putMasterKey(tx, { ...created, state: 'pendingDestroy' });
+      recordAuditIn(tx, {
+        source: 'service',
+        action: 'RekeyMasterKeyRolledBack',
+        params: rekeyParams(journal),
+        outcome: 'xSoftwareEncryptionAtRestRekeyRolledBack',
+        details: why,
+      });
       finishResult(tx, () =>
         this.deps.asyncResults.fail(tx, journal.asyncHandle, {
           name: 'xSoftwareEncryptionAtRestRekeyRolledBack',
@@ -260,11 +291,41 @@ export class Rekey {
         putJournal(tx, { ...journal, phase: 'rollingBack' });
       else deleteJournal(tx);
     });
+    // No rekey runs any more: the gauge says done, the audit log and result say how.
+    setRekeyProgress(REKEY_PROGRESS_KIND, 0, 0);
     this.deps.logger?.warn(
       { asyncHandle: journal.asyncHandle, why },
       'master key rekey rolled back',
     );
   }
+}
+
+/** Which key went where: identifiers only. */
+function rekeyParams(journal: RekeyJournal, deks?: number): Record<string, unknown> {
+  return {
+    asyncHandle: journal.asyncHandle,
+    fromKeyID: journal.from.keyID,
+    fromKeyProviderID: journal.from.keyProviderID ?? null,
+    toKeyID: journal.to.keyID,
+    toKeyProviderID: journal.to.keyProviderID ?? null,
+    ...(deks === undefined ? {} : { deks }),
+  };
+}
+
+/** A master key gone (revoked and destroyed, or its sealed copy dropped): never its bytes. */
+export function auditMasterKeyDestroyed(
+  tx: StoreTx,
+  k: Pick<MasterKeyRecord, 'keyID' | 'keyProviderID' | 'kmipUID'>,
+  why: string,
+): void {
+  recordAuditIn(tx, {
+    source: 'service',
+    action: 'DestroyMasterKey',
+    params: { keyID: k.keyID, keyProviderID: k.keyProviderID, kmipUID: k.kmipUID },
+    outcome: 'ok',
+    details:
+      k.keyProviderID === null ? `sealed copy dropped: ${why}` : `revoked and destroyed: ${why}`,
+  });
 }
 
 /** The handle may have been read and purged already; the rekey's outcome stands. */

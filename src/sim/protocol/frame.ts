@@ -5,7 +5,9 @@
 //   u32 BE  header length
 //   header  UTF-8 JSON object
 //   payload the remaining bytes
-export const MAX_FRAME_BYTES = 1 << 20;
+// Both ends read with this limit. `status` answers about 1.24 KB per drive, so 1,024
+// drives (the simulator's maximum) need about 1.3 MiB: 4 MiB leaves room to spare.
+export const MAX_FRAME_BYTES = 4 << 20;
 
 export interface Frame {
   header: Record<string, unknown>;

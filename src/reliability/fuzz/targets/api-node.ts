@@ -11,6 +11,8 @@ import { withoutAudit } from '../../../cluster/audit';
 import { asyncMethods } from '../../../api/methods/async-methods';
 import { driveMethods } from '../../../api/methods/drive-methods';
 import { earMethods } from '../../../api/methods/ear-methods';
+import { faultMethods } from '../../../api/methods/fault-methods';
+import { searMethods, withSearDriveStatus } from '../../../api/methods/sear-methods';
 import { ElementError } from '../../../cluster/errors';
 import type { KeyServerTester } from '../../../cluster/key-server-tester';
 import { openSealer, openSqliteStore, type SqliteStore } from '../../../store';
@@ -50,12 +52,22 @@ export class HostileApiNode {
     this.agent = new Agent({ keepAlive: true, maxSockets: 4, ca });
   }
 
-  /** The later method sets (drives, EAR, async results), as the daemon registers them. */
+  /**
+   * The later method sets as the daemon registers them (src/daemon/boot.ts): drives with
+   * RetryDriveUnlock and ListDrives decorated by SEAR, EAR, async results, SEAR, faults.
+   */
   static extraMethods(): ApiMethod[] {
     return [
-      ...driveMethods(refusingService()),
-      ...earMethods(refusingService()),
-      ...asyncMethods(refusingService()),
+      ...withSearDriveStatus(
+        [
+          ...driveMethods(refusingService(), refusingService()),
+          ...earMethods(refusingService()),
+          ...asyncMethods(refusingService()),
+        ],
+        refusingService(),
+      ),
+      ...searMethods(refusingService()),
+      ...faultMethods(refusingService()),
     ];
   }
 
