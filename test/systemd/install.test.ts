@@ -91,7 +91,7 @@ t.test(
     // The installed tree runs on its own: bins start and the native addons load from it.
     const run = (...args: string[]) =>
       spawnSync(process.execPath, args, { encoding: 'utf8', cwd: root });
-    t.match(run(join(root, 'usr/bin/ekmctl'), '--help').stdout, /Usage: ekmctl/);
+    t.match(run(join(root, 'usr/bin/ekmctl'), '--help').stdout, /SYNOPSIS\n +ekmctl <command>/);
     t.match(run(main, '--help').stdout, /Usage: ekmd/);
     const deps = run(
       '-e',

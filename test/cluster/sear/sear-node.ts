@@ -12,7 +12,6 @@ import pino from 'pino';
 import { startApiServer, type ApiServer } from '../../../src/api';
 import { CERT_FILE } from '../../../src/api/self-signed';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
-import { withoutAudit } from '../../../src/cluster/audit';
 import { FaultService } from '../../../src/cluster/faults';
 import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
