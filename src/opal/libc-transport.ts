@@ -42,6 +42,11 @@ export class LibcTransport implements DriveTransport {
     this.log = opts.logger;
   }
 
+  /** Callers need not queue more than the pool slots this transport uses. */
+  get maxInFlight(): number {
+    return this.limit.max;
+  }
+
   /** Calls waiting for a pool slot (a wedged drive shows up here). */
   get queued(): number {
     return this.limit.queued;

@@ -29,7 +29,7 @@ import { unlockDrive } from './unlock-drive';
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
 const FIRST_RETRY_MS = 500;
-/** Drives unlocked at once: small, the ioctls share libuv's thread pool. */
+/** Drives unlocked at once when the transport does not say (the ioctls share libuv's pool). */
 const PARALLEL_UNLOCKS = 2;
 const DEFAULT_METADATA_GRACE_SEC = 360;
 
@@ -84,7 +84,7 @@ export function progressLine(p: UnlockProgress): string {
 
 export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
-  private readonly limit = new InFlightLimit(PARALLEL_UNLOCKS);
+  private readonly limit: InFlightLimit;
   private readonly lockedSince = new Map<number, number>();
   /**
    * What the last key check found wrong with keys, per key server. A round that fetched
@@ -106,6 +106,7 @@ export class BootUnlockService {
 
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
+    this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
