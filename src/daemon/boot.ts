@@ -1,5 +1,5 @@
 // The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR, API, then READY=1 to systemd once the first unlock pass is over (STATUS=
+// hardware EAR (whose unlock runs on while the API starts), API, then READY=1 to systemd once the first unlock pass is over (STATUS=
 // lines tell its progress). Each step undoes the earlier ones when a later one fails, and
 // close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
@@ -73,6 +73,19 @@ export async function startDaemon(
       inventory: hw.drives.inventory,
     });
     undo.push(() => sear.close());
+    // Drives first, so that unlocking overlaps the API's start; the API still answers
+    // without waiting for the unlock. Drives come when their backend answers (ekmd-sim
+    // started later, a controller still probing), retried with capped backoff.
+    let drivesStarted = false;
+    const drivesStarting = retryInBackground(
+      async () => {
+        await hw.start();
+        drivesStarted = true;
+      },
+      config.unlock.retry.maxDelayMs,
+      componentLogger(logger, 'drives'),
+    );
+    undo.push(() => drivesStarting.stop());
     const tls = config.api.tls && readTls(config.api.tls);
     const api = await startApiServer({
       store,
@@ -99,18 +112,6 @@ export async function startDaemon(
       });
       undo.push(() => metrics.close());
     }
-    // The API answers from the start; drives come when their backend answers (ekmd-sim
-    // started later, a controller still probing), retried with capped backoff.
-    let drivesStarted = false;
-    const drivesStarting = retryInBackground(
-      async () => {
-        await hw.start();
-        drivesStarted = true;
-      },
-      config.unlock.retry.maxDelayMs,
-      componentLogger(logger, 'drives'),
-    );
-    undo.push(() => drivesStarting.stop());
     await drivesStarting.firstAttempt;
     // READY=1 once the first unlock pass is over (every drive unlocked or its fault
     // raised). The pass is bounded by the KMIP timeouts; the cap only guards against a
