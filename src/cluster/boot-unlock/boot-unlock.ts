@@ -11,7 +11,6 @@ import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
 import type { DriveTransport } from '../../opal/transport';
 import type { Store } from '../../store/store';
-import { observeUnlock } from '../../metrics';
 import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
@@ -80,6 +79,16 @@ export function progressLine(p: UnlockProgress): string {
   if (p.waiting) line += `; ${p.waiting} waiting for key server`;
   if (p.failed) line += `; ${p.failed} failed`;
   return line;
+}
+
+/**
+ * Into the unlock histogram once the round's drives are done: prom-client is loaded
+ * then, not in the middle of a boot's unlocks.
+ */
+function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
+  if (timings.length === 0) return;
+  const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
+  for (const [ms, ok] of timings) observeUnlock(ms, ok);
 }
 
 export class BootUnlockService {
@@ -250,6 +259,7 @@ export class BootUnlockService {
       { ...this.deps, keyPair: this.keyPair },
       wanted.map((w) => w.key),
     );
+    const timings: [ms: number, ok: boolean][] = [];
     try {
       await Promise.all(
         wanted.map(({ drive, key }) =>
@@ -258,7 +268,7 @@ export class BootUnlockService {
             if (!Buffer.isBuffer(ak)) return fail(drive.driveID, ak);
             const started = performance.now();
             const outcome = await unlockDrive(this.opal(drive), ak, this.deps.logger);
-            observeUnlock(performance.now() - started, outcome.kind === 'unlocked');
+            timings.push([performance.now() - started, outcome.kind === 'unlocked']);
             if (outcome.kind === 'unlocked') {
               clearGuard(store, drive.driveID);
               result.unlocked.push(drive.driveID);
@@ -280,6 +290,7 @@ export class BootUnlockService {
       );
     } finally {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
+      observeUnlocks(timings);
     }
     result.progress = {
       total: candidates.length,
