@@ -4,11 +4,21 @@
 // Strings anywhere in params must be well-formed text without NUL: a NUL truncates C
 // strings (KMIP names, certificates handed to OpenSSL) and a lone UTF-16 surrogate has no
 // UTF-8 form, so neither may reach the store.
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ElementError } from '../cluster/errors';
 import type { ParamsSchema } from './method';
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+let ajv: Ajv | undefined;
+
+/** Loaded on the first call that needs it: ajv and its compiles are not boot's business. */
+function sharedAjv(): Ajv {
+  if (!ajv) {
+    const { default: AjvClass } = require('ajv') as typeof import('ajv');
+    ajv = new AjvClass({ allErrors: false, strict: true });
+  }
+  return ajv;
+}
 
 export interface ParamsValidator {
   /** Throws ElementError; returns the members the method does not know. */
@@ -17,13 +27,15 @@ export interface ParamsValidator {
   knows(name: string): boolean;
 }
 
+/** Compiles on the first check (then cached): a boot compiling every method's schema is slow. */
 export function compileParams(schema: ParamsSchema): ParamsValidator {
-  const validate: ValidateFunction = ajv.compile(schema);
+  let compiled: ValidateFunction | undefined;
   const known = new Set(Object.keys(schema.properties));
   return {
     knows: (name) => known.has(name),
     check(params) {
       checkStrings(params);
+      const validate = (compiled ??= sharedAjv().compile(schema));
       if (!validate(params)) throw toElementError(validate.errors?.[0]);
       const unused = Object.keys(params).filter((k) => !known.has(k));
       if (unused.length === 0) return undefined;

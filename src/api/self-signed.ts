@@ -6,7 +6,6 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } f
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import type { Logger } from 'pino';
 import type { Sealer } from '../cluster/sealer';
 
@@ -56,6 +55,7 @@ async function create(): Promise<TlsIdentity> {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
+  const forge = loadForge();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
   // A positive serial: the top bit clear.
@@ -103,4 +103,9 @@ function writeAtomically(path: string, data: Buffer, mode: number): void {
   } finally {
     closeSync(dir);
   }
+}
+
+/** node-forge takes ~140 ms to load; only CSRs and self-signed certificates need it. */
+function loadForge(): typeof import('node-forge') {
+  return require('node-forge') as typeof import('node-forge');
 }

@@ -3,7 +3,6 @@
 // only its CSR (PKCS#10) goes out, for a CA to sign.
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import type { Logger } from 'pino';
 import type { Json, Store, StoreTx } from '../store/store';
 import { ElementError } from './errors';
@@ -85,6 +84,7 @@ export class ClusterKeyPair {
   /** The CSR for the current key pair, PEM armoured. */
   certificateSignRequest(): string {
     const record = this.record();
+    const forge = loadForge();
     return this.withPrivateKeyPem((pem) => {
       const csr = forge.pki.createCertificationRequest();
       csr.publicKey = forge.pki.publicKeyFromPem(record.publicKeyPem);
@@ -142,4 +142,9 @@ export class ClusterKeyPair {
       );
     }
   }
+}
+
+/** node-forge takes ~140 ms to load; only CSRs and self-signed certificates need it. */
+function loadForge(): typeof import('node-forge') {
+  return require('node-forge') as typeof import('node-forge');
 }

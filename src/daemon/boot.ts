@@ -1,11 +1,11 @@
 // The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR, API, then READY=1 to systemd once the first unlock pass is over (STATUS=
-// lines tell its progress). Each step undoes the earlier ones when a later one fails, and
+// hardware EAR, metrics (when configured), the drives' start and unlock (running on while
+// the API starts), API, then READY=1 to systemd once the first unlock pass is over
+// (STATUS= lines tell its progress). Each step undoes the earlier ones when a later one fails, and
 // close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { startApiServer } from '../api';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
@@ -16,7 +16,6 @@ import { openHardwareEar } from './hardware-ear-wiring';
 import { openSear } from './sear-wiring';
 import { retryInBackground } from './retry';
 import { componentLogger } from './log';
-import { startMetricsServer } from './metrics';
 import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
 import { acquireStateLock } from './state-lock';
@@ -73,7 +72,34 @@ export async function startDaemon(
       inventory: hw.drives.inventory,
     });
     undo.push(() => sear.close());
+    // Read before the drives start: a missing file stops the boot before it touches them.
     const tls = config.api.tls && readTls(config.api.tls);
+    undo.push(() => tls?.key.fill(0));
+    if (config.metrics.listen) {
+      // Before the drives, so that the first round's unlocks and KMIP requests are counted.
+      const { startMetricsServer } = require('./metrics') as typeof import('./metrics');
+      const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
+        store,
+        faults,
+        logger: componentLogger(logger, 'metrics'),
+      });
+      undo.push(() => metrics.close());
+    }
+    // Drives first, so that unlocking overlaps the API's start; the API still answers
+    // without waiting for the unlock. Drives come when their backend answers (ekmd-sim
+    // started later, a controller still probing), retried with capped backoff.
+    let drivesStarted = false;
+    const drivesStarting = retryInBackground(
+      async () => {
+        await hw.start();
+        drivesStarted = true;
+      },
+      config.unlock.retry.maxDelayMs,
+      componentLogger(logger, 'drives'),
+    );
+    undo.push(() => drivesStarting.stop());
+    // Loaded here, not at the top: what boot unlock needs comes first.
+    const { startApiServer } = require('../api') as typeof import('../api');
     const api = await startApiServer({
       store,
       sealer,
@@ -91,26 +117,6 @@ export async function startDaemon(
       encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
-    if (config.metrics.listen) {
-      const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
-        store,
-        faults,
-        logger: componentLogger(logger, 'metrics'),
-      });
-      undo.push(() => metrics.close());
-    }
-    // The API answers from the start; drives come when their backend answers (ekmd-sim
-    // started later, a controller still probing), retried with capped backoff.
-    let drivesStarted = false;
-    const drivesStarting = retryInBackground(
-      async () => {
-        await hw.start();
-        drivesStarted = true;
-      },
-      config.unlock.retry.maxDelayMs,
-      componentLogger(logger, 'drives'),
-    );
-    undo.push(() => drivesStarting.stop());
     await drivesStarting.firstAttempt;
     // READY=1 once the first unlock pass is over (every drive unlocked or its fault
     // raised). The pass is bounded by the KMIP timeouts; the cap only guards against a

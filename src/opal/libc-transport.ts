@@ -4,13 +4,20 @@ import type { Logger } from 'pino';
 import { checkIoctlBuffer, opalIoctlByRequest } from './abi';
 import { kernelError } from './errors';
 import { defaultInFlightCap, InFlightLimit, threadPoolSize } from './in-flight-limit';
-import { libc, O_RDONLY_CLOEXEC } from './libc';
+import type { Libc } from './libc';
 import type { DriveTransport, IoctlResult } from './transport';
 
 export interface LibcTransportOptions {
   logger?: Logger;
   /** Concurrent blocking calls on the thread pool; must stay below UV_THREADPOOL_SIZE. */
   maxInFlight?: number;
+}
+
+/** koffi loads with the first call: a daemon on the simulator backend never needs it. */
+const native = (): typeof import('./libc') => require('./libc') as typeof import('./libc');
+
+function libc(): Libc {
+  return native().libc();
 }
 
 function requestName(request: number): string {
@@ -42,6 +49,11 @@ export class LibcTransport implements DriveTransport {
     this.log = opts.logger;
   }
 
+  /** Callers need not queue more than the pool slots this transport uses. */
+  get maxInFlight(): number {
+    return this.limit.max;
+  }
+
   /** Calls waiting for a pool slot (a wedged drive shows up here). */
   get queued(): number {
     return this.limit.queued;
@@ -49,7 +61,7 @@ export class LibcTransport implements DriveTransport {
 
   async open(path: string): Promise<number> {
     checkPath(path);
-    const r = await this.limit.run(() => libc().open(path, O_RDONLY_CLOEXEC));
+    const r = await this.limit.run(() => libc().open(path, native().O_RDONLY_CLOEXEC));
     if (r.rc < 0) throw kernelError({ op: 'open', device: path }, r.errno);
     this.log?.debug({ device: path, fd: r.rc }, 'opened drive');
     return r.rc;

@@ -14,6 +14,11 @@ export interface IoctlResult {
 }
 
 export interface DriveTransport {
+  /**
+   * How many drive operations callers should keep in flight at once: the ioctl side is
+   * bound by libuv's thread pool, a socket is not. Absent: 2.
+   */
+  readonly maxInFlight?: number;
   /** Open a whole-disk node read-only (O_RDONLY|O_CLOEXEC); returns a handle. */
   open(path: string): Promise<number>;
   /**

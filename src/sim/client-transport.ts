@@ -5,6 +5,8 @@ import type { DriveTransport, IoctlResult } from '../opal/transport';
 import { SimConnection } from './protocol/connection';
 
 export class SimTransport implements DriveTransport {
+  /** Requests are pipelined on one socket: many drives can be in flight at once. */
+  readonly maxInFlight = 32;
   private readonly conn: SimConnection;
 
   constructor(socketPath: string) {

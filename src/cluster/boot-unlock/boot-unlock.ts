@@ -11,7 +11,6 @@ import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
 import type { DriveTransport } from '../../opal/transport';
 import type { Store } from '../../store/store';
-import { observeUnlock } from '../../metrics';
 import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
@@ -29,7 +28,7 @@ import { unlockDrive } from './unlock-drive';
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
 const FIRST_RETRY_MS = 500;
-/** Drives unlocked at once: small, the ioctls share libuv's thread pool. */
+/** Drives unlocked at once when the transport does not say (the ioctls share libuv's pool). */
 const PARALLEL_UNLOCKS = 2;
 const DEFAULT_METADATA_GRACE_SEC = 360;
 
@@ -82,9 +81,19 @@ export function progressLine(p: UnlockProgress): string {
   return line;
 }
 
+/**
+ * Into the unlock histogram once the round's drives are done: prom-client is loaded
+ * then, not in the middle of a boot's unlocks.
+ */
+function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
+  if (timings.length === 0) return;
+  const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
+  for (const [ms, ok] of timings) observeUnlock(ms, ok);
+}
+
 export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
-  private readonly limit = new InFlightLimit(PARALLEL_UNLOCKS);
+  private readonly limit: InFlightLimit;
   private readonly lockedSince = new Map<number, number>();
   /**
    * What the last key check found wrong with keys, per key server. A round that fetched
@@ -106,6 +115,7 @@ export class BootUnlockService {
 
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
+    this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
@@ -249,6 +259,7 @@ export class BootUnlockService {
       { ...this.deps, keyPair: this.keyPair },
       wanted.map((w) => w.key),
     );
+    const timings: [ms: number, ok: boolean][] = [];
     try {
       await Promise.all(
         wanted.map(({ drive, key }) =>
@@ -257,7 +268,7 @@ export class BootUnlockService {
             if (!Buffer.isBuffer(ak)) return fail(drive.driveID, ak);
             const started = performance.now();
             const outcome = await unlockDrive(this.opal(drive), ak, this.deps.logger);
-            observeUnlock(performance.now() - started, outcome.kind === 'unlocked');
+            timings.push([performance.now() - started, outcome.kind === 'unlocked']);
             if (outcome.kind === 'unlocked') {
               clearGuard(store, drive.driveID);
               result.unlocked.push(drive.driveID);
@@ -279,6 +290,7 @@ export class BootUnlockService {
       );
     } finally {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
+      observeUnlocks(timings);
     }
     result.progress = {
       total: candidates.length,

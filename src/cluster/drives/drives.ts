@@ -70,10 +70,14 @@ export class DriveService {
     const drives = await this.inventory.list();
     this.store.transaction((tx) => {
       const seen = new Set(drives.map((d) => d.serial));
-      for (const d of listDriveRecords(tx)) {
+      // One read of the records per start: a lookup per drive would be quadratic.
+      const known = bySerial(listDriveRecords(tx));
+      for (const d of known.values()) {
         if (!seen.has(d.serial) && d.present) this.markGone(tx, d);
       }
-      drives.forEach((d, slot) => this.upsert(tx, d, slot));
+      drives.forEach((d, slot) =>
+        known.set(d.serial, this.upsert(tx, d, slot, known.get(d.serial))),
+      );
     });
   }
 
@@ -268,7 +272,7 @@ export class DriveService {
         if (e.type === 'added') {
           const existing = known.find((d) => d.serial === e.drive.serial);
           const slot = existing?.slot ?? known.filter((d) => d.present).length;
-          this.upsert(tx, e.drive, slot);
+          this.upsert(tx, e.drive, slot, existing);
         } else if (e.type === 'removed') {
           const d = known.find((r) => r.serial === e.serial && r.present);
           if (d) this.markGone(tx, d);
@@ -279,11 +283,16 @@ export class DriveService {
     }
   }
 
-  private upsert(tx: StoreTx, info: DriveInfo, slot: number): void {
-    const existing = listDriveRecords(tx).find((d) => d.serial === info.serial);
+  /** `existing`: the record with this serial, if there is one. */
+  private upsert(
+    tx: StoreTx,
+    info: DriveInfo,
+    slot: number,
+    existing: DriveRecord | undefined,
+  ): DriveRecord {
     if (existing) {
       const back = !existing.present && existing.status === 'failed' ? 'active' : existing.status;
-      putDrive(tx, {
+      const updated: DriveRecord = {
         ...existing,
         path: info.path,
         present: true,
@@ -291,8 +300,9 @@ export class DriveService {
         capacity: info.capacityBytes,
         status: back,
         driveFailureDetail: back === existing.status ? existing.driveFailureDetail : null,
-      });
-      return;
+      };
+      putDrive(tx, updated);
+      return updated;
     }
     const created: DriveRecord = {
       driveID: nextDriveID(tx),
@@ -315,6 +325,7 @@ export class DriveService {
     };
     putDrive(tx, created);
     this.options.logger?.info({ driveID: created.driveID, slot }, 'drive found');
+    return created;
   }
 
   private markGone(tx: StoreTx, d: DriveRecord): void {
@@ -326,6 +337,11 @@ export class DriveService {
       driveFailureDetail: inUse ? 'The drive is no longer reachable.' : d.driveFailureDetail,
     });
   }
+}
+
+/** Serial → record; serials are unique among the records (upsert matches by serial). */
+function bySerial(records: DriveRecord[]): Map<string, DriveRecord> {
+  return new Map(records.map((d) => [d.serial, d]));
 }
 
 function invalid(name: string, why: string): ElementError {
