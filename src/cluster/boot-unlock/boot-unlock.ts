@@ -343,7 +343,15 @@ export class BootUnlockService {
       candidates.map((d) =>
         this.limit.run(async () => {
           try {
-            if ((await this.opal(d).status()).locked) locked.push(d);
+            const status = await this.opal(d).status();
+            // A drive under EAR that no longer reports Opal support is answering with
+            // errors (the kernel's status is all zeros then): retry, never read it as unlocked.
+            if (!status.supported)
+              fail(d.driveID, {
+                reason: 'status: the drive reports no Opal support (I/O errors?)',
+                retry: true,
+              });
+            else if (status.locked) locked.push(d);
           } catch (err) {
             fail(d.driveID, { reason: `status: ${(err as Error).message}`, retry: true });
           }

@@ -90,9 +90,12 @@ export async function runBatch<T extends readonly BatchOp<unknown>[]>(
     if (whole && whole.resultStatus !== ResultStatus.Success) {
       throw itemError(endpoint, 'request', whole);
     }
+    // Items by batch ID, built once: a find per op is quadratic at a thousand keys.
+    const byBatchId = new Map<string, ResponseBatchItem>();
+    if (many) for (const it of items) if (it.batchId) byBatchId.set(it.batchId.toString('hex'), it);
     return ops.map((op, i) => {
       const item = many
-        ? (items.find((it) => it.batchId?.equals(batchId(i))) ??
+        ? (byBatchId.get(batchId(i).toString('hex')) ??
           (items[i] && !items[i]!.batchId ? items[i] : undefined))
         : items.length === 1
           ? items[0]
