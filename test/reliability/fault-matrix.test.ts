@@ -11,7 +11,7 @@ const FINDINGS: Record<string, string> = {
     'unlocked: the drive is left locked with no driveFailed and no retry after the errors stop',
 };
 
-// About 11 cells of 10–20 s each plus PyKMIP: beyond tap's default per-file limit.
+// About 12 cells of 4–20 s each plus PyKMIP: beyond tap's default per-file limit.
 t.setTimeout(420_000);
 
 t.test('fault matrix, CI subset', async (t) => {
