@@ -9,6 +9,10 @@ const FINDINGS: Record<string, string> = {
   'drive I/O errors':
     'boot unlock reads GET_STATUS flags 0 (failed discovery, no OPAL_FL_SUPPORTED) as ' +
     'unlocked: the drive is left locked with no driveFailed and no retry after the errors stop',
+  'one of two servers down (failover)':
+    'kms1 down at boot raises kmipServerFault (connect ECONNREFUSED) although kms2 of the ' +
+    'same provider serves every key and the drives unlock; the cell expects no fault per ' +
+    'dead replica, boot unlock raises one per key server that failed: one of them is wrong',
 };
 
 // About 12 cells of 4–20 s each plus PyKMIP: beyond tap's default per-file limit.
