@@ -7,7 +7,7 @@ import { CELLS, MatrixRun, formatTable, type CellResult } from '../../src/reliab
 // Cells whose failure is a known finding in product code, not yet fixed: cell → why.
 const FINDINGS: Record<string, string> = {};
 
-// About 11 cells of 10–20 s each plus PyKMIP: beyond tap's default per-file limit.
+// About 12 cells of 4–20 s each plus PyKMIP: beyond tap's default per-file limit.
 t.setTimeout(420_000);
 
 t.test('fault matrix, CI subset', async (t) => {

@@ -184,9 +184,10 @@ export class MatrixNode {
 
   // --- the API ---
 
-  /** CreateCluster, a key pair (CN storage-node-1) and its CSR. */
-  async createCluster(): Promise<string> {
+  /** CreateCluster (`extra`: e.g. enableSoftwareEncryptionAtRest), a key pair (CN storage-node-1) and its CSR. */
+  async createCluster(extra: Record<string, unknown> = {}): Promise<string> {
     await this.rpc.ok('CreateCluster', {
+      ...extra,
       acceptEula: true,
       mvip: '127.0.0.1',
       svip: '127.0.0.1',

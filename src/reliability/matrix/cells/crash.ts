@@ -1,6 +1,6 @@
 // kill -9 of ekmd at every step of EnableEncryptionAtRest (the EKMD_TEST_HOOKS crash
-// points): the next start resumes or rolls back every drive. Rekey crash points come with
-// software EAR's rekey.
+// points): the next start resumes or rolls back every drive. The rekey's crash points are
+// in rekey-crash.ts.
 import { readFileSync } from 'node:fs';
 import type { CrashPoint } from '../../../cluster/hardware-ear/test-hooks';
 import type { Cell } from '../cell';

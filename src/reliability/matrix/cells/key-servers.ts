@@ -14,8 +14,9 @@ export const failover: Cell = {
   name: 'one of two servers down (failover)',
   expected:
     'provider with kms1 + kms2 (a replica holding the same keys): kms1 down at boot → the ' +
-    'drives unlock through kms2, no kmipServerFault (faults are raised when a provider cannot ' +
-    'serve, not per dead replica); TestKeyServerKmip(kms1) fails at connect; invariants hold',
+    'drives unlock through kms2, no driveFailed; kmipServerFault names kms1 only (one per key ' +
+    'server that failed, so a dead replica is seen while the other serves); ' +
+    'TestKeyServerKmip(kms1) fails at connect; the fault resolves once kms1 is back; invariants hold',
   eks: 'dev',
   ci: true,
   async run(ctx, seen) {
@@ -40,8 +41,17 @@ export const failover: Cell = {
     await node.startEkmd();
     await seen.step('drives unlocked through kms2', node.waitUnlocked());
     seen.note(`unlocked ${Date.now() - t0} ms after ekmd started`);
-    const codes = await node.faultCodes();
-    seen.expect(!codes.includes('kmipServerFault'), 'no kmipServerFault', codes.join(','));
+    const current = await node.currentFaults();
+    const serverFaults = current.filter((f) => f.code === 'kmipServerFault');
+    seen.expect(
+      !current.some((f) => f.code === 'driveFailed'),
+      'no driveFailed',
+      current.map((f) => f.code).join(','),
+    );
+    seen.expect(
+      serverFaults.length === 1 && /kms1/.test(serverFaults[0]!.details),
+      `kmipServerFault for kms1 only (${serverFaults.length}): ${faultCause(serverFaults[0]?.details ?? '')}`,
+    );
     const test = await node.rpc.call('TestKeyServerKmip', { keyServerID: s.keyServerID });
     seen.expect(
       test.error?.name === 'xKeyServerTestFailed',
@@ -51,6 +61,8 @@ export const failover: Cell = {
     const back = await node.rpc.call('TestKeyServerKmip', { keyServerID: s.keyServerID });
     seen.expect(!back.error, 'TestKeyServerKmip(kms1) passes once it is back');
     await checkInvariants(node, seen);
+    const left = (await node.faultCodes()).filter((c) => c === 'kmipServerFault');
+    seen.expect(left.length === 0, 'kmipServerFault resolved after the restart with kms1 back');
   },
 };
 
