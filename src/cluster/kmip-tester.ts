@@ -24,7 +24,7 @@ export interface KmipTesterOptions {
 
 const TRANSPORT_STAGES = new Set(['dns', 'connect', 'tls', 'auth']);
 /** Key-server tests running at once (Modify, TestKeyServerKmip); the rest queue. */
-export const MAX_CONCURRENT_TESTS = 4;
+export const MAX_CONCURRENT_TESTS = 8;
 
 export class KmipKeyServerTester implements KeyServerTester {
   private running = 0;
