@@ -1,6 +1,8 @@
 // HTTP Basic auth on every request, as Element does. Verifying is a scrypt hash (tens of
 // ms, off the event loop), so a verified header is remembered under an HMAC of itself for
-// a few minutes, until the admin credentials change. Each client address that keeps
+// a few minutes, until the admin credentials change; clients that arrive together with the
+// same header (a pool starting up) share one verification instead of queueing one each.
+// Each client address that keeps
 // failing waits longer before its next attempt is even checked. Failed logins are
 // reported (user name and address, never the password) to the audit log: the first few
 // of an address in a row, then every power of two, so a flood cannot push older events
@@ -45,6 +47,8 @@ export class BasicAuth {
     { revision: number; expires: number; user: string }
   >();
   private readonly failures = new Map<string, Failures>();
+  /** Verifications under way, by fingerprint and credentials revision. */
+  private readonly inFlight = new Map<string, Promise<Outcome>>();
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -73,7 +77,7 @@ export class BasicAuth {
     await sleep(this.penalty(client, now));
     const revision = this.admin.revision();
     const outcome: Outcome = header
-      ? await this.verify(header)
+      ? await this.verifyOnce(header, `${fingerprint}/${revision}`)
       : { ok: false, user: '', reason: 'no credentials' };
     if (outcome.ok) {
       this.failures.delete(client);
@@ -82,6 +86,15 @@ export class BasicAuth {
     }
     this.recordFailure(client, outcome);
     return undefined;
+  }
+
+  /** One verification per distinct header at a time; the others wait for its outcome. */
+  private verifyOnce(header: string, key: string): Promise<Outcome> {
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const outcome = this.verify(header).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, outcome);
+    return outcome;
   }
 
   private async verify(header: string): Promise<Outcome> {

@@ -27,8 +27,8 @@ export interface Caller {
   remoteAddress: string;
 }
 
-/** Where audit events go (the store, through recordAudit). */
-export type AuditSink = (event: AuditEvent) => void;
+/** Where audit events go (the store); a promise settles when the event is durable. */
+export type AuditSink = (event: AuditEvent) => void | Promise<void>;
 
 export class Dispatcher {
   private readonly table = new Map<string, Entry>();
@@ -100,17 +100,20 @@ export class Dispatcher {
         reply = failure(id, 'xInternalError', "Internal error; see the node's log.");
       }
     }
-    this.record(entry, params, reply, caller);
+    await this.record(entry, params, reply, caller);
     return reply;
   }
 
-  /** Audits a state-changing call; a failing audit write is logged, never the caller's error. */
-  private record(
+  /**
+   * Audits a state-changing call and waits until the record is durable, so an answered call
+   * has its record; a failing audit write is logged, never the caller's error.
+   */
+  private async record(
     entry: Entry,
     params: Record<string, unknown>,
     reply: RpcReply,
     caller: Caller | undefined,
-  ): void {
+  ): Promise<void> {
     const name = entry.method.name;
     if (!this.audit || !isAuditedMethod(name)) return;
     // Members the method does not know are named with their JSON type only: a misspelt
@@ -122,7 +125,7 @@ export class Dispatcher {
       ]),
     );
     try {
-      this.audit({
+      await this.audit({
         source: 'api',
         action: name,
         user: caller?.user,

@@ -1,7 +1,9 @@
 // Certificate checks made when an operator hands us PEM: it parses, it is not expired,
 // and a client certificate carries the cluster's own public key (otherwise the key server
 // would see a certificate we cannot prove possession of).
-import { X509Certificate, type KeyObject } from 'node:crypto';
+// Parsing is cached by the PEM's hash: Modify and the key-server test check the same
+// stored certificates on every call, and X509 parsing is costly under load.
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { invalidParameter } from './errors';
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -9,8 +11,25 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Element's horizon for kmipCertificateFault: a certificate expiring sooner is flagged. */
 export const EXPIRY_WARNING_DAYS = 30;
 
+const PARSED_MAX = 256;
+/** sha256 of a PEM bundle → its parsed certificates (immutable, so safe to share). */
+const parsed = new Map<string, readonly X509Certificate[]>();
+const validToMs = new WeakMap<X509Certificate, number>();
+const publicKeys = new WeakMap<X509Certificate, KeyObject>();
+
 /** Every certificate in a PEM bundle, in order; throws xInvalidParameter naming `param`. */
 export function parseCertificates(pem: string, param: string): X509Certificate[] {
+  const hash = createHash('sha256').update(pem, 'utf8').digest('base64');
+  const known = parsed.get(hash);
+  if (known) return [...known];
+  const certs = parseUncached(pem, param);
+  // Bounded: forget the oldest bundle rather than grow with every certificate seen.
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(hash, certs);
+  return [...certs];
+}
+
+function parseUncached(pem: string, param: string): X509Certificate[] {
   const blocks = pem.match(PEM_BLOCK);
   if (!blocks) throw invalidParameter(param, 'no PEM certificate found.');
   return blocks.map((block, i) => {
@@ -23,7 +42,7 @@ export function parseCertificates(pem: string, param: string): X509Certificate[]
 }
 
 function checkNotExpired(cert: X509Certificate, param: string, now: Date): void {
-  if (new Date(cert.validTo).getTime() <= now.getTime()) {
+  if (expiryOf(cert) <= now.getTime()) {
     const subject = cert.subject.replace(/\n/g, ', ');
     throw invalidParameter(param, `certificate "${subject}" expired on ${cert.validTo}.`);
   }
@@ -44,7 +63,7 @@ export function checkClientCertificate(
 ): X509Certificate {
   const [leaf] = parseCertificates(pem, 'kmipClientCertificate');
   checkNotExpired(leaf, 'kmipClientCertificate', now);
-  if (!samePublicKey(leaf.publicKey, clusterPublicKey)) {
+  if (!certHasKey(leaf, clusterPublicKey)) {
     throw invalidParameter(
       'kmipClientCertificate',
       "the certificate's public key is not the cluster's key pair (sign the CSR from GetClientCertificateSignRequest).",
@@ -53,14 +72,27 @@ export function checkClientCertificate(
   return leaf;
 }
 
+function expiryOf(cert: X509Certificate): number {
+  let ms = validToMs.get(cert);
+  if (ms === undefined) validToMs.set(cert, (ms = new Date(cert.validTo).getTime()));
+  return ms;
+}
+
 export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
   const der = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
   return der(a).equals(der(b));
 }
 
+/** samePublicKey for a certificate's key, which is extracted once per certificate. */
+function certHasKey(cert: X509Certificate, key: KeyObject): boolean {
+  let own = publicKeys.get(cert);
+  if (!own) publicKeys.set(cert, (own = cert.publicKey));
+  return own.equals(key);
+}
+
 /** True when `cert` expires within Element's warning horizon (feeds kmipCertificateFault). */
 export function expiresSoon(cert: X509Certificate, now = new Date()): boolean {
-  return new Date(cert.validTo).getTime() - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS;
+  return expiryOf(cert) - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS;
 }
 
 /**

@@ -77,7 +77,9 @@ export class KeyServerService {
       return created;
     });
     this.logger?.info({ keyServerID: record.keyServerID }, 'KMIP key server created');
-    return this.get(record.keyServerID);
+    // Built from the record just written: rebuilding the shared snapshot (every server's
+    // record) for each write is what made writes cost more as servers accumulate.
+    return toView(record, NO_PROVIDERS);
   }
 
   /** Applies the given settings after the server answers with them; otherwise nothing changes. */
@@ -89,13 +91,17 @@ export class KeyServerService {
     const modified: KeyServerRecord = { ...entry.value };
     for (const k of changes) Object.assign(modified, { [k]: params[k] });
     await this.verify(modified);
-    this.store.transaction((tx) => {
+    const view = this.store.transaction((tx) => {
       const current = getServerEntry(tx, params.keyServerID);
       if (current.revision !== entry.revision) throw versionMismatch('The key server');
       tx.put(serverKey(modified.keyServerID), asJson(modified));
+      return toView(
+        modified,
+        modified.keyProviderID === null ? NO_PROVIDERS : activeProviderIDs(tx),
+      );
     });
     this.logger?.info({ keyServerID: modified.keyServerID, changes }, 'KMIP key server modified');
-    return this.get(modified.keyServerID);
+    return view;
   }
 
   delete(keyServerID: number): void {
@@ -174,6 +180,8 @@ export class KeyServerService {
     }
   }
 }
+
+const NO_PROVIDERS: ReadonlySet<number> = new Set();
 
 function toView(record: KeyServerRecord, active: ReadonlySet<number>): KeyServerView {
   return {

@@ -1,6 +1,9 @@
 // The real KeyServerTester: for each hostname of the key server in turn, connect as the
 // cluster (mutual TLS), negotiate the version (Discover Versions) and run Query. Every
 // hostname must answer: a dead member of a clustered key server is worth knowing about.
+// Tests take turns, a few at a time: each is a full mutual-TLS handshake, and many at once
+// on a busy node all run out of their connect timeout together. The timeouts start when a
+// test's turn comes, so waiting in line is never a failure.
 import type { Logger } from 'pino';
 import { KmipClient, KmipError, formatVersion } from '../kmip/client';
 import type { KmipVersion } from '../kmip/ttlv';
@@ -20,11 +23,39 @@ export interface KmipTesterOptions {
 }
 
 const TRANSPORT_STAGES = new Set(['dns', 'connect', 'tls', 'auth']);
+/** Key-server tests running at once (Modify, TestKeyServerKmip); the rest queue. */
+export const MAX_CONCURRENT_TESTS = 8;
 
 export class KmipKeyServerTester implements KeyServerTester {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
   constructor(private readonly options: KmipTesterOptions = {}) {}
 
   async test(endpoint: KeyServerEndpoint): Promise<KeyServerTestOutcome> {
+    await this.acquire();
+    try {
+      return await this.testAll(endpoint);
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < MAX_CONCURRENT_TESTS) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.running--;
+  }
+
+  private async testAll(endpoint: KeyServerEndpoint): Promise<KeyServerTestOutcome> {
     let version = '';
     for (const hostname of endpoint.hostnames) {
       const outcome = await this.testOne(endpoint, hostname);

@@ -12,5 +12,6 @@ export {
   type AuditRecord,
   type AuditSource,
 } from './audit-log';
+export { AuditBatcher } from './audit-batch';
 export { auditParams, isSecretName, REDACTED } from './audit-params';
 export { isAuditedMethod } from './audited-methods';

@@ -71,7 +71,9 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
         const ms = performance.now() - t0;
         latencies.push(ms);
         if (READS.includes(method)) readLatencies.push(ms);
-        perMethod.set(method, [...(perMethod.get(method) ?? []), ms]);
+        const sample = perMethod.get(method);
+        if (sample) sample.push(ms);
+        else perMethod.set(method, [ms]);
       };
       try {
         const r = await client.call(method, params);
