@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
-import { setRekeyProgress } from '../../metrics';
 import type { Json, Store, StoreTx } from '../../store/store';
 import { recordAuditIn } from '../audit';
 import type { AsyncResultService } from '../async-results/async-results';
@@ -38,6 +37,12 @@ import {
   type MasterKeyRecord,
   type RekeyJournal,
 } from './sear-store';
+
+/** prom-client loads with the first rekey, not with the daemon's boot path. */
+function setRekeyProgress(kind: string, done: number, total: number): void {
+  const metrics = require('../../metrics') as typeof import('../../metrics');
+  metrics.setRekeyProgress(kind, done, total);
+}
 
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
 /** The rekey_progress_ratio label of this rekey. */
