@@ -6,6 +6,7 @@
 // inventory reports a drive added or relocked. While running, the held keys are checked
 // at the key servers every keyCheckIntervalSec.
 import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
@@ -15,11 +16,11 @@ import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-re
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
 import { getEar } from '../hardware-ear/ear-state';
-import type { KmipSettings } from '../hardware-ear/kmip-keys';
+import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
-import { fetchKeys, type KeyFailure } from './fetch-keys';
+import { fetchKeys, type FetchedKeys, type KeyFailure } from './fetch-keys';
 import { checkHeldKeys } from './key-check';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
@@ -245,20 +246,27 @@ export class BootUnlockService {
     const candidates = listDriveRecords(store).filter(
       (d) => d.present && d.security === 'enabled' && d.keyID,
     );
-    for (const drive of await this.lockedDrives(candidates, fail)) {
-      const key = getKeyRecord(store, drive.keyID!);
-      if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
-      else if (isGuarded(store, drive.driveID, key, bootID))
-        fail(drive.driveID, {
-          reason: 'the drive refused its key this boot; not tried again (TryLimit guard)',
-          retry: false,
-        });
-      else wanted.push({ drive, key });
+    const opened = this.openProviders(candidates);
+    let keys: FetchedKeys;
+    try {
+      for (const drive of await this.lockedDrives(candidates, fail)) {
+        const key = getKeyRecord(store, drive.keyID!);
+        if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
+        else if (isGuarded(store, drive.driveID, key, bootID))
+          fail(drive.driveID, {
+            reason: 'the drive refused its key this boot; not tried again (TryLimit guard)',
+            retry: false,
+          });
+        else wanted.push({ drive, key });
+      }
+      keys = await fetchKeys(
+        { ...this.deps, keyPair: this.keyPair, opened },
+        wanted.map((w) => w.key),
+      );
+    } finally {
+      // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
+      for (const provider of opened.values()) provider.close();
     }
-    const keys = await fetchKeys(
-      { ...this.deps, keyPair: this.keyPair },
-      wanted.map((w) => w.key),
-    );
     const timings: [ms: number, ok: boolean][] = [];
     try {
       await Promise.all(
@@ -332,6 +340,28 @@ export class BootUnlockService {
       if (cause !== null) this.deps.logger?.warn({ keyServerID, cause }, 'key check failed');
     }
     store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
+  }
+
+  /**
+   * A client per key provider holding a candidate's key, already connecting (TLS handshake,
+   * version negotiation) while the drives' status is read. One that cannot be opened is
+   * left to fetchKeys, which opens it again and reports why.
+   */
+  private openProviders(candidates: DriveRecord[]): Map<number, KmipProvider> {
+    const opened = new Map<number, KmipProvider>();
+    const { store, kmip, logger } = this.deps;
+    for (const d of candidates) {
+      const providerID = getKeyRecord(store, d.keyID!)?.keyProviderID;
+      if (providerID === null || providerID === undefined || opened.has(providerID)) continue;
+      try {
+        const provider = openProvider(store, this.keyPair, providerID, kmip, logger);
+        provider.preconnect();
+        opened.set(providerID, provider);
+      } catch {
+        // fetchKeys opens it again and reports why it cannot
+      }
+    }
+    return opened;
   }
 
   private async lockedDrives(
