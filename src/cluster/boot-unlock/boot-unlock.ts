@@ -82,6 +82,8 @@ export function progressLine(p: UnlockProgress): string {
   return line;
 }
 
+const elapsed = (since: number): number => Math.round(performance.now() - since);
+
 /**
  * Into the unlock histogram once the round's drives are done: prom-client is loaded
  * then, not in the middle of a boot's unlocks.
@@ -249,7 +251,13 @@ export class BootUnlockService {
     const opened = this.openProviders(candidates);
     let keys: FetchedKeys;
     try {
-      for (const drive of await this.lockedDrives(candidates, fail)) {
+      const scanStarted = performance.now();
+      const locked = await this.lockedDrives(candidates, fail);
+      this.deps.logger?.debug(
+        { drives: candidates.length, locked: locked.length, ms: elapsed(scanStarted) },
+        'drive status read',
+      );
+      for (const drive of locked) {
         const key = getKeyRecord(store, drive.keyID!);
         if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
         else if (isGuarded(store, drive.driveID, key, bootID))
@@ -259,10 +267,13 @@ export class BootUnlockService {
           });
         else wanted.push({ drive, key });
       }
+      const fetchStarted = performance.now();
       keys = await fetchKeys(
         { ...this.deps, keyPair: this.keyPair, opened },
         wanted.map((w) => w.key),
       );
+      if (wanted.length)
+        this.deps.logger?.debug({ keys: wanted.length, ms: elapsed(fetchStarted) }, 'keys fetched');
     } finally {
       // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
       for (const provider of opened.values()) provider.close();
@@ -300,6 +311,11 @@ export class BootUnlockService {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
       observeUnlocks(timings);
     }
+    if (wanted.length)
+      this.deps.logger?.debug(
+        { drives: wanted.length, unlocked: result.unlocked.length },
+        'drives unlocked',
+      );
     result.progress = {
       total: candidates.length,
       unlocked: candidates.length - result.failed.size,
