@@ -85,13 +85,15 @@ export function progressLine(p: UnlockProgress): string {
 const elapsed = (since: number): number => Math.round(performance.now() - since);
 
 /**
- * Into the unlock histogram once the round's drives are done: prom-client is loaded
- * then, not in the middle of a boot's unlocks.
+ * Into the unlock histogram once the round is over and its waiters (READY=1 among them)
+ * have run: prom-client's first load takes tens of ms, not in the middle of a boot.
  */
 function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
   if (timings.length === 0) return;
-  const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
-  for (const [ms, ok] of timings) observeUnlock(ms, ok);
+  setImmediate(() => {
+    const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
+    for (const [ms, ok] of timings) observeUnlock(ms, ok);
+  });
 }
 
 export class BootUnlockService {
