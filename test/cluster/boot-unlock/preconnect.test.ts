@@ -27,10 +27,15 @@ import { waitFor } from './unlock-harness';
 /** A BootUnlockService whose status reads can be held until a condition, with its log. */
 function unlocker(node: EarNode, holdStatusUntil?: (msgs: string[]) => boolean) {
   const msgs: string[] = [];
+  const ioctlDevices: unknown[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n'))
-        if (line) msgs.push((JSON.parse(line) as { msg: string }).msg);
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        const l = JSON.parse(line) as { msg: string; device?: unknown };
+        msgs.push(l.msg);
+        if (l.msg === 'ioctl') ioctlDevices.push(l.device);
+      }
       done();
     },
   });
@@ -63,6 +68,7 @@ function unlocker(node: EarNode, holdStatusUntil?: (msgs: string[]) => boolean) 
     service,
     faults,
     msgs,
+    ioctlDevices,
     heldStatusReads: () => heldStatusReads,
     count: (msg: string) => msgs.filter((m) => m === msg).length,
     async close() {
@@ -128,6 +134,11 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     );
     t.equal(u.count('kmip connected'), 1, 'one connection: the early one served the Get');
     t.equal(u.count('kmip batch'), 1);
+    t.ok(u.ioctlDevices.length > 0, 'ioctls logged at debug level');
+    t.ok(
+      u.ioctlDevices.every((d) => typeof d === 'string' && d.length > 0),
+      'every ioctl line names its device',
+    );
   });
 
   t.test('nothing locked: the early connection is closed, no request sent', async (t) => {
