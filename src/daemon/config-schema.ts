@@ -4,6 +4,17 @@ export const KMIP_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'] a
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const DRIVE_ROLES = ['volume', 'block'] as const;
 
+/** Ajv's options for this schema: the build's generated validator and the fallback share them. */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  useDefaults: true,
+  strict: true,
+  strictRequired: false, // if/then requires keys declared beside, not inside
+} as const;
+
+/** The generated validator module, beside config.js in dist (scripts/build/config-validator). */
+export const GENERATED_VALIDATOR = 'config-validator.generated.js';
+
 const path = { type: 'string', minLength: 1 };
 const listen = { type: 'string', minLength: 3 };
 const ms = (def: number, max: number) => ({

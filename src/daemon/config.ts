@@ -1,9 +1,11 @@
 // Load, validate and default ekmd's configuration file. Errors name the offending key's
 // path and never echo values (the file holds the bootstrap password).
-import Ajv, { type ErrorObject } from 'ajv';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import type { ErrorObject } from 'ajv';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
+  AJV_OPTIONS,
+  GENERATED_VALIDATOR,
   configSchema,
   type DRIVE_ROLES,
   type KMIP_VERSIONS,
@@ -43,7 +45,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-let validate: ReturnType<Ajv['compile']> | undefined;
+type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+let validate: Validate | undefined;
+
+/**
+ * The validator the build generated from this schema (no Ajv load, no compile: ~100 ms
+ * off every start); Ajv compiles it when that file is absent or from another schema.
+ */
+export function configValidator(dir = __dirname): { validate: Validate; generated: boolean } {
+  const file = join(dir, GENERATED_VALIDATOR);
+  if (existsSync(file)) {
+    const generated = require(file) as Validate & { schemaJson?: string };
+    if (generated.schemaJson === JSON.stringify(configSchema))
+      return { validate: generated, generated: true };
+  }
+  const { default: Ajv } = require('ajv') as typeof import('ajv');
+  return { validate: new Ajv(AJV_OPTIONS).compile(configSchema), generated: false };
+}
 
 /** Read FILE, validate it and return the defaulted config; paths resolved beside FILE. */
 export function loadConfig(file: string): Config {
@@ -65,12 +84,7 @@ export function loadConfig(file: string): Config {
 
 /** Validate an already-parsed config object (a deep copy is defaulted, not `raw`). */
 export function parseConfig(raw: unknown, where: { source: string; baseDir: string }): Config {
-  validate ??= new Ajv({
-    allErrors: true,
-    useDefaults: true,
-    strict: true,
-    strictRequired: false, // if/then requires keys declared beside, not inside
-  }).compile(configSchema);
+  validate ??= configValidator().validate;
   const config = structuredClone(raw);
   if (!validate(config)) {
     throw new ConfigError(`config ${where.source}: ${describe(validate.errors ?? [])}`);

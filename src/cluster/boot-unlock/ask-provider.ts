@@ -14,6 +14,8 @@ export interface AskDeps {
   keyPair: ClusterKeyPair;
   kmip: KmipSettings;
   logger?: Logger;
+  /** Providers already opened (and connecting) for this request, by keyProviderID. */
+  opened?: ReadonlyMap<number, KmipProvider>;
 }
 
 export interface ProviderAnswer<T> {
@@ -37,7 +39,9 @@ export async function askProvider<T>(
   const servers = serversOfProvider(deps.store, keyProviderID);
   let provider: KmipProvider;
   try {
-    provider = openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
+    provider =
+      deps.opened?.get(keyProviderID) ??
+      openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
   } catch (err) {
     answer.error = (err as Error).message;
     return answer;

@@ -6,6 +6,7 @@
 // inventory reports a drive added or relocked. While running, the held keys are checked
 // at the key servers every keyCheckIntervalSec.
 import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import { InFlightLimit } from '../../opal/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
@@ -15,11 +16,11 @@ import { getDrive, listDriveRecords, type DriveRecord } from '../drives/drive-re
 import type { FaultService } from '../faults';
 import { getKeyRecord, type DriveKeyRecord } from '../hardware-ear/drive-keys';
 import { getEar } from '../hardware-ear/ear-state';
-import type { KmipSettings } from '../hardware-ear/kmip-keys';
+import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
-import { fetchKeys, type KeyFailure } from './fetch-keys';
+import { fetchKeys, type FetchedKeys, type KeyFailure } from './fetch-keys';
 import { checkHeldKeys } from './key-check';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
@@ -81,14 +82,18 @@ export function progressLine(p: UnlockProgress): string {
   return line;
 }
 
+const elapsed = (since: number): number => Math.round(performance.now() - since);
+
 /**
- * Into the unlock histogram once the round's drives are done: prom-client is loaded
- * then, not in the middle of a boot's unlocks.
+ * Into the unlock histogram once the round is over and its waiters (READY=1 among them)
+ * have run: prom-client's first load takes tens of ms, not in the middle of a boot.
  */
 function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
   if (timings.length === 0) return;
-  const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
-  for (const [ms, ok] of timings) observeUnlock(ms, ok);
+  setImmediate(() => {
+    const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
+    for (const [ms, ok] of timings) observeUnlock(ms, ok);
+  });
 }
 
 export class BootUnlockService {
@@ -245,20 +250,36 @@ export class BootUnlockService {
     const candidates = listDriveRecords(store).filter(
       (d) => d.present && d.security === 'enabled' && d.keyID,
     );
-    for (const drive of await this.lockedDrives(candidates, fail)) {
-      const key = getKeyRecord(store, drive.keyID!);
-      if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
-      else if (isGuarded(store, drive.driveID, key, bootID))
-        fail(drive.driveID, {
-          reason: 'the drive refused its key this boot; not tried again (TryLimit guard)',
-          retry: false,
-        });
-      else wanted.push({ drive, key });
+    const opened = this.openProviders(candidates);
+    let keys: FetchedKeys;
+    try {
+      const scanStarted = performance.now();
+      const locked = await this.lockedDrives(candidates, fail);
+      this.deps.logger?.debug(
+        { drives: candidates.length, locked: locked.length, ms: elapsed(scanStarted) },
+        'drive status read',
+      );
+      for (const drive of locked) {
+        const key = getKeyRecord(store, drive.keyID!);
+        if (!key) fail(drive.driveID, { reason: `no record of key ${drive.keyID}`, retry: false });
+        else if (isGuarded(store, drive.driveID, key, bootID))
+          fail(drive.driveID, {
+            reason: 'the drive refused its key this boot; not tried again (TryLimit guard)',
+            retry: false,
+          });
+        else wanted.push({ drive, key });
+      }
+      const fetchStarted = performance.now();
+      keys = await fetchKeys(
+        { ...this.deps, keyPair: this.keyPair, opened },
+        wanted.map((w) => w.key),
+      );
+      if (wanted.length)
+        this.deps.logger?.debug({ keys: wanted.length, ms: elapsed(fetchStarted) }, 'keys fetched');
+    } finally {
+      // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
+      for (const provider of opened.values()) provider.close();
     }
-    const keys = await fetchKeys(
-      { ...this.deps, keyPair: this.keyPair },
-      wanted.map((w) => w.key),
-    );
     const timings: [ms: number, ok: boolean][] = [];
     try {
       await Promise.all(
@@ -292,6 +313,11 @@ export class BootUnlockService {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
       observeUnlocks(timings);
     }
+    if (wanted.length)
+      this.deps.logger?.debug(
+        { drives: wanted.length, unlocked: result.unlocked.length },
+        'drives unlocked',
+      );
     result.progress = {
       total: candidates.length,
       unlocked: candidates.length - result.failed.size,
@@ -332,6 +358,28 @@ export class BootUnlockService {
       if (cause !== null) this.deps.logger?.warn({ keyServerID, cause }, 'key check failed');
     }
     store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
+  }
+
+  /**
+   * A client per key provider holding a candidate's key, already connecting (TLS handshake,
+   * version negotiation) while the drives' status is read. One that cannot be opened is
+   * left to fetchKeys, which opens it again and reports why.
+   */
+  private openProviders(candidates: DriveRecord[]): Map<number, KmipProvider> {
+    const opened = new Map<number, KmipProvider>();
+    const { store, kmip, logger } = this.deps;
+    for (const d of candidates) {
+      const providerID = getKeyRecord(store, d.keyID!)?.keyProviderID;
+      if (providerID === null || providerID === undefined || opened.has(providerID)) continue;
+      try {
+        const provider = openProvider(store, this.keyPair, providerID, kmip, logger);
+        provider.preconnect();
+        opened.set(providerID, provider);
+      } catch {
+        // fetchKeys opens it again and reports why it cannot
+      }
+    }
+    return opened;
   }
 
   private async lockedDrives(

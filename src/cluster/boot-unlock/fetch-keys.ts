@@ -2,6 +2,7 @@
 // internal AKs unsealed, each checked against its key check value so a wrong or swapped
 // key never reaches a drive. What each key server did is reported per server.
 import type { Logger } from 'pino';
+import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
@@ -30,6 +31,8 @@ export interface FetchDeps {
   keyPair: ClusterKeyPair;
   kmip: KmipSettings;
   logger?: Logger;
+  /** Providers opened ahead (connecting while the drives' status was read); closed by askProvider. */
+  opened?: ReadonlyMap<number, KmipProvider>;
 }
 
 export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<FetchedKeys> {

@@ -66,6 +66,8 @@ export class KmipClient extends KmipOperations {
   private readonly versions = new Map<string, KmipVersion>();
   private conn: KmipConnection | undefined;
   private connecting: Promise<KmipConnection> | undefined;
+  /** A connection attempt started ahead of the request that will take it. */
+  private early: Promise<KmipConnection> | undefined;
 
   constructor(opts: KmipServerOptions) {
     super();
@@ -109,7 +111,7 @@ export class KmipClient extends KmipOperations {
   ): Promise<BatchOutcome<T>> {
     const timeout = this.opts.requestTimeoutMs ?? 10_000;
     const started = performance.now();
-    let conn = await this.connection();
+    let conn = await this.takeConnection();
     // A connection that served before may have been closed by the server or a load
     // balancer while idle: reconnect once, transparently.
     const reused = conn.exchanges > 0;
@@ -179,13 +181,36 @@ export class KmipClient extends KmipOperations {
     return { endpoint: conn.endpoint, version: await this.version(conn), tls: conn.tls };
   }
 
+  /**
+   * Start connecting (TCP, TLS, version) now, for a request that follows: the next batch()
+   * takes this attempt — its connection, or its failure — instead of connecting again.
+   */
+  preconnect(): void {
+    if (this.conn?.open || this.early) return;
+    this.early = this.connection();
+    this.early.catch(() => undefined); // the batch that takes it reports the failure
+  }
+
   close(): void {
+    // A connection still being made ahead of a request that never came closes when it lands.
+    this.early?.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+    this.early = undefined;
     this.conn?.close();
     this.conn = undefined;
   }
 
   private timeout(): number {
     return this.opts.requestTimeoutMs ?? 10_000;
+  }
+
+  private async takeConnection(): Promise<KmipConnection> {
+    const early = this.early;
+    this.early = undefined;
+    if (early) await early; // its failure is this request's (no second attempt, no second wait)
+    return this.connection();
   }
 
   private connection(): Promise<KmipConnection> {

@@ -57,6 +57,11 @@ export class KmipProvider extends KmipOperations {
     throw combine(attempts);
   }
 
+  /** Start connecting to the server the next batch() tries first (see KmipClient.preconnect). */
+  preconnect(): void {
+    this.failures.order(this.servers, (c) => c.endpoints.join(','))[0]?.preconnect();
+  }
+
   close(): void {
     for (const s of this.servers) s.close();
   }

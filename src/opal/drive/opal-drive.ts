@@ -74,14 +74,16 @@ function checkUser(who: number): void {
 }
 
 export class OpalDrive {
-  private readonly log: Logger | undefined;
+  private readonly logger: Logger | undefined;
+  /** The per-device child, made at the first debug line: most drives never write one. */
+  private child: Logger | undefined;
 
   constructor(
     readonly transport: DriveTransport,
     readonly path: string,
     opts: { logger?: Logger } = {},
   ) {
-    this.log = opts.logger?.child({ device: path });
+    this.logger = opts.logger;
   }
 
   // ---- key-less reads
@@ -102,7 +104,7 @@ export class OpalDrive {
       const out = Buffer.alloc(DISCOVERY_BUFFER);
       const buf = abi.encodeOpalDiscovery({ data: 0n, size: BigInt(out.length) });
       const r = await this.transport.ioctlWithData(fd, abi.IOC_OPAL_DISCOVERY.request, buf, out);
-      this.log?.debug({ ioctl: 'IOC_OPAL_DISCOVERY', rc: r.rc, errno: r.errno }, 'ioctl');
+      this.debug({ ioctl: 'IOC_OPAL_DISCOVERY', rc: r.rc, errno: r.errno }, 'ioctl');
       // Success is a byte count, so only rc < 0 is an error here.
       if (r.rc < 0) {
         const err = resultError(this.ctx(abi.IOC_OPAL_DISCOVERY), r)!;
@@ -373,6 +375,13 @@ export class OpalDrive {
     }
   }
 
+  /** A debug line tagged with the device; no child logger while debug is off. */
+  private debug(fields: Record<string, unknown>, msg: string): void {
+    if (!this.logger?.isLevelEnabled('debug')) return;
+    this.child ??= this.logger.child({ device: this.path });
+    this.child.debug(fields, msg);
+  }
+
   /** One ioctl; the argument is zeroed afterwards (it may hold a PIN); typed error on failure. */
   private async call(fd: number, d: abi.OpalIoctl, buf: Buffer): Promise<void> {
     const keep = d.direction === 'read' || d === abi.IOC_OPAL_GET_LR_STATUS;
@@ -382,7 +391,7 @@ export class OpalDrive {
     } finally {
       if (!keep) buf.fill(0);
     }
-    this.log?.debug({ ioctl: d.name, rc: r.rc, errno: r.errno }, 'ioctl');
+    this.debug({ ioctl: d.name, rc: r.rc, errno: r.errno }, 'ioctl');
     const err = resultError(this.ctx(d), r);
     if (err) throw err;
   }

@@ -1,0 +1,174 @@
+// The key provider's connection (TLS handshake, version negotiation) opens while the
+// drives' status is read, not after: a status scan that waits for "kmip connected"
+// completes. Nothing locked → the early connection is closed and no request is sent; the
+// key server down → one connection attempt per round, the same faults as before.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { makeDevPki } from '../../../scripts/pki/dev-pki';
+import { BootUnlockService } from '../../../src/cluster/boot-unlock';
+import { FaultService } from '../../../src/cluster/faults';
+import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { DevKmipServer } from '../../../src/kmip/server';
+import * as abi from '../../../src/opal/abi';
+import type { DriveTransport } from '../../../src/opal/transport';
+import { SimTransport } from '../../../src/sim/client-transport';
+import { caFromPem, signCsr } from '../pki';
+import {
+  createCluster,
+  startEarNode,
+  waitForEarState,
+  type EarNode,
+} from '../hardware-ear/ear-node';
+import { waitFor } from './unlock-harness';
+
+/** A BootUnlockService whose status reads can be held until a condition, with its log. */
+function unlocker(node: EarNode, holdStatusUntil?: (msgs: string[]) => boolean) {
+  const msgs: string[] = [];
+  const ioctlDevices: unknown[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        const l = JSON.parse(line) as { msg: string; device?: unknown };
+        msgs.push(l.msg);
+        if (l.msg === 'ioctl') ioctlDevices.push(l.device);
+      }
+      done();
+    },
+  });
+  const sim = new SimTransport(node.socket);
+  let heldStatusReads = 0;
+  const transport: DriveTransport = {
+    maxInFlight: sim.maxInFlight,
+    open: (path) => sim.open(path),
+    close: (fd) => sim.close(fd),
+    async ioctl(fd, request, buf) {
+      if (holdStatusUntil && request >>> 0 === abi.IOC_OPAL_GET_STATUS.request) {
+        heldStatusReads++;
+        await waitFor(() => holdStatusUntil(msgs), 10_000); // throws: the drive read fails
+      }
+      return sim.ioctl(fd, request, buf);
+    },
+  };
+  const faults = new FaultService(node.store);
+  const service = new BootUnlockService({
+    store: node.store,
+    sealer: node.sealer,
+    transport,
+    faults,
+    kmip: { connectTimeoutMs: 1000, requestTimeoutMs: 3000 },
+    retryMaxDelayMs: 200,
+    bootID: () => 'boot-1',
+    logger: pino({ level: 'debug' }, stream),
+  });
+  return {
+    service,
+    faults,
+    msgs,
+    ioctlDevices,
+    heldStatusReads: () => heldStatusReads,
+    count: (msg: string) => msgs.filter((m) => m === msg).length,
+    async close() {
+      await service.close();
+      faults.close();
+      await sim.end();
+    },
+  };
+}
+
+t.test('boot unlock connects to the key server during the status scan', async (t) => {
+  const node = await startEarNode(t, {
+    drives: 3,
+    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
+  });
+  const pki = await makeDevPki(join(node.dir, 'pki'));
+  const read = (p: string) => readFileSync(p, 'utf8');
+  const startEks = (port: number) =>
+    DevKmipServer.start({
+      stateDir: join(node.dir, 'eks'),
+      host: '127.0.0.1',
+      port,
+      ca: read(pki.ca),
+      cert: read(pki.server.cert),
+      key: read(pki.server.key),
+    });
+  let eks = await startEks(0);
+  const port = eks.address.port;
+  t.teardown(() => eks.close());
+
+  await createCluster(node);
+  const { client } = node;
+  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
+  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
+  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
+  const { keyServerID } = (
+    await client.ok('CreateKeyServerKmip', {
+      kmipCaCertificate: ca.certPem,
+      kmipClientCertificate: signCsr(ca, csr),
+      kmipKeyServerHostnames: ['127.0.0.1'],
+      kmipKeyServerName: 'dev',
+      kmipKeyServerPort: port,
+    })
+  ).kmipKeyServer;
+  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
+    .kmipKeyProvider;
+  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
+  await client.ok('EnableEncryptionAtRest', { keyProviderID });
+  await waitForEarState(node, 'enabled', 30_000);
+  const sim = () => node.sim.status().drives;
+
+  t.test('status reads held until the connection is up still finish: it came first', async (t) => {
+    node.sim.powerCycle();
+    const u = unlocker(node, (msgs) => msgs.includes('kmip version'));
+    t.teardown(() => u.close());
+    const result = await u.service.round();
+    t.ok(u.heldStatusReads() >= 3, 'every status read waited for the connection');
+    t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
+    t.equal(result.unlocked.length, 3);
+    t.ok(
+      sim().every((s) => !s.locked),
+      'all unlocked',
+    );
+    t.equal(u.count('kmip connected'), 1, 'one connection: the early one served the Get');
+    t.equal(u.count('kmip batch'), 1);
+    t.ok(u.ioctlDevices.length > 0, 'ioctls logged at debug level');
+    t.ok(
+      u.ioctlDevices.every((d) => typeof d === 'string' && d.length > 0),
+      'every ioctl line names its device',
+    );
+  });
+
+  t.test('nothing locked: the early connection is closed, no request sent', async (t) => {
+    const u = unlocker(node);
+    t.teardown(() => u.close());
+    const result = await u.service.round();
+    t.same(result.unlocked, []);
+    t.equal(result.failed.size, 0);
+    await waitFor(() => u.count('kmip connection ended') === u.count('kmip connected'));
+    t.equal(u.count('kmip batch'), 0, 'no KMIP request');
+    t.same(u.faults.list('current'), [], 'no fault');
+  });
+
+  t.test('key server down: one attempt per round, faults as before', async (t) => {
+    await eks.close();
+    node.sim.powerCycle();
+    const u = unlocker(node);
+    t.teardown(() => u.close());
+    const result = await u.service.round();
+    t.equal(result.failed.size, 3, 'every drive left locked');
+    t.ok(result.retry, 'a later round may succeed');
+    t.equal(u.count('kmip endpoint failed'), 1, 'the early attempt is the only one');
+    t.ok(
+      sim().every((s) => s.locked),
+      'drives stay locked',
+    );
+    const fault = u.faults.list('current').find((f) => f.code === 'kmipServerFault');
+    t.match(fault?.details, /Key server dev \(127\.0\.0\.1:\d+\)/);
+    eks = await startEks(port);
+    const again = await u.service.round();
+    t.equal(again.unlocked.length, 3, 'back → unlocked');
+  });
+});
