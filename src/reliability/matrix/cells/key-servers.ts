@@ -108,8 +108,8 @@ export const untrustedImpostor: Cell = {
 export const keyDestroyed: Cell = {
   name: 'key destroyed at the EKS',
   expected:
-    'today the loss shows at the next relock or boot (the periodic key check, being added, ' +
-    "would show it while the drive is unlocked): the drive's Get fails, kmipServerFault + " +
+    'with unlock.keyCheckIntervalSec longer than the cell, the loss shows at the next relock ' +
+    "(the periodic key check has its own test): the drive's Get fails, kmipServerFault + " +
     'driveFailed name it, the other drives unlock, the refused-key path is never taken ' +
     '(Tries 0); restoring the EKS from its backup resolves both; invariants hold',
   eks: 'dev',
