@@ -10,6 +10,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminCredentials } from '../cluster/admin';
+import { InFlightLimit } from '../opal/in-flight-limit';
 
 const CACHE_TTL_MS = 5 * 60 * 1000;
 const CACHE_MAX = 1024;
@@ -49,8 +50,7 @@ export class BasicAuth {
   private readonly failures = new Map<string, Failures>();
   /** Verifications under way, by fingerprint and credentials revision. */
   private readonly inFlight = new Map<string, Promise<Outcome>>();
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly verifications = new InFlightLimit(MAX_CONCURRENT_VERIFICATIONS);
 
   constructor(
     private readonly admin: AdminCredentials,
@@ -107,13 +107,8 @@ export class BasicAuth {
     // Without a colon the text may be a password typed alone: it is not a user name.
     if (colon < 0) return { ok: false, user: '', reason: 'malformed credentials' };
     const user = text.slice(0, colon);
-    await this.acquire();
-    try {
-      const ok = await this.admin.verify(user, text.slice(colon + 1));
-      return { ok, user, reason: 'wrong user name or password' };
-    } finally {
-      this.release();
-    }
+    const ok = await this.verifications.run(() => this.admin.verify(user, text.slice(colon + 1)));
+    return { ok, user, reason: 'wrong user name or password' };
   }
 
   private penalty(client: string, now: number): number {
@@ -155,20 +150,6 @@ export class BasicAuth {
   private remember(fingerprint: string, revision: number, user: string): void {
     if (this.verified.size >= CACHE_MAX) this.verified.clear();
     this.verified.set(fingerprint, { revision, expires: Date.now() + CACHE_TTL_MS, user });
-  }
-
-  private acquire(): Promise<void> {
-    if (this.running < MAX_CONCURRENT_VERIFICATIONS) {
-      this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   KeyServerTester,
   KeyServerTestStep,
 } from './key-server-tester';
+import { InFlightLimit } from '../opal/in-flight-limit';
 
 export interface KmipTesterOptions {
   connectTimeoutMs?: number;
@@ -27,32 +28,12 @@ const TRANSPORT_STAGES = new Set(['dns', 'connect', 'tls', 'auth']);
 export const MAX_CONCURRENT_TESTS = 8;
 
 export class KmipKeyServerTester implements KeyServerTester {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly turns = new InFlightLimit(MAX_CONCURRENT_TESTS);
 
   constructor(private readonly options: KmipTesterOptions = {}) {}
 
   async test(endpoint: KeyServerEndpoint): Promise<KeyServerTestOutcome> {
-    await this.acquire();
-    try {
-      return await this.testAll(endpoint);
-    } finally {
-      this.release();
-    }
-  }
-
-  private acquire(): Promise<void> {
-    if (this.running < MAX_CONCURRENT_TESTS) {
-      this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
+    return this.turns.run(() => this.testAll(endpoint));
   }
 
   private async testAll(endpoint: KeyServerEndpoint): Promise<KeyServerTestOutcome> {

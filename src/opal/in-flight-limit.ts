@@ -1,4 +1,5 @@
-// A counting semaphore for blocking native calls. koffi `.async` calls run on libuv's
+// A counting semaphore (also used to bound key-server tests and password checks), made for
+// blocking native calls. koffi `.async` calls run on libuv's
 // thread pool, shared with fs, dns.lookup and zlib; an ioctl on a wedged drive can sit in
 // the kernel for a transport timeout (tens of seconds) and cannot be cancelled. Capping
 // in-flight calls below the pool size keeps threads free for everything else.
