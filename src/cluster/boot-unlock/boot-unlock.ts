@@ -25,6 +25,7 @@ import { checkHeldKeys } from './key-check';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
+import { settleChain } from '../settle';
 
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
@@ -200,11 +201,7 @@ export class BootUnlockService {
 
   /** Settles once no round is running or queued. */
   async idle(): Promise<void> {
-    let seen: Promise<unknown>;
-    do {
-      seen = this.running;
-      await seen;
-    } while (seen !== this.running);
+    await settleChain(() => this.running);
   }
 
   async close(): Promise<void> {

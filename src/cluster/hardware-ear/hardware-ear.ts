@@ -41,6 +41,7 @@ import {
   type SecureOutcome,
 } from './secure-drive';
 import { crashPoint } from './test-hooks';
+import { settleChain } from '../settle';
 
 export interface HardwareEarOptions {
   store: Store;
@@ -170,11 +171,7 @@ export class HardwareEarService implements DriveSecurer {
 
   /** Resolves when the work queued so far has settled (a scheduled retry is not waited for). */
   async idle(): Promise<void> {
-    let seen;
-    do {
-      seen = this.job;
-      await seen;
-    } while (seen !== this.job);
+    await settleChain(() => this.job);
   }
 
   /** AddDrives under enabled EAR: the new drives are secured like the rest. */

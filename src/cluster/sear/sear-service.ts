@@ -35,6 +35,7 @@ import {
   type DekRecord,
   type MasterKeyRecord,
 } from './sear-store';
+import { settleChain } from '../settle';
 
 const FIRST_RETRY_MS = 500;
 const PARALLEL_ATTACH = 8;
@@ -158,11 +159,7 @@ export class SearService {
 
   /** Settles once no work is running or queued (a scheduled retry is not waited for). */
   async idle(): Promise<void> {
-    let seen;
-    do {
-      seen = this.job;
-      await seen;
-    } while (seen !== this.job);
+    await settleChain(() => this.job);
   }
 
   async close(): Promise<void> {
