@@ -42,6 +42,43 @@ interface KeyPairRecord {
   createTime: string;
 }
 
+/** The stored form of a key pair: the private key sealed; `privatePem` is zeroed here. */
+function sealedRecord(
+  sealer: Sealer,
+  privatePem: Buffer,
+  publicKeyPem: string,
+  subject: KeyPairSubject,
+): KeyPairRecord {
+  let sealed: Buffer;
+  try {
+    sealed = sealer.seal(privatePem, SEAL_LABEL);
+  } finally {
+    privatePem.fill(0);
+  }
+  return {
+    publicKeyPem,
+    sealedPrivateKey: sealed.toString('base64'),
+    subject,
+    createTime: new Date().toISOString(),
+  };
+}
+
+/**
+ * Puts a key pair brought from elsewhere in `tx` (disaster recovery: the node's existing
+ * key and certificate), stored exactly as `ClusterKeyPair.create` stores its own.
+ */
+export function putImportedKeyPair(
+  tx: StoreTx,
+  sealer: Sealer,
+  privateKey: KeyObject,
+  subject: KeyPairSubject,
+): void {
+  const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' });
+  const privatePem = Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const record = sealedRecord(sealer, privatePem, publicKeyPem as string, subject);
+  tx.put(KEY_PAIR_KEY, record as unknown as Json);
+}
+
 export class ClusterKeyPair {
   constructor(
     private readonly store: Store,
@@ -57,19 +94,7 @@ export class ClusterKeyPair {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    const plain = Buffer.from(privateKey);
-    let sealed: Buffer;
-    try {
-      sealed = this.sealer.seal(plain, SEAL_LABEL);
-    } finally {
-      plain.fill(0);
-    }
-    const record: KeyPairRecord = {
-      publicKeyPem: publicKey,
-      sealedPrivateKey: sealed.toString('base64'),
-      subject,
-      createTime: new Date().toISOString(),
-    };
+    const record = sealedRecord(this.sealer, Buffer.from(privateKey), publicKey, subject);
     this.store.transaction((tx) => {
       this.refuseWhileInUse(tx);
       tx.put(KEY_PAIR_KEY, record as unknown as Json);

@@ -7,7 +7,7 @@
 // once to compute their key check values, and one store transaction writes what boot
 // unlock needs: the key pair (the --cert/--key identity), the key server and a provider,
 // the drive and key records, EAR enabled. The keys are never printed.
-import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../command';
@@ -17,7 +17,7 @@ import { DRIVE_PREFIX, nextDriveID, putDrive } from '../../../cluster/drives/dri
 import { AK_BYTES, keyCheckValue, putKeyRecord } from '../../../cluster/hardware-ear/drive-keys';
 import { getEar, putEar } from '../../../cluster/hardware-ear/ear-state';
 import { clusterGroup } from '../../../cluster/hardware-ear/kmip-keys';
-import { KEY_PAIR_KEY } from '../../../cluster/key-pair';
+import { KEY_PAIR_KEY, putImportedKeyPair } from '../../../cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../../cluster/key-references';
 import {
   PROVIDER_PREFIX,
@@ -37,8 +37,6 @@ import { runGroup, type Context, type Subcommand } from '../command-kit';
 import { json } from '../output';
 import { DEFAULT_STATE_DIR } from './store';
 
-/** The label ClusterKeyPair seals its private key under. */
-const KEY_PAIR_SEAL_LABEL = 'cluster/keyPair/privateKey';
 const AK_NAME = /^ekmd-AK cluster=(\S+) serial=(\S+) keyID=(\S+)$/;
 
 export interface FoundKey {
@@ -276,29 +274,13 @@ async function applyRecovery(
     });
     // The sealing root ekmd will use: a systemd credential when run with one, as ekmd does.
     const sealer = openSealer({ stateDir, credentialsDir: process.env.CREDENTIALS_DIRECTORY });
-    const keyPem = Buffer.from(
-      createPrivateKey(options.key).export({ type: 'pkcs8', format: 'pem' }),
-    );
-    let sealedKey: Buffer;
-    try {
-      sealedKey = sealer.seal(keyPem, KEY_PAIR_SEAL_LABEL);
-    } finally {
-      keyPem.fill(0);
-    }
+    const privateKey = createPrivateKey(options.key);
     const cert = new X509Certificate(options.cert);
     const commonName = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
     const now = new Date().toISOString();
     return store.transaction((tx) => {
       refuseNonEmpty(tx, stateDir);
-      tx.put(KEY_PAIR_KEY, {
-        publicKeyPem: createPublicKey(options.key).export({
-          type: 'spki',
-          format: 'pem',
-        }) as string,
-        sealedPrivateKey: sealedKey.toString('base64'),
-        subject: commonName ? { commonName } : {},
-        createTime: now,
-      });
+      putImportedKeyPair(tx, sealer, privateKey, commonName ? { commonName } : {});
       const keyProviderID = nextID(tx, 'providers');
       tx.put(providerKey(keyProviderID), asJson({ keyProviderID, keyProviderName: 'recovered' }));
       const keyServerID = nextID(tx, 'servers');
