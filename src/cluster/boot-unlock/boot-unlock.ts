@@ -278,38 +278,40 @@ export class BootUnlockService {
       for (const provider of opened.values()) provider.close();
     }
     const timings: [ms: number, ok: boolean][] = [];
-    try {
-      await Promise.all(
-        wanted.map(({ drive, key }) =>
-          this.limit.run(async () => {
-            const ak = keys.aks.get(key.keyID)!;
-            if (!Buffer.isBuffer(ak)) return fail(drive.driveID, ak);
-            const started = performance.now();
-            const outcome = await unlockDrive(this.opal(drive), ak, this.deps.logger);
-            timings.push([performance.now() - started, outcome.kind === 'unlocked']);
-            if (outcome.kind === 'unlocked') {
-              clearGuard(store, drive.driveID);
-              result.unlocked.push(drive.driveID);
-              await this.afterUnlock(drive);
-            } else if (outcome.kind === 'refused') {
-              recordRefusal(store, drive.driveID, key, bootID);
-              fail(drive.driveID, {
-                reason: 'the drive refused its key (NOT_AUTHORIZED)',
-                retry: false,
-              });
-            } else if (outcome.kind === 'lockedOut') {
-              fail(drive.driveID, {
-                reason: 'authority locked out (TryLimit reached)',
-                retry: false,
-              });
-            } else fail(drive.driveID, { reason: outcome.reason, retry: true });
-          }),
-        ),
-      );
-    } finally {
+    // allSettled: the AKs are zeroed only once no unlock can still read them (a store error
+    // in one drive's bookkeeping must not hand a zeroed key to another drive).
+    const settled = await Promise.allSettled(
+      wanted.map(({ drive, key }) =>
+        this.limit.run(async () => {
+          const ak = keys.aks.get(key.keyID)!;
+          if (!Buffer.isBuffer(ak)) return fail(drive.driveID, ak);
+          const started = performance.now();
+          const outcome = await unlockDrive(this.opal(drive), ak, this.deps.logger);
+          timings.push([performance.now() - started, outcome.kind === 'unlocked']);
+          if (outcome.kind === 'unlocked') {
+            clearGuard(store, drive.driveID);
+            result.unlocked.push(drive.driveID);
+            await this.afterUnlock(drive);
+          } else if (outcome.kind === 'refused') {
+            recordRefusal(store, drive.driveID, key, bootID);
+            fail(drive.driveID, {
+              reason: 'the drive refused its key (NOT_AUTHORIZED)',
+              retry: false,
+            });
+          } else if (outcome.kind === 'lockedOut') {
+            fail(drive.driveID, {
+              reason: 'authority locked out (TryLimit reached)',
+              retry: false,
+            });
+          } else fail(drive.driveID, { reason: outcome.reason, retry: true });
+        }),
+      ),
+    ).finally(() => {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
       observeUnlocks(timings);
-    }
+    });
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (rejected) throw rejected.reason;
     if (wanted.length)
       this.deps.logger?.debug(
         { drives: wanted.length, unlocked: result.unlocked.length },
