@@ -175,19 +175,23 @@ export class HardwareEarService implements DriveSecurer {
   }
 
   /** AddDrives under enabled EAR: the new drives are secured like the rest. */
-  async secure(driveIDs: number[]): Promise<Map<number, string>> {
-    const ear = getEar(this.store);
-    if (ear.state !== 'enabled') return new Map();
-    // A drive that refused ownership is never tried again (its tries are not ours to burn).
-    const pending = driveIDs.filter((id) => mayProvision(getDrive(this.store, id)));
-    await this.provision(pending, ear.keyProviderID);
-    const refused = new Map<number, string>();
-    for (const id of driveIDs) {
-      const d = getDrive(this.store, id);
-      if (d.security !== 'enabled') refused.set(id, d.driveSecurityFaultReason);
-    }
-    this.reportFaults();
-    return refused;
+  // In the job chain like all other work: recovery's clean-up of unregistered keys must
+  // never see this provisioning's in-flight key records.
+  secure(driveIDs: number[]): Promise<Map<number, string>> {
+    return this.queued(async () => {
+      const ear = getEar(this.store);
+      if (ear.state !== 'enabled') return new Map<number, string>();
+      // A drive that refused ownership is never tried again (its tries are not ours to burn).
+      const pending = driveIDs.filter((id) => mayProvision(getDrive(this.store, id)));
+      await this.provision(pending, ear.keyProviderID);
+      const refused = new Map<number, string>();
+      for (const id of driveIDs) {
+        const d = getDrive(this.store, id);
+        if (d.security !== 'enabled') refused.set(id, d.driveSecurityFaultReason);
+      }
+      this.reportFaults();
+      return refused;
+    });
   }
 
   /**
@@ -195,26 +199,22 @@ export class HardwareEarService implements DriveSecurer {
    * AK is destroyed. A drive never owned is owned first with a throwaway key, recorded
    * (sealed) before it is used. Returns the IDs that could not be erased, with the reason.
    */
-  async erase(driveIDs: number[]): Promise<Map<number, string>> {
-    const failed = new Map<number, string>();
-    const job = new Promise<void>((resolve) => {
-      this.run(async () => {
+  erase(driveIDs: number[]): Promise<Map<number, string>> {
+    return this.queued(async () => {
+      const failed = new Map<number, string>();
+      await mapLimit(driveIDs, this.options.parallel ?? 8, async (id) => {
         try {
-          await mapLimit(driveIDs, this.options.parallel ?? 8, async (id) => {
-            try {
-              await this.eraseOne(getDrive(this.store, id));
-            } catch (err) {
-              failed.set(id, (err as Error).message);
-            }
-          });
-          await this.destroyPending();
-        } finally {
-          resolve();
+          await this.eraseOne(getDrive(this.store, id));
+        } catch (err) {
+          failed.set(id, (err as Error).message);
         }
       });
+      // The erase is done; a key server that can't destroy now is retried later.
+      await this.destroyPending().catch((err) =>
+        this.options.logger?.warn({ err: (err as Error).message }, 'hardware EAR work failed'),
+      );
+      return failed;
     });
-    await job;
-    return failed;
   }
 
   private async eraseOne(d: DriveRecord): Promise<void> {
@@ -292,6 +292,11 @@ export class HardwareEarService implements DriveSecurer {
     this.closed = true;
     clearTimeout(this.retryTimer);
     await this.idle();
+  }
+
+  /** `work` in the job chain; its result (or error) goes to the caller. */
+  private queued<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.run(() => work().then(resolve, reject)));
   }
 
   private run(work: () => Promise<void>): void {
