@@ -63,6 +63,9 @@ export class DriveService {
     return () => this.addedListeners.delete(fn);
   }
 
+  /** Whether the first start() put back drives a previous process left mid-job. */
+  private interruptedSettled = false;
+
   /** Reads the inventory into records and follows plug/unplug from then on. */
   async start(): Promise<void> {
     this.unwatch?.(); // start() may be retried after the inventory was unreachable
@@ -78,7 +81,9 @@ export class DriveService {
       drives.forEach((d, slot) =>
         known.set(d.serial, this.upsert(tx, d, slot, known.get(d.serial))),
       );
+      if (!this.interruptedSettled) settleInterrupted(tx, known.values());
     });
+    this.interruptedSettled = true;
   }
 
   /** Waits for running AddDrives/RemoveDrives jobs (tests, shutdown). */
@@ -355,4 +360,15 @@ function notPresent(d: DriveRecord): ElementError {
 /** A failed drive taken out of use keeps its record (and key) but leaves the list. */
 function removed(d: DriveRecord): DriveRecord {
   return { ...d, status: 'available', type: 'unknown', present: false };
+}
+
+/**
+ * An erase or removal a previous process did not finish (its async result is failed at
+ * start, before this runs): the drive is available again instead of stuck mid-job.
+ */
+function settleInterrupted(tx: StoreTx, records: Iterable<DriveRecord>): void {
+  for (const d of records) {
+    if (d.status === 'erasing') putDrive(tx, { ...d, status: 'available' });
+    else if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
+  }
 }
