@@ -20,6 +20,13 @@ export function newInternalKey(
   keyID: string,
 ): { record: MasterKeyRecord; mk: Buffer } {
   const mk = randomBytes(MK_BYTES);
+  let sealedKey: string;
+  try {
+    sealedKey = sealer.seal(mk, mkSealLabel(keyID)).toString('base64');
+  } catch (err) {
+    mk.fill(0);
+    throw err;
+  }
   return {
     mk,
     record: {
@@ -28,7 +35,7 @@ export function newInternalKey(
       state: 'live',
       purpose: 'searMasterKey',
       kmipUID: null,
-      sealedKey: sealer.seal(mk, mkSealLabel(keyID)).toString('base64'),
+      sealedKey,
       createTime: new Date().toISOString(),
     },
   };

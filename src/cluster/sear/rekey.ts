@@ -212,7 +212,12 @@ export class Rekey {
       });
     if (to.keyProviderID === undefined) {
       const { record: r, mk } = newInternalKey(sealer, to.keyID);
-      record(r);
+      try {
+        record(r);
+      } catch (err) {
+        mk.fill(0);
+        throw err;
+      }
       return mk;
     }
     const uuid = clusterUuid(store);

@@ -11,7 +11,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../command';
-import { STORE_FILE } from '../../../daemon/boot';
 import { acquireStateLock, StateLockError } from '../../../daemon/state-lock';
 import { DRIVE_PREFIX, nextDriveID, putDrive } from '../../../cluster/drives/drive-records';
 import { AK_BYTES, keyCheckValue, putKeyRecord } from '../../../cluster/hardware-ear/drive-keys';
@@ -30,7 +29,7 @@ import {
 import { KmipClient, ops } from '../../../kmip/client';
 import { ObjectType, State } from '../../../kmip/ttlv';
 import type { DriveInfo, DriveInventory } from '../../../opal/inventory';
-import { openSealer, openSqliteStore } from '../../../store';
+import { openSealer, openSqliteStore, STORE_FILE } from '../../../store';
 import { clientOptions } from '../../opal/kmip-pin';
 import type { Values } from '../../opal/command-kit';
 import { runGroup, type Context, type Subcommand } from '../command-kit';
@@ -261,10 +260,13 @@ async function applyRecovery(
   }
   const store = openSqliteStore(join(stateDir, STORE_FILE));
   const aks = new Map<string, Buffer>();
+  const fetched: Buffer[] = [];
   try {
     store.transaction((tx) => refuseNonEmpty(tx, stateDir)); // before contacting anyone
     const keys = recoverable.map((m) => m.keys[0]!);
     const { results } = await client.batch(keys.map((k) => ops.get(k.uid)));
+    // Every fetched key goes where the `finally` zeroes it before any check can throw.
+    for (const r of results) if (r.ok) fetched.push(r.value.material);
     keys.forEach((k, i) => {
       const r = results[i]!;
       if (!r.ok) throw new Error(`Get ${k.uid} (serial ${k.serial}): ${r.error.message}`);
@@ -336,7 +338,7 @@ async function applyRecovery(
       return { stateDir, keyProviderID, drives: recoverable.length };
     });
   } finally {
-    for (const ak of aks.values()) ak.fill(0);
+    for (const ak of fetched) ak.fill(0);
     store.close();
     lock.release();
   }
