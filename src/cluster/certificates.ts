@@ -78,12 +78,7 @@ function expiryOf(cert: X509Certificate): number {
   return ms;
 }
 
-export function samePublicKey(a: KeyObject, b: KeyObject): boolean {
-  const der = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
-  return der(a).equals(der(b));
-}
-
-/** samePublicKey for a certificate's key, which is extracted once per certificate. */
+/** Whether the certificate holds `key`; its key is extracted once per certificate. */
 function certHasKey(cert: X509Certificate, key: KeyObject): boolean {
   let own = publicKeys.get(cert);
   if (!own) publicKeys.set(cert, (own = cert.publicKey));

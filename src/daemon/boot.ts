@@ -20,9 +20,6 @@ import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
 import { acquireStateLock } from './state-lock';
 
-/** Kept here too: offline tools import it from the daemon. */
-export { STORE_FILE } from '../store';
-
 export interface Daemon {
   api: { host: string; port: number };
   close(): Promise<void>;

@@ -2,8 +2,7 @@
 // online backup from a read-only connection), written 0600, never over an existing file.
 import { join } from 'node:path';
 import { EXIT_OK } from '../../command';
-import { STORE_FILE } from '../../../daemon/boot';
-import { openSqliteStore } from '../../../store';
+import { openSqliteStore, STORE_FILE } from '../../../store';
 import { runGroup, type Subcommand } from '../command-kit';
 import { json } from '../output';
 
