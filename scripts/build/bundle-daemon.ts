@@ -1,0 +1,35 @@
+// Build step after tsc: the daemon (dist/src/daemon/ekmd.js and every ekmd module it can
+// reach, pino with it) becomes one file beside it, and a V8 code cache of that file is
+// written with the boot's modules compiled in it. main.js runs the bundle when present.
+// Module resolution and compiling were a third of a boot's time.
+// Left outside the bundle: native packages (they must be), and those loaded only later
+// (node-forge, Ajv, prom-client) — in the file they would still cost parsing at every start.
+//   node dist/scripts/build/bundle-daemon.js
+import { buildSync } from 'esbuild';
+import { join } from 'node:path';
+import { loadBundle, writeCodeCache } from '../../src/daemon/bundle-loader';
+import { BUNDLE_FILE } from '../../src/daemon/main';
+
+const daemonDir = join(__dirname, '../../src/daemon');
+const bundle = join(daemonDir, BUNDLE_FILE);
+
+const result = buildSync({
+  entryPoints: [join(daemonDir, 'ekmd.js')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['better-sqlite3', 'koffi', 'node-forge', 'ajv', 'ajv/*', 'prom-client'],
+  logLevel: 'warning',
+  // The generated config validator is required by path, when present (config.ts).
+  logOverride: { 'unsupported-require-call': 'silent' },
+});
+if (result.errors.length) process.exit(1);
+
+// Run the bundle's modules (nothing starts: warm() only loads them), then keep what V8
+// compiled. The cache is valid for this node binary; another one rejects it and compiles.
+const loaded = loadBundle(bundle);
+if (!loaded) throw new Error(`${bundle} was not written`);
+(loaded.exports.warm as () => void)();
+writeCodeCache(bundle, loaded.codeCache());

@@ -1,0 +1,84 @@
+// ekmd: the daemon. Parses options, loads the config, boots, and runs until SIGTERM/SIGINT.
+// Started by main.ts, from the one-file bundle the build makes of this module.
+import { parseArgs } from 'node:util';
+import { runMain, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../cli/command';
+
+const USAGE = `Usage: ekmd --config FILE
+
+Runs the encryption-at-rest key daemon of a storage node.
+  --config FILE   JSON configuration (see README, "Configuration")
+  --help          this text
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values: { config?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, help: { type: 'boolean' } },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`ekmd: ${(err as Error).message}\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (!values.config) {
+    process.stderr.write(`ekmd: --config FILE is required\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  // Loaded here, not at the top, so that --help stays fast.
+  const { loadConfig } = require('./config') as typeof import('./config');
+  const { createLogger } = require('./log') as typeof import('./log');
+  const { startDaemon } = require('./boot') as typeof import('./boot');
+
+  let config: import('./config').Config;
+  try {
+    config = loadConfig(values.config);
+  } catch (err) {
+    process.stderr.write(`ekmd: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const logger = createLogger(config.log.level);
+  const stop = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  let daemon: import('./boot').Daemon;
+  try {
+    daemon = await startDaemon(config, logger);
+  } catch (err) {
+    // Expected refusals (lock held, corrupt store, bad seal key) need no stack trace.
+    const expected = /^(StateLockError|StoreError|SealError)$/.test((err as Error).name);
+    logger.fatal(expected ? { reason: (err as Error).message } : { err }, 'ekmd failed to start');
+    process.stderr.write(`ekmd: ${(err as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  const signal = await stop;
+  // A second signal during shutdown is ignored rather than killing us half-closed.
+  process.on('SIGTERM', () => {});
+  process.on('SIGINT', () => {});
+  logger.info({ signal }, 'ekmd stopping');
+  await daemon.close();
+  logger.info('ekmd stopped');
+  return EXIT_OK;
+}
+
+/** Runs ekmd with these arguments; the exit code becomes the process's. */
+export function run(argv: string[]): void {
+  runMain('ekmd', () => main(argv));
+}
+
+/**
+ * Loads what a boot loads, without running anything: the build calls it so that the code
+ * cache it writes beside the bundle holds the boot's modules (and the API's) compiled.
+ */
+export function warm(): void {
+  require('./config');
+  require('./log');
+  require('./boot');
+  require('../api');
+}

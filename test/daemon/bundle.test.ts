@@ -1,0 +1,63 @@
+// The daemon as it ships: one bundle file with a code cache made by the build. A fresh
+// process loads it with the cache accepted and no other ekmd module file; a cache made from
+// other source is never used, even one V8 would take (same length); no bundle, no program.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cacheFileOf, loadBundle } from '../../src/daemon/bundle-loader';
+import { BUNDLE_FILE } from '../../src/daemon/main';
+
+const DAEMON = join(__dirname, '../../src/daemon');
+const BUNDLE = join(DAEMON, BUNDLE_FILE);
+const LOADER = join(DAEMON, 'bundle-loader.js');
+
+/** In a fresh process: load `bundle`; whether its cache was used and which files were loaded. */
+function loadInFreshProcess(bundle: string): { cacheUsed: boolean; run: string; loaded: string[] } {
+  const script = `
+    const b = require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(bundle)});
+    console.log(JSON.stringify({ cacheUsed: b.cacheUsed, run: typeof b.exports.run, loaded: Object.keys(require.cache) }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`node exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { cacheUsed: boolean; run: string; loaded: string[] };
+}
+
+t.test('the built bundle loads with its code cache and no other ekmd module', async (t) => {
+  const { cacheUsed, run, loaded } = loadInFreshProcess(BUNDLE);
+  t.equal(cacheUsed, true, 'the code cache was accepted');
+  t.equal(run, 'function', 'the program is there');
+  const ours = loaded.filter((f) => f.includes(`${join('dist', 'src')}`));
+  t.same(ours, [LOADER], 'only the loader is a separate module file');
+  for (const pkg of ['node-forge', 'prom-client', 'ajv']) {
+    t.notOk(
+      loaded.some((f) => f.includes(join('node_modules', pkg))),
+      `${pkg} is not loaded by the bundle`,
+    );
+  }
+});
+
+t.test('a cache made from other source is not used, even of the same length', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-bundle-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const bundle = join(dir, BUNDLE_FILE);
+  const source = readFileSync(BUNDLE, 'utf8');
+  const marker = '"use strict";';
+  t.ok(source.includes(marker));
+  // Same length, other code: V8's own check (the length) would accept the cache.
+  writeFileSync(bundle, source.replace(marker, "'use strict';"));
+  copyFileSync(cacheFileOf(BUNDLE), cacheFileOf(bundle));
+  const changed = loadInFreshProcess(bundle);
+  t.equal(changed.cacheUsed, false, 'the cache was refused by its hash');
+  t.equal(changed.run, 'function', 'the bundle still runs, compiled afresh');
+
+  writeFileSync(bundle, source);
+  t.equal(loadInFreshProcess(bundle).cacheUsed, true, 'the same source takes the same cache');
+
+  writeFileSync(cacheFileOf(bundle), Buffer.alloc(10));
+  t.equal(loadInFreshProcess(bundle).cacheUsed, false, 'a truncated cache is ignored');
+});
+
+t.test('no bundle file: nothing to load', async (t) => {
+  t.equal(loadBundle(join(tmpdir(), 'no-such-dir', BUNDLE_FILE)), undefined);
+});
