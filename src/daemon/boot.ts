@@ -50,6 +50,12 @@ export async function startDaemon(
     const faults = new FaultService(store, componentLogger(logger, 'faults'));
     undo.push(() => faults.close());
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
+    const hw = openHardwareEar(config, { store, sealer, faults, logger });
+    undo.push(() => hw.close());
+    // The key servers' handshakes run while the rest of the boot does; the turns given to
+    // the event loop between the steps below let them progress.
+    hw.unlock?.preconnect();
+    await ioTurn();
     // kmipCertificateFault: checked now, daily, and when a key server changes.
     const stopCertificateChecks = watchKeyServerCertificates(
       store,
@@ -57,8 +63,6 @@ export async function startDaemon(
       componentLogger(logger, 'faults'),
     );
     undo.push(stopCertificateChecks);
-    const hw = openHardwareEar(config, { store, sealer, faults, logger });
-    undo.push(() => hw.close());
     const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
     undo.push(() => unwatchRounds?.());
     const sear = openSear(config, {
@@ -69,6 +73,7 @@ export async function startDaemon(
       inventory: hw.drives.inventory,
     });
     undo.push(() => sear.close());
+    await ioTurn();
     // Read before the drives start: a missing file stops the boot before it touches them.
     const tls = config.api.tls && readTls(config.api.tls);
     undo.push(() => tls?.key.fill(0));
@@ -96,7 +101,9 @@ export async function startDaemon(
     );
     undo.push(() => drivesStarting.stop());
     // Loaded here, not at the top: what boot unlock needs comes first.
+    await ioTurn();
     const { startApiServer } = require('../api') as typeof import('../api');
+    await ioTurn();
     const api = await startApiServer({
       store,
       sealer,
@@ -136,6 +143,9 @@ export async function startDaemon(
     throw err;
   }
 }
+
+/** Lets pending I/O callbacks (a TLS handshake in progress) run before the next step. */
+const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function firstPassCapMs(config: Config): number {
   return 2 * (config.kmip.connectTimeoutMs + config.kmip.requestTimeoutMs) + 5000;

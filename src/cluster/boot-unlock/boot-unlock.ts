@@ -33,6 +33,8 @@ const FIRST_RETRY_MS = 500;
 /** Drives unlocked at once when the transport does not say (the ioctls share libuv's pool). */
 const PARALLEL_UNLOCKS = 2;
 const DEFAULT_METADATA_GRACE_SEC = 360;
+/** An early connection not taken by a round this soon is dropped (servers close idle ones). */
+const EARLY_CONNECTION_MAX_AGE_MS = 10_000;
 
 export interface BootUnlockDeps {
   store: Store;
@@ -115,6 +117,8 @@ export class BootUnlockService {
   private delay = FIRST_RETRY_MS;
   private unwatch: (() => void) | undefined;
   private closed = false;
+  /** Providers connecting ahead of the first round (see preconnect). */
+  private early: { at: number; providers: Map<number, KmipProvider> } | undefined;
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
@@ -122,6 +126,16 @@ export class BootUnlockService {
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
     this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
+  }
+
+  /**
+   * Start connecting now (TLS handshake, version negotiation) to the key servers holding
+   * the keys of the drives under hardware EAR, before the drives backend and the API start:
+   * the key server's handshake overlaps them, and the first round takes these connections.
+   */
+  preconnect(): void {
+    if (this.closed || this.early || getEar(this.deps.store).state !== 'enabled') return;
+    this.early = { at: performance.now(), providers: this.openProviders(this.candidates()) };
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
@@ -210,6 +224,7 @@ export class BootUnlockService {
     for (const t of [this.timer, this.graceTimer]) if (t) clearTimeout(t);
     if (this.keyCheckTimer) clearInterval(this.keyCheckTimer);
     this.firstPassDone();
+    for (const provider of this.takeEarly().values()) provider.close();
     await this.idle();
   }
 
@@ -244,10 +259,8 @@ export class BootUnlockService {
       if (f.retry) waiting.add(driveID);
       result.retry ||= f.retry;
     };
-    const candidates = listDriveRecords(store).filter(
-      (d) => d.present && d.security === 'enabled' && d.keyID,
-    );
-    const opened = this.openProviders(candidates);
+    const candidates = this.candidates();
+    const opened = this.openProviders(candidates, this.takeEarly());
     let keys: FetchedKeys;
     try {
       const scanStarted = performance.now();
@@ -359,13 +372,32 @@ export class BootUnlockService {
     store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
   }
 
+  /** The drives a round looks at: present, under hardware EAR, with a key. */
+  private candidates(): DriveRecord[] {
+    return listDriveRecords(this.deps.store).filter(
+      (d) => d.present && d.security === 'enabled' && d.keyID,
+    );
+  }
+
+  /** The providers preconnect opened, unless too old to trust; they are the caller's now. */
+  private takeEarly(): Map<number, KmipProvider> {
+    const early = this.early;
+    this.early = undefined;
+    if (!early) return new Map();
+    if (performance.now() - early.at <= EARLY_CONNECTION_MAX_AGE_MS) return early.providers;
+    for (const provider of early.providers.values()) provider.close();
+    return new Map();
+  }
+
   /**
-   * A client per key provider holding a candidate's key, already connecting (TLS handshake,
-   * version negotiation) while the drives' status is read. One that cannot be opened is
-   * left to fetchKeys, which opens it again and reports why.
+   * A client per key provider holding a candidate's key (those in `opened` already), each
+   * connecting (TLS handshake, version negotiation) while the drives' status is read. One
+   * that cannot be opened is left to fetchKeys, which opens it again and reports why.
    */
-  private openProviders(candidates: DriveRecord[]): Map<number, KmipProvider> {
-    const opened = new Map<number, KmipProvider>();
+  private openProviders(
+    candidates: DriveRecord[],
+    opened = new Map<number, KmipProvider>(),
+  ): Map<number, KmipProvider> {
     const { store, kmip, logger } = this.deps;
     for (const d of candidates) {
       const providerID = getKeyRecord(store, d.keyID!)?.keyProviderID;
