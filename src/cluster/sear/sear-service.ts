@@ -3,11 +3,11 @@
 // (internal) when the cluster is created with enableSoftwareEncryptionAtRest; every drive
 // that appears gets a DEK, recorded wrapped before it reaches the drive. Rounds of this
 // "ensure" work, rekeys (rekey.ts) and clean-up at key servers run one at a time; rounds
-// that could not get the MK (a key server down) raise kmipServerFault and are retried
-// with capped, jittered backoff until the drives are attached.
+// that could not get the MK (a key server down) are retried with capped, jittered backoff
+// until the drives are attached. Every KMIP request reports the key servers it reached
+// (kmipServerFault per server, key-server-requests.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KmipProvider } from '../../kmip/client';
 import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
 import type { DriveInventory } from '../../opal/inventory';
 import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
@@ -22,7 +22,7 @@ import type { Sealer } from '../sealer';
 import { newDek, unwrapKey, wrapKey } from './key-wrap';
 import { cleanUpKeys } from './key-cleanup';
 import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
-import { reportMasterKeyProvider } from './sear-faults';
+import { KeyServerRequests } from './key-server-requests';
 import { Rekey, type RekeyParams } from './rekey';
 import {
   getMasterKey,
@@ -65,16 +65,22 @@ export class SearService {
   private readonly unwatch: (() => void)[] = [];
   /** serial → 'attached' or why its DEK is not attached (this process's view). */
   private readonly attachState = new Map<string, string>();
-  /** Open provider connections shared by the steps of one rekey. */
-  private session: Map<number, KmipProvider> | undefined;
+  private readonly requests: KeyServerRequests;
 
   constructor(private readonly options: SearOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.requests = new KeyServerRequests({
+      store: options.store,
+      keyPair: this.keyPair,
+      kmip: this.kmip,
+      ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     this.rekeys = new Rekey({
       store: options.store,
       sealer: options.sealer,
       asyncResults: options.asyncResults,
-      withProvider: (id, fn) => this.withProvider(id, fn),
+      ask: this.requests.ask,
       loadKey: (k) => this.loadKey(k),
       checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -152,7 +158,7 @@ export class SearService {
       this.enableIn(tx);
       return this.rekeys.begin(tx, params);
     });
-    this.run(() => this.inSession(() => this.rekeys.finish()));
+    this.run(() => this.requests.inSession(() => this.rekeys.finish()));
     this.trigger(); // a rolled-back key to destroy, drives that appeared meanwhile
     return handle;
   }
@@ -221,11 +227,7 @@ export class SearService {
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     this.store.transaction((tx) => this.enableIn(tx));
-    let retry = await cleanUpKeys(
-      this.store,
-      (id, fn) => this.withProvider(id, fn),
-      this.options.logger,
-    );
+    let retry = await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
     const drives = listDriveRecords(this.store).filter((d) => d.present);
     const deks = new Map(listDeks(this.store).map((d) => [d.serial, d]));
     const missing = drives.filter((d) => !deks.has(d.serial));
@@ -239,15 +241,8 @@ export class SearService {
     let mk: Buffer;
     try {
       mk = await this.loadKey(current);
-      reportMasterKeyProvider(this.store, this.options.faults, current.keyProviderID, undefined);
     } catch (err) {
       const reason = `master key unavailable: ${(err as Error).message}`;
-      reportMasterKeyProvider(
-        this.store,
-        this.options.faults,
-        current.keyProviderID,
-        (err as Error).message,
-      );
       for (const d of [...missing, ...detached]) this.attachState.set(d.serial, reason);
       this.options.logger?.warn({ keyID: current.keyID, err: (err as Error).message }, reason);
       return true;
@@ -334,51 +329,9 @@ export class SearService {
   /** The MK's material (the caller zeroes it): unsealed, or one Get at its provider. */
   private async loadKey(k: MasterKeyRecord): Promise<Buffer> {
     if (k.keyProviderID === null) return unsealInternalKey(this.options.sealer, k);
-    return this.withProvider(k.keyProviderID, (p) => fetchExternalKey(p, k.kmipUID!));
-  }
-
-  /** Within `work`, each provider's connection is opened once and kept (one negotiation). */
-  private async inSession(work: () => Promise<void>): Promise<void> {
-    this.session = new Map();
-    try {
-      await work();
-    } finally {
-      for (const p of this.session.values()) p.close();
-      this.session = undefined;
-    }
-  }
-
-  /** Runs `fn` over one connection to the provider's key servers, closed afterwards. */
-  private async withProvider<R>(
-    keyProviderID: number,
-    fn: (provider: KmipProvider) => Promise<R>,
-  ): Promise<R> {
-    if (this.session) {
-      let kept = this.session.get(keyProviderID);
-      if (!kept) {
-        kept = openProvider(
-          this.store,
-          this.keyPair,
-          keyProviderID,
-          this.kmip,
-          this.options.logger,
-        );
-        this.session.set(keyProviderID, kept);
-      }
-      return fn(kept);
-    }
-    const provider = openProvider(
-      this.store,
-      this.keyPair,
-      keyProviderID,
-      this.kmip,
-      this.options.logger,
+    return this.requests.ask(k.keyProviderID, 'software encryption master key', (p) =>
+      fetchExternalKey(p, k.kmipUID!),
     );
-    try {
-      return await fn(provider);
-    } finally {
-      provider.close();
-    }
   }
 
   private detachedDrives(tx: StoreTx): { [k: string]: Json }[] {
