@@ -2,13 +2,16 @@
 // kmipServerFault is raised or resolved only for the key servers a master-key fetch
 // actually reached. The first refusing → the fetch goes through the second, the first
 // keeps its fault and the second has none; the first back → its fault stays until a fetch
-// reaches it; both down → one current fault each, however many rounds retry.
+// reaches it; both down → one current fault each, however many rounds retry. A request of
+// several messages counts a server's failure in any of them.
 import t from 'tap';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { ClusterFault } from '../../../src/cluster/faults';
+import { ClusterKeyPair } from '../../../src/cluster/key-pair';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KeyServerRequests } from '../../../src/cluster/sear/key-server-requests';
 import { DevKmipServer, OBJECT_FILE } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';
 import {
@@ -123,6 +126,28 @@ t.test('kmipServerFault only for the key servers the MK fetch reached', async (t
       (f) => f.clusterFaultID === before!.clusterFaultID,
     );
     t.equal(history?.resolved, true, 'the same fault, now resolved');
+  });
+
+  t.test('a request of two messages: a failure in the first one counts', async (t) => {
+    const requests = new KeyServerRequests({
+      store: node.store,
+      keyPair: new ClusterKeyPair(node.store, node.sealer),
+      kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
+      faults: node.faults,
+    });
+    first.fault = { kind: 'refuse' };
+    // The first message fails over to the second server, the next goes there directly.
+    const found = await requests.ask(keyProviderID, 'two lookups', async (p) => [
+      ...(await p.locate({})),
+      ...(await p.locate({})),
+    ]);
+    t.ok(found.length > 0, 'answered');
+    t.same(await faulted(), [a], 'the first server faulted, not taken for the one that served');
+    const [fault] = await faults();
+    t.match(fault!.details, /: two lookups: /);
+    first.fault = { kind: 'none' };
+    await requests.ask(keyProviderID, 'two lookups', (p) => p.locate({}));
+    t.same(await faulted(), [], 'resolved by a request that reached it');
   });
 
   t.test('both down: one current fault per server across retries', async (t) => {
