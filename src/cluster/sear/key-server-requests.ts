@@ -85,8 +85,14 @@ export class KeyServerRequests {
       const refused = answer.error !== undefined && thrown instanceof KmipError;
       noteServer(outcomes, answer.servedBy, refused ? `${what}: ${answer.error}` : null);
     }
-    const { faults, store } = this.deps;
-    if (faults && outcomes.size) store.transaction((tx) => reportServers(tx, faults, outcomes));
+    const { faults, store, logger } = this.deps;
+    if (!faults || outcomes.size === 0) return;
+    try {
+      store.transaction((tx) => reportServers(tx, faults, outcomes));
+    } catch (err) {
+      // The answer (perhaps a key the caller must zero) still goes back to the caller.
+      logger?.error({ err: (err as Error).message }, 'key server faults not recorded');
+    }
   }
 
   /** A fresh view for one request over the session's connections, or over new ones. */

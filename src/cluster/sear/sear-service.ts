@@ -6,8 +6,9 @@
 // that could not get the MK (a key server down) are retried with capped, jittered backoff
 // until the drives are attached. A round works only on the drives that need it: new,
 // present again, relocked, or whose last attempt may work later; a drive already attached
-// (or on a backend that cannot take a DEK) costs nothing until it is replugged or relocked. Every KMIP request reports the key servers it reached
-// (kmipServerFault per server, key-server-requests.ts).
+// (or on a backend that cannot take a DEK) costs nothing until it is replugged or
+// relocked. Every KMIP request reports the key servers it reached (kmipServerFault per
+// server, key-server-requests.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
@@ -69,8 +70,10 @@ export class SearService {
   private readonly attachState = new Map<string, string>();
   /** Drives whose last attempt failed in a way that may work later (the retry's work). */
   private readonly unfinished = new Set<string>();
-  /** serial → how often it was forgotten (replugged, relocked, gone): a round's view of a
-   * drive forgotten while the round ran is stale. */
+  /**
+   * serial → how often it was forgotten (gone, replugged, relocked): what a round learned
+   * of a drive forgotten while it ran is stale.
+   */
   private readonly epochs = new Map<string, number>();
   /** The epoch of each drive the running round works on. */
   private roundEpochs = new Map<string, number>();
@@ -239,7 +242,7 @@ export class SearService {
     else this.unfinished.delete(serial);
   }
 
-  /** Present drives never looked at (new, back, relocked) or whose last attempt may work later. */
+  /** Present drives not looked at yet (new, back, relocked) or worth another attempt. */
   private drivesToDo(): DriveRecord[] {
     return listDriveRecords(this.store).filter(
       (d) => d.present && (!this.attachState.has(d.serial) || this.unfinished.has(d.serial)),
@@ -256,7 +259,7 @@ export class SearService {
     this.options.logger?.info({ keyID: record.keyID }, 'software encryption at rest enabled');
   }
 
-  /** One pass: key clean-up, DEKs for new drives, DEKs attached where needed. True: try again later. */
+  /** One pass: key clean-up, DEKs for new drives, DEKs attached where needed. True: retry. */
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     this.store.transaction((tx) => this.enableIn(tx));
