@@ -2,7 +2,7 @@
 // error, nothing changes (the internal MK still wraps every DEK, the drives keep their
 // DEKs, the provider stays inactive). Whether a Create reached the server is unknown, so
 // the key is looked for by Name once the server is back; until then the next rekey is
-// refused, saying why.
+// refused, saying why. The key server is faulted (kmipServerFault) until a request reaches it.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +41,11 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
   await createCluster(node);
   await node.settle();
   writeEveryDrive(node);
-  const { keyProviderID } = await addProvider(node, pki, port);
+  const { keyProviderID, keyServerID } = await addProvider(node, pki, port);
+  const serverFaults = async () =>
+    ((await node.client.ok('ListClusterFaults', { faultTypes: 'current' })).faults as any[]).filter(
+      (f) => f.code === 'kmipServerFault',
+    );
   const before = (await node.client.ok('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo;
   await kms.close();
 
@@ -74,6 +78,13 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
     name: 'xSoftwareEncryptionAtRestRekeyInProgress',
     message: /still being rolled back at key provider/,
   });
+  const [fault, ...others] = await serverFaults();
+  t.same(others, [], 'one kmipServerFault');
+  t.match(fault, {
+    details:
+      /of key provider \d+: software encryption (master key create|rekey clean-up): .*ECONNREFUSED/,
+    data: { keyServerID, keyProviderID },
+  });
 
   kms = await start(port);
   await waitFor('the roll-back to finish at the key server', async () => {
@@ -84,4 +95,5 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
   });
   await node.settle();
   t.ok(readsBack(node), 'data readable after the next rekey');
+  t.same(await serverFaults(), [], 'the fault resolved by the clean-up that reached the server');
 });

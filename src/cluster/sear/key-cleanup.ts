@@ -3,11 +3,11 @@
 // whose answer a crashed process never recorded (found by its Name). Internal MKs are
 // simply forgotten (their sealed copy dropped).
 import type { Logger } from 'pino';
-import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import { clusterUuid } from '../hardware-ear/ear-state';
+import type { AskProvider } from './key-server-requests';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
-import { auditMasterKeyDestroyed } from './rekey';
+import { DESTROY, auditMasterKeyDestroyed } from './rekey';
 import {
   deleteJournal,
   getJournal,
@@ -16,10 +16,13 @@ import {
   type MasterKeyRecord,
 } from './sear-store';
 
+/** What a kmipServerFault raised by the search for a crashed Create's key says was asked. */
+const CLEAN_UP = 'software encryption rekey clean-up';
+
 /** Old MKs revoked and destroyed, a crashed Create's key found and destroyed. True: retry. */
 export async function cleanUpKeys(
   store: Store,
-  withProvider: <R>(keyProviderID: number, fn: (p: KmipProvider) => Promise<R>) => Promise<R>,
+  ask: AskProvider,
   logger?: Logger,
 ): Promise<boolean> {
   let retry = false;
@@ -27,7 +30,7 @@ export async function cleanUpKeys(
   if (journal?.phase === 'rollingBack' && journal.to.keyProviderID !== undefined) {
     const uuid = clusterUuid(store);
     try {
-      const found = await withProvider(journal.to.keyProviderID, async (p) => {
+      const found = await ask(journal.to.keyProviderID, CLEAN_UP, async (p) => {
         const uids = await findExternalKeys(p, uuid, journal.to.keyID);
         const left = await destroyExternalKeys(p, uids);
         if (left.length) throw new Error(`could not destroy ${left.length} unrecorded key(s)`);
@@ -61,7 +64,7 @@ export async function cleanUpKeys(
   }
   for (const [keyProviderID, keys] of byProvider) {
     try {
-      const left = await withProvider(keyProviderID, (p) =>
+      const left = await ask(keyProviderID, DESTROY, (p) =>
         destroyExternalKeys(
           p,
           keys.map((k) => k.kmipUID!),

@@ -4,7 +4,7 @@
 // join them) under a Name that carries the cluster uuid and keyID, so a key created by a
 // process that died before recording it can be found and destroyed.
 import { randomBytes } from 'node:crypto';
-import { ops, type FetchedObject, type KmipProvider } from '../../kmip/client';
+import { KmipError, ops, type FetchedObject, type KmipProvider } from '../../kmip/client';
 import { ResultReason } from '../../kmip/ttlv';
 import type { Sealer } from '../sealer';
 import { clusterGroup } from '../hardware-ear/kmip-keys';
@@ -75,7 +75,11 @@ export async function fetchExternalKey(provider: KmipProvider, uid: string): Pro
 function checkedMaterial(obj: FetchedObject): Buffer {
   if (obj.material.length !== MK_BYTES) {
     obj.material.fill(0);
-    throw new Error(`the key server returned a ${obj.material.length}-byte master key`);
+    // The server's answer is wrong (a KmipError: it counts against that server).
+    throw new KmipError(
+      'response',
+      `the key server returned a ${obj.material.length}-byte master key`,
+    );
   }
   return obj.material;
 }

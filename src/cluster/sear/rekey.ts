@@ -10,7 +10,6 @@
 // external old MK, Create, Activate+Get of an external new MK, Revoke+Destroy of the old.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KmipProvider } from '../../kmip/client';
 import type { Json, Store, StoreTx } from '../../store/store';
 import { recordAuditIn } from '../audit';
 import type { AsyncResultService } from '../async-results/async-results';
@@ -19,6 +18,7 @@ import { clusterUuid, softwareEarEnabled } from '../hardware-ear/ear-state';
 import { crashPoint } from '../hardware-ear/test-hooks';
 import { getProvider } from '../kmip-records';
 import type { Sealer } from '../sealer';
+import type { AskProvider } from './key-server-requests';
 import { unwrapKey, wrapKey } from './key-wrap';
 import { createExternalKey, destroyExternalKeys, newInternalKey } from './master-keys';
 import {
@@ -47,6 +47,8 @@ function setRekeyProgress(kind: string, done: number, total: number): void {
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
 /** The rekey_progress_ratio label of this rekey. */
 export const REKEY_PROGRESS_KIND = 'sear';
+/** What a kmipServerFault raised by a destroy says was asked. */
+export const DESTROY = 'software encryption master key destroy';
 /** DEKs re-wrapped between two progress updates. */
 const PROGRESS_EVERY = 64;
 
@@ -59,7 +61,8 @@ export interface RekeyDeps {
   store: Store;
   sealer: Sealer;
   asyncResults: AsyncResultService;
-  withProvider<R>(keyProviderID: number, fn: (p: KmipProvider) => Promise<R>): Promise<R>;
+  /** One KMIP request to a provider, its key servers reported. */
+  ask: AskProvider;
   loadKey(k: MasterKeyRecord): Promise<Buffer>;
   /** Throws the Element error of a provider that cannot be used (e.g. no key servers). */
   checkProvider(tx: StoreTx, keyProviderID: number): void;
@@ -221,19 +224,22 @@ export class Rekey {
       return mk;
     }
     const uuid = clusterUuid(store);
-    const { mk } = await this.deps.withProvider(to.keyProviderID, (p) =>
-      createExternalKey(p, uuid, to.keyID, (uid) => {
-        crashPoint('sear.afterCreate');
-        record({
-          keyID: to.keyID,
-          keyProviderID: to.keyProviderID!,
-          state: 'live',
-          purpose: 'searMasterKey',
-          kmipUID: uid,
-          sealedKey: null,
-          createTime: new Date().toISOString(),
-        });
-      }),
+    const { mk } = await this.deps.ask(
+      to.keyProviderID,
+      'software encryption master key create',
+      (p) =>
+        createExternalKey(p, uuid, to.keyID, (uid) => {
+          crashPoint('sear.afterCreate');
+          record({
+            keyID: to.keyID,
+            keyProviderID: to.keyProviderID!,
+            state: 'live',
+            purpose: 'searMasterKey',
+            kmipUID: uid,
+            sealedKey: null,
+            createTime: new Date().toISOString(),
+          });
+        }),
     );
     return mk;
   }
@@ -243,7 +249,7 @@ export class Rekey {
     const old = getMasterKey(this.deps.store, journal.from.keyID);
     if (!old || old.state !== 'pendingDestroy' || old.keyProviderID === null) return;
     try {
-      const left = await this.deps.withProvider(old.keyProviderID, (p) =>
+      const left = await this.deps.ask(old.keyProviderID, DESTROY, (p) =>
         destroyExternalKeys(p, [old.kmipUID!]),
       );
       if (left.length === 0)

@@ -3,11 +3,14 @@
 // (internal) when the cluster is created with enableSoftwareEncryptionAtRest; every drive
 // that appears gets a DEK, recorded wrapped before it reaches the drive. Rounds of this
 // "ensure" work, rekeys (rekey.ts) and clean-up at key servers run one at a time; rounds
-// that could not get the MK (a key server down) raise kmipServerFault and are retried
-// with capped, jittered backoff until the drives are attached.
+// that could not get the MK (a key server down) are retried with capped, jittered backoff
+// until the drives are attached. A round works only on the drives that need it: new,
+// present again, relocked, or whose last attempt may work later; a drive already attached
+// (or on a backend that cannot take a DEK) costs nothing until it is replugged or
+// relocked. Every KMIP request reports the key servers it reached (kmipServerFault per
+// server, key-server-requests.ts).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KmipProvider } from '../../kmip/client';
 import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
 import type { DriveInventory } from '../../opal/inventory';
 import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
@@ -22,7 +25,7 @@ import type { Sealer } from '../sealer';
 import { newDek, unwrapKey, wrapKey } from './key-wrap';
 import { cleanUpKeys } from './key-cleanup';
 import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
-import { reportMasterKeyProvider } from './sear-faults';
+import { KeyServerRequests } from './key-server-requests';
 import { Rekey, type RekeyParams } from './rekey';
 import {
   getMasterKey,
@@ -65,16 +68,31 @@ export class SearService {
   private readonly unwatch: (() => void)[] = [];
   /** serial → 'attached' or why its DEK is not attached (this process's view). */
   private readonly attachState = new Map<string, string>();
-  /** Open provider connections shared by the steps of one rekey. */
-  private session: Map<number, KmipProvider> | undefined;
+  /** Drives whose last attempt failed in a way that may work later (the retry's work). */
+  private readonly unfinished = new Set<string>();
+  /**
+   * serial → how often it was forgotten (gone, replugged, relocked): what a round learned
+   * of a drive forgotten while it ran is stale.
+   */
+  private readonly epochs = new Map<string, number>();
+  /** The epoch of each drive the running round works on. */
+  private roundEpochs = new Map<string, number>();
+  private readonly requests: KeyServerRequests;
 
   constructor(private readonly options: SearOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.requests = new KeyServerRequests({
+      store: options.store,
+      keyPair: this.keyPair,
+      kmip: this.kmip,
+      ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     this.rekeys = new Rekey({
       store: options.store,
       sealer: options.sealer,
       asyncResults: options.asyncResults,
-      withProvider: (id, fn) => this.withProvider(id, fn),
+      ask: this.requests.ask,
       loadKey: (k) => this.loadKey(k),
       checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -112,7 +130,7 @@ export class SearService {
     const events = this.options.inventory?.watch((e) => {
       // Plugged in again or power-cycled: whatever DEK it held is gone.
       if (e.type === 'added' || e.type === 'relocked') {
-        this.attachState.delete(e.type === 'added' ? e.drive.serial : e.serial);
+        this.forget(e.type === 'added' ? e.drive.serial : e.serial);
         this.trigger();
       }
     });
@@ -152,7 +170,7 @@ export class SearService {
       this.enableIn(tx);
       return this.rekeys.begin(tx, params);
     });
-    this.run(() => this.inSession(() => this.rekeys.finish()));
+    this.run(() => this.requests.inSession(() => this.rekeys.finish()));
     this.trigger(); // a rolled-back key to destroy, drives that appeared meanwhile
     return handle;
   }
@@ -203,8 +221,32 @@ export class SearService {
   private onDriveRecord(e: WatchEvent): void {
     const d = e.value as unknown as DriveRecord | undefined;
     if (e.type !== 'put' || !d) return;
-    if (!d.present) this.attachState.delete(d.serial);
-    else if (this.attachState.get(d.serial) !== ATTACHED) this.trigger();
+    if (!d.present) this.forget(d.serial);
+    // Known drives wait for their retry, if any; with SEAR off, enabling it starts a round.
+    else if (!this.attachState.has(d.serial) && softwareEarEnabled(this.store)) this.trigger();
+  }
+
+  /** Nothing is known of what the drive holds: the next round looks at it. */
+  private forget(serial: string): void {
+    this.attachState.delete(serial);
+    this.unfinished.delete(serial);
+    this.epochs.set(serial, (this.epochs.get(serial) ?? 0) + 1);
+  }
+
+  /** What the drive holds now, and whether a retry should try it again. */
+  private mark(serial: string, state: string, retry: boolean): void {
+    // Forgotten while this round worked on it: the next round looks again.
+    if (this.roundEpochs.get(serial) !== (this.epochs.get(serial) ?? 0)) return;
+    this.attachState.set(serial, state);
+    if (retry) this.unfinished.add(serial);
+    else this.unfinished.delete(serial);
+  }
+
+  /** Present drives not looked at yet (new, back, relocked) or worth another attempt. */
+  private drivesToDo(): DriveRecord[] {
+    return listDriveRecords(this.store).filter(
+      (d) => d.present && (!this.attachState.has(d.serial) || this.unfinished.has(d.serial)),
+    );
   }
 
   /** SEAR on a cluster that has no MK yet: the first, internal one. */
@@ -217,16 +259,14 @@ export class SearService {
     this.options.logger?.info({ keyID: record.keyID }, 'software encryption at rest enabled');
   }
 
-  /** One pass: key clean-up, DEKs for new drives, DEKs attached. True: try again later. */
+  /** One pass: key clean-up, DEKs for new drives, DEKs attached where needed. True: retry. */
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     this.store.transaction((tx) => this.enableIn(tx));
-    let retry = await cleanUpKeys(
-      this.store,
-      (id, fn) => this.withProvider(id, fn),
-      this.options.logger,
-    );
-    const drives = listDriveRecords(this.store).filter((d) => d.present);
+    let retry = await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
+    const drives = this.drivesToDo();
+    if (drives.length === 0) return retry;
+    this.roundEpochs = new Map(drives.map((d) => [d.serial, this.epochs.get(d.serial) ?? 0]));
     const deks = new Map(listDeks(this.store).map((d) => [d.serial, d]));
     const missing = drives.filter((d) => !deks.has(d.serial));
     const detached: DriveRecord[] = [];
@@ -239,16 +279,9 @@ export class SearService {
     let mk: Buffer;
     try {
       mk = await this.loadKey(current);
-      reportMasterKeyProvider(this.store, this.options.faults, current.keyProviderID, undefined);
     } catch (err) {
       const reason = `master key unavailable: ${(err as Error).message}`;
-      reportMasterKeyProvider(
-        this.store,
-        this.options.faults,
-        current.keyProviderID,
-        (err as Error).message,
-      );
-      for (const d of [...missing, ...detached]) this.attachState.set(d.serial, reason);
+      for (const d of [...missing, ...detached]) this.mark(d.serial, reason, true);
       this.options.logger?.warn({ keyID: current.keyID, err: (err as Error).message }, reason);
       return true;
     }
@@ -288,13 +321,14 @@ export class SearService {
   private async needsAttach(serial: string): Promise<boolean> {
     try {
       if (await this.options.dataPath.isAttached(serial)) {
-        this.attachState.set(serial, ATTACHED);
+        this.mark(serial, ATTACHED, false);
         return false;
       }
       return true;
     } catch (err) {
-      this.attachState.set(serial, (err as Error).message);
-      return !(err instanceof DataPathUnsupportedError);
+      const unsupported = err instanceof DataPathUnsupportedError;
+      this.mark(serial, (err as Error).message, !unsupported);
+      return !unsupported;
     }
   }
 
@@ -312,10 +346,11 @@ export class SearService {
         try {
           dek = dekOf(d.serial);
           await this.options.dataPath.attach(d.serial, dek);
-          this.attachState.set(d.serial, ATTACHED);
+          this.mark(d.serial, ATTACHED, false);
         } catch (err) {
-          this.attachState.set(d.serial, (err as Error).message);
-          failed ||= !(err instanceof DataPathUnsupportedError);
+          const retry = !(err instanceof DataPathUnsupportedError);
+          this.mark(d.serial, (err as Error).message, retry);
+          failed ||= retry;
           this.options.logger?.warn(
             { driveID: d.driveID, err: (err as Error).message },
             'DEK not attached',
@@ -334,51 +369,9 @@ export class SearService {
   /** The MK's material (the caller zeroes it): unsealed, or one Get at its provider. */
   private async loadKey(k: MasterKeyRecord): Promise<Buffer> {
     if (k.keyProviderID === null) return unsealInternalKey(this.options.sealer, k);
-    return this.withProvider(k.keyProviderID, (p) => fetchExternalKey(p, k.kmipUID!));
-  }
-
-  /** Within `work`, each provider's connection is opened once and kept (one negotiation). */
-  private async inSession(work: () => Promise<void>): Promise<void> {
-    this.session = new Map();
-    try {
-      await work();
-    } finally {
-      for (const p of this.session.values()) p.close();
-      this.session = undefined;
-    }
-  }
-
-  /** Runs `fn` over one connection to the provider's key servers, closed afterwards. */
-  private async withProvider<R>(
-    keyProviderID: number,
-    fn: (provider: KmipProvider) => Promise<R>,
-  ): Promise<R> {
-    if (this.session) {
-      let kept = this.session.get(keyProviderID);
-      if (!kept) {
-        kept = openProvider(
-          this.store,
-          this.keyPair,
-          keyProviderID,
-          this.kmip,
-          this.options.logger,
-        );
-        this.session.set(keyProviderID, kept);
-      }
-      return fn(kept);
-    }
-    const provider = openProvider(
-      this.store,
-      this.keyPair,
-      keyProviderID,
-      this.kmip,
-      this.options.logger,
+    return this.requests.ask(k.keyProviderID, 'software encryption master key', (p) =>
+      fetchExternalKey(p, k.kmipUID!),
     );
-    try {
-      return await fn(provider);
-    } finally {
-      provider.close();
-    }
   }
 
   private detachedDrives(tx: StoreTx): { [k: string]: Json }[] {

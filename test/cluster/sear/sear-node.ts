@@ -49,7 +49,8 @@ export interface SearNodeOptions {
   drives?: number;
   mode?: DriveMode;
   tester?: KeyServerTester;
-  dataPath?: DataPath;
+  /** Instead of the simulator's own; a function gets the simulator's socket. */
+  dataPath?: DataPath | ((socket: string) => DataPath);
 }
 
 const noContact: KeyServerTester = {
@@ -96,7 +97,12 @@ export async function startSearNode(
     node.sear = openSear(config, {
       ...deps,
       inventory: node.hw.drives.inventory,
-      ...(options.dataPath ? { dataPath: options.dataPath } : {}),
+      ...(options.dataPath
+        ? {
+            dataPath:
+              typeof options.dataPath === 'function' ? options.dataPath(socket) : options.dataPath,
+          }
+        : {}),
     });
     node.api = await startApiServer({
       store: node.store,
