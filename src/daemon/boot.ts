@@ -52,9 +52,10 @@ export async function startDaemon(
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
     const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
-    // The key servers' handshakes run while the rest of the boot does; the turns given to
-    // the event loop between the steps below let them progress.
-    hw.unlock?.preconnect();
+    // The keys are sent for now, so that the key server works while the rest of the boot
+    // does; the turns given to the event loop between the steps below let its TLS
+    // handshake progress.
+    hw.unlock?.prefetchKeys();
     await ioTurn();
     // kmipCertificateFault: checked now, daily, and when a key server changes.
     const stopCertificateChecks = watchKeyServerCertificates(
@@ -100,8 +101,16 @@ export async function startDaemon(
       componentLogger(logger, 'drives'),
     );
     undo.push(() => drivesStarting.stop());
-    // Loaded here, not at the top: what boot unlock needs comes first.
+    // The API starts once the first unlock round has sent for its keys (or at most
+    // API_WAIT_MS after the drives started): its loading then runs while the key server
+    // works, off the unlock's path, and it still answers within moments of the start.
+    await Promise.race([
+      hw.unlock?.keysAsked,
+      drivesStarting.firstAttempt.then(() => (drivesStarted ? hw.unlock?.keysAsked : undefined)),
+      sleep(API_WAIT_MS),
+    ]);
     await ioTurn();
+    // Loaded here, not at the top: what boot unlock needs comes first.
     const { startApiServer } = require('../api') as typeof import('../api');
     await ioTurn();
     const api = await startApiServer({
@@ -143,6 +152,12 @@ export async function startDaemon(
     throw err;
   }
 }
+
+/** The longest the API waits for the first unlock round to send for its keys. */
+const API_WAIT_MS = 1000;
+
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** Lets pending I/O callbacks (a TLS handshake in progress) run before the next step. */
 const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -20,7 +20,16 @@ import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
-import { fetchKeys, type FetchedKeys, type KeyFailure } from './fetch-keys';
+import {
+  answersCover,
+  collectKeys,
+  fetchKeys,
+  requestKeys,
+  zeroAnswers,
+  type FetchedKeys,
+  type KeyAnswers,
+  type KeyFailure,
+} from './fetch-keys';
 import { checkHeldKeys } from './key-check';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
@@ -33,8 +42,8 @@ const FIRST_RETRY_MS = 500;
 /** Drives unlocked at once when the transport does not say (the ioctls share libuv's pool). */
 const PARALLEL_UNLOCKS = 2;
 const DEFAULT_METADATA_GRACE_SEC = 360;
-/** An early connection not taken by a round this soon is dropped (servers close idle ones). */
-const EARLY_CONNECTION_MAX_AGE_MS = 10_000;
+/** Keys fetched ahead that no round took this soon are dropped (and zeroed). */
+const PREFETCH_MAX_AGE_MS = 10_000;
 
 export interface BootUnlockDeps {
   store: Store;
@@ -117,11 +126,18 @@ export class BootUnlockService {
   private delay = FIRST_RETRY_MS;
   private unwatch: (() => void) | undefined;
   private closed = false;
-  /** Providers connecting ahead of the first round (see preconnect). */
-  private early: { at: number; providers: Map<number, KmipProvider> } | undefined;
+  /** The keys asked for ahead of the first round (see prefetchKeys). */
+  private prefetched:
+    { at: number; records: DriveKeyRecord[]; answers: Promise<KeyAnswers | undefined> } | undefined;
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
+  private keysAskedNow!: () => void;
+  /**
+   * Settles when the first round has sent for its keys (the drives' status read) or is
+   * over: from then on it mostly waits on the key server, and other work costs it nothing.
+   */
+  readonly keysAsked = new Promise<void>((resolve) => (this.keysAskedNow = resolve));
 
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
@@ -129,13 +145,27 @@ export class BootUnlockService {
   }
 
   /**
-   * Start connecting now (TLS handshake, version negotiation) to the key servers holding
-   * the keys of the drives under hardware EAR, before the drives backend and the API start:
-   * the key server's handshake overlaps them, and the first round takes these connections.
+   * Send for the keys of every drive under hardware EAR now (one batched Get per provider),
+   * before the drives backend and the API start and before any drive's status is read: at a
+   * boot they are all locked, and the key server's handshake and answer then overlap the
+   * rest of the start. The first round takes from the answers the keys of the drives it
+   * finds locked; the others are zeroed unused, and a key server's outcome counts only for
+   * the keys taken. Drives the TryLimit guard holds are left out.
    */
-  preconnect(): void {
-    if (this.closed || this.early || getEar(this.deps.store).state !== 'enabled') return;
-    this.early = { at: performance.now(), providers: this.openProviders(this.candidates()) };
+  prefetchKeys(): void {
+    if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled') return;
+    const { store } = this.deps;
+    const bootID = (this.deps.bootID ?? readBootID)();
+    const records = this.candidates().flatMap((d) => {
+      const key = getKeyRecord(store, d.keyID!);
+      const wanted = key && key.keyProviderID !== null && !isGuarded(store, d.driveID, key, bootID);
+      return wanted ? [key] : [];
+    });
+    if (records.length === 0) return;
+    const answers = requestKeys({ ...this.deps, keyPair: this.keyPair }, records).catch(
+      () => undefined, // the round asks again, and reports why it cannot
+    );
+    this.prefetched = { at: performance.now(), records, answers };
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
@@ -172,6 +202,7 @@ export class BootUnlockService {
         this.deps.logger?.error({ err: (err as Error).message }, 'boot unlock round failed');
         this.scheduleRetry(true);
       } finally {
+        this.keysAskedNow();
         this.firstPassDone();
       }
     });
@@ -223,8 +254,9 @@ export class BootUnlockService {
     this.unwatch?.();
     for (const t of [this.timer, this.graceTimer]) if (t) clearTimeout(t);
     if (this.keyCheckTimer) clearInterval(this.keyCheckTimer);
+    this.keysAskedNow();
     this.firstPassDone();
-    for (const provider of this.takeEarly().values()) provider.close();
+    this.dropPrefetch();
     await this.idle();
   }
 
@@ -260,8 +292,11 @@ export class BootUnlockService {
       result.retry ||= f.retry;
     };
     const candidates = this.candidates();
-    const opened = this.openProviders(candidates, this.takeEarly());
+    const prefetched = this.takePrefetch();
+    // With keys asked for ahead, no other connection is made unless they fall short.
+    const opened = prefetched ? new Map<number, KmipProvider>() : this.openProviders(candidates);
     let keys: FetchedKeys;
+    let prefetchTaken = false;
     try {
       const scanStarted = performance.now();
       const locked = await this.lockedDrives(candidates, fail);
@@ -280,15 +315,22 @@ export class BootUnlockService {
         else wanted.push({ drive, key });
       }
       const fetchStarted = performance.now();
-      keys = await fetchKeys(
-        { ...this.deps, keyPair: this.keyPair, opened },
-        wanted.map((w) => w.key),
-      );
+      const records = wanted.map((w) => w.key);
+      this.keysAskedNow();
+      const early = await prefetched;
+      prefetchTaken = true;
+      if (early && answersCover(early, records))
+        keys = collectKeys(this.deps.sealer, records, early);
+      else {
+        if (early) zeroAnswers(early);
+        keys = await fetchKeys({ ...this.deps, keyPair: this.keyPair, opened }, records);
+      }
       if (wanted.length)
         this.deps.logger?.debug({ keys: wanted.length, ms: elapsed(fetchStarted) }, 'keys fetched');
     } finally {
       // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
       for (const provider of opened.values()) provider.close();
+      if (!prefetchTaken) void prefetched?.then((answers) => answers && zeroAnswers(answers));
     }
     const timings: [ms: number, ok: boolean][] = [];
     // allSettled: the AKs are zeroed only once no unlock can still read them (a store error
@@ -379,25 +421,28 @@ export class BootUnlockService {
     );
   }
 
-  /** The providers preconnect opened, unless too old to trust; they are the caller's now. */
-  private takeEarly(): Map<number, KmipProvider> {
-    const early = this.early;
-    this.early = undefined;
-    if (!early) return new Map();
-    if (performance.now() - early.at <= EARLY_CONNECTION_MAX_AGE_MS) return early.providers;
-    for (const provider of early.providers.values()) provider.close();
-    return new Map();
+  /** The answers of prefetchKeys, unless too old to trust; the caller zeroes them. */
+  private takePrefetch(): Promise<KeyAnswers | undefined> | undefined {
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    if (!prefetched) return undefined;
+    if (performance.now() - prefetched.at <= PREFETCH_MAX_AGE_MS) return prefetched.answers;
+    void prefetched.answers.then((answers) => answers && zeroAnswers(answers));
+    return undefined;
+  }
+
+  private dropPrefetch(): void {
+    void this.prefetched?.answers.then((answers) => answers && zeroAnswers(answers));
+    this.prefetched = undefined;
   }
 
   /**
-   * A client per key provider holding a candidate's key (those in `opened` already), each
-   * connecting (TLS handshake, version negotiation) while the drives' status is read. One
-   * that cannot be opened is left to fetchKeys, which opens it again and reports why.
+   * A client per key provider holding a candidate's key, already connecting (TLS handshake,
+   * version negotiation) while the drives' status is read. One that cannot be opened is
+   * left to fetchKeys, which opens it again and reports why.
    */
-  private openProviders(
-    candidates: DriveRecord[],
-    opened = new Map<number, KmipProvider>(),
-  ): Map<number, KmipProvider> {
+  private openProviders(candidates: DriveRecord[]): Map<number, KmipProvider> {
+    const opened = new Map<number, KmipProvider>();
     const { store, kmip, logger } = this.deps;
     for (const d of candidates) {
       const providerID = getKeyRecord(store, d.keyID!)?.keyProviderID;

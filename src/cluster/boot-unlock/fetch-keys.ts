@@ -1,6 +1,8 @@
 // The AKs of the locked drives: one batched KMIP Get per provider over one connection,
 // internal AKs unsealed, each checked against its key check value so a wrong or swapped
 // key never reaches a drive. What each key server did is reported per server.
+// Two steps, so that a boot can send for the keys before it knows which drives are locked
+// (requestKeys) and take from the answers only the keys of those that are (collectKeys).
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
@@ -8,7 +10,7 @@ import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { checkMatches, sealLabel, type DriveKeyRecord } from '../hardware-ear/drive-keys';
 import { fetchAks, type KmipSettings } from '../hardware-ear/kmip-keys';
-import { askProvider } from './ask-provider';
+import { askProvider, type ProviderAnswer } from './ask-provider';
 import { noteServer, type ServerOutcomes } from './server-faults';
 
 /** Why a drive has no key this round; `retry`: it may come later (a key server issue). */
@@ -35,21 +37,57 @@ export interface FetchDeps {
   opened?: ReadonlyMap<number, KmipProvider>;
 }
 
+/** keyProviderID → what it answered to the batched Get of its keys (kmipUID → AK or error). */
+export type KeyAnswers = Map<number, ProviderAnswer<Map<string, Buffer | Error>>>;
+
 export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<FetchedKeys> {
+  return collectKeys(deps.sealer, records, await requestKeys(deps, records));
+}
+
+/** One batched Get per provider for the external keys among `records`, all at once. */
+export async function requestKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<KeyAnswers> {
+  const uids = new Map<number, string[]>();
+  for (const r of records) {
+    if (r.keyProviderID !== null)
+      uids.set(r.keyProviderID, [...(uids.get(r.keyProviderID) ?? []), r.kmipUID!]);
+  }
+  const answers: KeyAnswers = new Map();
+  await Promise.all(
+    [...uids].map(async ([keyProviderID, group]) => {
+      answers.set(keyProviderID, await askProvider(deps, keyProviderID, (p) => fetchAks(p, group)));
+    }),
+  );
+  return answers;
+}
+
+/** Whether `answers` hold an answer (a key, or why not) for every external key of `records`. */
+export function answersCover(answers: KeyAnswers, records: DriveKeyRecord[]): boolean {
+  return records.every((r) => {
+    if (r.keyProviderID === null) return true;
+    const answer = answers.get(r.keyProviderID);
+    return !!answer && (!answer.value || answer.value.has(r.kmipUID!));
+  });
+}
+
+/**
+ * The AKs of `records` from `answers` (internal ones unsealed), and each contacted key
+ * server's outcome for these keys. Every fetched key not handed out is zeroed here.
+ */
+export function collectKeys(
+  sealer: Sealer,
+  records: DriveKeyRecord[],
+  answers: KeyAnswers,
+): FetchedKeys {
   const out: FetchedKeys = { aks: new Map(), servers: new Map(), providersAsked: [] };
   const byProvider = new Map<number, DriveKeyRecord[]>();
   for (const r of records) {
-    if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(deps.sealer, r));
+    if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(sealer, r));
     else byProvider.set(r.keyProviderID, [...(byProvider.get(r.keyProviderID) ?? []), r]);
   }
+  const handedOut = new Set<Buffer>();
   for (const [keyProviderID, group] of byProvider) {
+    const answer = answers.get(keyProviderID)!;
     out.providersAsked.push(keyProviderID);
-    const answer = await askProvider(deps, keyProviderID, (p) =>
-      fetchAks(
-        p,
-        group.map((r) => r.kmipUID!),
-      ),
-    );
     for (const [keyServerID, why] of answer.failed) noteServer(out.servers, keyServerID, why);
     const fetched = answer.value;
     if (!fetched) {
@@ -67,7 +105,10 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
           reason: `key unavailable at the key server: ${got.message}`,
           retry: true,
         });
-      } else out.aks.set(r.keyID, checked(got, r));
+      } else {
+        handedOut.add(got);
+        out.aks.set(r.keyID, checked(got, r));
+      }
     }
     if (answer.servedBy !== undefined) {
       noteServer(
@@ -77,7 +118,17 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
       );
     }
   }
+  zeroAnswers(answers, handedOut);
   return out;
+}
+
+/** Zeroes every fetched key in `answers` except those in `keep`. */
+export function zeroAnswers(answers: KeyAnswers, keep: ReadonlySet<Buffer> = new Set()): void {
+  for (const answer of answers.values()) {
+    for (const got of answer.value?.values() ?? []) {
+      if (Buffer.isBuffer(got) && !keep.has(got)) got.fill(0);
+    }
+  }
 }
 
 function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {

@@ -1,7 +1,8 @@
 // The key provider's connection (TLS handshake, version negotiation) opens while the
 // drives' status is read, not after: a status scan that waits for "kmip connected"
 // completes. Nothing locked → the early connection is closed and no request is sent; the
-// key server down → one connection attempt per round, the same faults as before.
+// key server down → one connection attempt per round, the same faults as before. Keys sent
+// for ahead of the first round (prefetchKeys) serve it without a second request.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -149,6 +150,35 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     t.equal(result.failed.size, 0);
     await waitFor(() => u.count('kmip connection ended') === u.count('kmip connected'));
     t.equal(u.count('kmip batch'), 0, 'no KMIP request');
+    t.same(u.faults.list('current'), [], 'no fault');
+  });
+
+  t.test('keys sent for ahead: the round takes them; one connection, one Get', async (t) => {
+    node.sim.powerCycle();
+    const u = unlocker(node);
+    t.teardown(() => u.close());
+    u.service.prefetchKeys();
+    await waitFor(() => u.count('kmip batch') === 1); // answered before any status was read
+    const result = await u.service.round();
+    t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
+    t.equal(result.unlocked.length, 3);
+    t.ok(
+      sim().every((s) => !s.locked),
+      'all unlocked',
+    );
+    t.equal(u.count('kmip connected'), 1, 'the prefetch’s connection only');
+    t.equal(u.count('kmip batch'), 1, 'the prefetch’s Get only');
+    await u.service.keysAsked; // settled by the round
+  });
+
+  t.test('keys sent for ahead, nothing locked: taken by nobody, no fault', async (t) => {
+    const u = unlocker(node);
+    t.teardown(() => u.close());
+    u.service.prefetchKeys();
+    const result = await u.service.round();
+    t.same(result.unlocked, []);
+    t.equal(result.failed.size, 0);
+    t.equal(u.count('kmip batch'), 1, 'the prefetch was answered and dropped');
     t.same(u.faults.list('current'), [], 'no fault');
   });
 
