@@ -9,6 +9,7 @@ import type { StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
 import { getProvider, serversOfProvider } from '../kmip-records';
+import { versionMemory } from '../kmip-versions';
 import type { NewDriveKey } from './drive-keys';
 
 export interface KmipSettings {
@@ -49,7 +50,7 @@ export function openProvider(
       key,
       connectTimeoutMs: settings.connectTimeoutMs,
       requestTimeoutMs: settings.requestTimeoutMs,
-      ...(version ? { version } : {}),
+      ...(version ? { version } : versionMemory(tx, s)),
       ...(logger ? { logger } : {}),
     })),
     logger ? { logger } : {},

@@ -1,5 +1,6 @@
 // A client for one key server: several hostnames for the same server, tried in order
-// with recently failed ones last; one reused connection; version negotiated per endpoint.
+// with recently failed ones last; one reused connection; version negotiated per endpoint
+// (or, for a server the caller remembers, taken as last negotiated until it refuses it).
 import type { Logger } from 'pino';
 import { ResultReason, type KmipVersion } from '../ttlv';
 import { CLIENT_VERSIONS, V1_0, V1_1, formatVersion, ops, type BatchOp } from '../messages';
@@ -29,6 +30,14 @@ export interface KmipServerOptions {
   version?: KmipVersion;
   /** Versions offered in Discover Versions, preferred first. Default 1.4 … 1.0. */
   versions?: readonly KmipVersion[];
+  /**
+   * The version this server settled on before (the caller remembers it): used without a
+   * Discover Versions round trip. If the server refuses a message in it, the version is
+   * negotiated and the message sent once more.
+   */
+  knownVersion?: KmipVersion;
+  /** Told each version a Discover Versions settles on, for the caller to remember. */
+  onNegotiated?: (version: KmipVersion) => void;
   /** How long a failed endpoint goes to the back of the line. Default 30000. */
   failureMemoryMs?: number;
   /** Largest response accepted. Default 4 MiB. */
@@ -64,6 +73,9 @@ export class KmipClient extends KmipOperations {
   private readonly port: number;
   private readonly failures: FailureMemory;
   private readonly versions = new Map<string, KmipVersion>();
+  /** Endpoints using knownVersion that have not yet answered a message in it. */
+  private readonly assumed = new Set<string>();
+  private knownVersionRefused = false;
   private conn: KmipConnection | undefined;
   private connecting: Promise<KmipConnection> | undefined;
   /** A connection attempt started ahead of the request that will take it. */
@@ -120,6 +132,18 @@ export class KmipClient extends KmipOperations {
     try {
       results = await runBatch(conn, version, batch, timeout);
     } catch (err) {
+      if (this.assumed.has(conn.endpoint) && refusesVersion(err)) {
+        this.opts.logger?.debug(
+          { endpoint: conn.endpoint, version: formatVersion(version), err: (err as Error).message },
+          'kmip version refused; negotiating',
+        );
+        this.knownVersionRefused = true;
+        this.assumed.delete(conn.endpoint);
+        this.versions.delete(conn.endpoint);
+        if (!conn.open) conn = await this.connection();
+        results = await runBatch(conn, await this.version(conn), batch, timeout);
+        return { endpoint: conn.endpoint, version: this.versions.get(conn.endpoint)!, results };
+      }
       if (!(err instanceof KmipError) || !reused || !isIdleClose(err)) throw err;
       this.opts.logger?.debug(
         { endpoint: conn.endpoint },
@@ -128,6 +152,7 @@ export class KmipClient extends KmipOperations {
       conn = await this.connection();
       results = await runBatch(conn, await this.version(conn), batch, timeout);
     }
+    this.assumed.delete(conn.endpoint); // it answered in that version
     this.opts.logger?.debug(
       { endpoint: conn.endpoint, items: batch.length, ms: Math.round(performance.now() - started) },
       'kmip batch',
@@ -144,6 +169,11 @@ export class KmipClient extends KmipOperations {
     if (this.opts.version) return this.opts.version;
     const known = this.versions.get(conn.endpoint);
     if (known) return known;
+    if (this.opts.knownVersion && !this.knownVersionRefused) {
+      this.versions.set(conn.endpoint, this.opts.knownVersion);
+      this.assumed.add(conn.endpoint);
+      return this.opts.knownVersion;
+    }
     const offered = this.opts.versions ?? CLIENT_VERSIONS;
     let chosen: KmipVersion;
     const [r] = await runBatch(conn, V1_1, [ops.discoverVersions(offered)], this.timeout());
@@ -172,6 +202,15 @@ export class KmipClient extends KmipOperations {
       { endpoint: conn.endpoint, version: formatVersion(chosen) },
       'kmip version',
     );
+    try {
+      this.opts.onNegotiated?.(chosen);
+    } catch (err) {
+      // Remembering is an optimisation: the next start negotiates again.
+      this.opts.logger?.warn(
+        { err: (err as Error).message },
+        'could not remember the KMIP version',
+      );
+    }
     return chosen;
   }
 
@@ -275,6 +314,20 @@ export function combine(attempts: KmipError[]): KmipError {
       timedOut: last.timedOut,
       attempts,
     },
+  );
+}
+
+/**
+ * A failure of the whole message that a server not speaking its version gives: refused as
+ * an invalid message or unsupported version, or the connection dropped or answered with
+ * something we cannot parse (not a timeout: a stalled server is not asked twice).
+ */
+function refusesVersion(err: unknown): boolean {
+  if (!(err instanceof KmipError) || err.timedOut) return false;
+  if (err.stage === 'response') return true;
+  return (
+    err.resultReason === ResultReason.InvalidMessage ||
+    err.resultReason === ResultReason.UnsupportedProtocolVersion
   );
 }
 

@@ -1,0 +1,43 @@
+// The KMIP version each key server settled on, remembered in the store so that a boot's
+// first message to it needs no Discover Versions round trip. A cache, not state: it holds
+// for the server's current endpoints only, and a server that refuses it is asked again.
+import { formatVersion, parseVersion } from '../kmip/client';
+import type { KmipVersion } from '../kmip/ttlv';
+import type { Store, StoreTx } from '../store/store';
+import type { KeyServerRecord } from './kmip-records';
+
+export const KMIP_VERSIONS_PREFIX = 'kmipVersions/';
+
+interface Remembered {
+  endpoints: string;
+  version: string;
+}
+
+const keyOf = (keyServerID: number): string => `${KMIP_VERSIONS_PREFIX}${keyServerID}`;
+const endpointsOf = (s: KeyServerRecord): string =>
+  `${s.kmipKeyServerHostnames.join(',')}:${s.kmipKeyServerPort}`;
+
+/** The client options that use and keep the memory; none inside a transaction. */
+export function versionMemory(
+  tx: StoreTx,
+  server: KeyServerRecord,
+): { knownVersion?: KmipVersion; onNegotiated?: (v: KmipVersion) => void } {
+  // A transaction's handle is gone by the time a version is negotiated.
+  if (!isStore(tx)) return {};
+  const store = tx;
+  const endpoints = endpointsOf(server);
+  const entry = store.get<Remembered>(keyOf(server.keyServerID))?.value;
+  const knownVersion = entry?.endpoints === endpoints ? parseVersion(entry.version) : undefined;
+  return {
+    ...(knownVersion ? { knownVersion } : {}),
+    onNegotiated: (v) => {
+      const version = formatVersion(v);
+      if (entry?.endpoints === endpoints && entry.version === version) return;
+      store.put(keyOf(server.keyServerID), { endpoints, version });
+    },
+  };
+}
+
+function isStore(tx: StoreTx): tx is Store {
+  return typeof (tx as Partial<Store>).transaction === 'function';
+}
