@@ -244,8 +244,9 @@ export class BootUnlockService {
       if (f.retry) waiting.add(driveID);
       result.retry ||= f.retry;
     };
+    // A drive being erased is not unlocked: its AK is on its way out (a revert may race).
     const candidates = listDriveRecords(store).filter(
-      (d) => d.present && d.security === 'enabled' && d.keyID,
+      (d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing',
     );
     const opened = this.openProviders(candidates);
     let keys: FetchedKeys;
@@ -344,7 +345,7 @@ export class BootUnlockService {
     const { store } = this.deps;
     if (getEar(store).state !== 'enabled') return;
     const records = listDriveRecords(store)
-      .filter((d) => d.present && d.security === 'enabled' && d.keyID)
+      .filter((d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing')
       .map((d) => getKeyRecord(store, d.keyID!))
       .filter((k): k is DriveKeyRecord => !!k && k.keyProviderID !== null);
     if (records.length === 0) return;
