@@ -20,6 +20,7 @@ export function revertEvidence(
 ): RevertEvidence {
   // The journal is written before REVERT_TPR is sent: without it nothing was sent.
   if (!journal) return 'notSent';
+  checkAnswering(status);
   // A revert leaves the Locking SP inactive: still active, the revert never reached it.
   if (status.lockingEnabled) return 'notSent';
   return journal.lockingEnabled ? 'reverted' : 'unknown';
@@ -43,4 +44,12 @@ export async function revertAgain(drive: OpalDrive, sidPin: Buffer): Promise<str
   if (refused) return refused;
   await drive.revertTper(Buffer.from(sidPin));
   return undefined;
+}
+
+/**
+ * A drive answering with errors reports all-zero status flags (no Opal support at all),
+ * which would read as an inactive Locking SP: that is no evidence, the caller retries.
+ */
+export function checkAnswering(status: DriveStatus): void {
+  if (!status.supported) throw new Error('status: the drive reports no Opal support (I/O errors?)');
 }

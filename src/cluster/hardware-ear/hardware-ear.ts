@@ -40,7 +40,7 @@ import {
   unlockForGood,
   type SecureOutcome,
 } from './secure-drive';
-import { revertAgain, revertEvidence } from './erase-drive';
+import { checkAnswering, revertAgain, revertEvidence } from './erase-drive';
 import { crashPoint } from './test-hooks';
 import { settleChain } from '../settle';
 import { OpalStatusError } from '../../opal/errors';
@@ -252,7 +252,9 @@ export class HardwareEarService implements DriveSecurer {
       const pin = await this.loadOne(sidKeyID);
       const opal = this.opal(d);
       try {
-        const { lockingEnabled } = await opal.status();
+        const status = await opal.status();
+        checkAnswering(status);
+        const { lockingEnabled } = status;
         // Before the revert: with what a restart needs to tell whether it reached the drive.
         this.store.transaction((tx) => {
           const now = getDrive(tx, d.driveID);
