@@ -3,7 +3,8 @@
 // message, recorded with their drives as `provisioning` before any drive is touched, then
 // each drive is owned, locked and verified. A restart resumes or rolls back every
 // `provisioning` drive; a key is only destroyed once its drive has proved it does not
-// hold it, so no drive is left with a PIN nobody knows.
+// hold it, so no drive is left with a PIN nobody knows. SecureEraseDrives is journaled on
+// the drive record too (step `erasing`): a restart finishes an erase it interrupted.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
