@@ -399,7 +399,7 @@ export class BootUnlockService {
     const { store } = this.deps;
     if (getEar(store).state !== 'enabled') return;
     const records = listDriveRecords(store)
-      .filter((d) => d.present && d.security === 'enabled' && d.keyID)
+      .filter((d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing')
       .map((d) => getKeyRecord(store, d.keyID!))
       .filter((k): k is DriveKeyRecord => !!k && k.keyProviderID !== null);
     if (records.length === 0) return;
@@ -414,10 +414,13 @@ export class BootUnlockService {
     store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
   }
 
-  /** The drives a round looks at: present, under hardware EAR, with a key. */
+  /**
+   * The drives a round looks at: present, under hardware EAR, with a key. A drive being
+   * erased is not unlocked: its AK is on its way out (a revert may race).
+   */
   private candidates(): DriveRecord[] {
     return listDriveRecords(this.deps.store).filter(
-      (d) => d.present && d.security === 'enabled' && d.keyID,
+      (d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing',
     );
   }
 

@@ -21,6 +21,28 @@ export type DriveSecurity = 'none' | 'provisioning' | 'enabled' | 'disabling' | 
 /** recorded: the drive is untouched; owning: TAKE_OWNERSHIP may have reached the drive. */
 export type ProvisioningStep = 'recorded' | 'owning';
 
+/**
+ * The journal of a drive's work that must survive a crash: provisioning, or `erasing`, set
+ * with status `erasing` by SecureEraseDrives before anything reaches the drive and cleared
+ * once the drive's records say it is erased (or that it was not).
+ */
+export type DriveStep = ProvisioningStep | 'erasing';
+
+/**
+ * Written (step `erasing`) just before REVERT_TPR is sent, so that a restart can tell whether
+ * it reached the drive. The keys to destroy afterwards are the record's keyID and ownerKeyID
+ * (their key records hold the KMIP UIDs).
+ */
+export interface EraseJournal {
+  /** The key presented as SID. */
+  sidKeyID: string;
+  /**
+   * The Locking SP was active then: a revert leaves it inactive, so a status showing it
+   * inactive proves the revert happened. False: status cannot tell (see erase-drive.ts).
+   */
+  lockingEnabled: boolean;
+}
+
 export interface DriveRecord {
   driveID: number;
   serial: string;
@@ -34,7 +56,9 @@ export interface DriveRecord {
   status: DriveStatus;
   type: DriveType;
   security: DriveSecurity;
-  step: ProvisioningStep | null;
+  step: DriveStep | null;
+  /** Only while an erase is about to revert the drive, or may have (see EraseJournal). */
+  erase?: EraseJournal;
   keyID: string | null;
   keyProviderID: number | null;
   /**

@@ -168,8 +168,16 @@ export class DriveService {
             `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
           );
         }
+        if (d.step !== null) {
+          throw new ElementError(
+            'xDriveNotAvailable',
+            `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
+          );
+        }
       }
-      for (const d of records) putDrive(tx, { ...d, status: 'erasing' });
+      // step `erasing` is the erase's journal: a restart finds the drive still erasing and
+      // hardware EAR finishes the erase, whatever the drive had been through.
+      for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
       return this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs });
     });
     this.track(this.finishErase(handle, driveIDs));
@@ -178,14 +186,21 @@ export class DriveService {
 
   private async finishErase(handle: number, ids: number[]): Promise<void> {
     let failed: Map<number, string>;
+    const securer = this.securer;
     try {
-      if (!this.securer) throw new Error('no drive security service');
-      failed = await this.securer.erase(ids);
+      if (!securer) throw new Error('no drive security service');
+      failed = await securer.erase(ids);
     } catch (err) {
       failed = new Map(ids.map((id) => [id, (err as Error).message]));
     }
     this.store.transaction((tx) => {
-      for (const id of ids) putDrive(tx, { ...getDrive(tx, id), status: 'available' });
+      for (const id of ids) {
+        const d = getDrive(tx, id);
+        // Still journaled: the revert may have reached the drive, so it stays erasing until
+        // hardware EAR has found out and finished. Without a securer nothing reached it.
+        if (securer && d.step === 'erasing') continue;
+        putDrive(tx, { ...d, status: 'available', step: d.step === 'erasing' ? null : d.step });
+      }
       if (failed.size === 0) {
         this.asyncResults.succeed(tx, handle, { driveIDs: ids });
         return;
@@ -364,11 +379,13 @@ function removed(d: DriveRecord): DriveRecord {
 
 /**
  * An erase or removal a previous process did not finish (its async result is failed at
- * start, before this runs): the drive is available again instead of stuck mid-job.
+ * start, before this runs): the drive is available again instead of stuck mid-job. An
+ * erase journaled on the drive (step `erasing`) stays erasing: hardware EAR's recovery
+ * finishes it (the revert may have reached the drive) and makes the drive available.
  */
 function settleInterrupted(tx: StoreTx, records: Iterable<DriveRecord>): void {
   for (const d of records) {
-    if (d.status === 'erasing') putDrive(tx, { ...d, status: 'available' });
+    if (d.status === 'erasing' && d.step !== 'erasing') putDrive(tx, { ...d, status: 'available' });
     else if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
   }
 }

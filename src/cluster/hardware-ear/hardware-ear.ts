@@ -3,7 +3,8 @@
 // message, recorded with their drives as `provisioning` before any drive is touched, then
 // each drive is owned, locked and verified. A restart resumes or rolls back every
 // `provisioning` drive; a key is only destroyed once its drive has proved it does not
-// hold it, so no drive is left with a PIN nobody knows.
+// hold it, so no drive is left with a PIN nobody knows. SecureEraseDrives is journaled on
+// the drive record too (step `erasing`): a restart finishes an erase it interrupted.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
@@ -40,8 +41,10 @@ import {
   unlockForGood,
   type SecureOutcome,
 } from './secure-drive';
+import { checkAnswering, revertAgain, revertEvidence } from './erase-drive';
 import { crashPoint } from './test-hooks';
 import { settleChain } from '../settle';
+import { OpalStatusError } from '../../opal/errors';
 
 export interface HardwareEarOptions {
   store: Store;
@@ -69,6 +72,7 @@ const KEY_SERVER_FAILED = 'key server: ';
  * one still owned, and presenting the MSID again to the latter burns a second try.
  */
 function mayProvision(d: DriveRecord): boolean {
+  if (d.step === 'erasing') return false; // its erase comes first
   if (d.security === 'none') return d.driveSecurityFaultReason === 'none';
   return (
     d.security === 'failed' &&
@@ -84,6 +88,10 @@ export class HardwareEarService implements DriveSecurer {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = FIRST_RETRY_MS;
   private closed = false;
+  /** Drives a SecureEraseDrives call of this process is erasing (not recovery's). */
+  private readonly liveErases = new Set<number>();
+  /** The last destroyPending could not reach a provider: retried like unfinished work. */
+  private destroyDeferred = false;
 
   constructor(private readonly options: HardwareEarOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
@@ -163,6 +171,7 @@ export class HardwareEarService implements DriveSecurer {
 
   /** At start: finish whatever a previous process left half done (idle() tells when). */
   recover(): void {
+    this.run(() => this.resumeErases());
     const { state } = getEar(this.store);
     if (state === 'enabling') this.run(() => this.finishEnable());
     else if (state === 'disabling') this.run(() => this.finishDisable());
@@ -198,17 +207,25 @@ export class HardwareEarService implements DriveSecurer {
    * SecureEraseDrives: REVERT_TPR as SID crypto-erases the drive (factory state), then its
    * AK is destroyed. A drive never owned is owned first with a throwaway key, recorded
    * (sealed) before it is used. Returns the IDs that could not be erased, with the reason.
+   * The drives come journaled (step `erasing`); a drive whose revert may or may not have
+   * happened keeps its journal, and recovery finishes it.
    */
   erase(driveIDs: number[]): Promise<Map<number, string>> {
+    // Known from the call on, so that a recovery queued meanwhile leaves these drives alone.
+    for (const id of driveIDs) this.liveErases.add(id);
     return this.queued(async () => {
       const failed = new Map<number, string>();
-      await mapLimit(driveIDs, this.options.parallel ?? 8, async (id) => {
-        try {
-          await this.eraseOne(getDrive(this.store, id));
-        } catch (err) {
-          failed.set(id, (err as Error).message);
-        }
-      });
+      try {
+        await mapLimit(driveIDs, this.options.parallel ?? 8, async (id) => {
+          try {
+            await this.eraseOne(getDrive(this.store, id), false);
+          } catch (err) {
+            failed.set(id, (err as Error).message);
+          }
+        });
+      } finally {
+        for (const id of driveIDs) this.liveErases.delete(id);
+      }
       // The erase is done; a key server that can't destroy now is retried later.
       await this.destroyPending().catch((err) =>
         this.options.logger?.warn({ err: (err as Error).message }, 'hardware EAR work failed'),
@@ -217,39 +234,73 @@ export class HardwareEarService implements DriveSecurer {
     });
   }
 
-  private async eraseOne(d: DriveRecord): Promise<void> {
-    if (d.security !== 'none' && d.security !== 'enabled' && d.security !== 'failed')
-      throw new Error(`drive security is ${d.security}`);
-    let sidKeyID = d.keyID ?? d.ownerKeyID;
-    if (!sidKeyID) {
-      if (d.driveSecurityFaultReason !== 'none') throw new Error(d.driveSecurityFaultReason);
-      sidKeyID = await this.ownForErase(d);
-    }
-    const pin = await this.loadOne(sidKeyID);
+  /**
+   * One drive, journaled `erasing`. Up to the revert a failure leaves the drive as it was
+   * (journal dropped); a revert whose outcome is unknown keeps the journal for recovery.
+   * `settle`: also make the drive available (recovery; the live call's DriveService does).
+   */
+  private async eraseOne(d: DriveRecord, settle: boolean): Promise<void> {
+    let sent = false;
     try {
-      await this.opal(d).revertTper(pin);
-    } finally {
-      pin.fill(0);
-    }
-    this.store.transaction((tx) => {
-      const now = getDrive(tx, d.driveID);
-      for (const keyID of [now.keyID, now.ownerKeyID]) {
-        const k = keyID ? getKeyRecord(tx, keyID) : undefined;
-        if (k?.keyProviderID != null) putKeyRecord(tx, { ...k, state: 'pendingDestroy' });
-        else if (k) {
-          retire(tx, k.keyID);
-          auditAkDestroyed(tx, k, 'its drive was crypto-erased');
-        }
+      if (d.security !== 'none' && d.security !== 'enabled' && d.security !== 'failed')
+        throw new EraseRefused(`drive security is ${d.security}`);
+      let sidKeyID = d.keyID ?? d.ownerKeyID;
+      if (!sidKeyID) {
+        if (d.driveSecurityFaultReason !== 'none')
+          throw new EraseRefused(d.driveSecurityFaultReason);
+        sidKeyID = await this.ownForErase(d);
       }
+      const pin = await this.loadOne(sidKeyID);
+      const opal = this.opal(d);
+      try {
+        const status = await opal.status();
+        checkAnswering(status);
+        const { lockingEnabled } = status;
+        // Before the revert: with what a restart needs to tell whether it reached the drive.
+        this.store.transaction((tx) => {
+          const now = getDrive(tx, d.driveID);
+          putDrive(tx, { ...now, step: 'erasing', erase: { sidKeyID, lockingEnabled } });
+        });
+        crashPoint('erase.afterJournal');
+        sent = true;
+        await opal.revertTper(Buffer.from(pin));
+      } finally {
+        pin.fill(0);
+      }
+    } catch (err) {
+      // Refused (a TCG status is the drive's answer): nothing changed, the journal goes. A
+      // live call reports any failure before the revert was sent the same way; a revert
+      // failing otherwise may have reached the drive, and recovery retries what it could
+      // not do yet (a key server or drive out of reach) until the erase is finished.
+      const refused = err instanceof EraseRefused || err instanceof OpalStatusError;
+      if (refused || (!sent && !settle)) this.dropEraseJournal(d.driveID, settle);
+      throw err;
+    }
+    crashPoint('erase.afterRevert');
+    this.recordErased(d.driveID, settle);
+    crashPoint('erase.afterRecord');
+  }
+
+  /**
+   * The drive is in factory state: its keys go (an AK at a key server is destroyed there by
+   * destroyPending) and its record says so, journal closed, in one transaction.
+   */
+  private recordErased(driveID: number, settle: boolean): void {
+    this.store.transaction((tx) => {
+      const now = getDrive(tx, driveID);
+      letKeysGo(tx, now, 'its drive was crypto-erased');
       recordAuditIn(tx, {
         source: 'service',
         action: 'SecureEraseDrive',
         params: { driveID: now.driveID, serial: now.serial, keyID: now.keyID },
         outcome: 'ok',
-        details: 'crypto-erased by REVERT_TPR as SID',
+        details: settle
+          ? 'crypto-erased by REVERT_TPR as SID; finished after a restart'
+          : 'crypto-erased by REVERT_TPR as SID',
       });
       putDrive(tx, {
-        ...now,
+        ...withoutEraseJournal(now),
+        ...(settle ? { status: 'available' as const } : {}),
         security: 'none',
         step: null,
         keyID: null,
@@ -258,7 +309,83 @@ export class HardwareEarService implements DriveSecurer {
         driveSecurityFaultReason: 'none',
       });
     });
-    this.options.logger?.info({ driveID: d.driveID }, 'drive crypto-erased');
+    this.options.logger?.info({ driveID }, 'drive crypto-erased');
+  }
+
+  /** The erase did not reach the drive: it keeps its keys and data, as before the call. */
+  private dropEraseJournal(driveID: number, settle: boolean): void {
+    this.store.transaction((tx) => {
+      const now = getDrive(tx, driveID);
+      putDrive(tx, {
+        ...withoutEraseJournal(now),
+        ...(settle ? { status: 'available' as const } : {}),
+        step: null,
+      });
+    });
+  }
+
+  /**
+   * Erases a previous process journaled (step `erasing`; their async results are already
+   * failed): each is finished, so no record goes on naming a key its drive no longer has.
+   * A drive or key server out of reach keeps its journal; the retry comes back to it.
+   */
+  private async resumeErases(): Promise<void> {
+    const drives = this.records().filter(
+      (d) => d.present && d.step === 'erasing' && !this.liveErases.has(d.driveID),
+    );
+    if (drives.length === 0) return;
+    await mapLimit(drives, this.options.parallel ?? 8, async (d) => {
+      try {
+        await this.resumeErase(d);
+      } catch (err) {
+        this.options.logger?.warn(
+          { driveID: d.driveID, err: (err as Error).message },
+          'interrupted erase not finished yet',
+        );
+      }
+    });
+    await this.destroyPending();
+  }
+
+  private async resumeErase(d: DriveRecord): Promise<void> {
+    const opal = this.opal(d);
+    const evidence = revertEvidence(d.erase, await opal.status());
+    this.options.logger?.info({ driveID: d.driveID, evidence }, 'finishing an interrupted erase');
+    if (evidence === 'reverted') return this.recordErased(d.driveID, true);
+    // Not sent: the drive still holds the key it had; the erase starts over (the operator
+    // asked for it) and settles, unless something is out of reach (then retried).
+    if (evidence === 'notSent') return this.eraseOne(d, true);
+    const pin = await this.loadOne(d.erase!.sidKeyID);
+    let refused: string | undefined;
+    try {
+      refused = await revertAgain(opal, pin);
+    } finally {
+      pin.fill(0);
+    }
+    if (refused === undefined) return this.recordErased(d.driveID, true);
+    this.options.logger?.warn({ driveID: d.driveID, reason: refused }, 'erase not finished');
+    this.recordOwnedElsewhere(d.driveID, refused);
+  }
+
+  /**
+   * The drive refused both its recorded SID key and MSID: someone else owns it. None of
+   * our keys is of use to it any more, so they go, and the drive shows why (PSID revert).
+   */
+  private recordOwnedElsewhere(driveID: number, reason: string): void {
+    this.store.transaction((tx) => {
+      const now = getDrive(tx, driveID);
+      letKeysGo(tx, now, 'its drive refused it and is owned elsewhere');
+      putDrive(tx, {
+        ...withoutEraseJournal(now),
+        status: 'available',
+        security: 'failed',
+        step: null,
+        keyID: null,
+        keyProviderID: null,
+        ownerKeyID: null,
+        driveSecurityFaultReason: reason,
+      });
+    });
   }
 
   /** Own a factory-fresh drive with a sealed throwaway key so that it can be reverted. */
@@ -279,7 +406,7 @@ export class HardwareEarService implements DriveSecurer {
             driveSecurityFaultReason: outcome,
           });
         });
-        throw new Error(outcome);
+        throw new EraseRefused(outcome);
       }
       return key.keyID;
     } finally {
@@ -327,7 +454,12 @@ export class HardwareEarService implements DriveSecurer {
     const unfinished =
       state === 'enabling' ||
       state === 'disabling' ||
-      this.records().some((d) => d.security === 'provisioning');
+      this.destroyDeferred ||
+      this.records().some(
+        (d) =>
+          d.security === 'provisioning' ||
+          (d.present && d.step === 'erasing' && !this.liveErases.has(d.driveID)),
+      );
     clearTimeout(this.retryTimer);
     if (!unfinished || this.closed) {
       this.retryDelayMs = FIRST_RETRY_MS;
@@ -513,8 +645,10 @@ export class HardwareEarService implements DriveSecurer {
   }
 
   private async finishDisable(): Promise<void> {
+    // A drive being erased is left to its erase, which destroys its AK.
     const drives = this.records().filter(
-      (d) => d.keyID && (d.security === 'enabled' || d.security === 'disabling'),
+      (d) =>
+        d.keyID && d.step !== 'erasing' && (d.security === 'enabled' || d.security === 'disabling'),
     );
     this.store.transaction((tx) => {
       for (const d of drives) putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' });
@@ -635,6 +769,7 @@ export class HardwareEarService implements DriveSecurer {
     const byProvider = new Map<number | null, DriveKeyRecord[]>();
     for (const k of pending)
       byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
+    this.destroyDeferred = false;
     for (const [keyProviderID, keys] of byProvider) {
       let failed: string[] = [];
       if (keyProviderID !== null) {
@@ -650,6 +785,7 @@ export class HardwareEarService implements DriveSecurer {
             { keyProviderID, err: (err as Error).message },
             'AK destroy deferred',
           );
+          this.destroyDeferred = true;
           continue;
         }
       }
@@ -688,6 +824,31 @@ export class HardwareEarService implements DriveSecurer {
       { enabled: count('enabled'), failed: count('failed'), none: count('none') },
       message,
     );
+  }
+}
+
+/** An erase the drive's state or the drive itself refused: it did not reach the drive. */
+class EraseRefused extends Error {}
+
+/** The record without the erase journal (present only while an erase is unsettled). */
+function withoutEraseJournal(d: DriveRecord): DriveRecord {
+  const copy = { ...d };
+  delete copy.erase;
+  return copy;
+}
+
+/**
+ * The drive's keys, of no use to it any more: an AK at a key server becomes pendingDestroy
+ * (destroyPending destroys it there), a sealed key is dropped at once.
+ */
+function letKeysGo(tx: StoreTx, d: DriveRecord, why: string): void {
+  for (const keyID of [d.keyID, d.ownerKeyID]) {
+    const k = keyID ? getKeyRecord(tx, keyID) : undefined;
+    if (k?.keyProviderID != null) putKeyRecord(tx, { ...k, state: 'pendingDestroy' });
+    else if (k) {
+      retire(tx, k.keyID);
+      auditAkDestroyed(tx, k, why);
+    }
   }
 }
 

@@ -27,6 +27,10 @@ export type CrashPoint =
   | 'ear.afterEnable'
   | 'ear.afterUnlock'
   | 'ear.afterDisableLocking'
+  // SecureEraseDrives (hardware-ear.ts eraseOne): journaled, reverted, recorded erased.
+  | 'erase.afterJournal'
+  | 'erase.afterRevert'
+  | 'erase.afterRecord'
   // Software EAR master key rekey (src/cluster/sear/rekey.ts).
   | 'sear.afterCreate'
   | 'sear.afterNewKey'

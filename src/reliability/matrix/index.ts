@@ -2,6 +2,7 @@
 // the test suite runs; `npm run reliability` runs them all.
 import type { Cell } from './cell';
 import { crashCell, ENABLE_CRASH_POINTS } from './cells/crash';
+import { ERASE_CRASH_POINTS, eraseCrashCell } from './cells/erase-crash';
 import { REKEY_CRASH_POINTS, rekeyCrashCell } from './cells/rekey-crash';
 import { driveIoErrors, unplugReplug, wrongKey } from './cells/drives';
 import { eksDownAtBoot, eksDownMidRun, eksSlow } from './cells/key-server-down';
@@ -26,6 +27,7 @@ export const CELLS: Cell[] = [
   storeCorrupted,
   ...ENABLE_CRASH_POINTS.map((p) => crashCell(p, p === 'ear.afterTakeOwnership')),
   ...REKEY_CRASH_POINTS.map((p) => rekeyCrashCell(p, p === 'sear.afterNewKey')),
+  ...ERASE_CRASH_POINTS.map((p) => eraseCrashCell(p)),
   secondEkmd,
 ];
 

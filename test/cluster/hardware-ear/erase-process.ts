@@ -1,0 +1,33 @@
+// A node process for erase crash tests: opens the store, sealing root and drives in DIR (the
+// simulator on SOCKET), asks SecureEraseDrives of DRIVE_ID and waits for it. With
+// EKMD_TEST_HOOKS set it kills itself at the named crash point, as kill -9 would.
+//   node erase-process.js DIR SOCKET DRIVE_ID
+import { join } from 'node:path';
+import { openHardwareEar } from '../../../src/daemon/hardware-ear-wiring';
+import { openSealer, openSqliteStore } from '../../../src/store';
+
+async function main(): Promise<void> {
+  const [dir, socket, driveID] = process.argv.slice(2);
+  if (!dir || !socket || !driveID) throw new Error('usage: erase-process DIR SOCKET DRIVE_ID');
+  const store = openSqliteStore(join(dir, 'ekmd.db'));
+  const sealer = openSealer({ stateDir: dir });
+  const hw = openHardwareEar(
+    {
+      drives: { backend: 'sim', sim: { socket } },
+      kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 10000 },
+    },
+    { store, sealer },
+  );
+  await hw.start();
+  await hw.ear.idle();
+  hw.drives.secureErase([Number(driveID)]);
+  await hw.drives.idle();
+  await hw.ear.idle();
+  await hw.close();
+  store.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});
