@@ -2,7 +2,8 @@
 // drive unlocked (polled at the simulator), beside the floor measured in the same run (a
 // minimal node script that reads the certificates, connects with mutual TLS, sends one
 // batched Get for the 24 keys and exits). Goal: ekmd ≤ 1.5 × the floor. Then where ekmd's
-// time goes: node start, module loading, its own log timestamps, and a CPU profile by module.
+// time goes: node start, loading (bundle vs module files), its own log timestamps, and a
+// CPU profile by module.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,11 +18,11 @@ const GOAL = 1.5;
 const FLOOR = join(__dirname, 'fixtures/boot-floor.js');
 const DIST = join(__dirname, '../..');
 
-function timeProcess(args: string[]): number {
+function timeProcess(args: string[], status = 0): number {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  if (r.status !== status) throw new Error(`${args.join(' ')}: ${r.stderr}`);
   return ms;
 }
 
@@ -91,16 +92,27 @@ function profileByModule(file: string): [string, number][] {
 
 async function breakdown(node: BenchNode): Promise<void> {
   const nodeStart = median([0, 1, 2].map(() => timeProcess(['-e', '0'])));
-  const load = (mod: string) =>
-    median([0, 1, 2].map(() => timeProcess(['-e', `require(${JSON.stringify(join(DIST, mod))})`])));
+  const ekmd = join(DIST, 'src/daemon/main.js');
+  const timeEkmd = (args: string[], status = 0) =>
+    median([0, 1, 2].map(() => timeProcess([ekmd, ...args], status)));
+  const fromModules = (args: string[], status: number) =>
+    median(
+      [0, 1, 2].map(() =>
+        timeProcess(
+          [
+            '-e',
+            `require(${JSON.stringify(join(DIST, 'src/daemon/ekmd.js'))}).run(${JSON.stringify(args)})`,
+          ],
+          status,
+        ),
+      ),
+    );
   console.log(`  node start (node -e 0): ${fmt(nodeStart)}`);
-  for (const mod of [
-    'src/daemon/boot.js',
-    'src/cluster/boot-unlock/index.js',
-    'src/api/index.js',
-    'src/store/index.js',
-  ])
-    console.log(`  node start + require ${mod}: ${fmt(load(mod))}`);
+  console.log(`  ekmd --help (the bundle and its code cache loaded): ${fmt(timeEkmd(['--help']))}`);
+  const missing = ['--config', join(DIST, 'no-such-config.json')];
+  console.log(
+    `  ekmd --config MISSING (and the boot's modules; exit 2): ${fmt(timeEkmd(missing, 2))}; the same from the module files, without the bundle: ${fmt(fromModules(missing, 2))}`,
+  );
 
   const debugConfig = join(node.dir, 'ekmd-debug.json');
   const cfg = JSON.parse(readFileSync(node.config, 'utf8')) as Record<string, unknown>;

@@ -1,7 +1,7 @@
 // The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR, metrics (when configured), the drives' start and unlock (running on while
-// the API starts), API, then READY=1 to systemd once the first unlock pass is over
-// (STATUS= lines tell its progress). Each step undoes the earlier ones when a later one fails, and
+// hardware EAR with the drives' keys sent for at once, metrics (when configured), the
+// drives' start and unlock, the API once the unlock waits on the key server, then READY=1 to
+// systemd once the first unlock pass is over (STATUS= lines tell its progress). Each step undoes the earlier ones when a later one fails, and
 // close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

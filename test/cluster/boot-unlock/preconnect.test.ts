@@ -123,7 +123,7 @@ t.test('boot unlock connects to the key server during the status scan', async (t
 
   t.test('status reads held until the connection is up still finish: it came first', async (t) => {
     node.sim.powerCycle();
-    const u = unlocker(node, (msgs) => msgs.includes('kmip version'));
+    const u = unlocker(node, (msgs) => msgs.includes('kmip connected'));
     t.teardown(() => u.close());
     const result = await u.service.round();
     t.ok(u.heldStatusReads() >= 3, 'every status read waited for the connection');
