@@ -13,7 +13,7 @@ import { startPykmip } from '../pykmip/pykmip-server';
 import { boot, fmt, logTimeline, median, prepareNode, type BenchNode } from './fixtures/boot-node';
 
 const DRIVES = 24;
-const ROUNDS = 5;
+const ROUNDS = 9;
 const GOAL = 1.5;
 const FLOOR = join(__dirname, 'fixtures/boot-floor.js');
 const DIST = join(__dirname, '../..');

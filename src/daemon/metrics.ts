@@ -9,6 +9,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { listDriveRecords } from '../cluster/drives/drive-records';
 import type { FaultService } from '../cluster/faults';
 import { eventRegistry, observeKmipRequests } from '../metrics';
+import { startRecordingMetrics } from '../metrics/recording';
 import type { Store } from '../store/store';
 import type { ListenAddress } from './config';
 
@@ -65,8 +66,13 @@ export async function startMetricsServer(
   deps: MetricsDeps,
 ): Promise<MetricsServer> {
   const registry = daemonRegistry(deps);
-  // KMIP latency is observed only while a metrics server runs.
-  const unsubscribe = observeKmipRequests();
+  // KMIP latency, unlocks and rekey progress are observed only while a metrics server runs.
+  const stopKmip = observeKmipRequests();
+  const stopRecording = startRecordingMetrics();
+  const unsubscribe = () => {
+    stopKmip();
+    stopRecording();
+  };
   const server = createServer((req, res) => void answer(req, res));
   const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];

@@ -35,6 +35,7 @@ import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
 import { settleChain } from '../settle';
+import { recordingMetrics, recordUnlocks } from '../../metrics/recording';
 
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
@@ -98,14 +99,11 @@ const elapsed = (since: number): number => Math.round(performance.now() - since)
 
 /**
  * Into the unlock histogram once the round is over and its waiters (READY=1 among them)
- * have run: prom-client's first load takes tens of ms, not in the middle of a boot.
+ * have run; only while a metrics server records (else prom-client is never loaded).
  */
 function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
-  if (timings.length === 0) return;
-  setImmediate(() => {
-    const { observeUnlock } = require('../../metrics') as typeof import('../../metrics');
-    for (const [ms, ok] of timings) observeUnlock(ms, ok);
-  });
+  if (timings.length === 0 || !recordingMetrics()) return;
+  setImmediate(() => recordUnlocks(timings));
 }
 
 export class BootUnlockService {

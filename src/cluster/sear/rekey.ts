@@ -8,6 +8,7 @@
 // All DEKs change in the one commit transaction, so the old MK unwraps every DEK before it
 // and the new MK every DEK after it. KMIP messages per rekey are a constant: Get of an
 // external old MK, Create, Activate+Get of an external new MK, Revoke+Destroy of the old.
+import { recordRekeyProgress } from '../../metrics/recording';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Json, Store, StoreTx } from '../../store/store';
@@ -38,11 +39,8 @@ import {
   type RekeyJournal,
 } from './sear-store';
 
-/** prom-client loads with the first rekey, not with the daemon's boot path. */
-function setRekeyProgress(kind: string, done: number, total: number): void {
-  const metrics = require('../../metrics') as typeof import('../../metrics');
-  metrics.setRekeyProgress(kind, done, total);
-}
+/** Only while a metrics server records: prom-client is not loaded otherwise. */
+const setRekeyProgress = recordRekeyProgress;
 
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
 /** The rekey_progress_ratio label of this rekey. */
