@@ -2,6 +2,7 @@
 // is awaited (so a healthy node is fully up when start returns), later ones run on a
 // capped, jittered exponential backoff until they succeed or stop() is called.
 import type { Logger } from 'pino';
+import { Backoff } from '../cluster/backoff';
 
 export interface BackgroundRetry {
   /** Settles after the first attempt, successful or not; never rejects. */
@@ -16,14 +17,15 @@ export function retryInBackground(
 ): BackgroundRetry {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let delay = Math.min(500, maxDelayMs);
+  const backoff = new Backoff(maxDelayMs);
+  let wait = backoff.next();
   const attempt = async (): Promise<boolean> => {
     try {
       await step();
       return true;
     } catch (err) {
       logger?.warn(
-        { err: (err as Error).message, retryInMs: delay },
+        { err: (err as Error).message, retryInMs: Math.round(wait) },
         'start-up step failed; retrying',
       );
       return false;
@@ -31,13 +33,12 @@ export function retryInBackground(
   };
   const schedule = () => {
     if (stopped) return;
-    const jittered = delay / 2 + Math.random() * (delay / 2);
     timer = setTimeout(async () => {
       if (stopped) return;
+      wait = backoff.next();
       if (await attempt()) return;
-      delay = Math.min(delay * 2, maxDelayMs);
       schedule();
-    }, jittered);
+    }, wait);
     timer.unref();
   };
   const firstAttempt = attempt().then((ok) => {

@@ -34,12 +34,12 @@ import { checkHeldKeys } from './key-check';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
+import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
 import { recordingMetrics, recordUnlocks } from '../../metrics/recording';
 
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
-const FIRST_RETRY_MS = 500;
 /** Drives unlocked at once when the transport does not say (the ioctls share libuv's pool). */
 const PARALLEL_UNLOCKS = 2;
 const DEFAULT_METADATA_GRACE_SEC = 360;
@@ -121,7 +121,7 @@ export class BootUnlockService {
   private timer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private keyCheckTimer: NodeJS.Timeout | undefined;
-  private delay = FIRST_RETRY_MS;
+  private readonly backoff: Backoff;
   private unwatch: (() => void) | undefined;
   private closed = false;
   /** The keys asked for ahead of the first round (see prefetchKeys). */
@@ -140,6 +140,7 @@ export class BootUnlockService {
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
     this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
+    this.backoff = new Backoff(deps.retryMaxDelayMs);
   }
 
   /**
@@ -262,12 +263,10 @@ export class BootUnlockService {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!retry || this.closed) {
-      this.delay = FIRST_RETRY_MS;
+      this.backoff.reset();
       return;
     }
-    const wait = Math.min(this.delay, this.deps.retryMaxDelayMs);
-    this.delay = Math.min(this.delay * 2, this.deps.retryMaxDelayMs);
-    this.timer = setTimeout(() => this.trigger(), wait / 2 + Math.random() * (wait / 2));
+    this.timer = setTimeout(() => this.trigger(), this.backoff.next());
     this.timer.unref();
   }
 

@@ -45,6 +45,7 @@ import { checkAnswering, revertAgain, revertEvidence } from './erase-drive';
 import { crashPoint } from './test-hooks';
 import { settleChain } from '../settle';
 import { OpalStatusError } from '../../opal/errors';
+import { Backoff } from '../backoff';
 
 export interface HardwareEarOptions {
   store: Store;
@@ -60,7 +61,6 @@ export interface HardwareEarOptions {
   retryMaxDelayMs?: number;
 }
 
-const FIRST_RETRY_MS = 500;
 /** driveSecurityFaultReason of a drive whose AK the key server would not keep. */
 const KEY_SERVER_FAILED = 'key server: ';
 
@@ -86,7 +86,7 @@ export class HardwareEarService implements DriveSecurer {
   private readonly keyPair: ClusterKeyPair;
   private job: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs = FIRST_RETRY_MS;
+  private readonly backoff: Backoff;
   private closed = false;
   /** Drives a SecureEraseDrives call of this process is erasing (not recovery's). */
   private readonly liveErases = new Set<number>();
@@ -95,6 +95,7 @@ export class HardwareEarService implements DriveSecurer {
 
   constructor(private readonly options: HardwareEarOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.backoff = new Backoff(options.retryMaxDelayMs ?? 30_000);
     this.deps = {
       store: options.store,
       sealer: options.sealer,
@@ -462,11 +463,10 @@ export class HardwareEarService implements DriveSecurer {
       );
     clearTimeout(this.retryTimer);
     if (!unfinished || this.closed) {
-      this.retryDelayMs = FIRST_RETRY_MS;
+      this.backoff.reset();
       return;
     }
-    const delay = this.retryDelayMs * (0.5 + Math.random() / 2);
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.options.retryMaxDelayMs ?? 30_000);
+    const delay = this.backoff.next();
     this.options.logger?.info({ retryInMs: Math.round(delay) }, 'hardware EAR work unfinished');
     this.retryTimer = setTimeout(() => this.recover(), delay).unref();
   }

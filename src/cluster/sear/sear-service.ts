@@ -38,9 +38,9 @@ import {
   type DekRecord,
   type MasterKeyRecord,
 } from './sear-store';
+import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
 
-const FIRST_RETRY_MS = 500;
 const PARALLEL_ATTACH = 8;
 const ATTACHED = 'attached';
 
@@ -63,7 +63,7 @@ export class SearService {
   private job: Promise<void> = Promise.resolve();
   private roundQueued = false;
   private timer: NodeJS.Timeout | undefined;
-  private delay = FIRST_RETRY_MS;
+  private readonly backoff: Backoff;
   private closed = false;
   private readonly unwatch: (() => void)[] = [];
   /** serial → 'attached' or why its DEK is not attached (this process's view). */
@@ -81,6 +81,7 @@ export class SearService {
 
   constructor(private readonly options: SearOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
+    this.backoff = new Backoff(options.retryMaxDelayMs ?? 30_000);
     this.requests = new KeyServerRequests({
       store: options.store,
       keyPair: this.keyPair,
@@ -207,13 +208,12 @@ export class SearService {
   private scheduleRetry(retry: boolean): void {
     clearTimeout(this.timer);
     if (!retry || this.closed) {
-      this.delay = FIRST_RETRY_MS;
+      this.backoff.reset();
       return;
     }
-    const wait = Math.min(this.delay, this.options.retryMaxDelayMs ?? 30_000);
-    this.delay = Math.min(this.delay * 2, this.options.retryMaxDelayMs ?? 30_000);
+    const wait = this.backoff.next();
     this.options.logger?.info({ retryInMs: Math.round(wait) }, 'SEAR work unfinished');
-    this.timer = setTimeout(() => this.trigger(), wait / 2 + Math.random() * (wait / 2));
+    this.timer = setTimeout(() => this.trigger(), wait);
     this.timer.unref();
   }
 
