@@ -4,6 +4,7 @@
 // ("ekmd-AK cluster=… serial=… keyID=…"): when the drive's serial can be read, a key
 // named for another drive is refused before the drive is touched (no Opal try is spent).
 import { readFile } from 'node:fs/promises';
+import { parseAkName } from '../../cluster/hardware-ear/kmip-keys';
 import { KmipClient, ops, parseVersion, type KmipServerOptions } from '../../kmip/client';
 import { OPAL_KEY_LEN_MAX } from '../../opal/abi';
 import type { DriveInventory } from '../../opal/inventory';
@@ -71,8 +72,8 @@ export async function clientOptions(v: Values): Promise<KmipServerOptions> {
 /** The serial in an ekmd AK Name, if the object has one. */
 export function serialInName(names: readonly string[]): string | undefined {
   for (const n of names) {
-    const m = /^ekmd-AK cluster=\S+ serial=(\S+) keyID=\S+$/.exec(n);
-    if (m) return m[1];
+    const parsed = parseAkName(n);
+    if (parsed) return parsed.serial;
   }
   return undefined;
 }

@@ -21,6 +21,16 @@ export interface KmipSettings {
 
 export const akName = (clusterUuid: string, key: { serial: string; keyID: string }): string =>
   `ekmd-AK cluster=${clusterUuid} serial=${key.serial} keyID=${key.keyID}`;
+const AK_NAME = /^ekmd-AK cluster=(\S+) serial=(\S+) keyID=(\S+)$/;
+
+/** The parts of an AK Name akName made; undefined for objects named otherwise. */
+export function parseAkName(
+  name: string,
+): { clusterUuid: string; serial: string; keyID: string } | undefined {
+  const m = AK_NAME.exec(name);
+  return m ? { clusterUuid: m[1]!, serial: m[2]!, keyID: m[3]! } : undefined;
+}
+
 export const clusterGroup = (clusterUuid: string): string => `ekmd-cluster-${clusterUuid}`;
 
 /** A client for the provider's servers, authenticating as the cluster. */

@@ -15,7 +15,7 @@ import { acquireStateLock, StateLockError } from '../../../daemon/state-lock';
 import { DRIVE_PREFIX, nextDriveID, putDrive } from '../../../cluster/drives/drive-records';
 import { AK_BYTES, keyCheckValue, putKeyRecord } from '../../../cluster/hardware-ear/drive-keys';
 import { getEar, putEar } from '../../../cluster/hardware-ear/ear-state';
-import { clusterGroup } from '../../../cluster/hardware-ear/kmip-keys';
+import { clusterGroup, parseAkName } from '../../../cluster/hardware-ear/kmip-keys';
 import { KEY_PAIR_KEY, putImportedKeyPair } from '../../../cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../../cluster/key-references';
 import {
@@ -36,8 +36,6 @@ import { runGroup, type Context, type Subcommand } from '../command-kit';
 import { json } from '../output';
 import { DEFAULT_STATE_DIR } from './store';
 
-const AK_NAME = /^ekmd-AK cluster=(\S+) serial=(\S+) keyID=(\S+)$/;
-
 export interface FoundKey {
   uid: string;
   clusterUuid: string;
@@ -51,12 +49,6 @@ export interface Match {
   drive: DriveInfo | undefined;
   slot: number;
   keys: FoundKey[];
-}
-
-/** Parses ekmd's AK Names; objects named otherwise are not ekmd's AKs. */
-export function parseAkName(name: string): Omit<FoundKey, 'uid'> | undefined {
-  const m = AK_NAME.exec(name);
-  return m ? { clusterUuid: m[1]!, serial: m[2]!, keyID: m[3]! } : undefined;
 }
 
 /** Every active ekmd AK the client can see: Locate, then one batched Get Attributes. */
