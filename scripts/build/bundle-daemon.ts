@@ -5,7 +5,7 @@
 // Left outside the bundle: native packages (they must be), and those loaded only later
 // (node-forge, Ajv, prom-client) — in the file they would still cost parsing at every start.
 //   node dist/scripts/build/bundle-daemon.js
-import { buildSync } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { join } from 'node:path';
 import { loadBundle, writeCodeCache } from '../../src/daemon/bundle-loader';
 import { BUNDLE_FILE } from '../../src/daemon/main';
@@ -13,23 +13,48 @@ import { BUNDLE_FILE } from '../../src/daemon/main';
 const daemonDir = join(__dirname, '../../src/daemon');
 const bundle = join(daemonDir, BUNDLE_FILE);
 
-const result = buildSync({
-  entryPoints: [join(daemonDir, 'ekmd.js')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  external: ['better-sqlite3', 'koffi', 'node-forge', 'ajv', 'ajv/*', 'prom-client'],
-  logLevel: 'warning',
-  // The generated config validator is required by path, when present (config.ts).
-  logOverride: { 'unsupported-require-call': 'silent' },
-});
-if (result.errors.length) process.exit(1);
+/**
+ * Node modules that pino's dependencies load at start but ekmd never needs, replaced by
+ * small stand-ins (scripts/build/shims): each would add milliseconds to every boot.
+ */
+const shims: Plugin = {
+  name: 'ekmd-shims',
+  setup(b) {
+    const shim = (name: string) => ({ path: join(__dirname, 'shims', `${name}.js`) });
+    b.onResolve({ filter: /^assert$/ }, (args) =>
+      /node_modules\/(sonic-boom|thread-stream)\//.test(args.importer) ? shim('assert') : undefined,
+    );
+    b.onResolve({ filter: /^thread-stream$/ }, (args) =>
+      /node_modules\/pino\//.test(args.importer) ? shim('thread-stream') : undefined,
+    );
+  },
+};
 
-// Run the bundle's modules (nothing starts: warm() only loads them), then keep what V8
-// compiled. The cache is valid for this node binary; another one rejects it and compiles.
-const loaded = loadBundle(bundle);
-if (!loaded) throw new Error(`${bundle} was not written`);
-(loaded.exports.warm as () => void)();
-writeCodeCache(bundle, loaded.codeCache());
+async function main(): Promise<void> {
+  const result = await build({
+    entryPoints: [join(daemonDir, 'ekmd.js')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['better-sqlite3', 'koffi', 'node-forge', 'ajv', 'ajv/*', 'prom-client'],
+    logLevel: 'warning',
+    // The generated config validator is required by path, when present (config.ts).
+    logOverride: { 'unsupported-require-call': 'silent' },
+    plugins: [shims],
+  });
+  if (result.errors.length) process.exit(1);
+
+  // Run the bundle's modules (nothing starts: warm() only loads them), then keep what V8
+  // compiled. The cache is valid for this node binary; another one rejects it and compiles.
+  const loaded = loadBundle(bundle);
+  if (!loaded) throw new Error(`${bundle} was not written`);
+  (loaded.exports.warm as () => void)();
+  writeCodeCache(bundle, loaded.codeCache());
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -14,9 +14,6 @@ import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
-import { rereadPartitions } from '../opal/blk';
-import { LibcTransport } from '../opal/libc-transport';
-import { SysfsInventory } from '../opal/sysfs-inventory';
 import type { DriveTransport } from '../opal/transport';
 import { SimInventory } from '../sim/client-inventory';
 import { SimTransport } from '../sim/client-transport';
@@ -121,6 +118,7 @@ export function afterUnlockStep(
   transport: DriveTransport,
 ): { afterUnlock?: (path: string) => Promise<void> } {
   if (backend !== 'ioctl') return {};
+  const { rereadPartitions } = require('../opal/blk') as typeof import('../opal/blk');
   return { afterUnlock: (path) => rereadPartitions(transport, path) };
 }
 
@@ -133,6 +131,11 @@ function driveBackend(
     const transport = new SimTransport(socket);
     return { transport, inventory: new SimInventory(socket), end: () => transport.end() };
   }
+  // Loaded only for this backend (fs/promises and the libc bindings are not free at start).
+  const { LibcTransport } =
+    require('../opal/libc-transport') as typeof import('../opal/libc-transport');
+  const { SysfsInventory } =
+    require('../opal/sysfs-inventory') as typeof import('../opal/sysfs-inventory');
   const transport = new LibcTransport(logger ? { logger } : {});
   return {
     transport,

@@ -1,6 +1,7 @@
 // The daemon as it ships: one bundle file with a code cache made by the build. A fresh
 // process loads it with the cache accepted and no other ekmd module file; a cache made from
 // other source is never used, even one V8 would take (same length); no bundle, no program.
+// The bundle leaves out node modules a boot does not need (assert, fs/promises).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,6 +57,33 @@ t.test('a cache made from other source is not used, even of the same length', as
 
   writeFileSync(cacheFileOf(bundle), Buffer.alloc(10));
   t.equal(loadInFreshProcess(bundle).cacheUsed, false, 'a truncated cache is ignored');
+});
+
+t.test('a boot from the bundle loads neither node:assert nor node:fs/promises', async (t) => {
+  // run() with a missing config loads every boot module, then exits 2.
+  const script = `
+    const b = require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(BUNDLE)});
+    b.exports.run(['--config', '/nonexistent/ekmd.json']);
+    process.on('exit', () => console.log(JSON.stringify(process.moduleLoadList)));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stderr, /cannot read config/);
+  const builtins = JSON.parse(r.stdout) as string[];
+  t.ok(builtins.includes('NativeModule tls'), 'the boot modules were loaded');
+  for (const name of ['assert', 'fs/promises'])
+    t.notOk(builtins.includes(`NativeModule ${name}`), `node:${name} is not loaded`);
+});
+
+t.test('the stand-ins the bundle uses for pino’s dependencies', async (t) => {
+  const shims = join(__dirname, '../../scripts/build/shims');
+  const assert = require(join(shims, 'assert.js')) as (v: unknown, m?: string) => void;
+  t.doesNotThrow(() => assert(1, 'fine'));
+  t.throws(() => assert(0, 'sonic.fd must be a number'), {
+    message: 'sonic.fd must be a number',
+    code: 'ERR_ASSERTION',
+  });
+  const ThreadStream = require(join(shims, 'thread-stream.js')) as new () => unknown;
+  t.throws(() => new ThreadStream(), /pino transports are not available/);
 });
 
 t.test('no bundle file: nothing to load', async (t) => {
