@@ -16,6 +16,7 @@ import { unsealInternalKey } from '../../../src/cluster/sear/master-keys';
 import { daemonRegistry } from '../../../src/daemon/metrics';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { eventRegistry } from '../../../src/metrics';
+import { startRecordingMetrics } from '../../../src/metrics/recording';
 import { bin } from '../../helpers/paths';
 import { addProvider, eksClient } from '../sear/eks-setup';
 import {
@@ -70,6 +71,8 @@ t.test('security events in the audit log', async (t) => {
   const eks = eksClient(pki, kms.address.port);
   t.teardown(() => eks.close());
   const registry = daemonRegistry({ store: node.store, faults: node.faults });
+  // As a metrics server does: without one, nothing is recorded.
+  t.teardown(startRecordingMetrics());
 
   await createCluster(node);
   await node.settle();
