@@ -58,7 +58,7 @@ export class KmipKeyServerTester implements KeyServerTester {
         port: endpoint.port,
         ca: endpoint.caCertificate,
         cert: endpoint.clientCertificate,
-        key: endpoint.clientKey.toString('utf8'),
+        key: endpoint.clientKey, // zeroed by the caller once the test settles
         connectTimeoutMs: this.options.connectTimeoutMs,
         requestTimeoutMs: this.options.requestTimeoutMs,
         version: this.options.version,

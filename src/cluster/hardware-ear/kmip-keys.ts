@@ -49,22 +49,28 @@ export function openProvider(
       `Key provider ${keyProviderID} has no key servers; add one with AddKeyServerToProviderKmip.`,
     );
   }
-  const key = keyPair.withPrivateKeyPem((pem) => pem.toString('utf8'));
+  // A copy the provider zeroes when it closes (a string could not be zeroed).
+  const key = keyPair.withPrivateKeyPem((pem) => Buffer.from(pem));
   const version = settings.version ? parseVersion(settings.version) : undefined;
-  return new KmipProvider(
-    servers.map((s) => ({
-      hostnames: s.kmipKeyServerHostnames,
-      port: s.kmipKeyServerPort,
-      ca: s.kmipCaCertificate,
-      cert: s.kmipClientCertificate,
-      key,
-      connectTimeoutMs: settings.connectTimeoutMs,
-      requestTimeoutMs: settings.requestTimeoutMs,
-      ...(version ? { version } : versionMemory(tx, s)),
-      ...(logger ? { logger } : {}),
-    })),
-    logger ? { logger } : {},
-  );
+  try {
+    return new KmipProvider(
+      servers.map((s) => ({
+        hostnames: s.kmipKeyServerHostnames,
+        port: s.kmipKeyServerPort,
+        ca: s.kmipCaCertificate,
+        cert: s.kmipClientCertificate,
+        key,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        requestTimeoutMs: settings.requestTimeoutMs,
+        ...(version ? { version } : versionMemory(tx, s)),
+        ...(logger ? { logger } : {}),
+      })),
+      { zeroOnClose: [key], ...(logger ? { logger } : {}) },
+    );
+  } catch (err) {
+    key.fill(0);
+    throw err;
+  }
 }
 
 export type Registered = { ok: true; uid: string } | { ok: false; reason: string };

@@ -5,13 +5,7 @@
 // servers the request never reached left as they were. Within a session (one rekey) the
 // provider's connections are kept for every step (one version negotiation).
 import type { Logger } from 'pino';
-import {
-  KmipError,
-  KmipProvider,
-  type BatchOp,
-  type BatchOutcome,
-  type KmipClient,
-} from '../../kmip/client';
+import { KmipError, KmipProvider, type BatchOp, type BatchOutcome } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import { askProvider } from '../boot-unlock/ask-provider';
 import { noteServer, reportServers, type ServerOutcomes } from '../boot-unlock/server-faults';
@@ -98,13 +92,13 @@ export class KeyServerRequests {
   /** A fresh view for one request over the session's connections, or over new ones. */
   private view(keyProviderID: number): RequestView {
     const kept = this.session?.get(keyProviderID);
-    if (kept) return new RequestView(kept.servers, false, this.deps.logger);
+    if (kept) return new RequestView(kept, false, this.deps.logger);
     const opened = this.open(keyProviderID);
     if (this.session) {
       this.session.set(keyProviderID, opened);
-      return new RequestView(opened.servers, false, this.deps.logger);
+      return new RequestView(opened, false, this.deps.logger);
     }
-    return new RequestView(opened.servers, true, this.deps.logger);
+    return new RequestView(opened, true, this.deps.logger);
   }
 
   private open(keyProviderID: number): KmipProvider {
@@ -125,11 +119,11 @@ class RequestView extends KmipProvider {
   private readonly failedSoFar: KmipProvider['lastFailures'] = [];
 
   constructor(
-    servers: readonly KmipClient[],
+    private readonly provider: KmipProvider,
     private readonly owned: boolean,
     logger: Logger | undefined,
   ) {
-    super(servers, logger ? { logger } : {});
+    super(provider.servers, logger ? { logger } : {});
   }
 
   override async batch<T extends readonly BatchOp<unknown>[]>(ops: T): Promise<BatchOutcome<T>> {
@@ -142,7 +136,8 @@ class RequestView extends KmipProvider {
     }
   }
 
+  /** Its own provider is closed whole (connections, and the key it was given, zeroed). */
   override close(): void {
-    if (this.owned) super.close();
+    if (this.owned) this.provider.close();
   }
 }

@@ -19,9 +19,9 @@ export interface KmipServerOptions {
   port?: number;
   /** CA certificates (PEM; one string may hold several). */
   ca: string | string[];
-  /** Client certificate (PEM) and its private key (PEM). */
+  /** Client certificate (PEM) and its private key (PEM; as a Buffer it can be zeroed after). */
   cert: string;
-  key: string;
+  key: string | Buffer;
   /** DNS + TCP + TLS per endpoint. Default 3000. */
   connectTimeoutMs?: number;
   /** Per request message. Default 10000. */
@@ -62,10 +62,18 @@ function validate(o: KmipServerOptions): void {
     bad('ca must be PEM certificates');
   }
   if (!/-----BEGIN CERTIFICATE-----/.test(o.cert)) bad('cert must be a PEM certificate');
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(o.key)) bad('key must be a PEM private key');
+  if (!isPemPrivateKey(o.key)) bad('key must be a PEM private key');
   for (const t of [o.connectTimeoutMs, o.requestTimeoutMs]) {
     if (t !== undefined && (!Number.isFinite(t) || t <= 0)) bad('timeouts must be positive');
   }
+}
+
+/** Checked without making a string of a Buffer: a string could not be zeroed. */
+function isPemPrivateKey(key: string | Buffer): boolean {
+  if (typeof key === 'string') return /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key);
+  const begin = key.indexOf('-----BEGIN ');
+  const end = key.indexOf('PRIVATE KEY-----', begin);
+  return begin !== -1 && end !== -1 && end - begin <= 40;
 }
 
 export class KmipClient extends KmipOperations {

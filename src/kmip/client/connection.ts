@@ -12,7 +12,7 @@ export interface TlsMaterial {
   ca: string[];
   /** Client certificate (PEM, may include its chain) and private key (PEM). */
   cert: string;
-  key: string;
+  key: string | Buffer;
 }
 
 export interface ConnectionOptions extends TlsMaterial {

@@ -12,6 +12,8 @@ import { KmipOperations } from './operations';
 export interface KmipProviderOptions {
   /** How long a failed server goes to the back of the line. Default 30000. */
   failureMemoryMs?: number;
+  /** Key material the servers were given (the client's private key): zeroed by close(). */
+  zeroOnClose?: Buffer[];
   logger?: Logger;
 }
 
@@ -19,6 +21,7 @@ export class KmipProvider extends KmipOperations {
   readonly servers: readonly KmipClient[];
   private readonly failures: FailureMemory;
   private readonly logger: Logger | undefined;
+  private readonly zeroOnClose: Buffer[];
   /** The servers (by index in `servers`) that failed as endpoints in the last batch(). */
   lastFailures: { index: number; error: KmipError }[] = [];
 
@@ -32,6 +35,7 @@ export class KmipProvider extends KmipOperations {
     this.servers = servers.map((s) => (s instanceof KmipClient ? s : new KmipClient(s)));
     this.failures = new FailureMemory(opts.failureMemoryMs ?? 30_000);
     this.logger = opts.logger;
+    this.zeroOnClose = opts.zeroOnClose ?? [];
   }
 
   async batch<T extends readonly BatchOp<unknown>[]>(ops: T): Promise<BatchOutcome<T>> {
@@ -62,7 +66,10 @@ export class KmipProvider extends KmipOperations {
     this.failures.order(this.servers, (c) => c.endpoints.join(','))[0]?.preconnect();
   }
 
+  /** Closes every server's connection; the provider is not used after this. */
   close(): void {
     for (const s of this.servers) s.close();
+    // A handshake under way already holds its own copy of the key.
+    for (const b of this.zeroOnClose) b.fill(0);
   }
 }

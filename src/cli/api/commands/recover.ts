@@ -239,7 +239,13 @@ const drives: Subcommand = {
 async function applyRecovery(
   stateDir: string,
   client: KmipClient,
-  options: { hostnames: string[]; port?: number; ca: string | string[]; cert: string; key: string },
+  options: {
+    hostnames: string[];
+    port?: number;
+    ca: string | string[];
+    cert: string;
+    key: string | Buffer;
+  },
   recoverable: Match[],
 ): Promise<{ stateDir: string; keyProviderID: number; drives: number }> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
