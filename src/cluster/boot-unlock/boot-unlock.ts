@@ -26,6 +26,7 @@ import {
   fetchKeys,
   requestKeys,
   zeroAnswers,
+  zeroWhenAnswered,
   type FetchedKeys,
   type KeyAnswers,
   type KeyFailure,
@@ -327,7 +328,7 @@ export class BootUnlockService {
     } finally {
       // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
       for (const provider of opened.values()) provider.close();
-      if (!prefetchTaken) void prefetched?.then((answers) => answers && zeroAnswers(answers));
+      if (!prefetchTaken && prefetched) zeroWhenAnswered(prefetched);
     }
     const timings: [ms: number, ok: boolean][] = [];
     // allSettled: the AKs are zeroed only once no unlock can still read them (a store error
@@ -427,12 +428,12 @@ export class BootUnlockService {
     this.prefetched = undefined;
     if (!prefetched) return undefined;
     if (performance.now() - prefetched.at <= PREFETCH_MAX_AGE_MS) return prefetched.answers;
-    void prefetched.answers.then((answers) => answers && zeroAnswers(answers));
+    zeroWhenAnswered(prefetched.answers);
     return undefined;
   }
 
   private dropPrefetch(): void {
-    void this.prefetched?.answers.then((answers) => answers && zeroAnswers(answers));
+    if (this.prefetched) zeroWhenAnswered(this.prefetched.answers);
     this.prefetched = undefined;
   }
 

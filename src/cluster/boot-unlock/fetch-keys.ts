@@ -131,6 +131,11 @@ export function zeroAnswers(answers: KeyAnswers, keep: ReadonlySet<Buffer> = new
   }
 }
 
+/** Zeroes every fetched key once `answers` arrive (answers no round will take). */
+export function zeroWhenAnswered(answers: Promise<KeyAnswers | undefined>): void {
+  void answers.then((a) => a && zeroAnswers(a));
+}
+
 function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {
   try {
     return checked(

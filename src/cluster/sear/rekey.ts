@@ -39,9 +39,6 @@ import {
   type RekeyJournal,
 } from './sear-store';
 
-/** Only while a metrics server records: prom-client is not loaded otherwise. */
-const setRekeyProgress = recordRekeyProgress;
-
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
 /** The rekey_progress_ratio label of this rekey. */
 export const REKEY_PROGRESS_KIND = 'sear';
@@ -158,7 +155,7 @@ export class Rekey {
         crashPoint('sear.afterNewKey');
         const all = listDeks(store);
         const deks = all.map((d, i) => {
-          if (i % PROGRESS_EVERY === 0) setRekeyProgress(REKEY_PROGRESS_KIND, i, all.length);
+          if (i % PROGRESS_EVERY === 0) recordRekeyProgress(REKEY_PROGRESS_KIND, i, all.length);
           if (d.keyID !== old.keyID)
             throw new Error(`DEK of ${d.serial} is not wrapped by ${old.keyID}`);
           const dek = unwrapKey(oldMk, Buffer.from(d.wrapped, 'base64'), `the DEK of ${d.serial}`);
@@ -189,7 +186,7 @@ export class Rekey {
             details: operationText(journal.from, journal.to),
           });
         });
-        setRekeyProgress(REKEY_PROGRESS_KIND, deks.length, deks.length);
+        recordRekeyProgress(REKEY_PROGRESS_KIND, deks.length, deks.length);
         this.deps.logger?.info(
           { asyncHandle: journal.asyncHandle, deks: deks.length },
           'master key rekey committed',
@@ -306,7 +303,7 @@ export class Rekey {
       else deleteJournal(tx);
     });
     // No rekey runs any more: the gauge says done, the audit log and result say how.
-    setRekeyProgress(REKEY_PROGRESS_KIND, 0, 0);
+    recordRekeyProgress(REKEY_PROGRESS_KIND, 0, 0);
     this.deps.logger?.warn(
       { asyncHandle: journal.asyncHandle, why },
       'master key rekey rolled back',
