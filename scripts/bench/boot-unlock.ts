@@ -109,9 +109,18 @@ async function breakdown(node: BenchNode): Promise<void> {
     );
   console.log(`  node start (node -e 0): ${fmt(nodeStart)}`);
   console.log(`  ekmd --help (the bundle and its code cache loaded): ${fmt(timeEkmd(['--help']))}`);
-  const missing = ['--config', join(DIST, 'no-such-config.json')];
+  // A config whose stateDir is a file: every boot module loads, then the start fails (exit 1).
+  const unusable = join(node.dir, 'ekmd-unusable.json');
+  writeFileSync(
+    unusable,
+    JSON.stringify({
+      stateDir: unusable,
+      drives: { backend: 'sim', sim: { socket: node.socket } },
+    }),
+  );
+  const loadOnly = ['--config', unusable];
   console.log(
-    `  ekmd --config MISSING (and the boot's modules; exit 2): ${fmt(timeEkmd(missing, 2))}; the same from the module files, without the bundle: ${fmt(fromModules(missing, 2))}`,
+    `  ekmd with an unusable stateDir (the boot's modules loaded; exit 1): ${fmt(timeEkmd(loadOnly, 1))}; the same from the module files, without the bundle: ${fmt(fromModules(loadOnly, 1))}`,
   );
 
   const debugConfig = join(node.dir, 'ekmd-debug.json');

@@ -10,7 +10,8 @@ import { activeProviderIDs } from './key-references';
 import type { Sealer } from './sealer';
 
 export const KEY_PAIR_KEY = 'cluster/keyPair';
-const SEAL_LABEL = 'cluster/keyPair/privateKey';
+/** The private key is sealed under this label (a key plan carries it sealed the same way). */
+export const SEAL_LABEL = 'cluster/keyPair/privateKey';
 const generateRsa = promisify(generateKeyPair);
 
 /** X.509 subject fields, named as CreatePublicPrivateKeyPair names them. */
@@ -144,6 +145,11 @@ export class ClusterKeyPair {
     }
     pem.fill(0);
     return result;
+  }
+
+  /** The private key as stored (sealed, base64); undefined before a key pair exists. */
+  sealedPrivateKey(): string | undefined {
+    return this.store.get<KeyPairRecord>(KEY_PAIR_KEY)?.value.sealedPrivateKey;
   }
 
   private record(): KeyPairRecord {

@@ -27,7 +27,8 @@ export function versionMemory(
   const store = tx;
   const endpoints = endpointsOf(server);
   const entry = store.get<Remembered>(keyOf(server.keyServerID))?.value;
-  const knownVersion = entry?.endpoints === endpoints ? parseVersion(entry.version) : undefined;
+  const remembered = rememberedVersion(store, server);
+  const knownVersion = remembered ? parseVersion(remembered) : undefined;
   return {
     ...(knownVersion ? { knownVersion } : {}),
     onNegotiated: (v) => {
@@ -36,6 +37,12 @@ export function versionMemory(
       store.put(keyOf(server.keyServerID), { endpoints, version });
     },
   };
+}
+
+/** The version remembered for the server's current endpoints ("1.4"), if any. */
+export function rememberedVersion(tx: StoreTx, server: KeyServerRecord): string | undefined {
+  const entry = tx.get<Remembered>(keyOf(server.keyServerID))?.value;
+  return entry?.endpoints === endpointsOf(server) ? entry.version : undefined;
 }
 
 function isStore(tx: StoreTx): tx is Store {

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
+import type { EarlyRequest } from '../cluster/boot-unlock/key-plan';
+import { zeroWhenAnswered } from '../cluster/boot-unlock/fetch-keys';
 import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
 import { parseListen, type Config } from './config';
@@ -29,8 +31,11 @@ export async function startDaemon(
   config: Config,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
+  /** The keys sent for from key-plan.json before the boot (early-keys.ts); zeroed if unused. */
+  early?: EarlyRequest,
 ): Promise<Daemon> {
-  const undo: (() => unknown)[] = [];
+  let unclaimed = early;
+  const undo: (() => unknown)[] = [() => unclaimed && zeroWhenAnswered(unclaimed.answers)];
   const close = async () => {
     while (undo.length) await undo.pop()!();
   };
@@ -38,10 +43,12 @@ export async function startDaemon(
     prepareStateDir(config.stateDir, logger);
     const lock = acquireStateLock(config.stateDir);
     undo.push(() => lock.release());
+    await ioTurn();
     const store: SqliteStore = openSqliteStore(join(config.stateDir, STORE_FILE), {
       logger: componentLogger(logger, 'store'),
     });
     undo.push(() => store.close());
+    await ioTurn();
     const sealer = openSealer({
       stateDir: config.stateDir,
       credentialsDir: env.CREDENTIALS_DIRECTORY,
@@ -55,7 +62,10 @@ export async function startDaemon(
     // The keys are sent for now, so that the key server works while the rest of the boot
     // does; the turns given to the event loop between the steps below let its TLS
     // handshake progress.
-    hw.unlock?.prefetchKeys();
+    if (hw.unlock) {
+      hw.unlock.prefetchKeys(unclaimed);
+      unclaimed = undefined; // taken, or zeroed by prefetchKeys
+    }
     await ioTurn();
     // kmipCertificateFault: checked now, daily, and when a key server changes.
     const stopCertificateChecks = watchKeyServerCertificates(

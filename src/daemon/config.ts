@@ -1,16 +1,10 @@
 // Load, validate and default ekmd's configuration file. Errors name the offending key's
 // path and never echo values (the file holds the bootstrap password).
 import type { ErrorObject } from 'ajv';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import {
-  AJV_OPTIONS,
-  GENERATED_VALIDATOR,
-  configSchema,
-  type DRIVE_ROLES,
-  type KMIP_VERSIONS,
-  type LOG_LEVELS,
-} from './config-schema';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { CONFIG_SCHEMA, schemaValidator, type Validate } from './generated-validators';
+import { type DRIVE_ROLES, type KMIP_VERSIONS, type LOG_LEVELS } from './config-schema';
 
 export type KmipVersion = (typeof KMIP_VERSIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -45,23 +39,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
-
 let validate: Validate | undefined;
 
-/**
- * The validator the build generated from this schema (no Ajv load, no compile: ~100 ms
- * off every start); Ajv compiles it when that file is absent or from another schema.
- */
+/** The config schema's validator: the one the build generated, or compiled by Ajv. */
 export function configValidator(dir = __dirname): { validate: Validate; generated: boolean } {
-  const file = join(dir, GENERATED_VALIDATOR);
-  if (existsSync(file)) {
-    const generated = require(file) as Validate & { schemaJson?: string };
-    if (generated.schemaJson === JSON.stringify(configSchema))
-      return { validate: generated, generated: true };
-  }
-  const { default: Ajv } = require('ajv') as typeof import('ajv');
-  return { validate: new Ajv(AJV_OPTIONS).compile(configSchema), generated: false };
+  return schemaValidator(CONFIG_SCHEMA, dir);
 }
 
 /** Read FILE, validate it and return the defaulted config; paths resolved beside FILE. */

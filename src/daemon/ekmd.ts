@@ -32,9 +32,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Loaded here, not at the top, so that --help stays fast.
   const { loadConfig } = require('./config') as typeof import('./config');
-  const { createLogger } = require('./log') as typeof import('./log');
-  const { startDaemon } = require('./boot') as typeof import('./boot');
-
   let config: import('./config').Config;
   try {
     config = loadConfig(values.config);
@@ -42,14 +39,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ekmd: ${(err as Error).message}\n`);
     return EXIT_USAGE;
   }
-  const logger = createLogger(config.log.level);
   const stop = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  // The drives' keys are sent for before the rest of the boot loads (early-keys.ts).
+  const { sendForKeysEarly, HeldLog } = require('./early-keys') as typeof import('./early-keys');
+  const earlyLog = new HeldLog();
+  const early = sendForKeysEarly(config, process.env, earlyLog);
+  // A turn for the key server's connection between the loads (they run synchronously).
+  await ioTurn();
+  const { componentLogger, createLogger } = require('./log') as typeof import('./log');
+  const logger = createLogger(config.log.level);
+  earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
+  await ioTurn();
+  const { startDaemon } = require('./boot') as typeof import('./boot');
+  await ioTurn();
   let daemon: import('./boot').Daemon;
   try {
-    daemon = await startDaemon(config, logger);
+    daemon = await startDaemon(config, logger, process.env, early);
   } catch (err) {
     // Expected refusals (lock held, corrupt store, bad seal key) need no stack trace.
     const expected = /^(StateLockError|StoreError|SealError)$/.test((err as Error).name);
@@ -67,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** Runs ekmd with these arguments; the exit code becomes the process's. */
 export function run(argv: string[]): void {
   runMain('ekmd', () => main(argv));
@@ -78,6 +88,7 @@ export function run(argv: string[]): void {
  */
 export function warm(): void {
   require('./config');
+  require('./early-keys');
   require('./log');
   require('./boot');
   require('../api');

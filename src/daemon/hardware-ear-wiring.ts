@@ -38,7 +38,7 @@ export interface HardwareEar {
 }
 
 export function openHardwareEar(
-  config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
+  config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock' | 'stateDir'>>,
   deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
 ): HardwareEar {
   const { transport, inventory, end } = driveBackend(config, deps.logger);
@@ -81,6 +81,7 @@ export function openHardwareEar(
             keyCheckIntervalSec: config.unlock.keyCheckIntervalSec,
           }
         : {}),
+      ...(config.stateDir ? { keyPlanDir: config.stateDir } : {}),
       ...afterUnlockStep(config.drives.backend, transport),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });

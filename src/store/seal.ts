@@ -39,6 +39,8 @@ export interface SealerOptions {
   /** systemd's $CREDENTIALS_DIRECTORY; its seal.key wins over the stateDir's. */
   credentialsDir?: string;
   logger?: Logger;
+  /** Make stateDir/seal.key when there is none (default); false: a missing key is an error. */
+  create?: boolean;
 }
 
 export const SEAL_KEY_FILE = 'seal.key';
@@ -51,7 +53,7 @@ export function openSealer(options: SealerOptions): Sealer {
   const credential = options.credentialsDir && join(options.credentialsDir, SEAL_KEY_FILE);
   const fromCredential = credential !== undefined && credential !== '' && exists(credential);
   const path = fromCredential ? credential : join(options.stateDir, SEAL_KEY_FILE);
-  if (!fromCredential) createKeyFileOnce(path);
+  if (!fromCredential && options.create !== false) createKeyFileOnce(path);
   const key = readKey(path, !fromCredential);
   options.logger?.info(
     { source: fromCredential ? 'systemd-credential' : 'stateDir' },

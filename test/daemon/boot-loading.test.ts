@@ -1,6 +1,7 @@
 // What loading the boot sequence loads: only what boot unlock needs comes first. The API
 // server, node-forge (CSRs, the self-signed certificate) and prom-client (metrics) are
-// loaded later, when they are used. Checked in a fresh process.
+// loaded later, when they are used; the early key request needs none of the store, the
+// lock or the logger. Checked in a fresh process.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -41,3 +42,17 @@ t.test(
     }
   },
 );
+
+t.test('the early key request (early-keys) loads neither SQLite, koffi nor pino', async (t) => {
+  const loaded = loadedBy(join(__dirname, '../../src/daemon/early-keys.js'));
+  t.ok(
+    loaded.some((f) => f.endsWith(join('src', 'kmip', 'client', 'index.js'))),
+    'the KMIP client is loaded',
+  );
+  for (const name of ['better-sqlite3', 'koffi', 'pino']) {
+    t.notOk(
+      loaded.some((f) => f.includes(join('node_modules', name))),
+      `${name} is not loaded`,
+    );
+  }
+});

@@ -60,15 +60,22 @@ t.test('a cache made from other source is not used, even of the same length', as
 });
 
 t.test('a boot from the bundle loads neither node:assert nor node:fs/promises', async (t) => {
-  // run() with a missing config loads every boot module, then exits 2.
+  // A config whose stateDir is a file: run() loads every boot module, then fails (exit 1).
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-bundle-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'ekmd.json');
+  writeFileSync(
+    config,
+    JSON.stringify({ stateDir: config, drives: { backend: 'sim', sim: { socket: 'sim.sock' } } }),
+  );
   const script = `
     const b = require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(BUNDLE)});
-    b.exports.run(['--config', '/nonexistent/ekmd.json']);
+    b.exports.run(['--config', ${JSON.stringify(config)}]);
     process.on('exit', () => console.log(JSON.stringify(process.moduleLoadList)));`;
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-  t.equal(r.status, 2, r.stderr);
-  t.match(r.stderr, /cannot read config/);
-  const builtins = JSON.parse(r.stdout) as string[];
+  t.equal(r.status, 1, r.stderr);
+  t.match(r.stderr, /is not a directory/);
+  const builtins = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
   t.ok(builtins.includes('NativeModule tls'), 'the boot modules were loaded');
   for (const name of ['assert', 'fs/promises'])
     t.notOk(builtins.includes(`NativeModule ${name}`), `node:${name} is not loaded`);

@@ -6,9 +6,10 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
+import { KEY_PLAN_FILE } from '../../src/cluster/boot-unlock/key-plan';
 import { readFaults } from '../../src/cluster/faults';
 import { sealLabel, type DriveKeyRecord } from '../../src/cluster/hardware-ear/drive-keys';
 import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
@@ -34,6 +35,8 @@ interface Booted {
   got: string[];
   /** Whether each drive was locked when READY=1 arrived. */
   lockedAtReady: boolean[];
+  /** What ekmd wrote so far (its JSON log lines). */
+  output(): string;
   stop(): Promise<number | null>;
 }
 
@@ -76,6 +79,7 @@ async function bootEkmd(t: Test, node: EarNode, extra: object = {}): Promise<Boo
   return {
     got: got.slice(0, got.indexOf('READY=1') + 1),
     lockedAtReady,
+    output: () => output,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;
@@ -178,4 +182,36 @@ t.test('a stalled key server does not hold READY=1: faults raised, drives waitin
     'kmipServerFault raised in the first pass',
   );
   t.equal(current.find((f) => f.code === 'driveFailed')?.driveIDs.length, 3);
+  t.ok(existsSync(join(node.dir, KEY_PLAN_FILE)), 'the first round wrote the key plan');
+  await node.close();
+
+  // Started again from the key plan: the keys are sent for before the store is loaded,
+  // and that request's log lines and faults are the same as a request from the store's.
+  const again = await bootEkmd(t, node, { kmip: { connectTimeoutMs: 1000 } });
+  t.same(again.lockedAtReady, [true, true, true], 'still locked, still ready');
+  await again.stop();
+  t.match(
+    again.output(),
+    /"component":"boot-unlock".*"msg":"kmip endpoint failed"/,
+    'the early request’s failure is in the log, under boot-unlock',
+  );
+  await node.open();
+  t.match(
+    readFaults(node.store, 'current').find((f) => f.code === 'kmipServerFault')?.details,
+    /Key server dev .*timed out after 1000 ms/,
+  );
+  await node.close();
+
+  eks.fault = { kind: 'none' };
+  node.sim.powerCycle();
+  const served = await bootEkmd(t, node, { log: { level: 'debug' } });
+  t.same(served.lockedAtReady, [false, false, false], 'unlocked by the keys asked for early');
+  await served.stop();
+  t.match(served.output(), /keys were sent for before the store opened \(key plan\)/);
+  await node.open();
+  t.same(
+    readFaults(node.store, 'current').filter((f) => f.code === 'kmipServerFault'),
+    [],
+    'kmipServerFault resolved',
+  );
 });

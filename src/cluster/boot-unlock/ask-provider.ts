@@ -29,19 +29,32 @@ export interface ProviderAnswer<T> {
   servedBy?: number;
 }
 
-export async function askProvider<T>(
+export function askProvider<T>(
   deps: AskDeps,
   keyProviderID: number,
   request: (provider: KmipProvider) => Promise<T>,
 ): Promise<ProviderAnswer<T>> {
-  const answer: ProviderAnswer<T> = { failed: new Map() };
   // The same order openProvider gives the client: a fresh provider tries them in order.
-  const servers = serversOfProvider(deps.store, keyProviderID);
+  const serverIDs = serversOfProvider(deps.store, keyProviderID).map((s) => s.keyServerID);
+  const open = () =>
+    deps.opened?.get(keyProviderID) ??
+    openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
+  return askServers(serverIDs, open, request);
+}
+
+/**
+ * `request` through the provider `open` makes for the servers `serverIDs` (in the order
+ * the provider tries them), closed after; the outcome told per server.
+ */
+export async function askServers<T>(
+  serverIDs: number[],
+  open: () => KmipProvider,
+  request: (provider: KmipProvider) => Promise<T>,
+): Promise<ProviderAnswer<T>> {
+  const answer: ProviderAnswer<T> = { failed: new Map() };
   let provider: KmipProvider;
   try {
-    provider =
-      deps.opened?.get(keyProviderID) ??
-      openProvider(deps.store, deps.keyPair, keyProviderID, deps.kmip, deps.logger);
+    provider = open();
   } catch (err) {
     answer.error = (err as Error).message;
     return answer;
@@ -54,12 +67,12 @@ export async function askProvider<T>(
     provider.close();
   }
   for (const { index, error } of provider.lastFailures) {
-    const server = servers[index];
-    if (server) answer.failed.set(server.keyServerID, error.message);
+    const id = serverIDs[index];
+    if (id !== undefined) answer.failed.set(id, error.message);
   }
   // The first server that did not fail as an endpoint answered (or refused as a server);
   // when every one failed, nobody answered.
-  const served = servers.find((s) => !answer.failed.has(s.keyServerID));
-  if (served) answer.servedBy = served.keyServerID;
+  const served = serverIDs.find((id) => !answer.failed.has(id));
+  if (served !== undefined) answer.servedBy = served;
   return answer;
 }

@@ -32,6 +32,14 @@ import {
   type KeyFailure,
 } from './fetch-keys';
 import { checkHeldKeys } from './key-check';
+import {
+  keyPlanText,
+  planFromStore,
+  readKeyPlanText,
+  sameServers,
+  writeKeyPlan,
+  type EarlyRequest,
+} from './key-plan';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
@@ -62,6 +70,8 @@ export interface BootUnlockDeps {
   keyCheckIntervalSec?: number;
   /** After a drive unlocked (the ioctl backend re-reads its partition table); may throw. */
   afterUnlock?: (path: string) => Promise<void>;
+  /** Where key-plan.json is kept (the stateDir), for the next start's early request; none when absent. */
+  keyPlanDir?: string;
   /** Injectable for tests: /proc/sys/kernel/random/boot_id by default. */
   bootID?: () => string;
   logger?: Logger;
@@ -131,6 +141,8 @@ export class BootUnlockService {
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
+  /** key-plan.json's content as last read or written. */
+  private planText: string | undefined;
   private keysAskedNow!: () => void;
   /**
    * Settles when the first round has sent for its keys (the drives' status read) or is
@@ -151,16 +163,37 @@ export class BootUnlockService {
    * rest of the start. The first round takes from the answers the keys of the drives it
    * finds locked; the others are zeroed unused, and a key server's outcome counts only for
    * the keys taken. Drives the TryLimit guard holds are left out.
+   * `early`: the keys already sent for from key-plan.json before the store opened; taken
+   * instead when the store names the same servers and key pair, else zeroed unused.
    */
-  prefetchKeys(): void {
-    if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled') return;
+  prefetchKeys(early?: EarlyRequest): void {
+    const drop = () => early && zeroWhenAnswered(early.answers);
+    if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled')
+      return drop();
     const { store } = this.deps;
+    if (early) this.planText ??= early.text;
+    const keyed = this.candidateKeys();
     const bootID = (this.deps.bootID ?? readBootID)();
-    const records = this.candidates().flatMap((d) => {
-      const key = getKeyRecord(store, d.keyID!);
-      const wanted = key && key.keyProviderID !== null && !isGuarded(store, d.driveID, key, bootID);
-      return wanted ? [key] : [];
-    });
+    const records = keyed
+      .filter(({ drive, key }) => !isGuarded(store, drive.driveID, key, bootID))
+      .map((c) => c.key);
+    // The plan file itself is rewritten after the first round, off the unlock's path.
+    const plan =
+      early &&
+      planFromStore(
+        store,
+        this.keyPair,
+        keyed.map((c) => c.key),
+      );
+    if (early && plan && sameServers(early.plan, plan)) {
+      this.prefetched = { at: early.at, records, answers: early.answers };
+      this.deps.logger?.debug(
+        { asked: Math.round(performance.now() - early.at) },
+        'keys were sent for before the store opened (key plan)',
+      );
+      return;
+    }
+    drop();
     if (records.length === 0) return;
     const answers = requestKeys({ ...this.deps, keyPair: this.keyPair }, records).catch(
       () => undefined, // the round asks again, and reports why it cannot
@@ -204,6 +237,7 @@ export class BootUnlockService {
       } finally {
         this.keysAskedNow();
         this.firstPassDone();
+        this.updatePlan();
       }
     });
   }
@@ -420,6 +454,42 @@ export class BootUnlockService {
     return listDriveRecords(this.deps.store).filter(
       (d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing',
     );
+  }
+
+  /** The candidates' key records, drives without one left out. */
+  private candidateKeys(): { drive: DriveRecord; key: DriveKeyRecord }[] {
+    return this.candidates().flatMap((drive) => {
+      const key = getKeyRecord(this.deps.store, drive.keyID!);
+      return key && key.keyProviderID !== null ? [{ drive, key }] : [];
+    });
+  }
+
+  /**
+   * Rewrites key-plan.json when what a start would ask for has changed (a drive, a key, a
+   * key server, the key pair); removes it when nothing is to be asked. A cache: a failure
+   * to write is logged and costs the next start only its head start.
+   */
+  private updatePlan(): void {
+    const { store, keyPlanDir } = this.deps;
+    if (!keyPlanDir || this.closed) return;
+    try {
+      const plan =
+        getEar(store).state === 'enabled'
+          ? planFromStore(
+              store,
+              this.keyPair,
+              this.candidateKeys().map((c) => c.key),
+            )
+          : undefined;
+      const text = keyPlanText(plan);
+      this.planText ??= readKeyPlanText(keyPlanDir);
+      if (text !== this.planText) {
+        writeKeyPlan(keyPlanDir, plan);
+        this.planText = text;
+      }
+    } catch (err) {
+      this.deps.logger?.warn({ err: (err as Error).message }, 'could not keep the key plan');
+    }
   }
 
   /** The answers of prefetchKeys, unless too old to trust; the caller zeroes them. */

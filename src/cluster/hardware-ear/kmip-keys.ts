@@ -4,11 +4,17 @@
 // the cluster uuid, the drive serial and the keyID, so a key can be found without custom
 // attributes (PyKMIP refuses x- attributes); the Object Group gathers a cluster's keys.
 import type { Logger } from 'pino';
-import { KmipProvider, ops, parseVersion, type FetchedObject } from '../../kmip/client';
+import {
+  KmipProvider,
+  ops,
+  parseVersion,
+  type FetchedObject,
+  type KmipServerOptions,
+} from '../../kmip/client';
 import type { StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
-import { getProvider, serversOfProvider } from '../kmip-records';
+import { getProvider, serversOfProvider, type KeyServerRecord } from '../kmip-records';
 import { versionMemory } from '../kmip-versions';
 import type { NewDriveKey } from './drive-keys';
 
@@ -51,6 +57,33 @@ export function openProvider(
   }
   // A copy the provider zeroes when it closes (a string could not be zeroed).
   const key = keyPair.withPrivateKeyPem((pem) => Buffer.from(pem));
+  return providerFor(servers, key, settings, {
+    versionOf: (s) => versionMemory(tx, s),
+    ...(logger ? { logger } : {}),
+  });
+}
+
+/** Where a key server is and how it is trusted: what a client needs of its record. */
+export type ServerEndpoint = Pick<
+  KeyServerRecord,
+  'kmipKeyServerHostnames' | 'kmipKeyServerPort' | 'kmipCaCertificate' | 'kmipClientCertificate'
+>;
+
+/**
+ * A client for `servers` in this order, presenting the private key `key` (PEM), which it
+ * owns from here: zeroed when the provider closes, or at once when it cannot be made.
+ */
+export function providerFor<S extends ServerEndpoint>(
+  servers: S[],
+  key: Buffer,
+  settings: KmipSettings,
+  options: {
+    logger?: Logger;
+    /** The version to start with (and what to do once one is negotiated), per server. */
+    versionOf?: (server: S) => Pick<KmipServerOptions, 'knownVersion' | 'onNegotiated'>;
+  } = {},
+): KmipProvider {
+  const { logger } = options;
   const version = settings.version ? parseVersion(settings.version) : undefined;
   try {
     return new KmipProvider(
@@ -62,7 +95,7 @@ export function openProvider(
         key,
         connectTimeoutMs: settings.connectTimeoutMs,
         requestTimeoutMs: settings.requestTimeoutMs,
-        ...(version ? { version } : versionMemory(tx, s)),
+        ...(version ? { version } : options.versionOf?.(s)),
         ...(logger ? { logger } : {}),
       })),
       { zeroOnClose: [key], ...(logger ? { logger } : {}) },

@@ -2,14 +2,32 @@
 // drives' status is read, not after: a status scan that waits for "kmip connected"
 // completes. Nothing locked → the early connection is closed and no request is sent; the
 // key server down → one connection attempt per round, the same faults as before. Keys sent
-// for ahead of the first round (prefetchKeys) serve it without a second request.
-import t from 'tap';
-import { readFileSync } from 'node:fs';
+// for ahead of the first round (prefetchKeys) serve it without a second request; so do keys
+// sent for from key-plan.json before the store opened, when the plan still holds.
+import t, { type Test } from 'tap';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
-import { BootUnlockService } from '../../../src/cluster/boot-unlock';
+import { BootUnlockService, type RoundResult } from '../../../src/cluster/boot-unlock';
+import {
+  KEY_PLAN_FILE,
+  parseKeyPlan,
+  type EarlyRequest,
+  type KeyPlan,
+} from '../../../src/cluster/boot-unlock/key-plan';
+import { sendForKeysEarly } from '../../../src/daemon/early-keys';
+import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-validators';
 import { FaultService } from '../../../src/cluster/faults';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
@@ -26,7 +44,11 @@ import {
 import { waitFor } from './unlock-harness';
 
 /** A BootUnlockService whose status reads can be held until a condition, with its log. */
-function unlocker(node: EarNode, holdStatusUntil?: (msgs: string[]) => boolean) {
+function unlocker(
+  node: EarNode,
+  holdStatusUntil?: (msgs: string[]) => boolean,
+  keyPlanDir?: string,
+) {
   const msgs: string[] = [];
   const ioctlDevices: unknown[] = [];
   const stream = new Writable({
@@ -63,6 +85,7 @@ function unlocker(node: EarNode, holdStatusUntil?: (msgs: string[]) => boolean) 
     kmip: { connectTimeoutMs: 1000, requestTimeoutMs: 3000 },
     retryMaxDelayMs: 200,
     bootID: () => 'boot-1',
+    ...(keyPlanDir ? { keyPlanDir } : {}),
     logger: pino({ level: 'debug' }, stream),
   });
   return {
@@ -120,6 +143,14 @@ t.test('boot unlock connects to the key server during the status scan', async (t
   await client.ok('EnableEncryptionAtRest', { keyProviderID });
   await waitForEarState(node, 'enabled', 30_000);
   const sim = () => node.sim.status().drives;
+  const allUnlocked = (t: Test, result: RoundResult) => {
+    t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
+    t.equal(result.unlocked.length, 3);
+    t.ok(
+      sim().every((s) => !s.locked),
+      'all unlocked',
+    );
+  };
 
   t.test('status reads held until the connection is up still finish: it came first', async (t) => {
     node.sim.powerCycle();
@@ -127,12 +158,7 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     t.teardown(() => u.close());
     const result = await u.service.round();
     t.ok(u.heldStatusReads() >= 3, 'every status read waited for the connection');
-    t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
-    t.equal(result.unlocked.length, 3);
-    t.ok(
-      sim().every((s) => !s.locked),
-      'all unlocked',
-    );
+    allUnlocked(t, result);
     t.equal(u.count('kmip connected'), 1, 'one connection: the early one served the Get');
     t.equal(u.count('kmip batch'), 1);
     t.ok(u.ioctlDevices.length > 0, 'ioctls logged at debug level');
@@ -160,12 +186,7 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     u.service.prefetchKeys();
     await waitFor(() => u.count('kmip batch') === 1); // answered before any status was read
     const result = await u.service.round();
-    t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
-    t.equal(result.unlocked.length, 3);
-    t.ok(
-      sim().every((s) => !s.locked),
-      'all unlocked',
-    );
+    allUnlocked(t, result);
     t.equal(u.count('kmip connected'), 1, 'the prefetch’s connection only');
     t.equal(u.count('kmip batch'), 1, 'the prefetch’s Get only');
     await u.service.keysAsked; // settled by the round
@@ -180,6 +201,104 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     t.equal(result.failed.size, 0);
     t.equal(u.count('kmip batch'), 1, 'the prefetch was answered and dropped');
     t.same(u.faults.list('current'), [], 'no fault');
+  });
+
+  const kmip = { connectTimeoutMs: 1000, requestTimeoutMs: 3000 };
+  const planFile = join(node.dir, KEY_PLAN_FILE);
+  /** Every AK the early request fetched, once answered (to see them zeroed). */
+  const fetched = async (early: EarlyRequest) =>
+    [...((await early.answers)?.values() ?? [])].flatMap((a) =>
+      [...(a.value?.values() ?? [])].filter((v): v is Buffer => Buffer.isBuffer(v)),
+    );
+
+  t.test('a round keeps key-plan.json: servers, UIDs, the private key sealed', async (t) => {
+    rmSync(planFile, { force: true });
+    const u = unlocker(node, undefined, node.dir);
+    t.teardown(() => u.close());
+    await u.service.round();
+    t.notOk(existsSync(planFile), 'round() alone writes nothing');
+    u.service.start();
+    await u.service.idle();
+    const plan = JSON.parse(readFileSync(planFile, 'utf8')) as KeyPlan;
+    t.equal(statSync(planFile).mode & 0o777, 0o600, '0600');
+    t.equal(plan.providers.length, 1);
+    t.equal(plan.providers[0]!.keyProviderID, keyProviderID);
+    t.same(
+      plan.providers[0]!.servers.map((s) => [s.keyServerID, s.kmipKeyServerPort]),
+      [[keyServerID, port]],
+    );
+    t.equal(plan.providers[0]!.uids.length, 3, 'every drive’s AK');
+    const text = readFileSync(planFile, 'utf8');
+    t.notMatch(text, /PRIVATE KEY/, 'no private key in clear');
+    t.ok(
+      parseKeyPlan(text, schemaValidator(KEY_PLAN_SCHEMA).validate),
+      'the plan passes its schema',
+    );
+  });
+
+  t.test('the next start sends for the keys from the plan; the round takes them', async (t) => {
+    node.sim.powerCycle();
+    const early = sendForKeysEarly({ stateDir: node.dir, kmip });
+    t.ok(early, 'sent');
+    const u = unlocker(node, undefined, node.dir);
+    t.teardown(() => u.close());
+    u.service.prefetchKeys(early);
+    const result = await u.service.round();
+    allUnlocked(t, result);
+    t.equal(u.count('kmip connected'), 0, 'no connection of its own: the early one served');
+    t.equal(u.count('kmip batch'), 0);
+    const aks = await fetched(early!);
+    t.equal(aks.length, 3);
+    t.ok(
+      aks.every((ak) => ak.every((b) => b === 0)),
+      'every fetched AK zeroed after the unlock',
+    );
+  });
+
+  t.test('a plan naming other servers: its answers are zeroed, the keys asked anew', async (t) => {
+    node.sim.powerCycle();
+    const early = sendForKeysEarly({ stateDir: node.dir, kmip })!;
+    // As if the key server had moved since the plan was written (same answers, other port).
+    const moved: EarlyRequest = {
+      ...early,
+      plan: {
+        ...early.plan,
+        providers: early.plan.providers.map((p) => ({
+          ...p,
+          servers: p.servers.map((s) => ({ ...s, kmipKeyServerPort: s.kmipKeyServerPort + 1 })),
+        })),
+      },
+    };
+    const u = unlocker(node, undefined, node.dir);
+    t.teardown(() => u.close());
+    u.service.prefetchKeys(moved);
+    const result = await u.service.round();
+    t.equal(result.unlocked.length, 3, 'unlocked from the store’s own request');
+    t.equal(u.count('kmip batch'), 1, 'one Get of its own');
+    const aks = await fetched(early);
+    await waitFor(() => aks.every((ak) => ak.every((b) => b === 0)));
+    t.pass('the early answers were zeroed unused');
+  });
+
+  t.test('no early request without a valid plan and an existing seal key', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ekmd-plan-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'no plan');
+    const text = readFileSync(planFile, 'utf8');
+    writeFileSync(join(dir, KEY_PLAN_FILE), text);
+    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'no seal key');
+    t.notOk(existsSync(join(dir, 'seal.key')), 'and none made');
+    for (const bad of [
+      text.slice(0, 40),
+      '{}',
+      JSON.stringify({ ...JSON.parse(text), extra: 1 }),
+      JSON.stringify({ ...JSON.parse(text), providers: [] }),
+    ]) {
+      t.equal(parseKeyPlan(bad, schemaValidator(KEY_PLAN_SCHEMA).validate), undefined);
+    }
+    writeFileSync(join(dir, KEY_PLAN_FILE), '{"format":1');
+    copyFileSync(join(node.dir, 'seal.key'), join(dir, 'seal.key'));
+    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'a garbled plan');
   });
 
   t.test('key server down: one attempt per round, faults as before', async (t) => {
