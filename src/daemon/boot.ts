@@ -111,9 +111,10 @@ export async function startDaemon(
       componentLogger(logger, 'drives'),
     );
     undo.push(() => drivesStarting.stop());
-    // The API starts once the first unlock round has sent for its keys (or at most
-    // API_WAIT_MS after the drives started): its loading then runs while the key server
-    // works, off the unlock's path, and it still answers within moments of the start.
+    // The API starts once the first unlock round waits on the key server or is over (or at
+    // most API_WAIT_MS after the drives started): its loading then runs off the unlock's
+    // path, while the key server works or after the unlocks, and it still answers within
+    // moments of the start.
     await Promise.race([
       hw.unlock?.keysAsked,
       drivesStarting.firstAttempt.then(() => (drivesStarted ? hw.unlock?.keysAsked : undefined)),

@@ -117,6 +117,19 @@ function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
   setImmediate(() => recordUnlocks(timings));
 }
 
+/** Keys asked for ahead of a round: when, the answers, and whether they are in. */
+interface Prefetched {
+  at: number;
+  answers: Promise<KeyAnswers | undefined>;
+  answered: boolean;
+}
+
+function prefetchedFrom(at: number, answers: Promise<KeyAnswers | undefined>): Prefetched {
+  const entry: Prefetched = { at, answers, answered: false };
+  void answers.then(() => (entry.answered = true));
+  return entry;
+}
+
 export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
   private readonly limit: InFlightLimit;
@@ -136,8 +149,7 @@ export class BootUnlockService {
   private unwatch: (() => void) | undefined;
   private closed = false;
   /** The keys asked for ahead of the first round (see prefetchKeys). */
-  private prefetched:
-    { at: number; records: DriveKeyRecord[]; answers: Promise<KeyAnswers | undefined> } | undefined;
+  private prefetched: Prefetched | undefined;
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
@@ -145,8 +157,9 @@ export class BootUnlockService {
   private planText: string | undefined;
   private keysAskedNow!: () => void;
   /**
-   * Settles when the first round has sent for its keys (the drives' status read) or is
-   * over: from then on it mostly waits on the key server, and other work costs it nothing.
+   * Settles when the first round waits on the key server (its status read, the keys not in
+   * yet) or is over: other work then costs the unlock nothing. Keys already in are used at
+   * once, and this settles after the unlocks.
    */
   readonly keysAsked = new Promise<void>((resolve) => (this.keysAskedNow = resolve));
 
@@ -186,7 +199,7 @@ export class BootUnlockService {
         keyed.map((c) => c.key),
       );
     if (early && plan && sameServers(early.plan, plan)) {
-      this.prefetched = { at: early.at, records, answers: early.answers };
+      this.prefetched = prefetchedFrom(early.at, early.answers);
       this.deps.logger?.debug(
         { asked: Math.round(performance.now() - early.at) },
         'keys were sent for before the store opened (key plan)',
@@ -198,7 +211,7 @@ export class BootUnlockService {
     const answers = requestKeys({ ...this.deps, keyPair: this.keyPair }, records).catch(
       () => undefined, // the round asks again, and reports why it cannot
     );
-    this.prefetched = { at: performance.now(), records, answers };
+    this.prefetched = prefetchedFrom(performance.now(), answers);
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
@@ -348,13 +361,14 @@ export class BootUnlockService {
       }
       const fetchStarted = performance.now();
       const records = wanted.map((w) => w.key);
-      this.keysAskedNow();
-      const early = await prefetched;
+      if (!prefetched?.answered) this.keysAskedNow();
+      const early = await prefetched?.answers;
       prefetchTaken = true;
       if (early && answersCover(early, records))
         keys = collectKeys(this.deps.sealer, records, early);
       else {
         if (early) zeroAnswers(early);
+        this.keysAskedNow();
         keys = await fetchKeys({ ...this.deps, keyPair: this.keyPair, opened }, records);
       }
       if (wanted.length)
@@ -362,7 +376,7 @@ export class BootUnlockService {
     } finally {
       // Those no locked drive needed (askProvider closed the ones it used; twice is harmless).
       for (const provider of opened.values()) provider.close();
-      if (!prefetchTaken && prefetched) zeroWhenAnswered(prefetched);
+      if (!prefetchTaken && prefetched) zeroWhenAnswered(prefetched.answers);
     }
     const timings: [ms: number, ok: boolean][] = [];
     // allSettled: the AKs are zeroed only once no unlock can still read them (a store error
@@ -397,6 +411,7 @@ export class BootUnlockService {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
       observeUnlocks(timings);
     });
+    this.keysAskedNow(); // when the keys were in at once, the unlocks came first
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (rejected) throw rejected.reason;
     if (wanted.length)
@@ -493,11 +508,11 @@ export class BootUnlockService {
   }
 
   /** The answers of prefetchKeys, unless too old to trust; the caller zeroes them. */
-  private takePrefetch(): Promise<KeyAnswers | undefined> | undefined {
+  private takePrefetch(): Prefetched | undefined {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     if (!prefetched) return undefined;
-    if (performance.now() - prefetched.at <= PREFETCH_MAX_AGE_MS) return prefetched.answers;
+    if (performance.now() - prefetched.at <= PREFETCH_MAX_AGE_MS) return prefetched;
     zeroWhenAnswered(prefetched.answers);
     return undefined;
   }
