@@ -53,8 +53,11 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createLogger(config.log.level);
   earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
   await ioTurn();
+  for (const load of BOOT_STAGES) {
+    load();
+    await ioTurn();
+  }
   const { startDaemon } = require('./boot') as typeof import('./boot');
-  await ioTurn();
   let daemon: import('./boot').Daemon;
   try {
     daemon = await startDaemon(config, logger, process.env, early);
@@ -74,6 +77,20 @@ export async function main(argv: string[]): Promise<number> {
   logger.info('ekmd stopped');
   return EXIT_OK;
 }
+
+/**
+ * The boot's modules in parts, native bindings first: loading runs synchronously, and the
+ * turn of the event loop after each part lets the early request's handshake and Get move
+ * on as soon as the key server answers, rather than after the whole boot has loaded.
+ */
+const BOOT_STAGES = [
+  () => require('./state-lock'), // koffi
+  () => require('../store'), // better-sqlite3
+  () => require('../cluster/faults'),
+  () => require('../cluster/boot-unlock'),
+  () => require('./hardware-ear-wiring'),
+  () => require('./sear-wiring'),
+];
 
 const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
