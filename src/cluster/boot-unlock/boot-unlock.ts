@@ -201,7 +201,8 @@ export class BootUnlockService {
     if (early && plan && sameServers(early.plan, plan)) {
       this.prefetched = prefetchedFrom(early.at, early.answers);
       this.deps.logger?.debug(
-        { asked: Math.round(performance.now() - early.at) },
+        // sentAt: ms after the process started (performance's time origin).
+        { sentAt: Math.round(early.at), asked: Math.round(performance.now() - early.at) },
         'keys were sent for before the store opened (key plan)',
       );
       return;

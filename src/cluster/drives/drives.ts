@@ -321,7 +321,8 @@ export class DriveService {
         status: back,
         driveFailureDetail: back === existing.status ? existing.driveFailureDetail : null,
       };
-      putDrive(tx, updated);
+      // A drive found as it was is not written: a restart then commits (and syncs) nothing.
+      if (!sameRecord(updated, existing)) putDrive(tx, updated);
       return updated;
     }
     const created: DriveRecord = {
@@ -389,3 +390,7 @@ function settleInterrupted(tx: StoreTx, records: Iterable<DriveRecord>): void {
     else if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
   }
 }
+
+/** Whether two records of a drive hold the same values (the keys are in one order). */
+const sameRecord = (a: DriveRecord, b: DriveRecord): boolean =>
+  JSON.stringify(a) === JSON.stringify(b);

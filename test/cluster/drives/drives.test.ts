@@ -108,8 +108,11 @@ t.test('drives and async results', async (t) => {
     await node.client.ok('AddDrives', { drives: [{ driveID: 2 }] });
     await node.settle();
     const before = await list();
+    const revisions = () => node.store.list('drives/records/').map((e) => [e.key, e.revision]);
+    const written = revisions();
     await node.restart();
     t.same(await list(), before);
+    t.same(revisions(), written, 'drives found as they were are not written again');
     const types = (await node.client.ok('ListAsyncResults')).asyncHandles.map(
       (h: { resultType: string }) => h.resultType,
     );
