@@ -1,5 +1,7 @@
 // EnableEncryptionAtRest, DisableEncryptionAtRest (asynchronous without a handle: poll
 // GetClusterInfo.encryptionAtRestState) and GetEncryptionAtRestInfo (SDK 12.3).
+// RetryDriveSecurity is ekmd's own (not Element's): the operator's release of drives that
+// refused to be taken over, once they have been reverted.
 import type { HardwareEarService } from '../../cluster/hardware-ear/hardware-ear';
 import { defineMethod, id, noParams, type ApiMethod } from '../method';
 
@@ -20,6 +22,15 @@ export function earMethods(ear: HardwareEarService): ApiMethod[] {
         ear.disable();
         return {};
       },
+    }),
+    defineMethod<{ driveIDs: number[] }>({
+      name: 'RetryDriveSecurity',
+      params: {
+        type: 'object',
+        properties: { driveIDs: { type: 'array', items: id, minItems: 1, maxItems: 1024 } },
+        required: ['driveIDs'],
+      },
+      handler: (p) => ({ released: ear.releaseRefused(p.driveIDs) }),
     }),
     defineMethod({
       name: 'GetEncryptionAtRestInfo',

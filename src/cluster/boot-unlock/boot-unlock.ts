@@ -459,7 +459,7 @@ export class BootUnlockService {
     for (const [keyServerID, cause] of outcomes) {
       if (cause !== null) this.deps.logger?.warn({ keyServerID, cause }, 'key check failed');
     }
-    store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes));
+    store.transaction((tx) => reportServers(tx, this.deps.faults, outcomes, 'driveKeys'));
   }
 
   /**
@@ -596,7 +596,7 @@ export class BootUnlockService {
       if (cause === null && known) servers.set(keyServerID, known);
     }
     const graceEnd = store.transaction((tx) => {
-      reportServers(tx, faults, servers);
+      reportServers(tx, faults, servers, 'driveKeys');
       faults.reportNodeDrivesIn(
         tx,
         'driveFailed',

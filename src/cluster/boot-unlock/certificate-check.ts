@@ -1,12 +1,14 @@
 // kmipCertificateFault: the CA or client certificate of a key server in an active provider
 // expires within Element's 30 days, or has expired. Checked at start, daily, and whenever
-// a key server record changes (a replaced certificate resolves the fault at once).
+// a key server record changes (a replaced certificate resolves the fault at once; a server
+// no provider holds any more has its kmipServerFault resolved then too).
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store';
 import { expiryProblems } from '../certificates';
 import { readFaults, type FaultService } from '../faults';
 import { activeProviderIDs } from '../key-references';
 import { listServers, SERVER_PREFIX } from '../kmip-records';
+import { forgetUnusedServers } from './server-faults';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -43,7 +45,10 @@ export function checkKeyServerCertificates(
   });
 }
 
-/** Runs the check now, daily (unref'd) and after key server changes; returns a stop. */
+/**
+ * Runs the check now, daily (unref'd) and after key server changes; returns a stop. A
+ * change also resolves the kmipServerFault of a server no provider holds any more.
+ */
 export function watchKeyServerCertificates(
   store: Store,
   faults: FaultService,
@@ -56,12 +61,23 @@ export function watchKeyServerCertificates(
       logger?.error({ err: (err as Error).message }, 'key server certificate check failed');
     }
   };
+  const afterChange = () => {
+    run();
+    try {
+      store.transaction((tx) => forgetUnusedServers(tx, faults));
+    } catch (err) {
+      logger?.error(
+        { err: (err as Error).message },
+        'could not resolve the faults of removed key servers',
+      );
+    }
+  };
   let queued: NodeJS.Immediate | undefined;
   // After the change has committed, outside the writer's transaction.
   const unwatch = store.watch(SERVER_PREFIX, () => {
     queued ??= setImmediate(() => {
       queued = undefined;
-      run();
+      afterChange();
     });
   });
   run();

@@ -71,6 +71,17 @@ const KEY_SERVER_FAILED = 'key server: ';
  * operator may have reverted it: nothing the kernel reports tells a reverted drive from
  * one still owned, and presenting the MSID again to the latter burns a second try.
  */
+/** A drive left unsecured because it refused a PIN of ours: only the operator may retry it. */
+function refusedOwnership(d: DriveRecord): boolean {
+  return (
+    d.security !== 'enabled' &&
+    d.keyID === null &&
+    d.step === null &&
+    d.driveSecurityFaultReason !== 'none' &&
+    !d.driveSecurityFaultReason.startsWith(KEY_SERVER_FAILED)
+  );
+}
+
 function mayProvision(d: DriveRecord): boolean {
   if (d.step === 'erasing') return false; // its erase comes first
   if (d.security === 'none') return d.driveSecurityFaultReason === 'none';
@@ -182,6 +193,30 @@ export class HardwareEarService implements DriveSecurer {
   /** Resolves when the work queued so far has settled (a scheduled retry is not waited for). */
   async idle(): Promise<void> {
     await settleChain(() => this.job);
+  }
+
+  /**
+   * The operator's word that these drives, which refused to be taken over (owned
+   * elsewhere), have been reverted since (a PSID revert, say): the refusal is forgotten
+   * and, under enabled EAR, they are secured now. Nothing else retries such a drive:
+   * presenting the MSID to one still owned would burn one of its tries. Returns the drives
+   * released; an unknown drive ID changes nothing.
+   */
+  releaseRefused(driveIDs: number[]): number[] {
+    const released = this.store.transaction((tx) => {
+      const drives = driveIDs.map((id) => getDrive(tx, id)); // all exist, or no change
+      return drives.filter(refusedOwnership).map((d) => {
+        putDrive(tx, { ...d, security: 'none', driveSecurityFaultReason: 'none' });
+        return d.driveID;
+      });
+    });
+    this.options.logger?.info({ driveIDs: released }, 'drive refusals released by the operator');
+    if (released.length) {
+      this.secure(released).catch((err: unknown) => {
+        this.options.logger?.warn({ err: (err as Error).message }, 'could not secure the drives');
+      });
+    }
+    return released;
   }
 
   /** AddDrives under enabled EAR: the new drives are secured like the rest. */

@@ -82,7 +82,7 @@ export class KeyServerRequests {
     const { faults, store, logger } = this.deps;
     if (!faults || outcomes.size === 0) return;
     try {
-      store.transaction((tx) => reportServers(tx, faults, outcomes));
+      store.transaction((tx) => reportServers(tx, faults, outcomes, 'masterKey'));
     } catch (err) {
       // The answer (perhaps a key the caller must zero) still goes back to the caller.
       logger?.error({ err: (err as Error).message }, 'key server faults not recorded');

@@ -3,31 +3,19 @@
 // replacing the certificate resolves it at once (the check follows key server changes);
 // servers of providers no key refers to are not checked.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   checkKeyServerCertificates,
   watchKeyServerCertificates,
 } from '../../../src/cluster/boot-unlock/certificate-check';
-import { FaultService } from '../../../src/cluster/faults';
 import { providerKey, serverKey, type KeyServerRecord } from '../../../src/cluster/kmip-records';
-import { openSqliteStore } from '../../../src/store';
 import type { Json } from '../../../src/store/store';
 import { makeCa } from '../pki';
-import { waitFor } from './unlock-harness';
+import { storeWithFaults, waitFor } from './unlock-harness';
 
 const DAY = 24 * 60 * 60 * 1000;
 
 t.test('key server certificate expiry', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-certs-'));
-  const store = openSqliteStore(join(dir, 'ekmd.db'));
-  const faults = new FaultService(store);
-  t.teardown(() => {
-    faults.close();
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { store, faults } = storeWithFaults(t, 'certs');
   const longCa = makeCa('eks-ca', 365).certPem;
   const shortClient = makeCa('storage-node-1', 10).certPem;
   const server = (keyServerID: number, keyProviderID: number, client: string): KeyServerRecord => ({

@@ -69,6 +69,17 @@ t.test('ekmctl drives retry-unlock', async (t) => {
     t.equal(tries(), before + 1, 'no attempt');
   });
 
+  t.test('retry-secure names its drives, and releases only refused ones', async (t) => {
+    const snapshot = node.snapshot();
+    const none = await run('drives', 'retry-secure');
+    t.equal(none.status, 2);
+    t.match(none.stderr, /name the reverted drives with --drive ID/);
+    const secured = await run('drives', 'retry-secure', '--drive', String(d.driveID), '--json');
+    t.equal(secured.status, 0, secured.stderr);
+    t.same(JSON.parse(secured.stdout), { released: [] }, 'a secured drive is not released');
+    t.equal(node.snapshot(), snapshot);
+  });
+
   t.test('released while the key is still wrong → exactly one more attempt', async (t) => {
     const r = await run('drives', 'retry-unlock', '--drive', String(d.driveID), '--json');
     t.equal(r.status, 0, r.stderr);

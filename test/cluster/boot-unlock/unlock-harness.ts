@@ -1,10 +1,15 @@
 // A BootUnlockService over an EarNode's store and simulator, with its own FaultService and
 // a debug logger that counts the KMIP client's batched messages and keeps its warnings.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Test } from 'tap';
 import pino from 'pino';
 import { BootUnlockService, type BootUnlockDeps } from '../../../src/cluster/boot-unlock';
 import { FaultService, type ClusterFault } from '../../../src/cluster/faults';
 import { SimTransport } from '../../../src/sim/client-transport';
+import { openSqliteStore, type SqliteStore } from '../../../src/store';
 import type { EarNode } from '../hardware-ear/ear-node';
 
 export interface Unlocker {
@@ -67,4 +72,20 @@ export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** A fresh store file with a FaultService on it, both closed (and removed) at teardown. */
+export function storeWithFaults(
+  t: Test,
+  name: string,
+): { store: SqliteStore; faults: FaultService } {
+  const dir = mkdtempSync(join(tmpdir(), `ekmd-${name}-`));
+  const store = openSqliteStore(join(dir, 'ekmd.db'));
+  const faults = new FaultService(store);
+  t.teardown(() => {
+    faults.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { store, faults };
 }

@@ -121,6 +121,32 @@ t.test('hardware EAR with internal keys', async (t) => {
     t.equal(sim()[3]!.tries.sid, 0, 'a refused drive is never tried again');
   });
 
+  t.test('after a PSID revert, RetryDriveSecurity secures the foreign drive', async (t) => {
+    const foreign = (await list()).find((d) => d.slot === 3)!;
+    const secured = (await list()).find((d) => d.slot === 0)!;
+    const before = node.snapshot();
+    const unknown = await node.client.call('RetryDriveSecurity', {
+      driveIDs: [foreign.driveID, 999],
+    });
+    t.equal(unknown.error?.name, 'xDriveIDDoesNotExist');
+    t.equal(node.snapshot(), before, 'an unknown drive: nothing changed');
+    t.same(
+      await node.client.ok('RetryDriveSecurity', { driveIDs: [secured.driveID] }),
+      { released: [] },
+      'a secured drive has nothing to release',
+    );
+    await node.opal(3).psidRevert(Buffer.from(node.sim.drive(3).rec.psid));
+    t.same(await node.client.ok('RetryDriveSecurity', { driveIDs: [foreign.driveID] }), {
+      released: [foreign.driveID],
+    });
+    await node.settle();
+    const now = (await list()).find((d) => d.slot === 3)!;
+    t.equal(now.driveSecurityFaultReason, 'none');
+    t.match(now.keyID, UUID_V4, 'it has an AK now');
+    t.equal(sim()[3]!.tries.sid, 0, 'no refused attempt: the reverted drive took the MSID');
+    t.match(sim()[3]!.ranges[0], { rle: true, wle: true });
+  });
+
   t.test('disable: locking off, keys retired; enable again re-keys the drives', async (t) => {
     const before = (await list()).filter((d) => d.keyID);
     t.same(await node.client.ok('DisableEncryptionAtRest'), {});

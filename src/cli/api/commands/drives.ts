@@ -1,5 +1,6 @@
-// `ekmctl drives list|add|remove|retry-unlock`: ListDrives, AddDrives, RemoveDrives (async
-// handles), and RetryDriveUnlock, ekmd's release of the TryLimit guard.
+// `ekmctl drives list|add|remove|retry-unlock|retry-secure`: ListDrives, AddDrives, RemoveDrives (async
+// handles), RetryDriveUnlock, ekmd's release of the TryLimit guard, and RetryDriveSecurity,
+// its release of drives that refused to be taken over.
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../command';
 import { idArg, runGroup, type Context, type Subcommand } from '../command-kit';
 import { json, table } from '../output';
@@ -104,6 +105,17 @@ const remove: Subcommand = {
   },
 };
 
+/** The repeatable --drive ID flag of the retry commands. */
+const driveFlag = (help: string): Subcommand['flags'] => ({
+  drive: { type: 'string', multiple: true, help },
+});
+
+/** The drive IDs given with --drive (no positional arguments). */
+function namedDrives(ctx: Context): number[] {
+  if (ctx.args.length) throw new UsageError(`unexpected argument '${ctx.args[0]}'`);
+  return ctx.strings('drive').map((a) => idArg(a, 'drive ID'));
+}
+
 const retryUnlock: Subcommand = {
   summary: 'try to unlock drives again with their keys (RetryDriveUnlock)',
   details: [
@@ -112,16 +124,9 @@ const retryUnlock: Subcommand = {
     'fixing the cause, this releases the guard of the drives named (every drive by default)',
     'and runs an unlock round; see the outcome with `ekmctl drives list` and `ekmctl faults`.',
   ],
-  flags: {
-    drive: {
-      type: 'string',
-      multiple: true,
-      help: '--drive ID       only this drive (repeatable)',
-    },
-  },
+  flags: driveFlag('--drive ID       only this drive (repeatable)'),
   async run(ctx) {
-    if (ctx.args.length) throw new UsageError(`unexpected argument '${ctx.args[0]}'`);
-    const driveIDs = ctx.strings('drive').map((a) => idArg(a, 'drive ID'));
+    const driveIDs = namedDrives(ctx);
     const { released } = await ctx
       .api()
       .call<{ released: number[] }>('RetryDriveUnlock', driveIDs.length ? { driveIDs } : {});
@@ -136,10 +141,36 @@ const retryUnlock: Subcommand = {
   },
 };
 
+const retrySecure: Subcommand = {
+  summary: 'secure again drives that refused to be taken over (RetryDriveSecurity)',
+  details: [
+    'A drive that refused our PIN when hardware EAR took it over (owned elsewhere) is never',
+    'tried again on its own: presenting the MSID to a drive still owned burns one of its tries.',
+    'Once it has been reverted (PSID revert, all data lost), this tells ekmd so, and the',
+    'drives named are secured now; see the outcome with `ekmctl drives list`.',
+  ],
+  flags: driveFlag('--drive ID       this drive (repeatable; at least one)'),
+  async run(ctx) {
+    const driveIDs = namedDrives(ctx);
+    if (!driveIDs.length) throw new UsageError('name the reverted drives with --drive ID');
+    const { released } = await ctx
+      .api()
+      .call<{ released: number[] }>('RetryDriveSecurity', { driveIDs });
+    ctx.out(
+      ctx.json
+        ? json({ released })
+        : released.length
+          ? `drive(s) ${released.join(', ')} released; securing them\n`
+          : 'no drive named had refused to be taken over\n',
+    );
+    return EXIT_OK;
+  },
+};
+
 export const run = (argv: string[]) =>
   runGroup(
     'drives',
-    "The node's drives: list them, add them to or remove them from the cluster, retry their unlock.",
-    { list, add, remove, 'retry-unlock': retryUnlock },
+    "The node's drives: list them, add them to or remove them from the cluster, retry their unlock or their securing.",
+    { list, add, remove, 'retry-unlock': retryUnlock, 'retry-secure': retrySecure },
     argv,
   );
