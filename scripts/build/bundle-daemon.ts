@@ -7,7 +7,8 @@
 //   node dist/scripts/build/bundle-daemon.js
 import { build, type Plugin } from 'esbuild';
 import { join } from 'node:path';
-import { loadBundle, writeCodeCache } from '../../src/daemon/bundle-loader';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { asciiOnly, loadBundle, writeCodeCache } from '../../src/daemon/bundle-loader';
 import { BUNDLE_FILE } from '../../src/daemon/main';
 
 const daemonDir = join(__dirname, '../../src/daemon');
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     plugins: [shims],
   });
   if (result.errors.length) process.exit(1);
+  // ASCII only: a start then reads it without decoding UTF-8 (bundle-loader.ts).
+  writeFileSync(bundle, asciiOnly(readFileSync(bundle, 'utf8')));
 
   // Run the bundle's modules (nothing starts: warm() only loads them), then keep what V8
   // compiled. The cache is valid for this node binary; another one rejects it and compiles.

@@ -2,6 +2,7 @@
 // start neither resolves ~150 module files nor compiles what the cache holds. The cache
 // begins with the SHA-256 of the source it was made from: V8 itself checks only the
 // source's length, and code compiled from other source must never run.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
@@ -22,13 +23,15 @@ export const cacheFileOf = (bundle: string): string => `${bundle}.cache`;
 
 /** The bundle at `file` run as a module; undefined when there is no such file. */
 export function loadBundle(file: string): LoadedBundle | undefined {
-  let source: string;
+  let bytes: Buffer;
   try {
-    source = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch {
     return undefined;
   }
-  const hash = createHash('sha256').update(source).digest();
+  const hash = createHash('sha256').update(bytes).digest();
+  // The build writes it ASCII only (asciiOnly), and ASCII needs no UTF-8 decoding.
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   const cachedData = cacheFor(file, hash);
   const script = new Script(Module.wrap(source), {
     filename: file,
@@ -44,6 +47,15 @@ export function loadBundle(file: string): LoadedBundle | undefined {
     codeCache: () => Buffer.concat([hash, script.createCachedData()]),
   };
 }
+
+/**
+ * The bundle with every character beyond ASCII written as a \u escape. esbuild already
+ * writes code so (its ASCII charset, raw templates included); what it leaves are comments,
+ * where an escape is as good. Not for other sources: in a String.raw template an escape
+ * would change the text.
+ */
+export const asciiOnly = (source: string): string =>
+  source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** Written whole, then renamed: a reader never sees half a cache. */
 export function writeCodeCache(bundle: string, cache: Buffer): void {

@@ -3,11 +3,12 @@
 // other source is never used, even one V8 would take (same length); no bundle, no program.
 // The bundle leaves out node modules a boot does not need (assert, fs/promises).
 import t from 'tap';
+import { isAscii } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheFileOf, loadBundle } from '../../src/daemon/bundle-loader';
+import { asciiOnly, cacheFileOf, loadBundle } from '../../src/daemon/bundle-loader';
 import { BUNDLE_FILE } from '../../src/daemon/main';
 
 const DAEMON = join(__dirname, '../../src/daemon');
@@ -79,6 +80,14 @@ t.test('a boot from the bundle loads neither node:assert nor node:fs/promises', 
   t.ok(builtins.includes('NativeModule tls'), 'the boot modules were loaded');
   for (const name of ['assert', 'fs/promises'])
     t.notOk(builtins.includes(`NativeModule ${name}`), `node:${name} is not loaded`);
+});
+
+t.test('the bundle is ASCII only, and escaping keeps what the code means', async (t) => {
+  t.ok(isAscii(readFileSync(BUNDLE)), 'read without UTF-8 decoding');
+  const code = "/* a → b */ ['é→', /ü+/.test('üü'), 'ß'.length]";
+  const escaped = asciiOnly(code);
+  t.ok(isAscii(Buffer.from(escaped)));
+  t.same(eval(escaped), eval(code), 'strings, regular expressions and comments alike');
 });
 
 t.test('the stand-ins the bundle uses for pino’s dependencies', async (t) => {
