@@ -32,14 +32,8 @@ import {
   type KeyFailure,
 } from './fetch-keys';
 import { checkHeldKeys } from './key-check';
-import {
-  keyPlanText,
-  planFromStore,
-  readKeyPlanText,
-  sameServers,
-  writeKeyPlan,
-  type EarlyRequest,
-} from './key-plan';
+import { planFromStore, sameServers, type EarlyRequest } from './key-plan';
+import { KeyPlanKeeper } from './plan-keeper';
 import { reportServers } from './server-faults';
 import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from './try-guard';
 import { unlockDrive } from './unlock-drive';
@@ -153,8 +147,8 @@ export class BootUnlockService {
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
-  /** key-plan.json's content as last read or written. */
-  private planText: string | undefined;
+  /** key-plan.json, when deps.keyPlanDir names where. */
+  private readonly plan: KeyPlanKeeper | undefined;
   private keysAskedNow!: () => void;
   /**
    * Settles when the first round waits on the key server (its status read, the keys not in
@@ -167,6 +161,16 @@ export class BootUnlockService {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
     this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
     this.backoff = new Backoff(deps.retryMaxDelayMs);
+    if (deps.keyPlanDir) {
+      this.plan = new KeyPlanKeeper({
+        store: deps.store,
+        keyPair: this.keyPair,
+        dir: deps.keyPlanDir,
+        keys: () =>
+          getEar(deps.store).state === 'enabled' ? this.candidateKeys().map((c) => c.key) : [],
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      });
+    }
   }
 
   /**
@@ -184,7 +188,7 @@ export class BootUnlockService {
     if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled')
       return drop();
     const { store } = this.deps;
-    if (early) this.planText ??= early.text;
+    if (early) this.plan?.knownText(early.text);
     const keyed = this.candidateKeys();
     const bootID = (this.deps.bootID ?? readBootID)();
     const records = keyed
@@ -221,6 +225,7 @@ export class BootUnlockService {
     this.unwatch ??= this.deps.inventory?.watch((e) => {
       if (e.type === 'added' || e.type === 'relocked') this.trigger();
     });
+    this.plan?.follow();
     const every = this.deps.keyCheckIntervalSec;
     if (every && !this.keyCheckTimer) {
       this.keyCheckTimer = setInterval(() => this.checkKeys(), every * 1000).unref();
@@ -251,7 +256,7 @@ export class BootUnlockService {
       } finally {
         this.keysAskedNow();
         this.firstPassDone();
-        this.updatePlan();
+        if (!this.closed) this.plan?.update();
       }
     });
   }
@@ -300,6 +305,7 @@ export class BootUnlockService {
   async close(): Promise<void> {
     this.closed = true;
     this.unwatch?.();
+    this.plan?.close();
     for (const t of [this.timer, this.graceTimer]) if (t) clearTimeout(t);
     if (this.keyCheckTimer) clearInterval(this.keyCheckTimer);
     this.keysAskedNow();
@@ -478,34 +484,6 @@ export class BootUnlockService {
       const key = getKeyRecord(this.deps.store, drive.keyID!);
       return key && key.keyProviderID !== null ? [{ drive, key }] : [];
     });
-  }
-
-  /**
-   * Rewrites key-plan.json when what a start would ask for has changed (a drive, a key, a
-   * key server, the key pair); removes it when nothing is to be asked. A cache: a failure
-   * to write is logged and costs the next start only its head start.
-   */
-  private updatePlan(): void {
-    const { store, keyPlanDir } = this.deps;
-    if (!keyPlanDir || this.closed) return;
-    try {
-      const plan =
-        getEar(store).state === 'enabled'
-          ? planFromStore(
-              store,
-              this.keyPair,
-              this.candidateKeys().map((c) => c.key),
-            )
-          : undefined;
-      const text = keyPlanText(plan);
-      this.planText ??= readKeyPlanText(keyPlanDir);
-      if (text !== this.planText) {
-        writeKeyPlan(keyPlanDir, plan);
-        this.planText = text;
-      }
-    } catch (err) {
-      this.deps.logger?.warn({ err: (err as Error).message }, 'could not keep the key plan');
-    }
   }
 
   /** The answers of prefetchKeys, unless too old to trust; the caller zeroes them. */

@@ -234,6 +234,16 @@ t.test('boot unlock connects to the key server during the status scan', async (t
       parseKeyPlan(text, schemaValidator(KEY_PLAN_SCHEMA).validate),
       'the plan passes its schema',
     );
+    // Between rounds it follows its records (here the remembered version of the server).
+    const memory = `kmipVersions/${keyServerID}`;
+    const had = node.store.get(memory)?.value;
+    node.store.put(memory, { endpoints: `127.0.0.1:${port}`, version: '1.2' });
+    const planned = () => (JSON.parse(readFileSync(planFile, 'utf8')) as KeyPlan).providers[0]!;
+    await waitFor(() => planned().servers[0]!.version === '1.2', 5000);
+    if (had) node.store.put(memory, had);
+    else node.store.delete(memory);
+    await waitFor(() => planned().servers[0]!.version !== '1.2', 5000);
+    t.pass('rewritten after a change between rounds, and back');
   });
 
   t.test('the next start sends for the keys from the plan; the round takes them', async (t) => {

@@ -1,0 +1,83 @@
+// Keeps key-plan.json (key-plan.ts) true to the records it is made of: rewritten after
+// every unlock round and, between rounds, a moment after any of its records changed (EAR
+// enabled, a key server or the key pair replaced), so that the next start's early request
+// is not stale. Written only when its content changed; removed when nothing is to be asked.
+import type { Logger } from 'pino';
+import type { Store } from '../../store/store';
+import { DRIVE_PREFIX } from '../drives/drive-records';
+import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+import { KEY_PAIR_KEY, type ClusterKeyPair } from '../key-pair';
+import { KEY_REFERENCE_PREFIX } from '../key-references';
+import { SERVER_PREFIX } from '../kmip-records';
+import { KMIP_VERSIONS_PREFIX } from '../kmip-versions';
+import { keyPlanText, planFromStore, readKeyPlanText, writeKeyPlan } from './key-plan';
+
+/** What a plan is made of: a change to any of these rewrites it, PLAN_DELAY_MS later. */
+const PLAN_SOURCES = [
+  DRIVE_PREFIX,
+  KEY_REFERENCE_PREFIX,
+  SERVER_PREFIX,
+  KMIP_VERSIONS_PREFIX,
+  KEY_PAIR_KEY,
+  'ear/',
+];
+const PLAN_DELAY_MS = 1000;
+
+export class KeyPlanKeeper {
+  /** The file's content as last read or written. */
+  private text: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      keyPair: ClusterKeyPair;
+      dir: string;
+      /** The keys a start would ask for now (none when hardware EAR is not enabled). */
+      keys: () => DriveKeyRecord[];
+      logger?: Logger;
+    },
+  ) {}
+
+  /** The file's content as the early request read it (saves reading it again). */
+  knownText(text: string): void {
+    this.text ??= text;
+  }
+
+  /** Rewrites the plan a moment after its records change (one rewrite per burst). */
+  follow(): void {
+    if (this.unwatch) return;
+    const later = () => {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.update();
+      }, PLAN_DELAY_MS).unref();
+    };
+    const offs = PLAN_SOURCES.map((prefix) => this.deps.store.watch(prefix, later));
+    this.unwatch = () => offs.forEach((off) => off());
+  }
+
+  /**
+   * Writes the plan if it changed. A cache: a failure is logged and costs the next start
+   * only its head start.
+   */
+  update(): void {
+    const { store, keyPair, dir, logger } = this.deps;
+    try {
+      const plan = planFromStore(store, keyPair, this.deps.keys());
+      const text = keyPlanText(plan);
+      this.text ??= readKeyPlanText(dir);
+      if (text === this.text) return;
+      writeKeyPlan(dir, plan);
+      this.text = text;
+    } catch (err) {
+      logger?.warn({ err: (err as Error).message }, 'could not keep the key plan');
+    }
+  }
+
+  close(): void {
+    this.unwatch?.();
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
