@@ -2,17 +2,14 @@
 // named like ekmd's AKs counts; keys of several clusters need --cluster-uuid; a serial
 // with two keys is ambiguous and never applied; a drive without a key is reported.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { locateAks, matchDrives } from '../../src/cli/api/commands/recover';
 import { akName, clusterGroup, parseAkName } from '../../src/cluster/hardware-ear/kmip-keys';
 import { KmipClient } from '../../src/kmip/client';
-import { DevKmipServer } from '../../src/kmip/server';
 import type { DriveInfo } from '../../src/opal/inventory';
 import { bin } from '../helpers/paths';
 import { runBin } from './fixtures/node-scenario';
+import { startDevEks } from '../kmip/dev-eks';
 
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
@@ -28,19 +25,7 @@ t.test('parseAkName', async (t) => {
 });
 
 t.test('locate, filter and match', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-recover-names-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await makeDevPki(join(dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const srv = await DevKmipServer.start({
-    stateDir: join(dir, 'eks'),
-    host: '127.0.0.1',
-    port: 0,
-    ca: read(pki.ca),
-    cert: read(pki.server.cert),
-    key: read(pki.server.key),
-  });
-  t.teardown(() => srv.close());
+  const { dir, pki, srv, read } = await startDevEks(t, 'recover-names');
   const client = new KmipClient({
     hostnames: ['127.0.0.1'],
     port: srv.address.port,

@@ -4,9 +4,7 @@
 // (Get Attributes State) raises a fault within one interval when the server dies or a key
 // is destroyed while the node runs, and resolves it when the server is back.
 import t from 'tap';
-import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { ClusterFault } from '../../../src/cluster/faults';
 import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
@@ -15,6 +13,7 @@ import { DevKmipServer } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';
 import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
 import { openUnlocker, waitFor } from './unlock-harness';
+import { devEksMaker } from '../../kmip/dev-eks';
 
 t.test('two key servers, the first misbehaving', async (t) => {
   const node = await startEarNode(t, {
@@ -22,19 +21,7 @@ t.test('two key servers, the first misbehaving', async (t) => {
     faults: true,
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
   });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (name: string, port: number) => {
-    mkdirSync(join(node.dir, name), { recursive: true });
-    return DevKmipServer.start({
-      stateDir: join(node.dir, name),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  };
+  const { pki, read, start: startEks } = await devEksMaker(node.dir);
   const first = await startEks('eks-a', 0);
   let second = await startEks('eks-b', 0);
   const secondPort = second.address.port;

@@ -5,14 +5,13 @@
 // reaches it; both down → one current fault each, however many rounds retry. A request of
 // several messages counts a server's failure in any of them.
 import t from 'tap';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { ClusterFault } from '../../../src/cluster/faults';
 import { ClusterKeyPair } from '../../../src/cluster/key-pair';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
 import { KeyServerRequests } from '../../../src/cluster/sear/key-server-requests';
-import { DevKmipServer, OBJECT_FILE } from '../../../src/kmip/server';
+import { OBJECT_FILE } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';
 import {
   awaitAsync,
@@ -22,25 +21,14 @@ import {
   waitFor,
   writeEveryDrive,
 } from './sear-node';
+import { devEksMaker } from '../../kmip/dev-eks';
 
 t.test('kmipServerFault only for the key servers the MK fetch reached', async (t) => {
   const node = await startSearNode(t, {
     drives: 2,
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
   });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (name: string, port: number) => {
-    mkdirSync(join(node.dir, name), { recursive: true });
-    return DevKmipServer.start({
-      stateDir: join(node.dir, name),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  };
+  const { pki, read, start: startEks } = await devEksMaker(node.dir);
   let first = await startEks('eks-a', 0);
   let second = await startEks('eks-b', 0);
   const ports = [first.address.port, second.address.port] as const;

@@ -1,27 +1,12 @@
 // The client's private key as a Buffer, never made a string: the client connects with it,
 // a provider zeroes it when closed, and a Buffer that is not a PEM private key is refused.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
+import { readFileSync } from 'node:fs';
 import { KmipClient, KmipProvider } from '../../../src/kmip/client';
-import { DevKmipServer } from '../../../src/kmip/server';
+import { startDevEks } from '../dev-eks';
 
 t.test('private key as a Buffer', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-kmip-key-buffer-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await makeDevPki(join(dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const srv = await DevKmipServer.start({
-    stateDir: join(dir, 'eks'),
-    host: '127.0.0.1',
-    port: 0,
-    ca: read(pki.ca),
-    cert: read(pki.server.cert),
-    key: read(pki.server.key),
-  });
-  t.teardown(() => srv.close());
+  const { pki, srv, read } = await startDevEks(t, 'kmip-key-buffer');
   const server = (key: Buffer) => ({
     hostnames: ['127.0.0.1'],
     port: srv.address.port,

@@ -2,30 +2,14 @@
 // server that refuses it is asked (once) and the message sent again, and the client is told
 // what was settled so that it can be remembered.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { KmipClient, formatVersion } from '../../../src/kmip/client';
-import { DevKmipServer } from '../../../src/kmip/server';
 import type { KmipVersion } from '../../../src/kmip/ttlv';
+import { startDevEks } from '../dev-eks';
 
 t.test('remembered versions', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-kmip-known-version-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await makeDevPki(join(dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const srv = await DevKmipServer.start({
-    stateDir: join(dir, 'eks'),
-    host: '127.0.0.1',
-    port: 0,
-    ca: read(pki.ca),
-    cert: read(pki.server.cert),
-    key: read(pki.server.key),
-  });
-  t.teardown(() => srv.close());
+  const { pki, srv, read } = await startDevEks(t, 'kmip-known-version');
   const tls = { ca: read(pki.ca), cert: read(pki.client.cert), key: read(pki.client.key) };
 
   /** A client logging at debug into `msgs`, telling `settled` what it negotiates. */

@@ -1,28 +1,12 @@
 // The client's request observer: one event per message with the endpoint that answered,
 // the operation, and ok / partial / failed; nothing once unsubscribed.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { KmipClient, onKmipRequest, ops, type KmipRequestEvent } from '../../../src/kmip/client';
-import { DevKmipServer } from '../../../src/kmip/server';
+import { startDevEks } from '../dev-eks';
 
 t.test('events per message', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-kmip-observer-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await makeDevPki(join(dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const srv = await DevKmipServer.start({
-    stateDir: join(dir, 'eks'),
-    host: '127.0.0.1',
-    port: 0,
-    ca: read(pki.ca),
-    cert: read(pki.server.cert),
-    key: read(pki.server.key),
-  });
-  t.teardown(() => srv.close());
+  const { pki, srv, read } = await startDevEks(t, 'kmip-observer');
   const tls = { ca: read(pki.ca), cert: read(pki.client.cert), key: read(pki.client.key) };
   const client = new KmipClient({ hostnames: ['127.0.0.1'], port: srv.address.port, ...tls });
   t.teardown(() => client.close());
