@@ -12,7 +12,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store';
@@ -138,7 +138,7 @@ export function writeKeyPlan(stateDir: string, plan: KeyPlan | undefined): void 
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, keyPlanText(plan));
+    writeFileSync(fd, keyPlanText(plan)); // every byte, however many writes it takes
     fsyncSync(fd);
   } finally {
     closeSync(fd);
