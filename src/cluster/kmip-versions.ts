@@ -25,16 +25,14 @@ export function versionMemory(
   // A transaction's handle is gone by the time a version is negotiated.
   if (!isStore(tx)) return {};
   const store = tx;
-  const endpoints = endpointsOf(server);
-  const entry = store.get<Remembered>(keyOf(server.keyServerID))?.value;
   const remembered = rememberedVersion(store, server);
   const knownVersion = remembered ? parseVersion(remembered) : undefined;
   return {
     ...(knownVersion ? { knownVersion } : {}),
     onNegotiated: (v) => {
       const version = formatVersion(v);
-      if (entry?.endpoints === endpoints && entry.version === version) return;
-      store.put(keyOf(server.keyServerID), { endpoints, version });
+      if (version === remembered) return;
+      store.put(keyOf(server.keyServerID), { endpoints: endpointsOf(server), version });
     },
   };
 }
