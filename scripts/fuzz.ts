@@ -15,12 +15,12 @@ import {
   runFuzz,
   runFuzzSync,
   type FuzzReport,
-} from '../src/reliability/fuzz/runner';
-import { HostileApiNode } from '../src/reliability/fuzz/targets/api-node';
-import { apiTarget } from '../src/reliability/fuzz/targets/api-target';
-import { HostileKmipServer, kmipClientTarget } from '../src/reliability/fuzz/targets/kmip-server';
-import { simIoctlTarget } from '../src/reliability/fuzz/targets/sim-ioctl';
-import { loadCapturedMessages, ttlvTarget } from '../src/reliability/fuzz/targets/ttlv';
+} from './reliability/fuzz/runner';
+import { HostileApiNode } from './reliability/fuzz/targets/api-node';
+import { apiTarget } from './reliability/fuzz/targets/api-target';
+import { HostileKmipServer, kmipClientTarget } from './reliability/fuzz/targets/kmip-server';
+import { simIoctlTarget } from './reliability/fuzz/targets/sim-ioctl';
+import { loadCapturedMessages, ttlvTarget } from './reliability/fuzz/targets/ttlv';
 import { Simulator } from '../src/sim/simulator';
 import { makeDevPki } from './pki/dev-pki';
 

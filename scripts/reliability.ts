@@ -9,8 +9,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CELLS, MatrixRun, formatTable, type CellResult } from '../src/reliability/matrix';
-import { runApiLoad, runBootLoad } from '../src/reliability/load';
+import { CELLS, MatrixRun, formatTable, type CellResult } from './reliability/matrix';
+import { runApiLoad, runBootLoad } from './reliability/load';
 
 const FUZZ = {
   full: { ttlv: 1_000_000, sim: 200_000, kmip: 500, api: 5_000 },

@@ -9,7 +9,7 @@ import forge from 'node-forge';
 import pino from 'pino';
 import { openClusterServices } from '../../src/cluster';
 import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
-import { getEar } from '../../src/cluster/hardware-ear/ear-state';
+import { getEar } from '../../src/cluster/ear-state';
 import { openHardwareEar } from '../../src/daemon/hardware-ear-wiring';
 import { SimServer } from '../../src/sim/server';
 import { Simulator } from '../../src/sim/simulator';

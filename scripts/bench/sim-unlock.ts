@@ -21,7 +21,7 @@ import {
   encodeOpalLrAct,
   encodeOpalUserLrSetup,
 } from '../../src/opal/abi';
-import { SimTransport } from '../../src/sim/client-transport';
+import { SimTransport } from '../../src/opal/sim-socket/transport';
 import { SimServer } from '../../src/sim/server';
 import { Simulator } from '../../src/sim/simulator';
 

@@ -2,7 +2,7 @@
 // directory, and the lock a running start holds on it.
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { acquireStateLock, StateLockError, type StateLock } from '../../src/daemon/state-lock';
+import { acquireStateLock, StateLockError, type StateLock } from '../../src/store/state-lock';
 
 function findRoot(start: string): string {
   let dir = start;

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import forge from 'node-forge';
 import { prettyFactory } from 'pino-pretty';
 import { CERT_FILE } from '../../src/api/self-signed';
-import { SimConnection } from '../../src/sim/protocol/connection';
+import { SimConnection } from '../../src/opal/sim-socket/connection';
 import { makeDevPki } from '../pki/dev-pki';
 import { bins, layout, lockState, stateDirFrom } from './common';
 

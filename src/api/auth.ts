@@ -10,7 +10,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminCredentials } from '../cluster/admin';
-import { InFlightLimit } from '../opal/in-flight-limit';
+import { InFlightLimit } from '../util/in-flight-limit';
 
 const CACHE_TTL_MS = 5 * 60 * 1000;
 const CACHE_MAX = 1024;

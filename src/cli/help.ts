@@ -1,6 +1,6 @@
 // `ekmctl --help`: the manual page, built from the command table so that every
 // registered command is listed with its one-line summary.
-import type { CommandEntry } from './command';
+import type { CommandEntry } from '../util/command';
 
 export function manualPage(commands: Record<string, CommandEntry>): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length));

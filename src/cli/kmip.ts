@@ -1,5 +1,5 @@
 // `ekmctl kmip …`: KMIP tools (codec, probe, get, dev key server).
-import { dispatch, type CommandEntry } from './command';
+import { dispatch, type CommandEntry } from '../util/command';
 
 const commands: Record<string, CommandEntry> = {
   decode: { summary: 'binary TTLV on stdin -> JSON or XML', load: () => require('./kmip/decode') },

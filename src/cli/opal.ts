@@ -1,6 +1,6 @@
 // `ekmctl opal …`: direct drive operations for recovery (like sedutil-cli). Owned by the
 // Opal layer; subcommands live in ./opal/.
-import { dispatch, type CommandEntry } from './command';
+import { dispatch, type CommandEntry } from '../util/command';
 
 const commands: Record<string, CommandEntry> = {
   status: { summary: 'GET_STATUS flags (no PIN)', load: () => require('./opal/status').status },

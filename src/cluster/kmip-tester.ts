@@ -13,7 +13,7 @@ import type {
   KeyServerTester,
   KeyServerTestStep,
 } from './key-server-tester';
-import { InFlightLimit } from '../opal/in-flight-limit';
+import { InFlightLimit } from '../util/in-flight-limit';
 
 export interface KmipTesterOptions {
   connectTimeoutMs?: number;

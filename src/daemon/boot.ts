@@ -20,7 +20,7 @@ import { retryInBackground } from './retry';
 import { componentLogger } from './log';
 import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
-import { acquireStateLock } from './state-lock';
+import { acquireStateLock } from '../store/state-lock';
 
 export interface Daemon {
   api: { host: string; port: number };

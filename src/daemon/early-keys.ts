@@ -7,7 +7,7 @@
 import { askServers } from '../cluster/boot-unlock/ask-provider';
 import type { KeyAnswers } from '../cluster/boot-unlock/fetch-keys';
 import { parseKeyPlan, readKeyPlanText, type EarlyRequest } from '../cluster/boot-unlock/key-plan';
-import { fetchAks, providerFor } from '../cluster/hardware-ear/kmip-keys';
+import { fetchAks, providerFor } from '../cluster/drive-keys/kmip-keys';
 import { SEAL_LABEL } from '../cluster/key-pair';
 import { parseVersion } from '../kmip/client';
 import { openSealer } from '../store/seal';

@@ -1,7 +1,7 @@
 // ekmd: the daemon. Parses options, loads the config, boots, and runs until SIGTERM/SIGINT.
 // Started by main.ts, from the one-file bundle the build makes of this module.
 import { parseArgs } from 'node:util';
-import { runMain, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../cli/command';
+import { runMain, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../util/command';
 
 const USAGE = `Usage: ekmd --config FILE
 
@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
  * on as soon as the key server answers, rather than after the whole boot has loaded.
  */
 const BOOT_STAGES = [
-  () => require('./state-lock'), // koffi
+  () => require('../store/state-lock'), // koffi
   () => require('../store'), // better-sqlite3
   () => require('../cluster/faults'),
   () => require('../cluster/boot-unlock'),

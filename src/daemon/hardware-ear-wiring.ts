@@ -15,8 +15,8 @@ import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
 import type { DriveTransport } from '../opal/transport';
-import { SimInventory } from '../sim/client-inventory';
-import { SimTransport } from '../sim/client-transport';
+import { SimInventory } from '../opal/sim-socket/inventory';
+import { SimTransport } from '../opal/sim-socket/transport';
 import type { Store } from '../store/store';
 import type { Config } from './config';
 

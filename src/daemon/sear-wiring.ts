@@ -12,7 +12,7 @@ import type { Sealer } from '../cluster/sealer';
 import { SearService } from '../cluster/sear/sear-service';
 import { DataPathUnsupportedError, type DataPath } from '../opal/datapath';
 import type { DriveInventory } from '../opal/inventory';
-import { SimDataPath } from '../sim/client-datapath';
+import { SimDataPath } from '../opal/sim-socket/datapath';
 import type { Store } from '../store/store';
 import type { Config } from './config';
 

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { checkIoctlBuffer, opalIoctlByRequest } from './abi';
 import { kernelError } from './errors';
-import { defaultInFlightCap, InFlightLimit, threadPoolSize } from './in-flight-limit';
+import { defaultInFlightCap, InFlightLimit, threadPoolSize } from '../util/in-flight-limit';
 import type { Libc } from './libc';
 import type { DriveTransport, IoctlResult } from './transport';
 

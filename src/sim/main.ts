@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // ekmd-sim: simulated Opal drives for tests and the embedded default.
-import { dispatch, runMain, type CommandEntry } from '../cli/command';
+import { dispatch, runMain, type CommandEntry } from '../util/command';
 
 const commands: Record<string, CommandEntry> = {
   serve: { summary: 'simulate N drives on a Unix socket', load: () => require('./commands/serve') },

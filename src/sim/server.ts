@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { opalIoctlByRequest } from '../opal/abi';
 import { MediaError, type Fault } from './drive/sim-drive';
-import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type Frame } from './protocol/frame';
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type Frame } from '../opal/sim-socket/frame';
 import type { Simulator } from './simulator';
 
 export class RequestError extends Error {

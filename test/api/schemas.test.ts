@@ -3,7 +3,7 @@
 import t from 'tap';
 import Ajv from 'ajv';
 import { builtInMethods } from '../../src/api';
-import { HostileApiNode } from '../../src/reliability/fuzz/targets/api-node';
+import { HostileApiNode } from '../../scripts/reliability/fuzz/targets/api-node';
 
 t.test('every API method schema compiles under strict ajv', async (t) => {
   const methods = [...builtInMethods, ...HostileApiNode.extraMethods()];

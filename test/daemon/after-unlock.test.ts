@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterUnlockStep } from '../../src/daemon/hardware-ear-wiring';
 import { LibcTransport } from '../../src/opal/libc-transport';
-import { SimTransport } from '../../src/sim/client-transport';
+import { SimTransport } from '../../src/opal/sim-socket/transport';
 
 t.test('the partition re-read step by backend', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-blk-'));

@@ -8,7 +8,7 @@ import { startDaemon } from '../../src/daemon/boot';
 import { parseConfig } from '../../src/daemon/config';
 import { createLogger } from '../../src/daemon/log';
 import { prepareStateDir } from '../../src/daemon/state-dir';
-import { acquireStateLock } from '../../src/daemon/state-lock';
+import { acquireStateLock } from '../../src/store/state-lock';
 import { BOOTSTRAP, rpc, workdir } from './ekmd-process';
 
 const quiet = () =>

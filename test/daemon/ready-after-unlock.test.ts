@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { KEY_PLAN_FILE } from '../../src/cluster/boot-unlock/key-plan';
 import { readFaults } from '../../src/cluster/faults';
-import { sealLabel, type DriveKeyRecord } from '../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../src/cluster/drive-keys/drive-keys';
 import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 import { OpalUser } from '../../src/opal/abi';

@@ -11,7 +11,7 @@ import { KmipClient } from '../../src/kmip/client';
 import { DevKmipServer } from '../../src/kmip/server';
 import { caFromPem, signCsr } from '../cluster/pki';
 import { OWNERSHIP_UNCONFIRMED } from '../../src/cluster/hardware-ear/secure-drive';
-import { sealLabel, type DriveKeyRecord } from '../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../src/opal/abi';
 import {
   createCluster,

@@ -3,8 +3,8 @@
 // with two keys is ambiguous and never applied; a drive without a key is reported.
 import t from 'tap';
 import { join } from 'node:path';
-import { locateAks, matchDrives } from '../../src/cli/api/commands/recover';
-import { akName, clusterGroup, parseAkName } from '../../src/cluster/hardware-ear/kmip-keys';
+import { locateAks, matchDrives } from '../../src/cli/commands/recover';
+import { akName, clusterGroup, parseAkName } from '../../src/cluster/drive-keys/kmip-keys';
 import { KmipClient } from '../../src/kmip/client';
 import type { DriveInfo } from '../../src/opal/inventory';
 import { bin } from '../helpers/paths';

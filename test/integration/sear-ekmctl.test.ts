@@ -2,7 +2,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { CERT_FILE } from '../../src/api/self-signed';
-import { ekmctl, operator, type Operator } from '../cli/api/harness';
+import { ekmctl, operator, type Operator } from '../cli/commands/harness';
 import { ADMIN, createCluster, startSearNode, type SearNode } from '../cluster/sear/sear-node';
 
 let node: SearNode;

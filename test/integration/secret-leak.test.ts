@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterKeyPair } from '../../src/cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../src/cluster/key-references';
-import { sealLabel } from '../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel } from '../../src/cluster/drive-keys/drive-keys';
 import { openSealer, openSqliteStore } from '../../src/store';
 import { bin } from '../helpers/paths';
 import {

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { UsageError } from '../../src/cli/command';
-import type { OpalCommandModule } from '../../src/cli/opal/command-kit';
+import { UsageError } from '../../src/util/command';
+import type { OpalCommandModule } from '../../src/cli/opal/opal-command';
 import { lock, save, unlock } from '../../src/cli/opal/lock';
 import {
   activate,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { OpalUser } from '../../src/opal/abi';
 import { OpalDrive } from '../../src/opal/drive';
 import { OpalNotAuthorizedError } from '../../src/opal/errors';
-import { SimTransport } from '../../src/sim/client-transport';
+import { SimTransport } from '../../src/opal/sim-socket/transport';
 import { SimServer } from '../../src/sim/server';
 import { Simulator } from '../../src/sim/simulator';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { UsageError } from '../../src/cli/command';
+import { UsageError } from '../../src/util/command';
 import { readPin } from '../../src/cli/opal/pin-source';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekmd-pin-'));

@@ -2,7 +2,7 @@
 // real ekmd and ekmd-sim processes, the dev key server and PyKMIP. One assertion per cell;
 // the table is printed as comments.
 import t from 'tap';
-import { CELLS, MatrixRun, formatTable, type CellResult } from '../../src/reliability/matrix';
+import { CELLS, MatrixRun, formatTable, type CellResult } from '../../scripts/reliability/matrix';
 
 // Cells whose failure is a known finding in product code, not yet fixed: cell → why.
 const FINDINGS: Record<string, string> = {};

@@ -6,9 +6,9 @@ import {
   nestingBomb,
   splice,
   ttlvHeaderOffsets,
-} from '../../src/reliability/fuzz/mutators';
-import { Rng } from '../../src/reliability/fuzz/rng';
-import { runFuzz, runFuzzSync, type FuzzTarget } from '../../src/reliability/fuzz/runner';
+} from '../../scripts/reliability/fuzz/mutators';
+import { Rng } from '../../scripts/reliability/fuzz/rng';
+import { runFuzz, runFuzzSync, type FuzzTarget } from '../../scripts/reliability/fuzz/runner';
 
 class OwnError extends Error {}
 

@@ -2,10 +2,10 @@
 // unicode or null; malformed JSON; a 10 MB body; unknown methods; no or bad credentials:
 // each gets its documented answer and leaves the store as it was.
 import t from 'tap';
-import { allApiCases } from '../../src/reliability/fuzz/targets/api-cases';
-import { HostileApiNode } from '../../src/reliability/fuzz/targets/api-node';
-import { apiTarget, checkCase, servedMethods } from '../../src/reliability/fuzz/targets/api-target';
-import { runFuzz } from '../../src/reliability/fuzz/runner';
+import { allApiCases } from '../../scripts/reliability/fuzz/targets/api-cases';
+import { HostileApiNode } from '../../scripts/reliability/fuzz/targets/api-node';
+import { apiTarget, checkCase, servedMethods } from '../../scripts/reliability/fuzz/targets/api-target';
+import { runFuzz } from '../../scripts/reliability/fuzz/runner';
 
 t.test('hostile requests get their documented answers', async (t) => {
   const node = await HostileApiNode.start();

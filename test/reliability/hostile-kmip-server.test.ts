@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { KmipClient } from '../../src/kmip/client';
-import { runFuzz } from '../../src/reliability/fuzz/runner';
+import { runFuzz } from '../../scripts/reliability/fuzz/runner';
 import {
   HostileKmipServer,
   kmipClientTarget,
-} from '../../src/reliability/fuzz/targets/kmip-server';
+} from '../../scripts/reliability/fuzz/targets/kmip-server';
 import { sharedDir } from '../helpers/paths';
 
 const messagesDir = join(sharedDir, 'kmip-messages');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { IOC_OPAL_GET_STATUS } from '../../src/opal/abi';
-import { encodeFrame, FrameDecoder, type Frame } from '../../src/sim/protocol/frame';
+import { encodeFrame, FrameDecoder, type Frame } from '../../src/opal/sim-socket/frame';
 import { SimServer } from '../../src/sim/server';
 import { Simulator } from '../../src/sim/simulator';
 

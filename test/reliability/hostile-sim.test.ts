@@ -7,8 +7,8 @@ import { constants as os } from 'node:os';
 import t from 'tap';
 import { OPAL_IOCTLS } from '../../src/opal/abi';
 import { Simulator } from '../../src/sim/simulator';
-import { runFuzzSync } from '../../src/reliability/fuzz/runner';
-import { isKernelStyle, simIoctlTarget } from '../../src/reliability/fuzz/targets/sim-ioctl';
+import { runFuzzSync } from '../../scripts/reliability/fuzz/runner';
+import { isKernelStyle, simIoctlTarget } from '../../scripts/reliability/fuzz/targets/sim-ioctl';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekmd-hostile-sim-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

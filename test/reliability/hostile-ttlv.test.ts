@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { nestingBomb } from '../../src/reliability/fuzz/mutators';
-import { runFuzzSync } from '../../src/reliability/fuzz/runner';
-import { loadCapturedMessages, ttlvTarget } from '../../src/reliability/fuzz/targets/ttlv';
+import { nestingBomb } from '../../scripts/reliability/fuzz/mutators';
+import { runFuzzSync } from '../../scripts/reliability/fuzz/runner';
+import { loadCapturedMessages, ttlvTarget } from '../../scripts/reliability/fuzz/targets/ttlv';
 import { TtlvError, decodeTtlv } from '../../src/kmip/ttlv';
 import { sharedDir } from '../helpers/paths';
 

@@ -2,7 +2,7 @@
 // consecutive boots under EAR. Zero errors and zero failed boots; figures as comments
 // (speed itself is measured by `npm run reliability`, not asserted here).
 import t from 'tap';
-import { runApiLoad, runBootLoad } from '../../src/reliability/load';
+import { runApiLoad, runBootLoad } from '../../scripts/reliability/load';
 
 t.test('20 API clients for 5 s: no error', async (t) => {
   const r = await runApiLoad({ clients: 20, durationMs: 5000 });

@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin } from '../helpers/paths';
-import { SimDataPath } from '../../src/sim/client-datapath';
-import { SimTransport } from '../../src/sim/client-transport';
+import { SimDataPath } from '../../src/opal/sim-socket/datapath';
+import { SimTransport } from '../../src/opal/sim-socket/transport';
 import { lockUnlock, provision, save, type Ioctl } from './opal-ops';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekmd-sim-cli-'));

@@ -14,12 +14,12 @@ import pino, { type Logger } from 'pino';
 import { parseLevel0 } from '../../src/opal/drive/discovery';
 import { RecordingTransport } from '../../src/opal/recording-transport';
 import type { InventoryEvent } from '../../src/opal/inventory';
-import { SimDataPath } from '../../src/sim/client-datapath';
-import { SimInventory } from '../../src/sim/client-inventory';
-import { SimTransport } from '../../src/sim/client-transport';
+import { SimDataPath } from '../../src/opal/sim-socket/datapath';
+import { SimInventory } from '../../src/opal/sim-socket/inventory';
+import { SimTransport } from '../../src/opal/sim-socket/transport';
 import { SimServer } from '../../src/sim/server';
 import { Simulator } from '../../src/sim/simulator';
-import { encodeFrame } from '../../src/sim/protocol/frame';
+import { encodeFrame } from '../../src/opal/sim-socket/frame';
 import { lockUnlock, provision, save, statusFlags, type Ioctl } from './opal-ops';
 
 async function serve(t: tap.Test, logger?: Logger) {

@@ -7,7 +7,7 @@ import { halvesDiffer, newXtsKey, xtsDecrypt, xtsEncrypt } from '../../src/sim/c
 import { checkPin, derivePinSecrets, newPinSalt } from '../../src/sim/crypto/pin-kdf';
 import { decodeVolatile, encodeVolatile, powerOnState } from '../../src/sim/drive/volatile';
 import { VolatileJournal } from '../../src/sim/persistence/volatile-journal';
-import { FrameDecoder, FrameError, encodeFrame } from '../../src/sim/protocol/frame';
+import { FrameDecoder, FrameError, encodeFrame } from '../../src/opal/sim-socket/frame';
 
 t.test('sealed blobs open only with the same key and AAD', async (t) => {
   const key = randomBytes(32);

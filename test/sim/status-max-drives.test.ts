@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin } from '../helpers/paths';
-import { encodeFrame, MAX_FRAME_BYTES } from '../../src/sim/protocol/frame';
+import { encodeFrame, MAX_FRAME_BYTES } from '../../src/opal/sim-socket/frame';
 import { MAX_DRIVES, Simulator } from '../../src/sim/simulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'ekmd-sim-max-'));

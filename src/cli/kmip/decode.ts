@@ -2,7 +2,7 @@
 // or hex text with --hex) → its KMIP JSON or XML encoding on stdout. Bad input: one line
 // naming the offset and tag, exit 2.
 import { readSync } from 'node:fs';
-import { EXIT_OK, EXIT_USAGE, UsageError } from '../command';
+import { EXIT_OK, EXIT_USAGE, UsageError } from '../../util/command';
 import { DEFAULT_MAX_BYTES, decodeTtlv } from '../../kmip/ttlv/decode';
 import { TtlvError } from '../../kmip/ttlv/error';
 import type { TtlvItem } from '../../kmip/ttlv/item';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../util/command';
 import { DevKmipServer, listenControl, parseFault, sendControl } from '../../kmip/server';
 
 const USAGE = `Usage: ekmctl kmip dev-server --state DIR --listen HOST:PORT --ca F --cert F --key F [--control SOCKET]

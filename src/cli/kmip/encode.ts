@@ -2,7 +2,7 @@
 // encoding on stdin → binary TTLV on stdout (hex text with --hex). Without --format the
 // input is taken as XML when it starts with '<', else JSON. Bad input: one line naming
 // the field, exit 2.
-import { EXIT_OK } from '../command';
+import { EXIT_OK } from '../../util/command';
 import { DEFAULT_MAX_BYTES } from '../../kmip/ttlv/decode';
 import { encodeTtlv } from '../../kmip/ttlv/encode';
 import { jsonToTtlv } from '../../kmip/ttlv/json';

@@ -1,7 +1,7 @@
 // `ekmctl kmip get UID`: fetch one object and print its type, algorithm, state, names and
 // the SHA-256 of its key material — never the material itself.
 import { createHash } from 'node:crypto';
-import { EXIT_OK, UsageError } from '../command';
+import { EXIT_OK, UsageError } from '../../util/command';
 import { KmipClient, ops } from '../../kmip/client';
 import { Tag, enumName } from '../../kmip/ttlv';
 import { TLS_USAGE, parseClientFlags, reportError } from './probe';

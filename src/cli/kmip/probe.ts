@@ -2,7 +2,7 @@
 // print what it speaks, the TLS parameters and round-trip times.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EXIT_FAILURE, EXIT_OK, UsageError } from '../command';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../util/command';
 import {
   KmipClient,
   KmipError,

@@ -4,13 +4,13 @@
 // ("ekmd-AK cluster=… serial=… keyID=…"): when the drive's serial can be read, a key
 // named for another drive is refused before the drive is touched (no Opal try is spent).
 import { readFile } from 'node:fs/promises';
-import { parseAkName } from '../../cluster/hardware-ear/kmip-keys';
+import { parseAkName } from '../../cluster/drive-keys/kmip-keys';
 import { KmipClient, ops, parseVersion, type KmipServerOptions } from '../../kmip/client';
 import { OPAL_KEY_LEN_MAX } from '../../opal/abi';
 import type { DriveInventory } from '../../opal/inventory';
 import { ObjectType } from '../../kmip/ttlv';
-import { UsageError } from '../command';
-import type { DriveTarget, Values } from './command-kit';
+import { UsageError } from '../../util/command';
+import type { DriveTarget, Values } from './opal-command';
 
 export const KMIP_PIN_OPTIONS = {
   'kmip-uid': { type: 'string' },
@@ -83,7 +83,7 @@ export async function driveSerial(target: DriveTarget): Promise<string | undefin
   let inventory: DriveInventory;
   let path: string;
   if ('sim' in target) {
-    const { SimInventory } = await import('../../sim/client-inventory');
+    const { SimInventory } = await import('../../opal/sim-socket/inventory');
     inventory = new SimInventory(target.sim);
     path = `sim:${target.n}`;
   } else {

@@ -1,5 +1,5 @@
 // `ekmctl opal unlock|lock|save`: one LOCK_UNLOCK (or SAVE) attempt with one PIN.
-import { opalCommand, parseMode, parseRange, parseUser } from './command-kit';
+import { opalCommand, parseMode, parseRange, parseUser } from './opal-command';
 import { KMIP_PIN_HELP, KMIP_PIN_OPTIONS, fetchKmipPin } from './kmip-pin';
 
 const RANGE_USER = {

@@ -2,7 +2,7 @@
 // readable in /proc). No trimming: the bytes in the file are the PIN.
 import { readFile } from 'node:fs/promises';
 import { OPAL_KEY_LEN_MAX } from '../../opal/abi';
-import { UsageError } from '../command';
+import { UsageError } from '../../util/command';
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 // `ekmctl opal take-ownership|activate|setup-range|set-pw|mbr-done|activate-user|add-user`:
 // provisioning steps.
-import { UsageError } from '../command';
-import { opalCommand, parseLba, parseMode, parseRange, parseUser } from './command-kit';
+import { UsageError } from '../../util/command';
+import { opalCommand, parseLba, parseMode, parseRange, parseUser } from './opal-command';
 
 const done = (what: string) => (r: Record<string, unknown>) => `${r.device as string}: ${what}\n`;
 

@@ -1,6 +1,6 @@
 // `ekmctl opal revert|psid-revert`: back to factory state; every byte on the drive is lost.
-import { UsageError } from '../command';
-import { opalCommand, type Values } from './command-kit';
+import { UsageError } from '../../util/command';
+import { opalCommand, type Values } from './opal-command';
 
 const CONFIRM = { 'yes-erase-all-data': { type: 'boolean' } } as const;
 

@@ -1,6 +1,6 @@
 // `ekmctl opal status` and `discover`: key-less reads.
 import type { DriveStatus, Level0 } from '../../opal/drive';
-import { opalCommand } from './command-kit';
+import { opalCommand } from './opal-command';
 
 export const status = opalCommand({
   name: 'status',

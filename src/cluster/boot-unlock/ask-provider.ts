@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
-import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
 import type { ClusterKeyPair } from '../key-pair';
 import { serversOfProvider } from '../kmip-records';
 

@@ -8,8 +8,8 @@ import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
-import { checkMatches, sealLabel, type DriveKeyRecord } from '../hardware-ear/drive-keys';
-import { fetchAks, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { checkMatches, sealLabel, type DriveKeyRecord } from '../drive-keys/drive-keys';
+import { fetchAks, type KmipSettings } from '../drive-keys/kmip-keys';
 import { askProvider, type ProviderAnswer } from './ask-provider';
 import { noteServer, type ServerOutcomes } from './server-faults';
 

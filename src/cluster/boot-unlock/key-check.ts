@@ -4,7 +4,7 @@
 // kmipServerFault now rather than a surprise at the next reboot.
 import { ops } from '../../kmip/client';
 import { State } from '../../kmip/ttlv/enums';
-import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import { askProvider, type AskDeps } from './ask-provider';
 import { noteServer, type ServerOutcomes } from './server-faults';
 

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store';
-import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import type { KeyAnswers } from './fetch-keys';
 import type { ClusterKeyPair } from '../key-pair';
 import { serversOfProvider, type KeyServerRecord } from '../kmip-records';

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store';
 import { DRIVE_PREFIX } from '../drives/drive-records';
-import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import { KEY_PAIR_KEY, type ClusterKeyPair } from '../key-pair';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
 import { SERVER_PREFIX } from '../kmip-records';

@@ -4,8 +4,8 @@
 // the machine boots again (a new boot_id). Persisted, so a daemon restart does not retry.
 import { readFileSync } from 'node:fs';
 import type { Json, Store, StoreTx } from '../../store/store';
-import type { DriveKeyRecord } from '../hardware-ear/drive-keys';
-import { bootIDOverride } from '../hardware-ear/test-hooks';
+import type { DriveKeyRecord } from '../drive-keys/drive-keys';
+import { bootIDOverride } from '../test-hooks';
 
 const GUARD_PREFIX = 'boot-unlock/guard/';
 

@@ -6,7 +6,7 @@
 import type { FaultService } from '../faults';
 import type { Store } from '../../store/store';
 import { listDriveRecords, type DriveRecord } from '../drives/drive-records';
-import { getEar } from './ear-state';
+import { getEar } from '../ear-state';
 
 /** driveSecurityFaultReason of a drive Disable could not open starts with this. */
 export const DISABLE_FAILED_PREFIX = 'disable: ';

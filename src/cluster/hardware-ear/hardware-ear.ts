@@ -27,11 +27,11 @@ import {
   putKeyRecord,
   type DriveKeyRecord,
   type NewDriveKey,
-} from './drive-keys';
+} from '../drive-keys/drive-keys';
 import { DISABLE_FAILED_PREFIX, reportEarFaults } from './ear-faults';
-import { clusterUuid, getEar, putEar, softwareEarEnabled } from './ear-state';
-import { loadAks, zeroAll, type KeySourceDeps } from './key-source';
-import { destroyAks, findAks, openProvider, registerAks, type KmipSettings } from './kmip-keys';
+import { clusterUuid, getEar, putEar, softwareEarEnabled } from '../ear-state';
+import { loadAks, zeroAll, type KeySourceDeps } from '../drive-keys/key-source';
+import { destroyAks, findAks, openProvider, registerAks, type KmipSettings } from '../drive-keys/kmip-keys';
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
@@ -42,7 +42,7 @@ import {
   type SecureOutcome,
 } from './secure-drive';
 import { checkAnswering, revertAgain, revertEvidence } from './erase-drive';
-import { crashPoint } from './test-hooks';
+import { crashPoint } from '../test-hooks';
 import { settleChain } from '../settle';
 import { OpalStatusError } from '../../opal/errors';
 import { Backoff } from '../backoff';

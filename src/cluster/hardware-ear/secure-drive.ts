@@ -6,7 +6,7 @@
 import { OpalUser } from '../../opal/abi';
 import { OpalNotAuthorizedError, OpalStatusError } from '../../opal/errors';
 import type { OpalDrive } from '../../opal/drive';
-import { crashPoint } from './test-hooks';
+import { crashPoint } from '../test-hooks';
 
 /**
  * enabled: locked by the AK. refused: the drive proved it does not hold the AK (the key may

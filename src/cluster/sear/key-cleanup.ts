@@ -4,7 +4,7 @@
 // simply forgotten (their sealed copy dropped).
 import type { Logger } from 'pino';
 import type { Store } from '../../store/store';
-import { clusterUuid } from '../hardware-ear/ear-state';
+import { clusterUuid } from '../ear-state';
 import type { AskProvider } from './key-server-requests';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
 import { DESTROY, auditMasterKeyDestroyed } from './rekey';

@@ -10,7 +10,7 @@ import type { Store } from '../../store/store';
 import { askProvider } from '../boot-unlock/ask-provider';
 import { noteServer, reportServers, type ServerOutcomes } from '../boot-unlock/server-faults';
 import type { FaultService } from '../faults';
-import { openProvider, type KmipSettings } from '../hardware-ear/kmip-keys';
+import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
 import type { ClusterKeyPair } from '../key-pair';
 
 /** Sends one request to a provider: `what` names it in a kmipServerFault's details. */

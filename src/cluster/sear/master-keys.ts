@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { KmipError, ops, type FetchedObject, type KmipProvider } from '../../kmip/client';
 import { ResultReason } from '../../kmip/ttlv';
 import type { Sealer } from '../sealer';
-import { clusterGroup } from '../hardware-ear/kmip-keys';
+import { clusterGroup } from '../drive-keys/kmip-keys';
 import { MK_BYTES } from './key-wrap';
 import { mkSealLabel, type MasterKeyRecord } from './sear-store';
 

@@ -1,7 +1,7 @@
 // One lock per (transport, drive path): multi-step flows (take ownership, activate, set
 // up ranges, unlock + verify + save) never interleave on one drive, whichever OpalDrive
 // object runs them.
-import { InFlightLimit } from '../in-flight-limit';
+import { InFlightLimit } from '../../util/in-flight-limit';
 import type { DriveTransport } from '../transport';
 
 const locks = new WeakMap<DriveTransport, Map<string, InFlightLimit>>();

@@ -1,7 +1,7 @@
 // `ekmd-sim read|write --drive N --lba L`: one 512-byte block as hex on stdout/stdin, as the
 // host would see it through the drive (and the DEK layer). A locked block or a missing
 // DEK is a one-line reason and exit 1.
-import { EXIT_OK, UsageError, type CommandModule } from '../../cli/command';
+import { EXIT_OK, UsageError, type CommandModule } from '../../util/command';
 import { BLOCK_SIZE } from '../crypto/xts';
 import { call } from './control';
 import { SOCKET_OPTION, intFlag, parse, socketPath } from './options';

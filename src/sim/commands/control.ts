@@ -1,7 +1,7 @@
 // Enclosure events and fault injection: `ekmd-sim power-cycle|suspend-resume|unplug|plug
 // [--drive N]` (every drive when omitted) and `ekmd-sim inject --drive N FAULT`.
-import { EXIT_OK, UsageError, type CommandModule } from '../../cli/command';
-import { SimConnection } from '../protocol/connection';
+import { EXIT_OK, UsageError, type CommandModule } from '../../util/command';
+import { SimConnection } from '../../opal/sim-socket/connection';
 import { SOCKET_OPTION, intFlag, parse, socketPath } from './options';
 
 const EVENTS = {

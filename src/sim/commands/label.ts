@@ -1,6 +1,6 @@
 // `ekmd-sim label --drive N`: what is printed on the drive's label (serial, model, PSID),
 // as an operator would read it off the hardware for a PSID revert.
-import { EXIT_OK } from '../../cli/command';
+import { EXIT_OK } from '../../util/command';
 import { call } from './control';
 import { SOCKET_OPTION, intFlag, parse, socketPath } from './options';
 

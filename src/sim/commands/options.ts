@@ -1,7 +1,7 @@
 // Flag parsing shared by the ekmd-sim commands: every one takes --socket (default
 // $EKMD_SIM_SOCKET); bad flags are usage errors (exit 2) with one line of explanation.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../../cli/command';
+import { UsageError } from '../../util/command';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

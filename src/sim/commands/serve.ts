@@ -2,7 +2,7 @@
 // Unix socket until SIGTERM/SIGINT.
 import { mkdirSync } from 'node:fs';
 import pino from 'pino';
-import { EXIT_OK, UsageError } from '../../cli/command';
+import { EXIT_OK, UsageError } from '../../util/command';
 import { SimServer } from '../server';
 import { lockStateDir } from '../persistence/state-lock';
 import { Simulator } from '../simulator';

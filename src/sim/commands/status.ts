@@ -1,6 +1,6 @@
 // `ekmd-sim status [--json]`: per drive serial, mode, lock state, Tries, Locking SP state
 // and DEK attachment. Never a PIN or a key: the simulator does not send any.
-import { EXIT_OK } from '../../cli/command';
+import { EXIT_OK } from '../../util/command';
 import type { DriveStatus } from '../drive/sim-drive';
 import { call } from './control';
 import { SOCKET_OPTION, parse, socketPath } from './options';

@@ -1,7 +1,7 @@
 // The Level 0 discovery response of a simulated Opal drive (TCG Storage Core 2.01
 // §3.3.6): header, then TPer, Locking, Geometry and Opal v2 feature descriptors.
 import { BLOCK_SIZE } from '../crypto/xts';
-import { ALIGNMENT_BLOCKS, type OpalDrive } from './opal-drive';
+import { ALIGNMENT_BLOCKS, type OpalDrive } from './opal-state';
 import { OpalStatusFlag } from '../../opal/abi';
 
 const HEADER = 48;

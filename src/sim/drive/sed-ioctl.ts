@@ -61,7 +61,7 @@ import {
 import type { IoctlResult } from '../../opal/transport';
 import { BLOCK_SIZE } from '../crypto/xts';
 import { level0Discovery } from './level0';
-import { ALIGNMENT_BLOCKS, type LspSession, type OpalDrive } from './opal-drive';
+import { ALIGNMENT_BLOCKS, type LspSession, type OpalDrive } from './opal-state';
 
 /** The simulated kernel knows ioctls up to SET_SID_PW (241), like a 6.10 kernel: newer
  *  requests answer ENOTTY, which is how callers probe for features. */

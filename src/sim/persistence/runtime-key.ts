@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../../util/atomic-file';
 
 export const RUNTIME_KEY_FILE = 'runtime.key';
 

@@ -8,7 +8,7 @@
 // fails its GCM tag and is ignored.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { open, seal } from '../crypto/seal';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../../util/atomic-file';
 
 /** Rewrite the journal down to one record past this size. */
 const COMPACT_BYTES = 1 << 20;

@@ -9,7 +9,7 @@ import {
   zeroAnswers,
   type KeyAnswers,
 } from '../../../src/cluster/boot-unlock/fetch-keys';
-import { keyCheckValue, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { keyCheckValue, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import type { Sealer } from '../../../src/cluster/sealer';
 
 const noSealer = {} as Sealer; // only internal keys are unsealed; these are all external

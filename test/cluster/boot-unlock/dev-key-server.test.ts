@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
-import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { KmipClient } from '../../../src/kmip/client';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';

@@ -6,7 +6,7 @@ import t from 'tap';
 import { BootUnlockService } from '../../../src/cluster/boot-unlock';
 import { FaultService } from '../../../src/cluster/faults';
 import type { DriveTransport } from '../../../src/opal/transport';
-import { SimTransport } from '../../../src/sim/client-transport';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
 
 const DRIVES = 6;

@@ -2,7 +2,7 @@
 // drive unlocked, data intact; a drive whose PIN changed out of band is tried exactly once,
 // the guard outlives the service and is released by a new boot id.
 import t from 'tap';
-import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../../src/opal/abi';
 import {
   createCluster,

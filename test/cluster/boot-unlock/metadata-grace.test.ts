@@ -4,7 +4,7 @@
 // left locked show why in ListDrives. After an unlock the afterUnlock step (the partition
 // re-read on real disks) runs, and its failure is logged, not fatal.
 import t from 'tap';
-import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../../src/opal/abi';
 import {
   createCluster,

@@ -33,7 +33,7 @@ import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
 import * as abi from '../../../src/opal/abi';
 import type { DriveTransport } from '../../../src/opal/transport';
-import { SimTransport } from '../../../src/sim/client-transport';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { caFromPem, signCsr } from '../pki';
 import {
   createCluster,

@@ -5,9 +5,9 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { CERT_FILE } from '../../../src/api/self-signed';
-import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../../src/opal/abi';
-import { ekmctl, operator } from '../../cli/api/harness';
+import { ekmctl, operator } from '../../cli/commands/harness';
 import {
   ADMIN,
   createCluster,

@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import pino from 'pino';
 import { BootUnlockService, type BootUnlockDeps } from '../../../src/cluster/boot-unlock';
 import { FaultService, type ClusterFault } from '../../../src/cluster/faults';
-import { SimTransport } from '../../../src/sim/client-transport';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { openSqliteStore, type SqliteStore } from '../../../src/store';
 import type { EarNode } from '../hardware-ear/ear-node';
 

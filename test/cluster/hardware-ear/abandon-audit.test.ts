@@ -12,8 +12,8 @@ import {
   keyRecordFor,
   newDriveKey,
   putKeyRecord,
-} from '../../../src/cluster/hardware-ear/drive-keys';
-import { akName, clusterGroup } from '../../../src/cluster/hardware-ear/kmip-keys';
+} from '../../../src/cluster/drive-keys/drive-keys';
+import { akName, clusterGroup } from '../../../src/cluster/drive-keys/kmip-keys';
 import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { addProvider, eksClient } from '../sear/eks-setup';

@@ -3,7 +3,7 @@
 // ListClusterFaults; a change of EAR state resolves it. A drive Disable cannot open raises
 // disableDriveSecurityFailed until a retry of Disable succeeds for it.
 import t from 'tap';
-import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../../src/opal/abi';
 import { createCluster, startEarNode, waitForEarState, type EarNode } from './ear-node';
 

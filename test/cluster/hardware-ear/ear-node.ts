@@ -14,7 +14,7 @@ import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { OpalDrive } from '../../../src/opal/drive';
 import { SimServer } from '../../../src/sim/server';
-import { SimTransport } from '../../../src/sim/client-transport';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { Simulator } from '../../../src/sim/simulator';
 import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../../src/store';
 import { ElementClient } from '../../api/element-client';

@@ -3,7 +3,7 @@
 // and enable again, parameter errors.
 import t from 'tap';
 import { OpalUser } from '../../../src/opal/abi';
-import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { createCluster, startEarNode, waitForEarState, type EarNode } from './ear-node';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki, signClientCsr, type DevPki } from '../../../scripts/pki/dev-pki';
-import { akName } from '../../../src/cluster/hardware-ear/kmip-keys';
+import { akName } from '../../../src/cluster/drive-keys/kmip-keys';
 import { KmipClient } from '../../../src/kmip/client';
 import { State } from '../../../src/kmip/ttlv';
-import { DevEks } from '../../../src/reliability/matrix/dev-eks';
-import { MatrixNode, until } from '../../../src/reliability/matrix/node';
+import { DevEks } from '../../../scripts/reliability/matrix/dev-eks';
+import { MatrixNode, until } from '../../../scripts/reliability/matrix/node';
 
 const pkiDir = mkdtempSync(join(tmpdir(), 'ekmd-erase-pki-'));
 t.teardown(() => rmSync(pkiDir, { recursive: true, force: true }));

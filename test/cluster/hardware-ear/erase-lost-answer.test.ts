@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
 import { getDrive } from '../../../src/cluster/drives/drive-records';
 import { DriveService } from '../../../src/cluster/drives/drives';
-import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { HardwareEarService } from '../../../src/cluster/hardware-ear/hardware-ear';
 import { IOC_OPAL_REVERT_TPR } from '../../../src/opal/abi';
 import type { DriveTransport, IoctlResult } from '../../../src/opal/transport';
-import { SimInventory } from '../../../src/sim/client-inventory';
-import { SimTransport } from '../../../src/sim/client-transport';
+import { SimInventory } from '../../../src/opal/sim-socket/inventory';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { openSealer, openSqliteStore } from '../../../src/store';
 import { createCluster, startEarNode, waitForEarState } from './ear-node';
 

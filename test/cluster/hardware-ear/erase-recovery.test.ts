@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readAudit } from '../../../src/cluster/audit';
-import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { getDrive, putDrive } from '../../../src/cluster/drives/drive-records';
 import { createCluster, startEarNode, waitForEarState, type EarNode } from './ear-node';
 

@@ -2,7 +2,7 @@
 // hardware EAR (its key retired), a drive owned by someone else (one attempt, a clear
 // reason), and parameter errors that change nothing.
 import t from 'tap';
-import type { DriveKeyRecord } from '../../../src/cluster/hardware-ear/drive-keys';
+import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { createCluster, startEarNode, waitForEarState } from './ear-node';
 
 t.test('SecureEraseDrives', async (t) => {

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { DataPathUnsupportedError, type DataPath } from '../../../src/opal/datapath';
 import { DRIVE_PREFIX } from '../../../src/cluster/drives/drive-records';
-import { SimDataPath } from '../../../src/sim/client-datapath';
+import { SimDataPath } from '../../../src/opal/sim-socket/datapath';
 import { awaitAsync, createCluster, startSearNode, waitFor, type SearNode } from './sear-node';
 
 /** Counts the calls SEAR makes, passing them on to the real DataPath. */

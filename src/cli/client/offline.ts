@@ -1,0 +1,77 @@
+// Reading ekmd's store directly, read-only, for the commands that must work while ekmd is
+// down (the fault log at boot) or that read what only the store keeps (the audit log).
+// Which stateDir: --state-dir, else EKMCTL_STATE_DIR, else the dev daemon's (.state/ekmd.json
+// in the current directory, as `npm start` leaves it), else /var/lib/ekmd.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../util/command';
+import { openSqliteStore, STORE_FILE, type SqliteStore } from '../../store';
+import { DEV_STATE_DIR } from './dev-state';
+
+export const DEFAULT_STATE_DIR = '/var/lib/ekmd';
+
+export const stateDirFlag = {
+  'state-dir': {
+    type: 'string',
+    help: "--state-dir DIR  read ekmd's store in DIR directly (read-only)",
+  },
+} as const;
+
+export function stateDirOf(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): string {
+  return flag ?? env.EKMCTL_STATE_DIR ?? devStateDir(cwd) ?? DEFAULT_STATE_DIR;
+}
+
+function devStateDir(cwd: string): string | undefined {
+  const dir = join(cwd, DEV_STATE_DIR);
+  const config = join(dir, 'ekmd.json');
+  if (!existsSync(config)) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(config, 'utf8')) as { stateDir?: unknown };
+    return typeof parsed.stateDir === 'string' ? resolve(dir, parsed.stateDir) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The store of `stateDir`, read-only: nothing is migrated or written. */
+export function openStateStore(stateDir: string): SqliteStore {
+  return openSqliteStore(join(stateDir, STORE_FILE), { readonly: true });
+}
+
+/** Runs `fn` on the store of `stateDir`, opened read-only for this call only. */
+export function withStateStore<T>(stateDir: string, fn: (store: SqliteStore) => T): T {
+  const store = openStateStore(stateDir);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * --since: a duration back from now (30s, 15m, 2h, 7d) or an ISO 8601 date or time
+ * (UTC unless it names a zone).
+ */
+export function parseSince(text: string, now = Date.now()): Date {
+  const rel = /^(\d{1,9})([smhd])$/.exec(text);
+  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]]);
+  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(text)) {
+    const zoned = /T|\s/.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/.test(text) ? `${text}Z` : text;
+    const when = Date.parse(zoned.replace(' ', 'T'));
+    if (!Number.isNaN(when)) return new Date(when);
+  }
+  throw new UsageError(
+    `bad --since '${text}' (a duration like 30m, 2h, 7d, or a date like 2026-01-31T12:00Z)`,
+  );
+}
+
+/** Short UTC time for tables: 2026-01-31T12:00:05Z. */
+export function shortDate(iso: string): string {
+  return iso ? iso.replace(/\.\d+Z$/, 'Z') : '';
+}
