@@ -10,12 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KmipClient } from '../src/kmip/client';
-import {
-  formatReport,
-  runFuzz,
-  runFuzzSync,
-  type FuzzReport,
-} from './reliability/fuzz/runner';
+import { formatReport, runFuzz, runFuzzSync, type FuzzReport } from './reliability/fuzz/runner';
 import { HostileApiNode } from './reliability/fuzz/targets/api-node';
 import { apiTarget } from './reliability/fuzz/targets/api-target';
 import { HostileKmipServer, kmipClientTarget } from './reliability/fuzz/targets/kmip-server';

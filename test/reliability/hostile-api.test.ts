@@ -4,7 +4,11 @@
 import t from 'tap';
 import { allApiCases } from '../../scripts/reliability/fuzz/targets/api-cases';
 import { HostileApiNode } from '../../scripts/reliability/fuzz/targets/api-node';
-import { apiTarget, checkCase, servedMethods } from '../../scripts/reliability/fuzz/targets/api-target';
+import {
+  apiTarget,
+  checkCase,
+  servedMethods,
+} from '../../scripts/reliability/fuzz/targets/api-target';
 import { runFuzz } from '../../scripts/reliability/fuzz/runner';
 
 t.test('hostile requests get their documented answers', async (t) => {

@@ -31,7 +31,13 @@ import {
 import { DISABLE_FAILED_PREFIX, reportEarFaults } from './ear-faults';
 import { clusterUuid, getEar, putEar, softwareEarEnabled } from '../ear-state';
 import { loadAks, zeroAll, type KeySourceDeps } from '../drive-keys/key-source';
-import { destroyAks, findAks, openProvider, registerAks, type KmipSettings } from '../drive-keys/kmip-keys';
+import {
+  destroyAks,
+  findAks,
+  openProvider,
+  registerAks,
+  type KmipSettings,
+} from '../drive-keys/kmip-keys';
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
