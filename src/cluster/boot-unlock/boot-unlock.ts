@@ -7,7 +7,7 @@
 // at the key servers every keyCheckIntervalSec.
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
-import { OpalDrive } from '../../opal/drive';
+import { opalDriveOpener, type OpalDrive } from '../../opal/drive';
 import { InFlightLimit } from '../../util/in-flight-limit';
 import type { DriveInventory } from '../../opal/inventory';
 import type { DriveTransport } from '../../opal/transport';
@@ -127,6 +127,7 @@ function prefetchedFrom(at: number, answers: Promise<KeyAnswers | undefined>): P
 export class BootUnlockService {
   private readonly keyPair: ClusterKeyPair;
   private readonly limit: InFlightLimit;
+  private readonly opal: (drive: { path: string }) => OpalDrive;
   private readonly lockedSince = new Map<number, number>();
   /**
    * What the last key check found wrong with keys, per key server. A round that fetched
@@ -159,6 +160,7 @@ export class BootUnlockService {
 
   constructor(private readonly deps: BootUnlockDeps) {
     this.keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
+    this.opal = opalDriveOpener(deps.transport, deps.logger);
     this.limit = new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS);
     this.backoff = new Backoff(deps.retryMaxDelayMs);
     if (deps.keyPlanDir) {
@@ -548,14 +550,6 @@ export class BootUnlockService {
       ),
     );
     return locked.sort((a, b) => a.driveID - b.driveID);
-  }
-
-  private opal(drive: DriveRecord): OpalDrive {
-    return new OpalDrive(
-      this.deps.transport,
-      drive.path,
-      this.deps.logger ? { logger: this.deps.logger } : {},
-    );
   }
 
   private report(

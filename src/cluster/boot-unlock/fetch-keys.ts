@@ -8,10 +8,16 @@ import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
-import { checkMatches, sealLabel, type DriveKeyRecord } from '../drive-keys/drive-keys';
+import {
+  checkMatches,
+  sealLabel,
+  uidsByProvider,
+  type DriveKeyRecord,
+} from '../drive-keys/drive-keys';
 import { fetchAks, type KmipSettings } from '../drive-keys/kmip-keys';
 import { askProvider, type ProviderAnswer } from './ask-provider';
 import { noteServer, type ServerOutcomes } from './server-faults';
+import { groupBy } from '../../util/group-by';
 
 /** Why a drive has no key this round; `retry`: it may come later (a key server issue). */
 export interface KeyFailure {
@@ -46,11 +52,7 @@ export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Pro
 
 /** One batched Get per provider for the external keys among `records`, all at once. */
 export async function requestKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<KeyAnswers> {
-  const uids = new Map<number, string[]>();
-  for (const r of records) {
-    if (r.keyProviderID !== null)
-      uids.set(r.keyProviderID, [...(uids.get(r.keyProviderID) ?? []), r.kmipUID!]);
-  }
+  const uids = uidsByProvider(records);
   const answers: KeyAnswers = new Map();
   await Promise.all(
     [...uids].map(async ([keyProviderID, group]) => {
@@ -79,11 +81,11 @@ export function collectKeys(
   answers: KeyAnswers,
 ): FetchedKeys {
   const out: FetchedKeys = { aks: new Map(), servers: new Map(), providersAsked: [] };
-  const byProvider = new Map<number, DriveKeyRecord[]>();
-  for (const r of records) {
-    if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(sealer, r));
-    else byProvider.set(r.keyProviderID, [...(byProvider.get(r.keyProviderID) ?? []), r]);
-  }
+  for (const r of records) if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(sealer, r));
+  const byProvider = groupBy(
+    records.filter((r) => r.keyProviderID !== null),
+    (r) => r.keyProviderID!,
+  );
   const handedOut = new Set<Buffer>();
   for (const [keyProviderID, group] of byProvider) {
     const answer = answers.get(keyProviderID)!;

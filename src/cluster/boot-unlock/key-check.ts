@@ -4,7 +4,7 @@
 // kmipServerFault now rather than a surprise at the next reboot.
 import { ops } from '../../kmip/client';
 import { State } from '../../kmip/ttlv/enums';
-import type { DriveKeyRecord } from '../drive-keys/drive-keys';
+import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
 import { askProvider, type AskDeps } from './ask-provider';
 import { noteServer, type ServerOutcomes } from './server-faults';
 
@@ -20,11 +20,7 @@ export interface KeyCheck {
 export async function checkHeldKeys(deps: AskDeps, records: DriveKeyRecord[]): Promise<KeyCheck> {
   const outcomes: ServerOutcomes = new Map();
   const keyProblems = new Map<number, string>();
-  const byProvider = new Map<number, string[]>();
-  for (const r of records) {
-    if (r.keyProviderID === null || !r.kmipUID) continue;
-    byProvider.set(r.keyProviderID, [...(byProvider.get(r.keyProviderID) ?? []), r.kmipUID]);
-  }
+  const byProvider = uidsByProvider(records);
   for (const [keyProviderID, uids] of byProvider) {
     const answer = await askProvider(deps, keyProviderID, (p) =>
       p.batch(uids.map((uid) => ops.getAttributes(uid, ['state']))),

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store';
-import type { DriveKeyRecord } from '../drive-keys/drive-keys';
+import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
 import type { KeyAnswers } from './fetch-keys';
 import type { ClusterKeyPair } from '../key-pair';
 import { serversOfProvider, type KeyServerRecord } from '../kmip-records';
@@ -65,11 +65,7 @@ export function planFromStore(
   records: DriveKeyRecord[],
 ): KeyPlan | undefined {
   const sealedPrivateKey = keyPair.sealedPrivateKey();
-  const uids = new Map<number, string[]>();
-  for (const r of records) {
-    if (r.keyProviderID === null || !r.kmipUID) continue;
-    uids.set(r.keyProviderID, [...(uids.get(r.keyProviderID) ?? []), r.kmipUID]);
-  }
+  const uids = uidsByProvider(records);
   const providers: PlannedProvider[] = [];
   for (const [keyProviderID, group] of [...uids].sort((a, b) => a[0] - b[0])) {
     const servers = serversOfProvider(store, keyProviderID).map((s) => {

@@ -77,3 +77,15 @@ export function keyRecordFor(
     createTime: new Date().toISOString(),
   };
 }
+
+/** The KMIP UIDs of the records held at a provider, grouped by provider in first-seen order. */
+export function uidsByProvider(records: Iterable<DriveKeyRecord>): Map<number, string[]> {
+  const uids = new Map<number, string[]>();
+  for (const r of records) {
+    if (r.keyProviderID === null || !r.kmipUID) continue;
+    const group = uids.get(r.keyProviderID);
+    if (group) group.push(r.kmipUID);
+    else uids.set(r.keyProviderID, [r.kmipUID]);
+  }
+  return uids;
+}

@@ -7,6 +7,7 @@ import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { checkMatches, getKeyRecord, sealLabel, type DriveKeyRecord } from './drive-keys';
 import { fetchAksFrom, type KmipSettings } from './kmip-keys';
+import { groupBy } from '../../util/group-by';
 
 export interface KeySourceDeps {
   store: Store;
@@ -22,17 +23,14 @@ export async function loadAks(
   keyIDs: string[],
 ): Promise<Map<string, Buffer | Error>> {
   const out = new Map<string, Buffer | Error>();
-  const byProvider = new Map<number, DriveKeyRecord[]>();
+  const external: DriveKeyRecord[] = [];
   for (const keyID of keyIDs) {
     const record = getKeyRecord(deps.store, keyID);
     if (!record) out.set(keyID, new Error(`no record of key ${keyID}`));
     else if (record.keyProviderID === null) out.set(keyID, unseal(deps.sealer, record));
-    else
-      byProvider.set(record.keyProviderID, [
-        ...(byProvider.get(record.keyProviderID) ?? []),
-        record,
-      ]);
+    else external.push(record);
   }
+  const byProvider = groupBy(external, (r) => r.keyProviderID!);
   for (const [keyProviderID, records] of byProvider) {
     let fetched: Map<string, Buffer | Error>;
     try {

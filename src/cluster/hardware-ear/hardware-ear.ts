@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
-import { OpalDrive } from '../../opal/drive';
+import { opalDriveOpener, type OpalDrive } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
 import type { Json, Store, StoreTx } from '../../store/store';
 import { recordAuditIn } from '../audit';
@@ -52,6 +52,8 @@ import { crashPoint } from '../test-hooks';
 import { settleChain } from '../settle';
 import { OpalStatusError } from '../../opal/errors';
 import { Backoff } from '../backoff';
+import { groupBy } from '../../util/group-by';
+import { mapLimit } from '../../util/map-limit';
 
 export interface HardwareEarOptions {
   store: Store;
@@ -100,6 +102,7 @@ function mayProvision(d: DriveRecord): boolean {
 
 export class HardwareEarService implements DriveSecurer {
   private readonly deps: KeySourceDeps;
+  private readonly opal: (drive: { path: string }) => OpalDrive;
   private readonly keyPair: ClusterKeyPair;
   private job: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
@@ -113,6 +116,7 @@ export class HardwareEarService implements DriveSecurer {
   constructor(private readonly options: HardwareEarOptions) {
     this.keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
     this.backoff = new Backoff(options.retryMaxDelayMs ?? 30_000);
+    this.opal = opalDriveOpener(options.transport, options.logger);
     this.deps = {
       store: options.store,
       sealer: options.sealer,
@@ -763,9 +767,7 @@ export class HardwareEarService implements DriveSecurer {
       .list<DriveKeyRecord>('keys/')
       .map((e) => e.value)
       .filter((k) => k.keyProviderID !== null && k.kmipUID === null && k.state !== 'destroyed');
-    const byProvider = new Map<number, DriveKeyRecord[]>();
-    for (const k of orphans)
-      byProvider.set(k.keyProviderID!, [...(byProvider.get(k.keyProviderID!) ?? []), k]);
+    const byProvider = groupBy(orphans, (k) => k.keyProviderID!);
     const uuid = clusterUuid(this.store);
     for (const [keyProviderID, keys] of byProvider) {
       await this.withProvider(keyProviderID, async (p) => {
@@ -807,9 +809,7 @@ export class HardwareEarService implements DriveSecurer {
       .list<DriveKeyRecord>('keys/')
       .map((e) => e.value)
       .filter((k) => k.purpose === 'driveAuthentication' && k.state === 'pendingDestroy');
-    const byProvider = new Map<number | null, DriveKeyRecord[]>();
-    for (const k of pending)
-      byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
+    const byProvider = groupBy(pending, (k) => k.keyProviderID);
     this.destroyDeferred = false;
     for (const [keyProviderID, keys] of byProvider) {
       let failed: string[] = [];
@@ -844,14 +844,6 @@ export class HardwareEarService implements DriveSecurer {
     const got = (await loadAks(this.deps, [keyID])).get(keyID)!;
     if (got instanceof Error) throw got;
     return got;
-  }
-
-  private opal(d: DriveRecord): OpalDrive {
-    return new OpalDrive(
-      this.options.transport,
-      d.path,
-      this.options.logger ? { logger: this.options.logger } : {},
-    );
   }
 
   private records(): DriveRecord[] {
@@ -940,12 +932,4 @@ function auditEarReached(
 
 function newDriveKeyFrom(d: DriveRecord, ak: Buffer): NewDriveKey {
   return { driveID: d.driveID, serial: d.serial, keyID: randomUUID(), ak };
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

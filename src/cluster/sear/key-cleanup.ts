@@ -8,13 +8,8 @@ import { clusterUuid } from '../ear-state';
 import type { AskProvider } from './key-server-requests';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
 import { DESTROY, auditMasterKeyDestroyed } from './rekey';
-import {
-  deleteJournal,
-  getJournal,
-  listMasterKeys,
-  retireMasterKey,
-  type MasterKeyRecord,
-} from './sear-store';
+import { deleteJournal, getJournal, listMasterKeys, retireMasterKey } from './sear-store';
+import { groupBy } from '../../util/group-by';
 
 /** What a kmipServerFault raised by the search for a crashed Create's key says was asked. */
 const CLEAN_UP = 'software encryption rekey clean-up';
@@ -53,15 +48,15 @@ export async function cleanUpKeys(
     }
   }
   const pending = listMasterKeys(store).filter((k) => k.state === 'pendingDestroy');
-  const byProvider = new Map<number, MasterKeyRecord[]>();
   for (const k of pending) {
     if (k.keyProviderID === null)
       store.transaction((tx) => {
         retireMasterKey(tx, k.keyID);
         auditMasterKeyDestroyed(tx, k, 'no DEK is wrapped by it');
       });
-    else byProvider.set(k.keyProviderID, [...(byProvider.get(k.keyProviderID) ?? []), k]);
   }
+  const external = pending.filter((k) => k.keyProviderID !== null);
+  const byProvider = groupBy(external, (k) => k.keyProviderID!);
   for (const [keyProviderID, keys] of byProvider) {
     try {
       const left = await ask(keyProviderID, DESTROY, (p) =>

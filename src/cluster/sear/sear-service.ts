@@ -40,6 +40,7 @@ import {
 } from './sear-store';
 import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
+import { mapLimit } from '../../util/map-limit';
 
 const PARALLEL_ATTACH = 8;
 const ATTACHED = 'attached';
@@ -338,29 +339,24 @@ export class SearService {
     dekOf: (serial: string) => Buffer,
   ): Promise<boolean> {
     let failed = false;
-    let next = 0;
-    const worker = async () => {
-      while (next < drives.length) {
-        const d = drives[next++]!;
-        let dek: Buffer | undefined;
-        try {
-          dek = dekOf(d.serial);
-          await this.options.dataPath.attach(d.serial, dek);
-          this.mark(d.serial, ATTACHED, false);
-        } catch (err) {
-          const retry = !(err instanceof DataPathUnsupportedError);
-          this.mark(d.serial, (err as Error).message, retry);
-          failed ||= retry;
-          this.options.logger?.warn(
-            { driveID: d.driveID, err: (err as Error).message },
-            'DEK not attached',
-          );
-        } finally {
-          dek?.fill(0);
-        }
+    await mapLimit(drives, PARALLEL_ATTACH, async (d) => {
+      let dek: Buffer | undefined;
+      try {
+        dek = dekOf(d.serial);
+        await this.options.dataPath.attach(d.serial, dek);
+        this.mark(d.serial, ATTACHED, false);
+      } catch (err) {
+        const retry = !(err instanceof DataPathUnsupportedError);
+        this.mark(d.serial, (err as Error).message, retry);
+        failed ||= retry;
+        this.options.logger?.warn(
+          { driveID: d.driveID, err: (err as Error).message },
+          'DEK not attached',
+        );
+      } finally {
+        dek?.fill(0);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_ATTACH, drives.length) }, worker));
+    });
     const attached = drives.filter((d) => this.attachState.get(d.serial) === ATTACHED).length;
     this.options.logger?.info({ attached, of: drives.length }, 'DEKs attached');
     return failed;

@@ -462,3 +462,12 @@ export class OpalDrive {
     return { verifiedBy: status.locked ? 'unverified' : 'status' } as const;
   }
 }
+
+/** Opens drives by path over one transport and logger: a new OpalDrive per call, as services use them. */
+export function opalDriveOpener(
+  transport: DriveTransport,
+  logger?: Logger,
+): (drive: { path: string }) => OpalDrive {
+  const opts = logger ? { logger } : {};
+  return (drive) => new OpalDrive(transport, drive.path, opts);
+}
