@@ -2,12 +2,13 @@
 // stateDir: the certificate in the clear, its private key sealed. Element clients
 // (the SDK's default, Trident) do not verify the API's certificate anyway.
 import { generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { Sealer } from '../cluster/sealer';
+import { writeFileAtomic } from '../util/atomic-file';
 
 export const CERT_FILE = 'api-tls.crt';
 export const SEALED_KEY_FILE = 'api-tls.key.sealed';
@@ -29,8 +30,8 @@ export async function selfSignedIdentity(
   const kept = readKept(stateDir, sealer);
   if (kept) return kept;
   const identity = await create();
-  writeAtomically(join(stateDir, SEALED_KEY_FILE), sealer.seal(identity.key, SEAL_LABEL), 0o600);
-  writeAtomically(join(stateDir, CERT_FILE), Buffer.from(identity.cert), 0o644);
+  writeFileAtomic(join(stateDir, SEALED_KEY_FILE), sealer.seal(identity.key, SEAL_LABEL), 0o600);
+  writeFileAtomic(join(stateDir, CERT_FILE), Buffer.from(identity.cert), 0o644);
   logger?.info({ file: CERT_FILE }, 'created a self-signed API certificate');
   return identity;
 }
@@ -84,25 +85,6 @@ async function create(): Promise<TlsIdentity> {
     cert: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
     key: Buffer.from(privateKey),
   };
-}
-
-/** Write to a temporary name, fsync, rename: a crash leaves the old file or the new one. */
-function writeAtomically(path: string, data: Buffer, mode: number): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(join(path, '..'), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
 }
 
 /** node-forge takes ~140 ms to load; only CSRs and self-signed certificates need it. */

@@ -19,6 +19,7 @@ import { SimInventory } from '../opal/sim-socket/inventory';
 import { SimTransport } from '../opal/sim-socket/transport';
 import type { Store } from '../store/store';
 import type { Config } from './config';
+import { recordingSink } from '../metrics/recording';
 
 export interface HardwareEar {
   /** For startApiServer's `methods`. */
@@ -82,6 +83,7 @@ export function openHardwareEar(
           }
         : {}),
       ...(config.stateDir ? { keyPlanDir: config.stateDir } : {}),
+      metrics: recordingSink,
       ...afterUnlockStep(config.drives.backend, transport),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });

@@ -15,6 +15,7 @@ import type { DriveInventory } from '../opal/inventory';
 import { SimDataPath } from '../opal/sim-socket/datapath';
 import type { Store } from '../store/store';
 import type { Config } from './config';
+import { recordingSink } from '../metrics/recording';
 
 export interface Sear {
   service: SearService;
@@ -72,6 +73,7 @@ export function openSear(
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
+    metrics: recordingSink,
     ...(deps.logger ? { logger: deps.logger.child({ component: 'sear' }) } : {}),
   });
   service.recover();

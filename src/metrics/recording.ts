@@ -28,3 +28,10 @@ export function recordRekeyProgress(kind: string, done: number, total: number): 
   const { setRekeyProgress } = require('./index') as typeof import('./index');
   setRekeyProgress(kind, done, total);
 }
+
+/** The sink the daemon hands to its services: records only while a metrics server runs. */
+export const recordingSink = {
+  recording: recordingMetrics,
+  unlocks: recordUnlocks,
+  rekeyProgress: recordRekeyProgress,
+};

@@ -20,8 +20,9 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { fsyncDir } from '../util/atomic-file';
 
 export interface Sealer {
   /** Encrypt `plain` for storage; the caller still owns (and zeroes) `plain`. */
@@ -131,12 +132,7 @@ function createKeyFileOnce(path: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const dirFd = openSync(join(path, '..'), 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    fsyncDir(dirname(path));
   } catch (err) {
     throw new SealError(`cannot create seal key ${path}: ${(err as Error).message}`);
   } finally {

@@ -21,11 +21,15 @@ export function writeFileAtomic(
     closeSync(fd);
   }
   renameSync(tmp, path);
-  if (!durable) return;
-  const dfd = openSync(dirname(path), 'r');
+  if (durable) fsyncDir(dirname(path));
+}
+
+/** Makes a rename or link in `dir` durable: the directory's entry is synced too. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
   try {
-    fsyncSync(dfd);
+    fsyncSync(fd);
   } finally {
-    closeSync(dfd);
+    closeSync(fd);
   }
 }

@@ -1,16 +1,9 @@
 // Trust on first use for ekmd's self-signed API certificate: the SHA-256 fingerprint seen
 // the first time a host:port is contacted is kept, and a different one later is refused
 // before any credentials are sent.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../util/atomic-file';
 
 export class CertificateChangedError extends Error {
   override name = 'CertificateChangedError';
@@ -60,14 +53,6 @@ export class PinStore {
   /** Temporary file, fsync, rename: a crash leaves the old pins or the new ones. */
   private write(pins: Record<string, string>): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(pins, null, 2) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, JSON.stringify(pins, null, 2) + '\n', 0o600);
   }
 }

@@ -39,7 +39,7 @@ import { clearGuard, isGuarded, readBootID, recordRefusal, releaseGuardIn } from
 import { unlockDrive } from './unlock-drive';
 import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
-import { recordingMetrics, recordUnlocks } from '../../metrics/recording';
+import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 
 /** This daemon is one node of its cluster. */
 const NODE_ID = 1;
@@ -68,6 +68,8 @@ export interface BootUnlockDeps {
   keyPlanDir?: string;
   /** Injectable for tests: /proc/sys/kernel/random/boot_id by default. */
   bootID?: () => string;
+  /** Unlock durations go here; none recorded when absent. */
+  metrics?: MetricsSink;
   logger?: Logger;
 }
 
@@ -104,11 +106,11 @@ const elapsed = (since: number): number => Math.round(performance.now() - since)
 
 /**
  * Into the unlock histogram once the round is over and its waiters (READY=1 among them)
- * have run; only while a metrics server records (else prom-client is never loaded).
+ * have run; only while the sink records (else prom-client is never loaded).
  */
-function observeUnlocks(timings: [ms: number, ok: boolean][]): void {
-  if (timings.length === 0 || !recordingMetrics()) return;
-  setImmediate(() => recordUnlocks(timings));
+function observeUnlocks(metrics: MetricsSink, timings: [ms: number, ok: boolean][]): void {
+  if (timings.length === 0 || !metrics.recording()) return;
+  setImmediate(() => metrics.unlocks(timings));
 }
 
 /** Keys asked for ahead of a round: when, the answers, and whether they are in. */
@@ -418,7 +420,7 @@ export class BootUnlockService {
       ),
     ).finally(() => {
       for (const ak of keys.aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
-      observeUnlocks(timings);
+      observeUnlocks(this.deps.metrics ?? NO_METRICS, timings);
     });
     this.keysAskedNow(); // when the keys were in at once, the unlocks came first
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -5,15 +5,7 @@
 // the store. Nothing in it is secret in clear. A cache, not state: a start uses what it
 // fetched only when the store, once open, names the same servers and key pair, and the
 // round still takes only keys that match their key check values.
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store';
 import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
@@ -22,6 +14,7 @@ import type { ClusterKeyPair } from '../key-pair';
 import { serversOfProvider, type KeyServerRecord } from '../kmip-records';
 import { rememberedVersion } from '../kmip-versions';
 import { KEY_PLAN_FORMAT as FORMAT } from './key-plan-schema';
+import { writeFileAtomic } from '../../util/atomic-file';
 
 export const KEY_PLAN_FILE = 'key-plan.json';
 
@@ -131,15 +124,7 @@ export function writeKeyPlan(stateDir: string, plan: KeyPlan | undefined): void 
     rmSync(file, { force: true });
     return;
   }
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeFileSync(fd, keyPlanText(plan)); // every byte, however many writes it takes
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomic(file, keyPlanText(plan), 0o600);
 }
 
 /** The plan file's text, '' when there is none. */

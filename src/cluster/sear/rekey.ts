@@ -8,7 +8,7 @@
 // All DEKs change in the one commit transaction, so the old MK unwraps every DEK before it
 // and the new MK every DEK after it. KMIP messages per rekey are a constant: Get of an
 // external old MK, Create, Activate+Get of an external new MK, Revoke+Destroy of the old.
-import { recordRekeyProgress } from '../../metrics/recording';
+import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Json, Store, StoreTx } from '../../store/store';
@@ -61,11 +61,17 @@ export interface RekeyDeps {
   loadKey(k: MasterKeyRecord): Promise<Buffer>;
   /** Throws the Element error of a provider that cannot be used (e.g. no key servers). */
   checkProvider(tx: StoreTx, keyProviderID: number): void;
+  /** Rekey progress goes here; none recorded when absent. */
+  metrics?: MetricsSink;
   logger?: Logger;
 }
 
 export class Rekey {
   constructor(private readonly deps: RekeyDeps) {}
+
+  private progress(done: number, total: number): void {
+    (this.deps.metrics ?? NO_METRICS).rekeyProgress(REKEY_PROGRESS_KIND, done, total);
+  }
 
   /** Checks the parameters against the cluster, journals the rekey, returns its handle. */
   begin(tx: StoreTx, params: RekeyParams): number {
@@ -155,7 +161,7 @@ export class Rekey {
         crashPoint('sear.afterNewKey');
         const all = listDeks(store);
         const deks = all.map((d, i) => {
-          if (i % PROGRESS_EVERY === 0) recordRekeyProgress(REKEY_PROGRESS_KIND, i, all.length);
+          if (i % PROGRESS_EVERY === 0) this.progress(i, all.length);
           if (d.keyID !== old.keyID)
             throw new Error(`DEK of ${d.serial} is not wrapped by ${old.keyID}`);
           const dek = unwrapKey(oldMk, Buffer.from(d.wrapped, 'base64'), `the DEK of ${d.serial}`);
@@ -186,7 +192,7 @@ export class Rekey {
             details: operationText(journal.from, journal.to),
           });
         });
-        recordRekeyProgress(REKEY_PROGRESS_KIND, deks.length, deks.length);
+        this.progress(deks.length, deks.length);
         this.deps.logger?.info(
           { asyncHandle: journal.asyncHandle, deks: deks.length },
           'master key rekey committed',
@@ -303,7 +309,7 @@ export class Rekey {
       else deleteJournal(tx);
     });
     // No rekey runs any more: the gauge says done, the audit log and result say how.
-    recordRekeyProgress(REKEY_PROGRESS_KIND, 0, 0);
+    this.progress(0, 0);
     this.deps.logger?.warn(
       { asyncHandle: journal.asyncHandle, why },
       'master key rekey rolled back',

@@ -41,6 +41,7 @@ import {
 import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
 import { mapLimit } from '../../util/map-limit';
+import type { MetricsSink } from '../metrics-sink';
 
 const PARALLEL_ATTACH = 8;
 const ATTACHED = 'attached';
@@ -55,6 +56,7 @@ export interface SearOptions {
   retryMaxDelayMs?: number;
   /** Drives plugged in or relocked (power loss) get their DEK again. */
   inventory?: DriveInventory;
+  metrics?: MetricsSink;
   logger?: Logger;
 }
 
@@ -97,6 +99,7 @@ export class SearService {
       ask: this.requests.ask,
       loadKey: (k) => this.loadKey(k),
       checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
   }

@@ -1,17 +1,10 @@
 // The dev key server's objects, kept in one JSON file (0600) written atomically (temp file,
 // fsync, rename, fsync of the directory) so a kill -9 leaves the old or the new version.
 // Key material is stored UNSEALED in this file: a development tool, never production.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectAttributes } from '../messages';
+import { writeFileAtomic } from '../../util/atomic-file';
 
 export interface StoredObject {
   uid: string;
@@ -38,7 +31,7 @@ export class ObjectFile {
   private nextId = 1;
   readonly objects = new Map<string, StoredObject>();
 
-  constructor(private readonly dir: string) {
+  constructor(dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, OBJECT_FILE);
     let text: string;
@@ -68,20 +61,6 @@ export class ObjectFile {
   /** Write every object atomically. */
   save(): void {
     const body = JSON.stringify({ nextId: this.nextId, objects: [...this.objects.values()] });
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, body);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
-    const dirFd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileAtomic(this.path, body, 0o600);
   }
 }
