@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { startApiServer } from '../../src/api';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
 import { openSealer, openSqliteStore } from '../../src/store';
 
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
       child!.once('message', (m: { port: number }) => resolve(m.port));
       child!.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     });
-    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     console.log(
       `ListKeyServersKmip, ${CLIENTS} keep-alive HTTPS clients with Basic auth, ` +
         `${SERVERS} key servers listed, ${REQUESTS_PER_CLIENT} requests per client`,

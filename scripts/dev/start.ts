@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import forge from 'node-forge';
 import { prettyFactory } from 'pino-pretty';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { SimConnection } from '../../src/opal/sim-socket/connection';
 import { makeDevPki } from '../pki/dev-pki';
 import { bins, layout, lockState, stateDirFrom } from './common';
@@ -591,7 +591,7 @@ async function main(): Promise<number> {
         : undefined,
     );
     await step(waitFor(children, ekmd, /"msg":"ekmd ready"/, 'ready'));
-    const api = new Api(port, readFileSync(join(L.ekmdState, CERT_FILE), 'utf8'), admin);
+    const api = new Api(port, readFileSync(join(L.ekmdState, API_CERT_FILE), 'utf8'), admin);
     say(`ekmd API at https://127.0.0.1:${port}/json-rpc/12.3`);
 
     // 5. The first start's setup, resumable; later starts only follow the key server's port.

@@ -9,9 +9,8 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { Sealer } from '../cluster/sealer';
 import { writeFileAtomic } from '../util/atomic-file';
+import { API_CERT_FILE, API_SEALED_KEY_FILE } from '../store/state-files';
 
-export const CERT_FILE = 'api-tls.crt';
-export const SEALED_KEY_FILE = 'api-tls.key.sealed';
 const SEAL_LABEL = 'api/tls/privateKey';
 const VALID_DAYS = 825;
 const generateRsa = promisify(generateKeyPair);
@@ -30,9 +29,13 @@ export async function selfSignedIdentity(
   const kept = readKept(stateDir, sealer);
   if (kept) return kept;
   const identity = await create();
-  writeFileAtomic(join(stateDir, SEALED_KEY_FILE), sealer.seal(identity.key, SEAL_LABEL), 0o600);
-  writeFileAtomic(join(stateDir, CERT_FILE), Buffer.from(identity.cert), 0o644);
-  logger?.info({ file: CERT_FILE }, 'created a self-signed API certificate');
+  writeFileAtomic(
+    join(stateDir, API_SEALED_KEY_FILE),
+    sealer.seal(identity.key, SEAL_LABEL),
+    0o600,
+  );
+  writeFileAtomic(join(stateDir, API_CERT_FILE), Buffer.from(identity.cert), 0o644);
+  logger?.info({ file: API_CERT_FILE }, 'created a self-signed API certificate');
   return identity;
 }
 
@@ -40,8 +43,8 @@ function readKept(stateDir: string, sealer: Sealer): TlsIdentity | undefined {
   let cert: string;
   let sealed: Buffer;
   try {
-    cert = readFileSync(join(stateDir, CERT_FILE), 'utf8');
-    sealed = readFileSync(join(stateDir, SEALED_KEY_FILE));
+    cert = readFileSync(join(stateDir, API_CERT_FILE), 'utf8');
+    sealed = readFileSync(join(stateDir, API_SEALED_KEY_FILE));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

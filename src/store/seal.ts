@@ -23,6 +23,8 @@ import {
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../util/atomic-file';
+import { SEAL_KEY_FILE } from './state-files';
+export { SEAL_KEY_FILE };
 
 export interface Sealer {
   /** Encrypt `plain` for storage; the caller still owns (and zeroes) `plain`. */
@@ -44,7 +46,6 @@ export interface SealerOptions {
   create?: boolean;
 }
 
-export const SEAL_KEY_FILE = 'seal.key';
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;

@@ -10,8 +10,7 @@ import { checkKey, checkPrefix, encodeValue } from './keys';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
 
-/** The store's file name inside stateDir (ekmd and offline `ekmctl` reads agree on it). */
-export const STORE_FILE = 'ekmd.db';
+export { STORE_FILE } from './state-files';
 
 /** 'EKMD' in the SQLite header's application_id: marks the file as ours. */
 const APPLICATION_ID = 0x454b4d44;

@@ -5,10 +5,11 @@ import koffi from 'koffi';
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { join } from 'node:path';
+import { LOCK_FILE } from './state-files';
+export { LOCK_FILE };
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-export const LOCK_FILE = 'ekmd.lock';
 
 export class StateLockError extends Error {
   override name = 'StateLockError';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { startApiServer } from '../../src/api';
 import { faultMethods } from '../../src/api/methods/fault-methods';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { withoutAudit } from '../../src/cluster/audit';
 import { FaultService } from '../../src/cluster/faults';
 import { openSealer, openSqliteStore } from '../../src/store';
@@ -26,7 +26,7 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
     tester: new ContactRecorder(),
     methods: faultMethods(faults),
   });
-  const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+  const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
   const client = new ElementClient(api.address.port, ca, ADMIN.username, ADMIN.password);
   t.teardown(async () => {
     client.close();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../src/api';
 import type { KeyServerTester } from '../../src/cluster/key-server-tester';
 import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../src/store';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { withoutAudit } from '../../src/cluster/audit';
 import { ElementClient } from './element-client';
 
@@ -42,7 +42,7 @@ export async function startNode(
       tester,
       nodeName: 'node-1',
     });
-    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     const previous = node.client;
     node.client = new ElementClient(
       node.api.address.port,

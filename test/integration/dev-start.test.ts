@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { rpc } from '../daemon/ekmd-process';
 import { repoRoot } from '../helpers/paths';
 
@@ -113,7 +113,7 @@ t.test('first start sets up EAR; a second start resumes as a boot', async (t) =>
   };
   t.ok(admin.password.length >= 16, 'a random password');
 
-  const ca = readFileSync(join(state, 'ekmd', CERT_FILE), 'utf8');
+  const ca = readFileSync(join(state, 'ekmd', API_CERT_FILE), 'utf8');
   const call = async (method: string) => {
     const r = await rpc(port, ca, admin, method);
     t.equal(r.status, 200, method);

@@ -1,7 +1,7 @@
 // `ekmctl sear info|rekey` against a node serving the SEAR methods over the real simulator.
 import t from 'tap';
 import { join } from 'node:path';
-import { CERT_FILE } from '../../src/api/self-signed';
+import { API_CERT_FILE } from '../../src/store/state-files';
 import { ekmctl, operator, type Operator } from '../cli/commands/harness';
 import { ADMIN, createCluster, startSearNode, type SearNode } from '../cluster/sear/sear-node';
 
@@ -17,7 +17,7 @@ t.before(async () => {
   op = operator(t);
   flags = ['--url', `https://127.0.0.1:${node.api.address.port}`]
     .concat(['--username', ADMIN.username, '--password-file', op.passwordFile(ADMIN.password)])
-    .concat(['--ca', join(node.dir, CERT_FILE)]);
+    .concat(['--ca', join(node.dir, API_CERT_FILE)]);
 });
 
 t.test('sear info', async (t) => {

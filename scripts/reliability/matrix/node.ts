@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CERT_FILE } from '../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../src/store/state-files';
 import { SimConnection } from '../../../src/opal/sim-socket/connection';
 import type { DriveStatus } from '../../../src/sim/drive/sim-drive';
 import { BINS, Child } from './child';
@@ -115,7 +115,7 @@ export class MatrixNode {
     this.ekmd = new Child('ekmd', [BINS.ekmd, '--config', this.config], { ...process.env, ...env });
     const m = await this.ekmd.waitFor(/^.*"msg":"ekmd ready".*$/m);
     const port = (JSON.parse(m[0]) as { api: { port: number } }).api.port;
-    const ca = readFileSync(join(this.stateDir, CERT_FILE), 'utf8');
+    const ca = readFileSync(join(this.stateDir, API_CERT_FILE), 'utf8');
     this.api = new RpcClient(port, ca, ADMIN);
   }
 

@@ -3,7 +3,7 @@
 // .state/admin.json, and trusts the certificate ekmd keeps in its stateDir.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CERT_FILE } from '../../api/self-signed';
+import { API_CERT_FILE } from '../../store/state-files';
 import { readPrivateJson } from './private-file';
 
 export const DEV_STATE_DIR = '.state';
@@ -30,7 +30,7 @@ export function findDevDaemon(cwd: string = process.cwd()): DevDaemon | undefine
     throw new Error(`${adminPath} must hold "username" and "password" strings`);
   }
   const stateDir = typeof config.stateDir === 'string' ? resolve(dir, config.stateDir) : undefined;
-  const certPath = stateDir && join(stateDir, CERT_FILE);
+  const certPath = stateDir && join(stateDir, API_CERT_FILE);
   return {
     url: `https://${listen}`,
     username: admin.username,

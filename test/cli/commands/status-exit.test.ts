@@ -2,7 +2,7 @@
 // cluster faults: 0 ok; 1 with a warning fault; 2 with an error fault or a failed drive.
 import t from 'tap';
 import { join } from 'node:path';
-import { CERT_FILE } from '../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../src/store/state-files';
 import {
   ADMIN,
   createCluster,
@@ -22,7 +22,7 @@ t.before(async () => {
   op = operator(t);
   flags = ['--url', `https://127.0.0.1:${node.api.address.port}`]
     .concat(['--username', ADMIN.username, '--password-file', op.passwordFile(ADMIN.password)])
-    .concat(['--ca', join(node.dir, CERT_FILE)]);
+    .concat(['--ca', join(node.dir, API_CERT_FILE)]);
 });
 
 async function driveStatus(driveID: number): Promise<string | undefined> {

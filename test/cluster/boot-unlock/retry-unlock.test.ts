@@ -4,7 +4,7 @@
 // its key works the drive is unlocked, active again, and driveFailed resolves.
 import t from 'tap';
 import { join } from 'node:path';
-import { CERT_FILE } from '../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../src/store/state-files';
 import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../../src/opal/abi';
 import { ekmctl, operator } from '../../cli/commands/harness';
@@ -35,7 +35,7 @@ t.test('ekmctl drives retry-unlock', async (t) => {
   const op = operator(t);
   const flags = ['--url', `https://127.0.0.1:${node.api.address.port}`]
     .concat(['--username', ADMIN.username, '--password-file', op.passwordFile(ADMIN.password)])
-    .concat(['--ca', join(node.dir, CERT_FILE)]);
+    .concat(['--ca', join(node.dir, API_CERT_FILE)]);
   const run = (...args: string[]) => ekmctl(op.env, ...args, ...flags);
   const sim = () => node.sim.status().drives;
   const d = (await list()).find((x) => x.slot === 1)!;

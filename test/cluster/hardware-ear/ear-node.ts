@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../../src/api';
-import { CERT_FILE } from '../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../src/store/state-files';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
 import { withoutAudit } from '../../../src/cluster/audit';
 import { FaultService } from '../../../src/cluster/faults';
@@ -94,7 +94,7 @@ export async function startEarNode(
       encryptionStates: node.hw.encryptionStates,
     });
     await node.hw.start();
-    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     node.client?.close();
     node.client = new ElementClient(node.api.address.port, ca, ADMIN.username, ADMIN.password);
     opened = true;

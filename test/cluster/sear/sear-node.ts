@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startApiServer, type ApiServer } from '../../../src/api';
-import { CERT_FILE } from '../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../src/store/state-files';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
 import { FaultService } from '../../../src/cluster/faults';
 import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
@@ -122,7 +122,7 @@ export async function startSearNode(
     });
     await node.hw.start();
     node.sear.start();
-    const ca = readFileSync(join(dir, CERT_FILE), 'utf8');
+    const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     node.client?.close();
     const client = new ElementClient(node.api.address.port, ca, ADMIN.username, ADMIN.password);
     const post = client.post.bind(client);

@@ -6,7 +6,7 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiMethod, type ApiServer } from '../../../../src/api';
-import { CERT_FILE } from '../../../../src/api/self-signed';
+import { API_CERT_FILE } from '../../../../src/store/state-files';
 import { withoutAudit } from '../../../../src/cluster/audit';
 import { asyncMethods } from '../../../../src/api/methods/async-methods';
 import { driveMethods } from '../../../../src/api/methods/drive-methods';
@@ -84,7 +84,7 @@ export class HostileApiNode {
       methods: HostileApiNode.extraMethods(),
       nodeName: 'node-1',
     });
-    return new HostileApiNode(dir, store, api, readFileSync(join(dir, CERT_FILE), 'utf8'));
+    return new HostileApiNode(dir, store, api, readFileSync(join(dir, API_CERT_FILE), 'utf8'));
   }
 
   /** Every store entry, to compare before and after. */

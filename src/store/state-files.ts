@@ -1,0 +1,13 @@
+// The files of a node's stateDir, named in one place: the daemon writes them, ekmctl and
+// the dev tools read them. The stateDir is 0700; what each file holds decides its own mode.
+
+/** The store (SQLite, WAL) when the cluster state is kept on the node. */
+export const STORE_FILE = 'ekmd.db';
+/** The sealing root: 32 random bytes (0600), unless systemd passes a credential. */
+export const SEAL_KEY_FILE = 'seal.key';
+/** flock'ed by the running ekmd: one daemon per stateDir. */
+export const LOCK_FILE = 'ekmd.lock';
+/** The API's self-signed certificate (0644), made when the config names none. */
+export const API_CERT_FILE = 'api-tls.crt';
+/** Its private key, sealed under the sealing root (0600). */
+export const API_SEALED_KEY_FILE = 'api-tls.key.sealed';
