@@ -12,20 +12,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from '../../util/command';
 import { acquireStateLock, StateLockError } from '../../store/state-lock';
-import { DRIVE_PREFIX, nextDriveID, putDrive } from '../../cluster/drives/drive-records';
-import { AK_BYTES, keyCheckValue, putKeyRecord } from '../../cluster/drive-keys/drive-keys';
-import { getEar, putEar } from '../../cluster/ear-state';
+import { AK_BYTES } from '../../cluster/drive-keys/drive-keys';
 import { clusterGroup, parseAkName } from '../../cluster/drive-keys/kmip-keys';
-import { KEY_PAIR_KEY, putImportedKeyPair } from '../../cluster/key-pair';
-import { KEY_REFERENCE_PREFIX } from '../../cluster/key-references';
-import {
-  PROVIDER_PREFIX,
-  SERVER_PREFIX,
-  asJson,
-  nextID,
-  providerKey,
-  serverKey,
-} from '../../cluster/kmip-records';
+import { refuseUnlessEmpty, writeRecovery } from '../../cluster/recovery';
 import { KmipClient, ops } from '../../kmip/client';
 import { ObjectType, State } from '../../kmip/ttlv';
 import type { DriveInfo, DriveInventory } from '../../opal/inventory';
@@ -109,22 +98,6 @@ function describe(m: Match): string {
   if (m.keys.length === 0) return 'no key at the key server';
   if (m.keys.length > 1) return `${m.keys.length} keys: ambiguous, not applied`;
   return 'recoverable';
-}
-
-function refuseNonEmpty(tx: Parameters<typeof getEar>[0], stateDir: string): void {
-  const held = [
-    ['drive records', DRIVE_PREFIX],
-    ['key records', KEY_REFERENCE_PREFIX],
-    ['key servers', SERVER_PREFIX],
-    ['key providers', PROVIDER_PREFIX],
-  ].filter(([, prefix]) => tx.list(prefix!).length > 0);
-  const names = held.map(([what]) => what!);
-  if (tx.get(KEY_PAIR_KEY)) names.push('a key pair');
-  if (getEar(tx).state !== 'disabled') names.push(`EAR ${getEar(tx).state}`);
-  if (names.length)
-    throw new Error(
-      `the store in ${stateDir} is not empty (${names.join(', ')}); recover only rebuilds a lost store — move it aside first`,
-    );
 }
 
 const drives: Subcommand = {
@@ -260,7 +233,7 @@ async function applyRecovery(
   const aks = new Map<string, Buffer>();
   const fetched: Buffer[] = [];
   try {
-    store.transaction((tx) => refuseNonEmpty(tx, stateDir)); // before contacting anyone
+    store.transaction((tx) => refuseUnlessEmpty(tx, stateDir)); // before contacting anyone
     const keys = recoverable.map((m) => m.keys[0]!);
     const { results } = await client.batch(keys.map((k) => ops.get(k.uid)));
     // Every fetched key goes where the `finally` zeroes it before any check can throw.
@@ -277,64 +250,32 @@ async function applyRecovery(
     const privateKey = createPrivateKey(options.key);
     const cert = new X509Certificate(options.cert);
     const commonName = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-    const now = new Date().toISOString();
-    return store.transaction((tx) => {
-      refuseNonEmpty(tx, stateDir);
-      putImportedKeyPair(tx, sealer, privateKey, commonName ? { commonName } : {});
-      const keyProviderID = nextID(tx, 'providers');
-      tx.put(providerKey(keyProviderID), asJson({ keyProviderID, keyProviderName: 'recovered' }));
-      const keyServerID = nextID(tx, 'servers');
-      tx.put(
-        serverKey(keyServerID),
-        asJson({
-          keyServerID,
-          keyProviderID,
-          kmipKeyServerName: 'recovered',
-          kmipKeyServerHostnames: options.hostnames,
-          kmipKeyServerPort: options.port ?? 5696,
-          kmipCaCertificate: (Array.isArray(options.ca) ? options.ca : [options.ca]).join('\n'),
-          kmipClientCertificate: options.cert,
-        }),
-      );
-      for (const m of recoverable) {
+    const { keyProviderID } = writeRecovery(store, sealer, stateDir, {
+      privateKey,
+      ...(commonName ? { commonName } : {}),
+      server: {
+        hostnames: options.hostnames,
+        port: options.port ?? 5696,
+        ca: (Array.isArray(options.ca) ? options.ca : [options.ca]).join('\n'),
+        cert: options.cert,
+      },
+      drives: recoverable.map((m) => {
         const k = m.keys[0]!;
         const d = m.drive!;
-        const driveID = nextDriveID(tx);
-        putDrive(tx, {
-          driveID,
+        return {
           serial: d.serial,
           path: d.path,
           model: d.model,
-          capacity: d.capacityBytes,
-          slot: m.slot,
-          present: true,
+          capacityBytes: d.capacityBytes,
           opal: d.opal,
-          status: 'available',
-          type: 'unknown',
-          security: 'enabled',
-          step: null,
+          slot: m.slot,
           keyID: k.keyID,
-          keyProviderID,
-          ownerKeyID: null,
-          driveSecurityFaultReason: 'none',
-          driveFailureDetail: null,
-        });
-        putKeyRecord(tx, {
-          keyID: k.keyID,
-          keyProviderID,
-          state: 'live',
-          purpose: 'driveAuthentication',
-          driveID,
-          serial: d.serial,
           kmipUID: k.uid,
-          sealedKey: null,
-          keyCheckValue: keyCheckValue(aks.get(k.uid)!, d.serial),
-          createTime: now,
-        });
-      }
-      putEar(tx, 'enabled', keyProviderID);
-      return { stateDir, keyProviderID, drives: recoverable.length };
+          ak: aks.get(k.uid)!,
+        };
+      }),
     });
+    return { stateDir, keyProviderID, drives: recoverable.length };
   } finally {
     for (const ak of fetched) ak.fill(0);
     store.close();
