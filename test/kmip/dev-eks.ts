@@ -32,7 +32,7 @@ export async function devEksMaker(dir: string): Promise<DevEksMaker> {
   return { pki, read, start };
 }
 
-export interface DevEks {
+export interface FaultyKeyServer {
   /** The test's own directory (the PKI and the server's state are in it). */
   dir: string;
   pki: DevPki;
@@ -43,7 +43,7 @@ export interface DevEks {
 export async function startDevEks(
   t: { teardown(fn: () => unknown): void },
   name: string,
-): Promise<DevEks> {
+): Promise<FaultyKeyServer> {
   const dir = mkdtempSync(join(tmpdir(), `ekmd-${name}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { pki, read, start } = await devEksMaker(dir);

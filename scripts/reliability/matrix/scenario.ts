@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { signClientCsr } from '../../pki/dev-pki';
 import type { CellContext, Observations } from './cell';
-import { DevEks } from './dev-eks';
+import { FaultyKeyServer } from './faulty-key-server';
 import { MatrixNode, type NodeOptions } from './node';
 
 export interface KeyServerSpec {
@@ -24,7 +24,7 @@ export interface Scenario {
   csr: string;
   keyServerID: number;
   keyProviderID: number;
-  eks?: DevEks;
+  eks?: FaultyKeyServer;
 }
 
 export function devCa(ctx: CellContext): string {
@@ -76,7 +76,7 @@ export async function earScenario(
   opts: Partial<NodeOptions> & { port?: number; enable?: boolean } = {},
 ): Promise<Scenario> {
   const { node, csr } = await clusterNode(ctx, seen, opts);
-  const eks = opts.port ? undefined : await DevEks.start(join(ctx.dir, 'eks'), ctx.pki);
+  const eks = opts.port ? undefined : await FaultyKeyServer.start(join(ctx.dir, 'eks'), ctx.pki);
   if (eks) seen.teardown(() => eks.close());
   const port = opts.port ?? eks!.port;
   const keyServerID = await createKeyServer(ctx, node, csr, { name: 'kms1', port });

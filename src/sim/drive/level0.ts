@@ -1,7 +1,7 @@
 // The Level 0 discovery response of a simulated Opal drive (TCG Storage Core 2.01
 // §3.3.6): header, then TPer, Locking, Geometry and Opal v2 feature descriptors.
 import { BLOCK_SIZE } from '../crypto/xts';
-import { ALIGNMENT_BLOCKS, type OpalDrive } from './opal-state';
+import { ALIGNMENT_BLOCKS, type OpalStateMachine } from './opal-state-machine';
 import { OpalStatusFlag } from '../../opal/abi';
 
 const HEADER = 48;
@@ -11,7 +11,7 @@ function feature(code: number, data: Buffer): Buffer {
   return Buffer.concat([head, data]);
 }
 
-export function level0Discovery(drive: OpalDrive): Buffer {
+export function level0Discovery(drive: OpalStateMachine): Buffer {
   const flags = drive.statusFlags();
   const tper = Buffer.alloc(12);
   tper[0] = 0x11; // Sync supported, Streaming supported

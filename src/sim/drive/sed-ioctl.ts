@@ -61,7 +61,7 @@ import {
 import type { IoctlResult } from '../../opal/transport';
 import { BLOCK_SIZE } from '../crypto/xts';
 import { level0Discovery } from './level0';
-import { ALIGNMENT_BLOCKS, type LspSession, type OpalDrive } from './opal-state';
+import { ALIGNMENT_BLOCKS, type LspSession, type OpalStateMachine } from './opal-state-machine';
 
 /** The simulated kernel knows ioctls up to SET_SID_PW (241), like a 6.10 kernel: newer
  *  requests answer ENOTTY, which is how callers probe for features. */
@@ -106,7 +106,7 @@ function session(s: OpalSessionInfo): LspSession {
  * the struct because the simulator cannot reach the caller's memory.
  */
 export function sedIoctl(
-  drive: OpalDrive,
+  drive: OpalStateMachine,
   ctx: KernelContext,
   request: number,
   buf: Buffer,
@@ -127,7 +127,7 @@ export function sedIoctl(
 }
 
 function dispatch(
-  drive: OpalDrive,
+  drive: OpalStateMachine,
   ctx: KernelContext,
   request: number,
   buf: Buffer,

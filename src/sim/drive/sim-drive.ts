@@ -18,7 +18,7 @@ import { BLOCK_SIZE, halvesDiffer, xtsDecrypt, xtsEncrypt } from '../crypto/xts'
 import { MediaFile } from '../media/media-file';
 import { writeFileAtomic } from '../../util/atomic-file';
 import { VolatileJournal } from '../persistence/volatile-journal';
-import { OpalDrive } from './opal-state';
+import { OpalStateMachine } from './opal-state-machine';
 import { newDriveRecord, type DriveMode, type DriveRecord } from './record';
 import { sedIoctl } from './sed-ioctl';
 import { decodeVolatile, encodeVolatile, powerOnState, zeroVolatile } from './volatile';
@@ -78,7 +78,7 @@ function dekCheckValue(dek: Buffer): string {
 }
 
 export class SimDrive {
-  readonly opal: OpalDrive;
+  readonly opal: OpalStateMachine;
   /** Bumped on every unplug: handles opened before it stay dead, as on a real hot-remove. */
   plugGeneration = 0;
   private readonly media: MediaFile;
@@ -103,7 +103,7 @@ export class SimDrive {
     const snapshot = fresh ? null : this.journal.load();
     const vol = snapshot ? decodeVolatile(snapshot) : null;
     snapshot?.fill(0);
-    this.opal = new OpalDrive(rec, vol ?? powerOnState(), runtimeKey, {
+    this.opal = new OpalStateMachine(rec, vol ?? powerOnState(), runtimeKey, {
       saveRecord: (r) => writeFileAtomic(this.recordPath, JSON.stringify(r, null, 1)),
       saveVolatile: () => this.saveVolatile(),
     });

@@ -12,7 +12,7 @@ import { makeDevPki, signClientCsr, type DevPki } from '../../../scripts/pki/dev
 import { akName } from '../../../src/cluster/drive-keys/kmip-keys';
 import { KmipClient } from '../../../src/kmip/client';
 import { State } from '../../../src/kmip/ttlv';
-import { DevEks } from '../../../scripts/reliability/matrix/dev-eks';
+import { FaultyKeyServer } from '../../../scripts/reliability/matrix/faulty-key-server';
 import { MatrixNode, until } from '../../../scripts/reliability/matrix/node';
 
 const pkiDir = mkdtempSync(join(tmpdir(), 'ekmd-erase-pki-'));
@@ -32,7 +32,7 @@ interface EksObject {
   live: boolean;
 }
 
-function eksObjects(eks: DevEks): EksObject[] {
+function eksObjects(eks: FaultyKeyServer): EksObject[] {
   const { objects } = JSON.parse(readFileSync(eks.objectFile, 'utf8')) as {
     objects: {
       uid: string;
@@ -55,7 +55,7 @@ async function earNode(t: Test) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const node = await MatrixNode.start({ dir: join(dir, 'node'), drives: 3 });
   t.teardown(() => node.close());
-  const eks = await DevEks.start(join(dir, 'eks'), pki);
+  const eks = await FaultyKeyServer.start(join(dir, 'eks'), pki);
   t.teardown(() => eks.close());
   await node.startEkmd();
   const csr = await node.createCluster();

@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cell } from '../cell';
 import { faultCause } from '../node';
-import { DevEks } from '../dev-eks';
+import { FaultyKeyServer } from '../faulty-key-server';
 import { akUid, eksClient } from '../eks-client';
 import { checkInvariants, createKeyServer, earScenario, maxTries } from '../scenario';
 
@@ -24,7 +24,7 @@ export const failover: Cell = {
     const { node, eks } = s;
     // The replica: a second dev key server started from the first one's objects.
     const replicaDir = join(ctx.dir, 'eks2');
-    const replica = await DevEks.start(replicaDir, ctx.pki);
+    const replica = await FaultyKeyServer.start(replicaDir, ctx.pki);
     seen.teardown(() => replica.close());
     await replica.down();
     copyFileSync(eks!.objectFile, replica.objectFile);

@@ -9,7 +9,7 @@ import type { CrashPoint } from '../../../../src/cluster/test-hooks';
 import { mkName } from '../../../../src/cluster/sear/master-keys';
 import { State } from '../../../../src/kmip/ttlv';
 import type { Cell, Observations } from '../cell';
-import { DevEks } from '../dev-eks';
+import { FaultyKeyServer } from '../faulty-key-server';
 import { MatrixNode, until } from '../node';
 import { createKeyServer, createProvider } from '../scenario';
 
@@ -83,7 +83,7 @@ export function rekeyCrashCell(point: CrashPoint, ci = false): Cell {
       const csr = await node.createCluster({ enableSoftwareEncryptionAtRest: true });
       await seen.step('DEKs attached under the internal MK', waitDeksAttached(node));
       await node.writePattern();
-      const eks = await DevEks.start(join(ctx.dir, 'eks'), ctx.pki);
+      const eks = await FaultyKeyServer.start(join(ctx.dir, 'eks'), ctx.pki);
       seen.teardown(() => eks.close());
       const keyServerID = await createKeyServer(ctx, node, csr, { name: 'kms1', port: eks.port });
       const keyProviderID = await createProvider(node, keyServerID);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DevKmipServer, OBJECT_FILE, parseFault } from '../../../src/kmip/server';
 import type { DevPki, PkiIdentity } from '../../pki/dev-pki';
 
-export class DevEks {
+export class FaultyKeyServer {
   private server: DevKmipServer | undefined;
   port = 0;
 
@@ -16,8 +16,8 @@ export class DevEks {
     private identity: PkiIdentity,
   ) {}
 
-  static async start(dir: string, pki: DevPki, identity = pki.server): Promise<DevEks> {
-    const eks = new DevEks(dir, pki, identity);
+  static async start(dir: string, pki: DevPki, identity = pki.server): Promise<FaultyKeyServer> {
+    const eks = new FaultyKeyServer(dir, pki, identity);
     await eks.up();
     return eks;
   }

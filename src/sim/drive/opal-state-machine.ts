@@ -50,7 +50,7 @@ const b64 = (s: string) => Buffer.from(s, 'base64');
 /** With RLE or WLE off, part of the range stays reachable without any PIN. */
 const fullyLockable = (range: RangeRow) => range.rle && range.wle;
 
-export class OpalDrive {
+export class OpalStateMachine {
   constructor(
     readonly rec: DriveRecord,
     public vol: VolatileState,
