@@ -277,7 +277,8 @@ export class DriveService {
   }
 
   private roleOf(d: DriveRecord, requested: AddDriveParam['type']): DriveType {
-    if (requested) return requested === 'volume' ? 'volume' : 'block';
+    // Element's "slice" drive is the one its slice (metadata) service runs on: a volume drive.
+    if (requested) return requested === 'block' ? 'block' : 'volume';
     const roles = this.options.roles ?? {};
     const configured = roles[d.serial] ?? roles[String(d.slot)];
     if (configured) return configured;

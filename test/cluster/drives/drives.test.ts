@@ -105,9 +105,10 @@ t.test('drives and async results', async (t) => {
 
   t.test('records and async results survive a restart', async (t) => {
     // Both earlier results were purged by GetAsyncResult; this one is never fetched.
-    await node.client.ok('AddDrives', { drives: [{ driveID: 2 }] });
+    await node.client.ok('AddDrives', { drives: [{ driveID: 2, type: 'slice' }] });
     await node.settle();
     const before = await list();
+    t.equal(before[1]!.type, 'volume', "Element's slice drive holds metadata: a volume drive");
     const revisions = () => node.store.list('drives/records/').map((e) => [e.key, e.revision]);
     const written = revisions();
     await node.restart();
