@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the built ekmd tree as a systemd service:
-#   PREFIX/lib/ekmd/        dist/src, package.json, README.md, production node_modules,
+#   PREFIX/lib/ekmd/        dist/src, package.json, README.md, docs/, production node_modules,
 #                           systemd/*.conf.example (documented drop-ins)
 #   PREFIX/bin/ekmctl       -> ../lib/ekmd/dist/src/cli/main.js
 #   /etc/systemd/system/ekmd.service
@@ -81,6 +81,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dist" "$stage/systemd"
 cp -R "$src/dist/src" "$stage/dist/src"
 cp "$src/package.json" "$src/README.md" "$stage/"
+[ ! -d "$src/docs" ] || cp -R "$src/docs" "$stage/docs"
 cp "$src/systemd/ip-allow.conf.example" "$src/systemd/seal-credential.conf.example" "$stage/systemd/"
 # Production dependencies only: the top-level packages package-lock.json does not mark dev
 # (their nested node_modules come along; optional ones for other platforms are absent).

@@ -71,6 +71,12 @@ t.test(
     t.equal(mode(join(lib, 'package.json')), '0644');
     t.equal(mode(lib), '0755');
     t.ok(existsSync(join(lib, 'README.md')), 'README for the unit Documentation=');
+    t.ok(existsSync(join(lib, 'docs')), "docs/ beside it: the README's links resolve");
+    t.same(
+      readdirSync(join(lib, 'dist')),
+      ['src'],
+      'only what runs on a node: no scripts/, no tests',
+    );
     t.same(
       readdirSync(join(lib, 'systemd')).sort(),
       ['ip-allow.conf.example', 'seal-credential.conf.example'],
