@@ -3,4 +3,7 @@ export * from './ioc';
 export * from './constants';
 export * from './layouts';
 export * from './requests';
-export * from './structs';
+export * from './struct-types';
+export * from './structs-session';
+export * from './structs-ranges';
+export * from './structs-tables';

@@ -12,7 +12,7 @@ import {
   resultError,
 } from '../errors';
 import type { DriveTransport } from '../transport';
-import { driveLock } from './drive-lock';
+import { DeviceIoctls } from './device-ioctls';
 import { parseLevel0, type Level0 } from './discovery';
 import { describeStatus, lockModeOf, lockStateOf, type DriveStatus, type LockMode } from './status';
 
@@ -73,19 +73,7 @@ function checkUser(who: number): void {
     throw new RangeError(`user must be 1..${abi.OPAL_USER_MAX}, got ${who}`);
 }
 
-export class OpalDrive {
-  private readonly logger: Logger | undefined;
-  /** The per-device child, made at the first debug line: most drives never write one. */
-  private child: Logger | undefined;
-
-  constructor(
-    readonly transport: DriveTransport,
-    readonly path: string,
-    opts: { logger?: Logger } = {},
-  ) {
-    this.logger = opts.logger;
-  }
-
+export class OpalDrive extends DeviceIoctls {
   // ---- key-less reads
 
   /** GET_STATUS: re-runs Level 0 discovery in the kernel; no key, no side effect. */
@@ -346,65 +334,6 @@ export class OpalDrive {
       },
       () => checkLr(lr),
     );
-  }
-
-  // ---- internals
-
-  private ctx(d: abi.OpalIoctl) {
-    return { op: d.name, device: this.path };
-  }
-
-  /** Check arguments, then run `fn` on an open fd under the drive lock; always zero `pins`. */
-  private async exclusive<T>(
-    pins: Buffer[],
-    fn: (fd: number) => Promise<T>,
-    validate: () => void = () => {},
-  ): Promise<T> {
-    try {
-      validate();
-      return await driveLock(this.transport, this.path).run(async () => {
-        const fd = await this.transport.open(this.path);
-        try {
-          return await fn(fd);
-        } finally {
-          await this.transport.close(fd);
-        }
-      });
-    } finally {
-      for (const pin of pins) pin.fill(0);
-    }
-  }
-
-  /** A debug line tagged with the device; no child logger while debug is off. */
-  private debug(fields: Record<string, unknown>, msg: string): void {
-    if (!this.logger?.isLevelEnabled('debug')) return;
-    this.child ??= this.logger.child({ device: this.path });
-    this.child.debug(fields, msg);
-  }
-
-  /** One ioctl; the argument is zeroed afterwards (it may hold a PIN); typed error on failure. */
-  private async call(fd: number, d: abi.OpalIoctl, buf: Buffer): Promise<void> {
-    const keep = d.direction === 'read' || d === abi.IOC_OPAL_GET_LR_STATUS;
-    let r;
-    try {
-      r = await this.transport.ioctl(fd, d.request, buf);
-    } finally {
-      if (!keep) buf.fill(0);
-    }
-    this.debug({ ioctl: d.name, rc: r.rc, errno: r.errno }, 'ioctl');
-    const err = resultError(this.ctx(d), r);
-    if (err) throw err;
-  }
-
-  /** Like call(), but ENOTTY (kernel lacks the ioctl) answers false instead of throwing. */
-  private async optional(fd: number, d: abi.OpalIoctl, buf: Buffer): Promise<boolean> {
-    try {
-      await this.call(fd, d, buf);
-      return true;
-    } catch (err) {
-      if (err instanceof OpalIoctlUnsupportedError) return false;
-      throw err;
-    }
   }
 
   private async lockUnlock(fd: number, cred: Credential, lr: number, mode: LockMode) {
