@@ -41,13 +41,13 @@ import {
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
-  takeAndOnlyOwn,
-  secureOwned,
-  takeAndSecure,
-  unlockForGood,
+  takeOwnershipOnly,
+  secureOwnedDrive,
+  takeOwnershipAndSecure,
+  unlockAndDisableLocking,
   type SecureOutcome,
-} from './secure-drive';
-import { checkAnswering, revertAgain, revertEvidence } from './erase-drive';
+} from './drive-locking';
+import { checkAnswering, finishUnknownRevert, revertEvidence } from './drive-revert';
 import { crashPoint } from '../test-hooks';
 import { settleChain } from '../settle';
 import { OpalStatusError } from '../../opal/errors';
@@ -404,7 +404,7 @@ export class HardwareEarService implements DriveSecurer {
     const pin = await this.loadOne(d.erase!.sidKeyID);
     let refused: string | undefined;
     try {
-      refused = await revertAgain(opal, pin);
+      refused = await finishUnknownRevert(opal, pin);
     } finally {
       pin.fill(0);
     }
@@ -442,7 +442,7 @@ export class HardwareEarService implements DriveSecurer {
         putKeyRecord(tx, keyRecordFor(key, { sealer: this.options.sealer }));
         putDrive(tx, { ...getDrive(tx, d.driveID), ownerKeyID: key.keyID });
       });
-      const outcome = await takeAndOnlyOwn(this.opal(d), key.ak);
+      const outcome = await takeOwnershipOnly(this.opal(d), key.ak);
       if (outcome) {
         this.store.transaction((tx) => {
           retire(tx, key.keyID);
@@ -608,7 +608,7 @@ export class HardwareEarService implements DriveSecurer {
     await this.eachDrive(work, async ({ driveID, ak }) => {
       const d = getDrive(this.store, driveID);
       const opal = this.opal(d);
-      if (!d.ownerKeyID) return takeAndSecure(opal, ak);
+      if (!d.ownerKeyID) return takeOwnershipAndSecure(opal, ak);
       const owner = await this.loadOne(d.ownerKeyID);
       try {
         return await rekeyAndSecure(opal, owner, ak);
@@ -643,7 +643,7 @@ export class HardwareEarService implements DriveSecurer {
       await this.eachDrive(
         touched.map((d) => ({ driveID: d.driveID, ak: aks.get(d.keyID!) as Buffer })),
         ({ driveID, ak }) =>
-          secureOwned(this.opal(getDrive(this.store, driveID)), ak, OWNERSHIP_UNCONFIRMED),
+          secureOwnedDrive(this.opal(getDrive(this.store, driveID)), ak, OWNERSHIP_UNCONFIRMED),
       );
     } finally {
       zeroAll(aks);
@@ -707,7 +707,7 @@ export class HardwareEarService implements DriveSecurer {
         const ak = aks.get(d.keyID!)!;
         try {
           if (ak instanceof Error) throw ak;
-          await unlockForGood(this.opal(d), ak);
+          await unlockAndDisableLocking(this.opal(d), ak);
           this.handOver(d.driveID, ak);
         } catch (err) {
           this.store.transaction((tx) => {
