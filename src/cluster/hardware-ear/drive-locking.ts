@@ -2,7 +2,7 @@
 // AK; one attempt, ever), ACTIVATE_LSP (Admin1 PIN = AK), global range with read and
 // write locking enabled (LockOnReset = PowerCycle is the drive's default, and the kernel
 // offers no way to change it), then a read-back. Disable: unlock and locking off. The
-// store side (what is recorded before and after each step) is hardware-ear.ts.
+// store side (what is recorded before and after each step) is provision.ts and disable.ts.
 // OpalDrive zeroes every PIN it is given, so each call gets its own copy of the AK.
 import { OpalUser } from '../../opal/abi';
 import { OpalNotAuthorizedError, OpalStatusError } from '../../opal/errors';

@@ -3,7 +3,7 @@
 // After a restart, the erase journal and the drive's status tell whether a revert that was
 // about to be sent reached the drive. OpalDrive zeroes every PIN it is given, so each call
 // gets its own copy. The store side of an erase (its journal, the keys that go) is
-// hardware-ear.ts.
+// secure-erase.ts.
 import { OpalNotAuthorizedError } from '../../opal/errors';
 import type { DriveStatus, OpalDrive } from '../../opal/drive';
 import type { EraseJournal } from '../drives/drive-records';
