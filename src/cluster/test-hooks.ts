@@ -27,7 +27,8 @@ export type CrashPoint =
   | 'ear.afterEnable'
   | 'ear.afterUnlock'
   | 'ear.afterDisableLocking'
-  // SecureEraseDrives (hardware-ear.ts eraseOne): journaled, reverted, recorded erased.
+  // SecureEraseDrives (eraseDrive in hardware-ear/secure-erase.ts): journaled, reverted,
+  // recorded erased.
   | 'erase.afterJournal'
   | 'erase.afterRevert'
   | 'erase.afterRecord'

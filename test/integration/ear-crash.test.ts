@@ -10,7 +10,7 @@ import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
 import { KmipClient } from '../../src/kmip/client';
 import { DevKmipServer } from '../../src/kmip/server';
 import { caFromPem, signCsr } from '../cluster/pki';
-import { OWNERSHIP_UNCONFIRMED } from '../../src/cluster/hardware-ear/secure-drive';
+import { OWNERSHIP_UNCONFIRMED } from '../../src/cluster/hardware-ear/drive-locking';
 import { sealLabel, type DriveKeyRecord } from '../../src/cluster/drive-keys/drive-keys';
 import { OpalUser } from '../../src/opal/abi';
 import {

@@ -38,7 +38,8 @@ export interface EraseJournal {
   sidKeyID: string;
   /**
    * The Locking SP was active then: a revert leaves it inactive, so a status showing it
-   * inactive proves the revert happened. False: status cannot tell (see erase-drive.ts).
+   * inactive proves the revert happened. False: status cannot tell (see
+   * hardware-ear/drive-revert.ts).
    */
   lockingEnabled: boolean;
 }

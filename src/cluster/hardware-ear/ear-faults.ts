@@ -25,11 +25,12 @@ export function reportEarFaults(store: Store, faults: FaultService): void {
     state === 'disabling'
       ? drives.filter((d) => d.driveSecurityFaultReason.startsWith(DISABLE_FAILED_PREFIX))
       : [];
-  report(faults, 'enableDriveSecurityFailed', 'enable', enableFailed);
-  report(faults, 'disableDriveSecurityFailed', 'disable', disableFailed);
+  raiseOrResolve(faults, 'enableDriveSecurityFailed', 'enable', enableFailed);
+  raiseOrResolve(faults, 'disableDriveSecurityFailed', 'disable', disableFailed);
 }
 
-function report(
+/** The fault `code` raised with the drives that failed, or resolved when none did. */
+function raiseOrResolve(
   faults: FaultService,
   code: 'enableDriveSecurityFailed' | 'disableDriveSecurityFailed',
   action: string,

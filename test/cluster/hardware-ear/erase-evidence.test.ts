@@ -2,7 +2,7 @@
 // only a Locking SP seen active before the revert and inactive now proves the revert, and a
 // drive answering with errors proves nothing.
 import t from 'tap';
-import { revertEvidence } from '../../../src/cluster/hardware-ear/erase-drive';
+import { revertEvidence } from '../../../src/cluster/hardware-ear/drive-revert';
 import { OpalStatusFlag } from '../../../src/opal/abi';
 import { describeStatus } from '../../../src/opal/drive';
 

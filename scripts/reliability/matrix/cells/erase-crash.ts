@@ -1,5 +1,6 @@
 // kill -9 of ekmd during SecureEraseDrives of a drive under hardware EAR, right before and
-// right after REVERT_TPR (the EKMD_TEST_HOOKS crash points of hardware-ear.ts eraseOne):
+// right after REVERT_TPR (the EKMD_TEST_HOOKS crash points of eraseDrive, in
+// src/cluster/hardware-ear/secure-erase.ts):
 // the next start finishes the erase from the journal on the drive record, with the key
 // server refusing at first so that any request for the old AK would show as a fault.
 import { readFileSync } from 'node:fs';

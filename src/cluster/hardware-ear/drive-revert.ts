@@ -2,11 +2,12 @@
 // (SID back to MSID, Locking SP inactive, every media key regenerated: a crypto-erase).
 // After a restart, the erase journal and the drive's status tell whether a revert that was
 // about to be sent reached the drive. OpalDrive zeroes every PIN it is given, so each call
-// gets its own copy.
+// gets its own copy. The store side of an erase (its journal, the keys that go) is
+// secure-erase.ts.
 import { OpalNotAuthorizedError } from '../../opal/errors';
 import type { DriveStatus, OpalDrive } from '../../opal/drive';
 import type { EraseJournal } from '../drives/drive-records';
-import { takeAndOnlyOwn } from './secure-drive';
+import { takeOwnershipOnly } from './drive-locking';
 
 /**
  * reverted: the revert reached the drive. notSent: it did not, the erase can start over.
@@ -33,14 +34,17 @@ export function revertEvidence(
  * and reverting erases it in both cases, at the cost of at most one refused SID attempt.
  * Undefined once erased; else why not (owned elsewhere).
  */
-export async function revertAgain(drive: OpalDrive, sidPin: Buffer): Promise<string | undefined> {
+export async function finishUnknownRevert(
+  drive: OpalDrive,
+  sidPin: Buffer,
+): Promise<string | undefined> {
   try {
     await drive.revertTper(Buffer.from(sidPin));
     return undefined;
   } catch (err) {
     if (!(err instanceof OpalNotAuthorizedError)) throw err;
   }
-  const refused = await takeAndOnlyOwn(drive, sidPin);
+  const refused = await takeOwnershipOnly(drive, sidPin);
   if (refused) return refused;
   await drive.revertTper(Buffer.from(sidPin));
   return undefined;

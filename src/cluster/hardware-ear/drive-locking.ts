@@ -1,8 +1,9 @@
-// The drive side of enabling hardware EAR, one drive at a time: TAKE_OWNERSHIP (SID PIN =
+// The drive side of hardware EAR, one drive at a time. Enable: TAKE_OWNERSHIP (SID PIN =
 // AK; one attempt, ever), ACTIVATE_LSP (Admin1 PIN = AK), global range with read and
 // write locking enabled (LockOnReset = PowerCycle is the drive's default, and the kernel
-// offers no way to change it), then a read-back. OpalDrive zeroes every PIN it is given,
-// so each call gets its own copy of the AK.
+// offers no way to change it), then a read-back. Disable: unlock and locking off. The
+// store side (what is recorded before and after each step) is provision.ts and disable.ts.
+// OpalDrive zeroes every PIN it is given, so each call gets its own copy of the AK.
 import { OpalUser } from '../../opal/abi';
 import { OpalNotAuthorizedError, OpalStatusError } from '../../opal/errors';
 import type { OpalDrive } from '../../opal/drive';
@@ -22,7 +23,7 @@ export const OWNERSHIP_UNCONFIRMED =
 const copy = (ak: Buffer): Buffer => Buffer.from(ak);
 
 /** First provisioning of a drive that the caller has marked `owning` in the store. */
-export async function takeAndSecure(drive: OpalDrive, ak: Buffer): Promise<SecureOutcome> {
+export async function takeOwnershipAndSecure(drive: OpalDrive, ak: Buffer): Promise<SecureOutcome> {
   try {
     await drive.takeOwnership(copy(ak));
   } catch (err) {
@@ -31,11 +32,17 @@ export async function takeAndSecure(drive: OpalDrive, ak: Buffer): Promise<Secur
   }
   crashPoint('ear.afterTakeOwnership');
   // From here the drive's SID holds the AK: no later refusal may let the key go.
-  return secureOwned(drive, ak, null);
+  return secureOwnedDrive(drive, ak, null);
 }
 
-/** TAKE_OWNERSHIP alone (for an erase); undefined on success, else why not. */
-export async function takeAndOnlyOwn(drive: OpalDrive, pin: Buffer): Promise<string | undefined> {
+/**
+ * TAKE_OWNERSHIP alone, no locking set up (an erase owns a fresh drive only to revert it);
+ * undefined on success, else why not.
+ */
+export async function takeOwnershipOnly(
+  drive: OpalDrive,
+  pin: Buffer,
+): Promise<string | undefined> {
   try {
     await drive.takeOwnership(copy(pin));
     return undefined;
@@ -50,7 +57,7 @@ export async function takeAndOnlyOwn(drive: OpalDrive, pin: Buffer): Promise<str
  * `notOurs` is the reason given when the drive refuses the AK; null when the drive is
  * known to hold it, so a refusal is a failure and the key is kept.
  */
-export async function secureOwned(
+export async function secureOwnedDrive(
   drive: OpalDrive,
   ak: Buffer,
   notOurs: string | null,
@@ -107,11 +114,14 @@ export async function rekeyAndSecure(
     return { kind: 'failed', reason: `set Admin1 PIN: ${(err as Error).message}` };
   }
   crashPoint('ear.afterTakeOwnership');
-  return secureOwned(drive, ak, null);
+  return secureOwnedDrive(drive, ak, null);
 }
 
-/** Disable: unlock, then turn read and write locking off on the global range. */
-export async function unlockForGood(drive: OpalDrive, ak: Buffer): Promise<void> {
+/**
+ * Disable: unlock, then turn read and write locking off on the global range, so that the
+ * drive stays open across power cycles (its PINs stay: only an erase could reset them).
+ */
+export async function unlockAndDisableLocking(drive: OpalDrive, ak: Buffer): Promise<void> {
   await drive.unlock({ who: OpalUser.ADMIN1, pin: copy(ak) }, 0, 'rw');
   crashPoint('ear.afterUnlock');
   await drive.setupRanges(copy(ak), [

@@ -1,0 +1,108 @@
+// DisableEncryptionAtRest: `disabling`, then every secured drive is unlocked with locking
+// turned off (drive-locking.ts). The drive keeps its PIN, which lives on as a sealed
+// internal owner key (the kernel cannot bring SID back to MSID without erasing), and its
+// old key is destroyed. A drive that could not be opened keeps `disabling` (and
+// a disableDriveSecurityFailed fault); the retry comes back to it.
+import { randomUUID } from 'node:crypto';
+import { getKeyRecord, keyRecordFor, putKeyRecord } from '../drive-keys/drive-keys';
+import { loadAks, zeroAll } from '../drive-keys/key-source';
+import { getDrive, listDriveRecords, putDrive } from '../drives/drive-records';
+import { getEar, putEar } from '../ear-state';
+import { ElementError } from '../errors';
+import { mapLimit } from '../../util/map-limit';
+import { unlockAndDisableLocking } from './drive-locking';
+import type { EarDeps } from './ear-deps';
+import { DISABLE_FAILED_PREFIX } from './ear-faults';
+import { auditEarReached, logEarReached } from './ear-summary';
+import { destroyPendingKeys, markKeyDestroyed } from './key-retirement';
+
+/** DisableEncryptionAtRest's check, then `disabling`; finishDisable does the drives. */
+export function beginDisable(deps: EarDeps): void {
+  deps.store.transaction((tx) => {
+    const ear = getEar(tx);
+    if (ear.state !== 'enabled') {
+      throw new ElementError(
+        'xEncryptionAtRestNotEnabled',
+        `Encryption at rest is ${ear.state}; it can only be disabled once enabled.`,
+      );
+    }
+    putEar(tx, 'disabling', ear.keyProviderID);
+  });
+  deps.logger?.info('disabling hardware encryption at rest');
+}
+
+/** Opens every secured drive for good, then, once none is left `disabling`, `disabled`. */
+export async function finishDisable(deps: EarDeps): Promise<void> {
+  // A drive being erased is left to its erase, which destroys its AK.
+  const drives = listDriveRecords(deps.store).filter(
+    (d) =>
+      d.keyID && d.step !== 'erasing' && (d.security === 'enabled' || d.security === 'disabling'),
+  );
+  deps.store.transaction((tx) => {
+    for (const d of drives) putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' });
+  });
+  const aks = await loadAks(
+    deps,
+    drives.map((d) => d.keyID!),
+  );
+  try {
+    await mapLimit(drives, deps.parallel, async (d) => {
+      const ak = aks.get(d.keyID!)!;
+      try {
+        if (ak instanceof Error) throw ak;
+        await unlockAndDisableLocking(deps.openDrive(d), ak);
+        keepAkAsSealedOwnerKey(deps, d.driveID, ak);
+      } catch (err) {
+        deps.store.transaction((tx) => {
+          putDrive(tx, {
+            ...getDrive(tx, d.driveID),
+            driveSecurityFaultReason: `${DISABLE_FAILED_PREFIX}${(err as Error).message}`,
+          });
+        });
+        deps.logger?.warn(
+          { driveID: d.driveID, err: (err as Error).message },
+          'disableDriveSecurityFailed',
+        );
+      }
+    });
+  } finally {
+    zeroAll(aks);
+  }
+  // Still `disabling`: retried.
+  if (listDriveRecords(deps.store).some((d) => d.security === 'disabling')) return;
+  await destroyPendingKeys(deps);
+  deps.store.transaction((tx) => {
+    const { keyProviderID } = getEar(tx);
+    putEar(tx, 'disabled', null);
+    auditEarReached(tx, 'EncryptionAtRestDisabled', keyProviderID);
+  });
+  logEarReached(deps.store, deps.logger, 'hardware encryption at rest disabled');
+}
+
+/**
+ * The opened drive keeps its AK as PIN: that AK is recorded again as a sealed internal key
+ * under a new keyID, the drive's owner key (a later Enable rekeys from it), while the old
+ * key record becomes pendingDestroy (destroyPendingKeys destroys it at its provider, or drops
+ * it when sealed). The drive is no longer secured.
+ */
+function keepAkAsSealedOwnerKey(deps: EarDeps, driveID: number, ak: Buffer): void {
+  deps.store.transaction((tx) => {
+    const d = getDrive(tx, driveID);
+    const old = getKeyRecord(tx, d.keyID!)!;
+    const owner = keyRecordFor(
+      { driveID: d.driveID, serial: d.serial, keyID: randomUUID(), ak },
+      { sealer: deps.sealer },
+    );
+    putKeyRecord(tx, owner);
+    putKeyRecord(tx, { ...old, state: 'pendingDestroy' });
+    if (d.ownerKeyID) markKeyDestroyed(tx, d.ownerKeyID);
+    putDrive(tx, {
+      ...d,
+      security: 'none',
+      keyID: null,
+      keyProviderID: null,
+      ownerKeyID: owner.keyID,
+      driveSecurityFaultReason: 'none',
+    });
+  });
+}

@@ -1,0 +1,130 @@
+// EnableEncryptionAtRest at the level of EAR's state: the checks and `enabling`, which
+// drives get provisioned (provision.ts does their keys and the drives), and when `enabling`
+// becomes `enabled`. Also the drives secured later under enabled EAR: those AddDrives adds,
+// and those the operator releases after they refused to be taken over.
+import { getProvider } from '../kmip-records';
+import { openProvider } from '../drive-keys/kmip-keys';
+import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
+import { clusterUuid, getEar, putEar } from '../ear-state';
+import { ElementError } from '../errors';
+import { crashPoint } from '../test-hooks';
+import type { EarDeps } from './ear-deps';
+import { auditEarReached, logEarReached } from './ear-summary';
+import { destroyPendingKeys } from './key-retirement';
+import { KEY_SERVER_FAILED_PREFIX, provisionDrives, resumeProvisioning } from './provision';
+
+/**
+ * Drives that Enable and AddDrives provision, one attempt per call: those never touched,
+ * and those failed because the key server refused their AK before the drive saw any PIN.
+ * A drive that refused a PIN (owned elsewhere, say) is not tried again, even after the
+ * operator may have reverted it: nothing the kernel reports tells a reverted drive from
+ * one still owned, and presenting the MSID again to the latter burns a second try.
+ */
+function mayProvision(d: DriveRecord): boolean {
+  if (d.step === 'erasing') return false; // its erase comes first
+  if (d.security === 'none') return d.driveSecurityFaultReason === 'none';
+  return (
+    d.security === 'failed' &&
+    d.keyID === null &&
+    d.driveSecurityFaultReason.startsWith(KEY_SERVER_FAILED_PREFIX)
+  );
+}
+
+/** A drive left unsecured because it refused a PIN of ours: only the operator may retry it. */
+function refusedOwnership(d: DriveRecord): boolean {
+  return (
+    d.security !== 'enabled' &&
+    d.keyID === null &&
+    d.step === null &&
+    d.driveSecurityFaultReason !== 'none' &&
+    !d.driveSecurityFaultReason.startsWith(KEY_SERVER_FAILED_PREFIX)
+  );
+}
+
+/**
+ * EnableEncryptionAtRest's checks, then `enabling`; finishEnable does the drives. Throws,
+ * changing nothing, when EAR is not disabled, the provider cannot be reached or a present
+ * drive cannot encrypt.
+ */
+export function beginEnable(deps: EarDeps, keyProviderID: number | undefined): void {
+  deps.store.transaction((tx) => {
+    clusterUuid(tx);
+    const { state } = getEar(tx);
+    if (state !== 'disabled') {
+      throw new ElementError(
+        'xEncryptionAtRestNotDisabled',
+        `Encryption at rest is ${state}; it can only be enabled from disabled.`,
+      );
+    }
+    if (keyProviderID !== undefined) {
+      getProvider(tx, keyProviderID);
+      openProvider(tx, deps.keyPair, keyProviderID, deps.kmip).close();
+    }
+    const plain = listDriveRecords(tx).find((d) => d.present && !d.opal);
+    if (plain) {
+      throw new ElementError(
+        'xEncryptionNotAllowed',
+        `Encryption not allowed. Cluster detected non-encryptable drive ${plain.driveID}.`,
+      );
+    }
+    putEar(tx, 'enabling', keyProviderID ?? null);
+  });
+  deps.logger?.info({ keyProviderID }, 'enabling hardware encryption at rest');
+}
+
+/**
+ * Provisions every drive that may be, then records `enabled`; while a drive is still
+ * `provisioning` (its key or drive out of reach) EAR stays `enabling` and the retry comes back.
+ */
+export async function finishEnable(deps: EarDeps): Promise<void> {
+  const { keyProviderID } = getEar(deps.store);
+  await resumeProvisioning(deps);
+  const fresh = listDriveRecords(deps.store)
+    .filter((d) => d.present && d.opal && mayProvision(d))
+    .map((d) => d.driveID);
+  await provisionDrives(deps, fresh, keyProviderID);
+  await destroyPendingKeys(deps);
+  if (listDriveRecords(deps.store).some((d) => d.security === 'provisioning')) return;
+  crashPoint('ear.afterEnable');
+  deps.store.transaction((tx) => {
+    if (getEar(tx).state !== 'enabling') return;
+    putEar(tx, 'enabled', keyProviderID);
+    auditEarReached(tx, 'EncryptionAtRestEnabled', keyProviderID);
+  });
+  logEarReached(deps.store, deps.logger, 'hardware encryption at rest enabled');
+}
+
+/**
+ * AddDrives under enabled EAR (`keyProviderID` is EAR's): the drives that may be are
+ * provisioned. Returns the drives left unsecured, with the reason.
+ */
+export async function secureAddedDrives(
+  deps: EarDeps,
+  driveIDs: number[],
+  keyProviderID: number | null,
+): Promise<Map<number, string>> {
+  // A drive that refused ownership is never tried again (its tries are not ours to burn).
+  const pending = driveIDs.filter((id) => mayProvision(getDrive(deps.store, id)));
+  await provisionDrives(deps, pending, keyProviderID);
+  const notSecured = new Map<number, string>();
+  for (const id of driveIDs) {
+    const d = getDrive(deps.store, id);
+    if (d.security !== 'enabled') notSecured.set(id, d.driveSecurityFaultReason);
+  }
+  return notSecured;
+}
+
+/**
+ * Forgets the refusal of those drives that refused to be taken over, so that they may be
+ * provisioned again; the others are left as they are. Returns the drives released. Throws,
+ * changing nothing, when a drive ID is unknown.
+ */
+export function forgetOwnershipRefusals(deps: EarDeps, driveIDs: number[]): number[] {
+  return deps.store.transaction((tx) => {
+    const drives = driveIDs.map((id) => getDrive(tx, id)); // all exist, or no change
+    return drives.filter(refusedOwnership).map((d) => {
+      putDrive(tx, { ...d, security: 'none', driveSecurityFaultReason: 'none' });
+      return d.driveID;
+    });
+  });
+}
