@@ -1,6 +1,8 @@
 // Enumeration and mask names per tag and KMIP version: what the text encodings print and
-// parse. A value is named in a version only if that version defines it.
+// parse. A value is named in a version only if that version defines it. Printing uses the
+// canonical names; reading also takes the spec tables' other spellings (spellings.ts).
 import * as E from './enums';
+import { spellingsOf, type SpellingEntry } from './spellings';
 import { Tag } from './tags';
 
 /** A KMIP protocol version, as in the message's Protocol Version. */
@@ -453,8 +455,11 @@ const ROWS: EnumRow[] = [
 
 interface EnumTable {
   mask: boolean;
+  /** Canonical names: printed, and read in every version that defines the value. */
   byName: Map<string, number>;
   byValue: Map<number, string>;
+  /** Spec-table spellings besides the canonical names, read only in their own versions. */
+  spellings: Map<string, SpellingEntry>;
   /** Version (major*10+minor) each value first appears in; absent = 1.0. */
   sinceOf: Map<number, number>;
   removed: Set<number>;
@@ -475,6 +480,7 @@ function table(tag: number): EnumTable | undefined {
     mask: row.mask,
     byName: new Map(entries),
     byValue: new Map(entries.map(([n, v]) => [v, n])),
+    spellings: spellingsOf(row.names),
     sinceOf: new Map(),
     removed: new Set(row.removedIn20),
   };
@@ -495,6 +501,14 @@ function definedIn(t: EnumTable, value: number, ver: number): boolean {
   return !(ver >= 20 && t.removed.has(value));
 }
 
+/** The value `name` spells in version `ver`: a canonical name, or a table spelling of `ver`. */
+function spelledValue(t: EnumTable, name: string, ver: number): number | undefined {
+  const canonical = t.byName.get(name);
+  if (canonical !== undefined) return canonical;
+  const s = t.spellings.get(name);
+  return s !== undefined && s.from <= ver && ver <= s.to ? s.value : undefined;
+}
+
 /** Whether `tag` carries a named enumeration (or, for masks, named bits). */
 export function hasEnumeration(tag: number): boolean {
   return table(tag) !== undefined;
@@ -513,12 +527,43 @@ export function enumName(tag: number, value: number, version?: KmipVersion): str
   return name !== undefined && definedIn(t, value, versionNumber(version)) ? name : undefined;
 }
 
-/** The value of enumeration `name` of `tag` in `version` (default: latest), if defined. */
+/**
+ * The value of enumeration `name` of `tag` in `version` (default: latest), if defined there.
+ * `name` is the canonical name or a spelling that version's table uses.
+ */
 export function enumValue(tag: number, name: string, version?: KmipVersion): number | undefined {
   const t = table(tag);
   if (!t || t.mask) return undefined;
-  const value = t.byName.get(name);
-  return value !== undefined && definedIn(t, value, versionNumber(version)) ? value : undefined;
+  const ver = versionNumber(version);
+  const value = spelledValue(t, name, ver);
+  return value !== undefined && definedIn(t, value, ver) ? value : undefined;
+}
+
+/**
+ * What a reader makes of `name` in a message of `version`: as enumValue, but a value that only
+ * a later version defines still reads (a decoder then prints it in hex). The spelling itself
+ * must be one `version` uses.
+ */
+export function readEnumValue(tag: number, name: string, version: KmipVersion): number | undefined {
+  const t = table(tag);
+  if (!t || t.mask) return undefined;
+  const ver = versionNumber(version);
+  const value = spelledValue(t, name, ver);
+  if (value === undefined) return undefined;
+  const defined = definedIn(t, value, ver) || definedIn(t, value, versionNumber(LATEST_VERSION));
+  return defined ? value : undefined;
+}
+
+/** A table spelling of `tag` that other versions than `version` use, for a reader's error. */
+export function spellingElsewhere(
+  tag: number,
+  name: string,
+  version: KmipVersion,
+): { from: number; to: number; canonical: string } | undefined {
+  const t = table(tag);
+  const s = t?.spellings.get(name);
+  if (!t || !s || spelledValue(t, name, versionNumber(version)) !== undefined) return undefined;
+  return { from: s.from, to: s.to, canonical: t.byValue.get(s.value)! };
 }
 
 /**
@@ -551,7 +596,7 @@ export function maskValue(
   const ver = versionNumber(version);
   let value = 0;
   for (const n of names) {
-    const bit = t.byName.get(n);
+    const bit = spelledValue(t, n, ver);
     if (bit === undefined || !definedIn(t, bit, ver)) return undefined;
     value = (value | bit) >>> 0;
   }

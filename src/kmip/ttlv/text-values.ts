@@ -5,7 +5,15 @@
 import { formatIsoUtc, parseIso } from './datetime';
 import { TtlvError } from './error';
 import { ItemType, type TtlvItem } from './item';
-import { enumName, enumValue, isMaskTag, maskNames, maskValue, type KmipVersion } from './names';
+import {
+  enumName,
+  isMaskTag,
+  maskNames,
+  maskValue,
+  readEnumValue,
+  spellingElsewhere,
+  type KmipVersion,
+} from './names';
 import { Tag, tagName, tagNumber } from './tags';
 
 /** What naming a scalar depends on besides its own tag. */
@@ -141,12 +149,10 @@ export function parseScalar(
     }
     case ItemType.Enumeration: {
       if (typeof raw === 'string' && !/^0x/i.test(raw)) {
+        const named = namingTag(tag, ctx);
         const v =
-          tag === Tag.AttributeReference
-            ? tagNumber(raw)
-            : (enumValue(namingTag(tag, ctx), raw, ctx.version) ??
-              enumValue(namingTag(tag, ctx), raw));
-        if (v === undefined) fail('unknown enumeration name');
+          tag === Tag.AttributeReference ? tagNumber(raw) : readEnumValue(named, raw, ctx.version);
+        if (v === undefined) fail(unknownEnumeration(named, raw, ctx.version));
         return { tag, type, value: v! };
       }
       const v = integer(raw, 32, false);
@@ -195,6 +201,19 @@ export function parseScalar(
     case ItemType.Structure:
       return fail('a Structure has no scalar value');
   }
+}
+
+/** Why enumeration `name` does not read: unknown, or a spelling of other KMIP versions. */
+function unknownEnumeration(tag: number, name: string, version: KmipVersion): string {
+  const elsewhere = spellingElsewhere(tag, name, version);
+  if (!elsewhere) return 'unknown enumeration name';
+  const { from, to, canonical } = elsewhere;
+  const range = from === to ? versionText(from) : `${versionText(from)}-${versionText(to)}`;
+  return `a KMIP ${range} spelling, not used in ${version.major}.${version.minor}: write ${canonical}`;
+}
+
+function versionText(n: number): string {
+  return `${Math.floor(n / 10)}.${n % 10}`;
 }
 
 /**

@@ -71,6 +71,32 @@ t.test('decode --hex --format xml, and encode of that XML with --hex', async (t)
   t.equal(back.stdout.toString().trim(), message.toString('hex'));
 });
 
+t.test('encode reads the spec tables’ spellings of the message’s version', async (t) => {
+  const xml = (major: number, minor: number, items: string) =>
+    `<RequestMessage><RequestHeader><ProtocolVersion>` +
+    `<ProtocolVersionMajor type="Integer" value="${major}"/>` +
+    `<ProtocolVersionMinor type="Integer" value="${minor}"/></ProtocolVersion>` +
+    `<BatchCount type="Integer" value="1"/></RequestHeader><BatchItem>` +
+    `<Operation type="Enumeration" value="Sign"/><RequestPayload><CryptographicParameters>` +
+    `${items}</CryptographicParameters></RequestPayload></BatchItem></RequestMessage>`;
+  const mfg1 = ekmctl(['encode'], xml(2, 1, '<MaskGenerator type="Enumeration" value="MFG1"/>'));
+  t.equal(mfg1.status, 0, mfg1.stderr);
+  const printed = ekmctl(['decode', '--format', 'xml'], mfg1.stdout);
+  t.equal(printed.status, 0, printed.stderr);
+  t.match(printed.stdout.toString(), /<MaskGenerator type="Enumeration" value="MGF1"\/>/);
+  const dsa =
+    '<DigitalSignatureAlgorithm type="Enumeration" value="SHA_1WithRSAEncryptionPKCS_1V1_5"/>';
+  const full = ekmctl(['encode'], xml(1, 4, dsa));
+  t.equal(full.status, 0, full.stderr);
+  t.match(
+    ekmctl(['decode', '--format', 'xml'], full.stdout).stdout.toString(),
+    /<DigitalSignatureAlgorithm type="Enumeration" value="SHA_1WithRSAEncryption"\/>/,
+  );
+  const refused = ekmctl(['encode'], xml(1, 4, '<MaskGenerator type="Enumeration" value="MFG1"/>'));
+  t.equal(refused.status, 2);
+  t.match(refused.stderr, /MaskGenerator: a KMIP 2\.0-2\.1 spelling, not used in 1\.4: write MGF1/);
+});
+
 t.test('bad input: one line naming the offset or field, exit 2', async (t) => {
   const truncated = ekmctl(['decode'], message.subarray(0, 20));
   t.equal(truncated.status, 2);

@@ -2,9 +2,6 @@
 // message, XML → binary → JSON/XML → binary is byte-identical and every decoded tree
 // equals the tree read from the XML.
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { sharedDir } from '../../helpers/paths';
 import {
   decodeTtlv,
   encodeTtlv,
@@ -14,36 +11,20 @@ import {
   xmlToTtlv,
   xmlToTtlvList,
 } from '../../../src/kmip/ttlv';
+import { haveVectors, readVector, vectorFiles, vectorVersions, vectorsDir } from './oasis-vectors';
 
-const dir = join(sharedDir, 'kmip-testcases');
-const NOW = Date.UTC(2024, 0, 2, 3, 4, 5) / 1000;
-
-/** The vectors' placeholders ($NOW±n, $UNIQUE_IDENTIFIER_n in Byte Strings, …) made concrete. */
-function fillPlaceholders(xml: string): string {
-  return xml
-    .replace(/type="DateTime"\s+value="\$NOW([+-]\d+)?"/g, (_all, offset: string | undefined) => {
-      const iso = new Date((NOW + Number(offset ?? 0)) * 1000).toISOString();
-      return `type="DateTime" value="${iso.replace('.000Z', '+00:00')}"`;
-    })
-    .replace(
-      /type="ByteString"\s+value="\$[A-Z_0-9]+"/g,
-      'type="ByteString" value="0102030405060708"',
-    );
-}
-
-if (!existsSync(dir)) {
-  t.test('OASIS KMIP test cases', { skip: `not found at ${dir}` }, async () => {});
+if (!haveVectors()) {
+  t.test('OASIS KMIP test cases', { skip: `not found at ${vectorsDir}` }, async () => {});
 } else {
-  const versions = readdirSync(dir).filter((d) => /^v\d/.test(d));
-  for (const v of versions) {
+  for (const v of vectorVersions()) {
     t.test(`KMIP test cases ${v}`, async (t) => {
-      const files = readdirSync(join(dir, v)).filter((f) => f.endsWith('.xml'));
+      const files = vectorFiles(v);
       t.ok(files.length > 0, 'has test case files');
       let messages = 0;
       const failures: string[] = [];
       for (const file of files) {
         try {
-          const tree = xmlToTtlvList(fillPlaceholders(readFileSync(join(dir, v, file), 'utf8')));
+          const tree = xmlToTtlvList(readVector(v, file));
           for (const [i, msg] of tree.entries()) {
             messages++;
             const where = `${file} message ${i}`;
