@@ -1,5 +1,5 @@
 // Shared by the embedded default's start and reset: where things live in the state
-// directory, and the lock a running start holds on it.
+// directory, the lock a running start holds on it, and how the start talks to its user.
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { acquireStateLock, StateLockError, type StateLock } from '../../src/store/state-lock';
@@ -29,6 +29,8 @@ export const MARKER = 'ekmd-dev-state';
 export function stateDirFrom(value: string | undefined): string {
   return value ? resolve(value) : DEFAULT_STATE;
 }
+
+export type Layout = ReturnType<typeof layout>;
 
 /** The files and directories of one state directory. */
 export function layout(state: string) {
@@ -66,4 +68,12 @@ export function lockState(state: string): StateLock {
 /** Whether a directory exists and holds nothing. */
 export function isEmptyDir(dir: string): boolean {
   return readdirSync(dir).length === 0;
+}
+
+/** A failure whose message says it all: printed without a stack. */
+export class StartError extends Error {}
+
+/** One line of the start's own output. */
+export function say(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
