@@ -1,8 +1,10 @@
 // Shared by the embedded default's start and reset: where things live in the state
 // directory, the lock a running start holds on it, and how the start talks to its user.
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { acquireStateLock, StateLockError, type StateLock } from '../../src/store/state-lock';
+import { writeFileAtomic } from '../../src/util/atomic-file';
 
 function findRoot(start: string): string {
   let dir = start;
@@ -42,6 +44,8 @@ export function layout(state: string) {
     simSocket: join(state, 'sim.sock'),
     kmip: join(state, 'kmip'),
     kmipControl: join(state, 'kmip.ctl'),
+    /** The dev key server's port, kept across starts. */
+    kmipPort: join(state, 'kmip-port.json'),
     admin: join(state, 'admin.json'),
     config: join(state, 'ekmd.json'),
     ekmdState: join(state, 'ekmd'),
@@ -76,4 +80,18 @@ export class StartError extends Error {}
 /** One line of the start's own output. */
 export function say(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** A JSON file replaced whole; dev state, so no fsync. */
+export function writeJson(path: string, value: unknown, mode: number): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode, false);
+}
+
+/** Whether nothing listens on 127.0.0.1:port (we could bind it just now). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }

@@ -2,17 +2,11 @@
 // password that is never printed) and ekmd's config, which carries them.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../src/util/atomic-file';
-import { StartError } from './common';
+import { StartError, writeJson } from './common';
 
 export interface Admin {
   username: string;
   password: string;
-}
-
-/** A JSON file replaced whole; dev state, so no fsync. */
-export function writeJson(path: string, value: unknown, mode: number): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode, false);
 }
 
 export function adminCredentials(path: string): Admin {

@@ -8,7 +8,6 @@
 // The parts: children.ts runs and stops the three processes, dev-key-server.ts the key
 // server, cluster-setup.ts the API set-up, boot-report.ts the drives' lines at the end.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CERT_FILE } from '../../src/api/self-signed';
@@ -18,9 +17,19 @@ import { DevApi } from './api';
 import { reportBoot } from './boot-report';
 import { Children } from './children';
 import { followKeyServerPort, setUpCluster } from './cluster-setup';
-import { bins, layout, lockState, say, StartError, stateDirFrom, type Layout } from './common';
+import {
+  bins,
+  layout,
+  lockState,
+  portFree,
+  say,
+  StartError,
+  stateDirFrom,
+  writeJson,
+  type Layout,
+} from './common';
 import { startDevKeyServer } from './dev-key-server';
-import { adminCredentials, writeEkmdConfig, writeJson } from './ekmd-config';
+import { adminCredentials, writeEkmdConfig } from './ekmd-config';
 import { prettyLines } from './pretty-log';
 
 const USAGE = `Usage: node dist/scripts/dev/start.js [--state DIR] [--port N] [--logs pretty|off]
@@ -73,14 +82,6 @@ function options(argv: string[]): Options | number {
     return 2;
   }
   return { state: stateDirFrom(values.state), port, logs };
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 /** The dev PKI, made once; the key server's identity in it. */
@@ -151,7 +152,7 @@ async function main(): Promise<number> {
 
   try {
     await step(startSimulator(children, L));
-    const kmipPort = await step(startDevKeyServer(children, L, pki));
+    const kmipPort = await step(startDevKeyServer(children, L, pki, port));
 
     const admin = adminCredentials(L.admin);
     say(`admin credentials in ${L.admin}`);
@@ -168,7 +169,8 @@ async function main(): Promise<number> {
     api = new DevApi(port, readFileSync(join(L.ekmdState, CERT_FILE), 'utf8'), admin);
     say(`ekmd API at https://127.0.0.1:${port}/json-rpc/12.3`);
 
-    // The first start's set-up, resumable; later starts only follow the key server's port.
+    // The first start's set-up, resumable; later starts move the key server's entry only
+    // when the dev key server could not have its port back.
     if (existsSync(L.setupDone)) {
       say('setup already done');
       await step(followKeyServerPort(api, kmipPort));
