@@ -14,7 +14,7 @@ import { CERT_FILE } from '../../src/api/self-signed';
 import { makeDevPki } from '../pki/dev-pki';
 import { runBin } from '../reliability/matrix/child';
 import { DevApi } from './api';
-import { reportBoot } from './boot-report';
+import { reportBoot, watchBootUnlock } from './boot-report';
 import { Children } from './children';
 import { followKeyServerPort, setUpCluster } from './cluster-setup';
 import {
@@ -158,6 +158,7 @@ async function main(): Promise<number> {
     say(`admin credentials in ${L.admin}`);
     writeEkmdConfig(L.config, L, port, admin);
     const booted = Date.now(); // the node boot: ekmd starts, drives are locked
+    const bootUnlock = watchBootUnlock(L.simSocket, booted);
     const ekmd = children.start(
       'ekmd',
       [bins.ekmd, '--config', L.config],
@@ -179,7 +180,7 @@ async function main(): Promise<number> {
       await step(setUpCluster(api, admin, L.pki, kmipPort));
       writeJson(L.setupDone, { done: new Date().toISOString() }, 0o644);
     }
-    await step(reportBoot(api, L.simSocket, kmipPort, booted));
+    await step(reportBoot(api, L.simSocket, kmipPort, booted, bootUnlock));
     api.close();
     say('running; Ctrl-C stops everything');
 
