@@ -1,8 +1,10 @@
 // Shared by the embedded default's start and reset: where things live in the state
-// directory, and the lock a running start holds on it.
+// directory, the lock a running start holds on it, and how the start talks to its user.
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { acquireStateLock, StateLockError, type StateLock } from '../../src/store/state-lock';
+import { writeFileAtomic } from '../../src/util/atomic-file';
 
 function findRoot(start: string): string {
   let dir = start;
@@ -30,6 +32,8 @@ export function stateDirFrom(value: string | undefined): string {
   return value ? resolve(value) : DEFAULT_STATE;
 }
 
+export type Layout = ReturnType<typeof layout>;
+
 /** The files and directories of one state directory. */
 export function layout(state: string) {
   return {
@@ -40,6 +44,8 @@ export function layout(state: string) {
     simSocket: join(state, 'sim.sock'),
     kmip: join(state, 'kmip'),
     kmipControl: join(state, 'kmip.ctl'),
+    /** The dev key server's port, kept across starts. */
+    kmipPort: join(state, 'kmip-port.json'),
     admin: join(state, 'admin.json'),
     config: join(state, 'ekmd.json'),
     ekmdState: join(state, 'ekmd'),
@@ -66,4 +72,26 @@ export function lockState(state: string): StateLock {
 /** Whether a directory exists and holds nothing. */
 export function isEmptyDir(dir: string): boolean {
   return readdirSync(dir).length === 0;
+}
+
+/** A failure whose message says it all: printed without a stack. */
+export class StartError extends Error {}
+
+/** One line of the start's own output. */
+export function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** A JSON file replaced whole; dev state, so no fsync. */
+export function writeJson(path: string, value: unknown, mode: number): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode, false);
+}
+
+/** Whether nothing listens on 127.0.0.1:port (we could bind it just now). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
