@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the built ekmd tree as a systemd service:
-#   PREFIX/lib/ekmd/        dist/src, package.json, README.md, docs/, production node_modules,
-#                           systemd/*.conf.example (documented drop-ins)
+#   PREFIX/lib/ekmd/        dist/src, package.json, README.md, production node_modules,
+#                           systemd/*.conf.example (documented drop-ins),
+#                           monitoring/ (Prometheus alert rules, Grafana dashboard) and
+#                           docs/ (ALERTS.md: the runbook the rules' runbook_url link to)
 #   PREFIX/bin/ekmctl       -> ../lib/ekmd/dist/src/cli/main.js
 #   /etc/systemd/system/ekmd.service
 #   /etc/ekmd/ekmd.json     the example config, only when absent (0600 in a 0700 dir)
@@ -13,12 +15,15 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 Usage: scripts/install.sh [--root DIR] [--prefix DIR] [--node PATH] [--config FILE]
+                          [--runbook-base URL]
 
   --root DIR     install below DIR instead of / (staged install; no daemon-reload)
   --prefix DIR   where the code goes: PREFIX/lib/ekmd, PREFIX/bin/ekmctl (default /usr)
   --node PATH    node binary the unit starts, as seen on the target (default /usr/bin/node)
   --config FILE  config installed when /etc/ekmd/ekmd.json is absent
                  (default systemd/ekmd.example.json)
+  --runbook-base URL  where the alert rules' runbook_url links point: URL/ALERTS.md#alert
+                 (default file:PREFIX/lib/ekmd/docs, the runbook installed here)
 EOF
 }
 
@@ -32,16 +37,18 @@ root=/
 prefix=/usr
 node=/usr/bin/node
 config=$src/systemd/ekmd.example.json
+runbook_base=
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --root | --prefix | --node | --config)
+    --root | --prefix | --node | --config | --runbook-base)
       [ $# -ge 2 ] || { echo "install.sh: $1 needs a value" >&2; usage >&2; exit 2; }
       case "$1" in
         --root) root=$2 ;;
         --prefix) prefix=$2 ;;
         --node) node=$2 ;;
         --config) config=$2 ;;
+        --runbook-base) runbook_base=$2 ;;
       esac
       shift 2
       ;;
@@ -57,11 +64,21 @@ done
 root=${root%/}
 prefix=${prefix%/}
 [ -n "$prefix" ] || die "--prefix cannot be /"
+# The base is written into the rules file with sed: a URL without spaces, quotes, '|', '&'
+# or '\', and no trailing '/' (the rules add /ALERTS.md#…).
+runbook_base=${runbook_base:-file:$prefix/lib/ekmd/docs}
+url_re='^[A-Za-z][A-Za-z0-9+.-]*:[^][:space:]'\''"|&\]+$'
+[[ $runbook_base =~ $url_re ]] ||
+  die "--runbook-base must be a URL without spaces, quotes, '|', '&' or '\\': '$runbook_base'"
+runbook_base=${runbook_base%/}
 
 # Check everything before writing anything.
 [ -f "$src/dist/src/daemon/main.js" ] || die "no build in $src/dist: run 'npm ci' (or 'npm run build') first"
 [ -f "$src/package-lock.json" ] || die "missing $src/package-lock.json"
 [ -f "$config" ] || die "config example not found: $config"
+for f in monitoring/ekmd.rules.yml monitoring/ekmd-dashboard.json docs/ALERTS.md; do
+  [ -f "$src/$f" ] || die "missing $src/$f"
+done
 command -v node >/dev/null || die "node is needed on PATH to read package-lock.json"
 if [ -z "$root" ]; then
   [ "$(id -u)" -eq 0 ] || die "installing to / needs root (or use --root DIR)"
@@ -81,8 +98,14 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/dist" "$stage/systemd"
 cp -R "$src/dist/src" "$stage/dist/src"
 cp "$src/package.json" "$src/README.md" "$stage/"
-[ ! -d "$src/docs" ] || cp -R "$src/docs" "$stage/docs"
 cp "$src/systemd/ip-allow.conf.example" "$src/systemd/seal-credential.conf.example" "$stage/systemd/"
+# The alert rules link to the runbook: the installed one unless --runbook-base says where
+# the site publishes it.
+mkdir -p "$stage/monitoring" "$stage/docs"
+sed -e "s|file:/usr/lib/ekmd/docs/|$runbook_base/|g" "$src/monitoring/ekmd.rules.yml" \
+  >"$stage/monitoring/ekmd.rules.yml"
+cp "$src/monitoring/ekmd-dashboard.json" "$stage/monitoring/"
+cp "$src"/docs/*.md "$stage/docs/"
 # Production dependencies only: the top-level packages package-lock.json does not mark dev
 # (their nested node_modules come along; optional ones for other platforms are absent).
 # Left out: TypeScript sources, source maps and docs, and a node-gyp addon's C sources and

@@ -1,7 +1,8 @@
-// The boot sequence: state directory, lock, store, sealing root, faults, drives and
-// hardware EAR with the drives' keys sent for at once, metrics (when configured), the
-// drives' start and unlock, the API once the unlock waits on the key server, then READY=1 to
-// systemd once the first unlock pass is over (STATUS= lines tell its progress). Each step undoes the earlier ones when a later one fails, and
+// The boot sequence: state directory, lock, store, sealing root, faults (and their lines to
+// syslog, when configured), drives and hardware EAR with the drives' keys sent for at once,
+// metrics (when configured), the drives' start and unlock, the API once the unlock waits on
+// the key server, then READY=1 to systemd once the first unlock pass is over (STATUS= lines
+// tell its progress). Each step undoes the earlier ones when a later one fails, and
 // close() undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
+import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import type { EarlyRequest } from '../cluster/boot-unlock/key-plan';
 import { zeroWhenAnswered } from '../cluster/boot-unlock/fetch-keys';
 import { parseVersion } from '../kmip/client';
@@ -56,6 +58,14 @@ export async function startDaemon(
     });
     const faults = new FaultService(store, componentLogger(logger, 'faults'));
     undo.push(() => faults.close());
+    const faultSyslog = config.syslog.faults
+      ? forwardFaultsToSyslog(faults, {
+          socket: config.syslog.socket,
+          facility: config.syslog.facility,
+          logger: componentLogger(logger, 'syslog'),
+        })
+      : undefined;
+    undo.push(() => faultSyslog?.close());
     const notifier = createNotifier({ env, logger: componentLogger(logger, 'notify') });
     const hw = openHardwareEar(config, { store, sealer, faults, logger });
     undo.push(() => hw.close());
@@ -94,6 +104,7 @@ export async function startDaemon(
       const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
         store,
         faults,
+        faultSyslog,
         logger: componentLogger(logger, 'metrics'),
       });
       undo.push(() => metrics.close());

@@ -1,5 +1,7 @@
 // The one schema of ekmd's JSON configuration (README, "Configuration"). Every object
 // is closed (unknown keys are errors) and defaults live here, nowhere else.
+import { SYSLOG_FACILITY_CODES } from '../cluster/faults/fault-syslog';
+
 export const KMIP_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const DRIVE_ROLES = ['volume', 'block'] as const;
@@ -118,6 +120,16 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: { level: { enum: LOG_LEVELS, default: 'info' } },
+    },
+    syslog: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        faults: { type: 'boolean', default: false },
+        socket: { ...path, default: '/dev/log' },
+        facility: { enum: Object.keys(SYSLOG_FACILITY_CODES), default: 'daemon' },
+      },
     },
   },
 } as const;

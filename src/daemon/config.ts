@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CONFIG_SCHEMA, schemaValidator, type Validate } from './generated-validators';
 import { type DRIVE_ROLES, type KMIP_VERSIONS, type LOG_LEVELS } from './config-schema';
+import type { SyslogFacility } from '../cluster/faults/fault-syslog';
 
 export type KmipVersion = (typeof KMIP_VERSIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -28,6 +29,8 @@ export interface Config {
   /** Prometheus endpoint; off when listen is absent. */
   metrics: { listen?: string };
   log: { level: LogLevel };
+  /** Cluster faults as RFC 5424 lines on the local syslog socket, when `faults` is on. */
+  syslog: { faults: boolean; socket: string; facility: SyslogFacility };
 }
 
 export interface ListenAddress {
@@ -84,8 +87,13 @@ export function parseConfig(raw: unknown, where: { source: string; baseDir: stri
       problems.push(`${key}: ${(err as Error).message}`);
     }
   }
-  if (problems.length) throw new ConfigError(`config ${where.source}: ${problems.join('; ')}`);
   const abs = (p: string) => resolve(where.baseDir, p);
+  c.syslog.socket = abs(c.syslog.socket);
+  // sun_path holds 108 bytes with the terminating NUL.
+  if (Buffer.byteLength(c.syslog.socket) > 107) {
+    problems.push('syslog.socket: longer than a Unix socket path may be (107 bytes)');
+  }
+  if (problems.length) throw new ConfigError(`config ${where.source}: ${problems.join('; ')}`);
   c.stateDir = abs(c.stateDir);
   if (c.api.tls) c.api.tls = { cert: abs(c.api.tls.cert), key: abs(c.api.tls.key) };
   if (c.drives.sim) c.drives.sim.socket = abs(c.drives.sim.socket);

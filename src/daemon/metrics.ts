@@ -5,9 +5,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { listDriveRecords } from '../cluster/drives/drive-records';
 import type { FaultService } from '../cluster/faults';
+import type { FaultSyslog } from '../cluster/faults/fault-syslog';
 import { eventRegistry, observeKmipRequests } from '../metrics';
 import { startRecordingMetrics } from '../metrics/recording';
 import type { Store } from '../store/store';
@@ -21,6 +22,8 @@ export { observeUnlock, setRekeyProgress } from '../metrics';
 export interface MetricsDeps {
   store: Store;
   faults: FaultService;
+  /** Fault lines to syslog, when syslog.faults is on: their dropped count is exported. */
+  faultSyslog?: FaultSyslog;
   logger?: Logger;
 }
 
@@ -49,6 +52,15 @@ export function daemonRegistry(deps: MetricsDeps): Registry {
       for (const f of deps.faults.list('current')) {
         this.inc({ code: f.code, severity: f.severity });
       }
+    },
+  });
+  new Counter({
+    name: `${PREFIX}syslog_dropped_lines_total`,
+    help: 'Fault lines not sent to syslog (socket missing, refusing or full); 0 when off.',
+    registers: [own],
+    collect() {
+      this.reset();
+      this.inc(deps.faultSyslog?.counts.dropped ?? 0);
     },
   });
   collectDefaultMetrics({ register: own });

@@ -3,22 +3,7 @@
 // sockets. A no-op when systemd did not start us (NOTIFY_SOCKET unset), and then koffi is
 // never loaded, so `ekmd --help` and tests stay light.
 import type { Logger } from 'pino';
-import { constants, endianness } from 'node:os';
-
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_NOSIGNAL = 0x4000;
-/** sizeof(struct sockaddr_un): sa_family_t (2 bytes) + sun_path[108]. */
-const SOCKADDR_UN_SIZE = 110;
-const SUN_PATH_OFFSET = 2;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, alen: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
+import { sendDatagramOnce, unixSocketAddress, type SendResult } from '../util/unix-datagram';
 
 export interface NotifierOptions {
   /** Where NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID are read; process.env by default. */
@@ -49,45 +34,11 @@ export interface Notifier {
 
 /** Build the sockaddr_un for a NOTIFY_SOCKET value: an absolute path or '@abstract'. */
 export function notifySocketAddress(value: string): { addr: Buffer; length: number } {
-  const abstract = value.startsWith('@');
-  if (!abstract && !value.startsWith('/')) {
-    throw new Error(`NOTIFY_SOCKET must be an absolute path or start with '@': ${value}`);
-  }
-  const name = Buffer.from(abstract ? value.slice(1) : value, 'utf8');
-  // A path needs room for its NUL; an abstract name starts with a NUL byte instead.
-  if (name.length + 1 > SOCKADDR_UN_SIZE - SUN_PATH_OFFSET) {
-    throw new Error(`NOTIFY_SOCKET is longer than a Unix socket address allows: ${value}`);
-  }
-  const addr = Buffer.alloc(SOCKADDR_UN_SIZE);
-  if (endianness() === 'LE') addr.writeUInt16LE(AF_UNIX, 0);
-  else addr.writeUInt16BE(AF_UNIX, 0);
-  name.copy(addr, SUN_PATH_OFFSET + (abstract ? 1 : 0));
-  // Abstract names are exactly as long as given (no trailing NUL); paths include the NUL.
-  return { addr, length: SUN_PATH_OFFSET + 1 + name.length };
-}
-
-function errnoName(errno: number): string {
-  const entry = Object.entries(constants.errno).find(([, value]) => value === errno);
-  return entry ? entry[0] : `errno ${errno}`;
-}
-
-function loadLibc(): Libc {
-  // Required here, not at the top: only a daemon started by systemd pays for koffi.
-  const koffi = require('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  return {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    sendto: lib.func(
-      'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
-    ),
-    close: lib.func('int close(int fd)'),
-    errno: () => koffi.errno(),
-  };
+  return unixSocketAddress(value, 'NOTIFY_SOCKET');
 }
 
 class SystemdNotifier implements Notifier {
   private address?: { addr: Buffer; length: number };
-  private libc?: Libc;
   private timer?: NodeJS.Timeout;
   private failures = 0;
 
@@ -154,31 +105,25 @@ class SystemdNotifier implements Notifier {
 
   private send(state: string): boolean {
     if (!this.address) return false;
+    let result: SendResult;
     try {
-      this.libc ??= loadLibc();
+      // koffi is loaded at the first send: only a daemon started by systemd pays for it.
+      result = sendDatagramOnce(this.address, Buffer.from(state, 'utf8'));
     } catch (err) {
       this.logger?.warn({ err }, 'systemd notifications unavailable: cannot load libc');
       this.address = undefined;
       return false;
     }
-    const libc = this.libc;
-    const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return this.failed(state, libc.errno());
-    const msg = Buffer.from(state, 'utf8');
-    const { addr, length } = this.address;
-    const sent = libc.sendto(fd, msg, msg.length, MSG_NOSIGNAL, addr, length);
-    const errno = sent < 0 ? libc.errno() : 0;
-    libc.close(fd);
-    if (sent !== msg.length) return this.failed(state, errno);
+    if (!result.sent) return this.failed(state, result.error);
     this.failures = 0;
     return true;
   }
 
-  private failed(state: string, errno: number): false {
+  private failed(state: string, error: string): false {
     // The manager may be gone (shutdown): say so once, not every watchdog period.
     const level = this.failures++ === 0 ? 'warn' : 'debug';
     const message = state.slice(0, state.indexOf('='));
-    this.logger?.[level]({ message, error: errnoName(errno) }, 'systemd notification not sent');
+    this.logger?.[level]({ message, error }, 'systemd notification not sent');
     return false;
   }
 }

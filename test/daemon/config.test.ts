@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig, parseListen } from '../../src/daemon/config';
@@ -29,6 +29,7 @@ t.test('every key of the config table gets its default', async (t) => {
     unlock: { retry: { maxDelayMs: 30000 }, metadataGraceSec: 360, keyCheckIntervalSec: 300 },
     metrics: {},
     log: { level: 'info' },
+    syslog: { faults: false, socket: '/dev/log', facility: 'daemon' },
   });
 });
 
@@ -36,6 +37,8 @@ t.test('the example file in systemd/ is valid and sets every key', async (t) => 
   const c = loadConfig(join(repoRoot, 'systemd', 'ekmd.example.json'));
   t.equal(c.drives.backend, 'ioctl');
   t.ok(c.api.tls && c.admin && c.metrics.listen && c.drives.ioctl && c.drives.roles);
+  const raw = JSON.parse(readFileSync(join(repoRoot, 'systemd', 'ekmd.example.json'), 'utf8'));
+  t.same(Object.keys(raw.syslog).sort(), ['facility', 'faults', 'socket'], 'syslog shown');
 });
 
 t.test('relative paths resolve beside the config file; the input is not modified', async (t) => {
@@ -95,6 +98,21 @@ t.test('wrong types, ranges and enums name the path', async (t) => {
     /metrics\.listen: must be host:port/,
   );
   t.match(errorOf([]), /\(top level\): must be object/);
+});
+
+t.test('syslog: the socket resolves beside the file; bad values are named', async (t) => {
+  const c = parseConfig({ ...minimal(), syslog: { faults: true, socket: 'log.sock' } }, where);
+  t.same(c.syslog, { faults: true, socket: '/etc/ekmd/log.sock', facility: 'daemon' });
+  t.match(
+    errorOf({ ...minimal(), syslog: { facility: 'mail' } }),
+    /syslog\.facility: must be one of user, daemon, auth, authpriv, local0/,
+  );
+  t.match(errorOf({ ...minimal(), syslog: { faults: 'yes' } }), /syslog\.faults: must be boolean/);
+  t.match(errorOf({ ...minimal(), syslog: { socket: '' } }), /syslog\.socket: must NOT have/);
+  t.match(
+    errorOf({ ...minimal(), syslog: { socket: `/run/${'x'.repeat(110)}` } }),
+    /syslog\.socket: longer than a Unix socket path may be \(107 bytes\)/,
+  );
 });
 
 t.test('the bootstrap password never appears in an error', async (t) => {

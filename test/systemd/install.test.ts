@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
+import { promtool } from '../monitoring/monitoring-files';
 
 const script = join(repoRoot, 'scripts/install.sh');
 const exampleConfig = join(repoRoot, 'systemd/ekmd.example.json');
@@ -41,6 +42,10 @@ function tempRoot(t: tap.Test): string {
 }
 
 const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
+
+/** Every runbook_url of an installed rules file. */
+const runbookUrls = (rules: string) =>
+  [...readFileSync(rules, 'utf8').matchAll(/^ +runbook_url: (\S+)$/gm)].map((m) => m[1]!);
 
 // Each staged install writes about 2,000 files, so the tests share as few as they can, and
 // the one with another prefix runs alongside the others.
@@ -86,6 +91,20 @@ t.test(
       t.notOk(existsSync(join(lib, 'node_modules', dev)), `no dev dependency ${dev}`);
     }
     t.notOk(existsSync(join(lib, 'dist/test')), 'no compiled tests');
+
+    // Monitoring beside the code: the rules link to the runbook installed with them.
+    t.same(readdirSync(join(lib, 'monitoring')).sort(), ['ekmd-dashboard.json', 'ekmd.rules.yml']);
+    t.ok(existsSync(join(lib, 'docs/ALERTS.md')), 'the runbook');
+    const rules = join(lib, 'monitoring/ekmd.rules.yml');
+    t.equal(mode(rules), '0644');
+    const urls = runbookUrls(rules);
+    t.ok(urls.length > 0);
+    t.ok(
+      urls.every((u) => u.startsWith('file:/usr/lib/ekmd/docs/ALERTS.md#')),
+      'runbook links to the installed runbook',
+    );
+    const check = await promtool('check', 'rules', rules);
+    t.equal(check.status, 0, check.output);
     t.notOk(existsSync(join(lib, 'node_modules/better-sqlite3/deps')), 'no addon C sources');
     t.same(
       readdirSync(join(root, 'usr/lib')).filter((f) => f !== 'ekmd'),
@@ -141,8 +160,13 @@ t.test(
     const edited = '{"edited":true}\n';
     writeFileSync(config, edited);
     writeFileSync(join(lib, 'stale.js'), '');
-    const again = install('--root', root);
+    const again = install('--root', root, '--runbook-base', 'https://wiki.example/ekmd/docs/');
     t.equal(again.status, 0, again.stderr);
+    t.same(
+      runbookUrls(rules).map((u) => u.replace('https://wiki.example/ekmd/docs/ALERTS.md#', '')),
+      urls.map((u) => u.replace('file:/usr/lib/ekmd/docs/ALERTS.md#', '')),
+      '--runbook-base: the same anchors at the given base',
+    );
     t.equal(readFileSync(config, 'utf8'), edited, 'an edited config is kept');
     t.equal(mode(config), '0600');
     t.notOk(existsSync(join(lib, 'stale.js')), 'the old code tree is replaced');
@@ -161,6 +185,11 @@ t.test('--prefix, --node and --config are carried through', async (t) => {
   );
   t.match(unit, /^Documentation=file:\/opt\/ekmd\/lib\/ekmd\/README\.md$/m);
   t.notMatch(unit, /\/usr\/lib\/ekmd/, 'no path left pointing at the default layout');
+  const urls = runbookUrls(join(root, 'opt/ekmd/lib/ekmd/monitoring/ekmd.rules.yml'));
+  t.ok(
+    urls.length > 0 && urls.every((u) => u.startsWith('file:/opt/ekmd/lib/ekmd/docs/ALERTS.md#')),
+    'runbook links follow the prefix',
+  );
   t.ok(existsSync(join(root, 'opt/ekmd/lib/ekmd/dist/src/daemon/main.js')));
   t.ok(existsSync(join(root, 'opt/ekmd/bin/ekmctl')));
   t.equal(readFileSync(join(root, 'etc/ekmd/ekmd.json'), 'utf8'), readFileSync(siteConfig, 'utf8'));
@@ -174,6 +203,8 @@ t.test('bad arguments are refused before anything is written', async (t) => {
     [['--root', 'relative/dir'], 1, /not a plain absolute path/],
     [['--root', root, '--prefix', '/opt/my ekmd'], 1, /not a plain absolute path/],
     [['--root', root, '--config', join(root, 'missing.json')], 1, /config example not found/],
+    [['--root', root, '--runbook-base', 'wiki page'], 1, /--runbook-base must be a URL/],
+    [['--root', root, '--runbook-base', 'https://a|b'], 1, /--runbook-base must be a URL/],
   ];
   for (const [args, status, message] of cases) {
     const r = install(...args);
