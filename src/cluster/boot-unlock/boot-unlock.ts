@@ -19,7 +19,7 @@ import { getEar } from '../ear-state';
 import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
-import { reconcileMetadata, recordOutcomes } from './drive-outcomes';
+import { recordOutcomes, reportMovedMetadataDrives } from './drive-outcomes';
 import {
   answersCover,
   collectKeys,
@@ -170,7 +170,7 @@ export class BootUnlockService {
         store: deps.store,
         keyPair: this.keyPair,
         dir: deps.keyPlanDir,
-        keys: () =>
+        keysToAsk: () =>
           getEar(deps.store).state === 'enabled' ? this.candidateKeys().map((c) => c.key) : [],
         ...(deps.logger ? { logger: deps.logger } : {}),
       });
@@ -192,7 +192,7 @@ export class BootUnlockService {
     if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled')
       return drop();
     const { store } = this.deps;
-    if (early) this.plan?.knownText(early.text);
+    if (early) this.plan?.rememberFileText(early.text);
     const keyed = this.candidateKeys();
     const bootID = (this.deps.bootID ?? readBootID)();
     const records = keyed
@@ -229,7 +229,7 @@ export class BootUnlockService {
     this.unwatch ??= this.deps.inventory?.watch((e) => {
       if (e.type === 'added' || e.type === 'relocked') this.trigger();
     });
-    this.plan?.follow();
+    this.plan?.rewriteAfterChanges();
     const every = this.deps.keyCheckIntervalSec;
     if (every && !this.keyCheckTimer) {
       this.keyCheckTimer = setInterval(() => this.checkKeys(), every * 1000).unref();
@@ -260,7 +260,7 @@ export class BootUnlockService {
       } finally {
         this.keysAskedNow();
         this.firstPassDone();
-        if (!this.closed) this.plan?.update();
+        if (!this.closed) this.plan?.writeIfChanged();
       }
     });
   }
@@ -284,7 +284,7 @@ export class BootUnlockService {
   /** Re-evaluates the metadata-drive faults (after AddDrives made drives active). */
   reconcile(): void {
     if (this.closed) return;
-    this.deps.store.transaction((tx) => reconcileMetadata(tx, this.deps.faults, NODE_ID));
+    this.deps.store.transaction((tx) => reportMovedMetadataDrives(tx, this.deps.faults, NODE_ID));
   }
 
   /** Queues a check of the held keys at their key servers (after any running round). */
