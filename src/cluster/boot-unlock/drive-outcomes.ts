@@ -73,7 +73,7 @@ export function recordOutcomes(
     }
     if (JSON.stringify(next) !== JSON.stringify(d)) putDrive(tx, next);
   }
-  reconcileMetadata(tx, faults, input.nodeID);
+  reportMovedMetadataDrives(tx, faults, input.nodeID);
   return nextGraceEnd;
 }
 
@@ -81,7 +81,7 @@ export function recordOutcomes(
  * sliceServiceUnhealthy and driveAvailable for the metadata drives moved to available:
  * raised while they are not active again, resolved once AddDrives has made them active.
  */
-export function reconcileMetadata(tx: StoreTx, faults: FaultService, nodeID: number): void {
+export function reportMovedMetadataDrives(tx: StoreTx, faults: FaultService, nodeID: number): void {
   const waiting: number[] = [];
   for (const { key, value: m } of tx.list<MovedDrive>(MOVED_PREFIX)) {
     const d = tx.get<DriveRecord>(driveKey(m.driveID))?.value;

@@ -30,7 +30,6 @@ export interface FetchedKeys {
   aks: Map<string, Buffer | KeyFailure>;
   /** Per key server contacted: null when it served every key, else why not. */
   servers: ServerOutcomes;
-  providersAsked: number[];
 }
 
 export interface FetchDeps {
@@ -80,8 +79,9 @@ export function collectKeys(
   records: DriveKeyRecord[],
   answers: KeyAnswers,
 ): FetchedKeys {
-  const out: FetchedKeys = { aks: new Map(), servers: new Map(), providersAsked: [] };
-  for (const r of records) if (r.keyProviderID === null) out.aks.set(r.keyID, unseal(sealer, r));
+  const out: FetchedKeys = { aks: new Map(), servers: new Map() };
+  for (const r of records)
+    if (r.keyProviderID === null) out.aks.set(r.keyID, unsealInternalKey(sealer, r));
   const byProvider = groupBy(
     records.filter((r) => r.keyProviderID !== null),
     (r) => r.keyProviderID!,
@@ -89,7 +89,6 @@ export function collectKeys(
   const handedOut = new Set<Buffer>();
   for (const [keyProviderID, group] of byProvider) {
     const answer = answers.get(keyProviderID)!;
-    out.providersAsked.push(keyProviderID);
     for (const [keyServerID, why] of answer.failed) noteServer(out.servers, keyServerID, why);
     const fetched = answer.value;
     if (!fetched) {
@@ -109,7 +108,7 @@ export function collectKeys(
         });
       } else {
         handedOut.add(got);
-        out.aks.set(r.keyID, checked(got, r));
+        out.aks.set(r.keyID, verifyKeyCheckValue(got, r));
       }
     }
     if (answer.servedBy !== undefined) {
@@ -138,9 +137,9 @@ export function zeroWhenAnswered(answers: Promise<KeyAnswers | undefined>): void
   void answers.then((a) => a && zeroAnswers(a));
 }
 
-function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {
+function unsealInternalKey(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {
   try {
-    return checked(
+    return verifyKeyCheckValue(
       sealer.unseal(Buffer.from(record.sealedKey!, 'base64'), sealLabel(record.keyID)),
       record,
     );
@@ -149,7 +148,8 @@ function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {
   }
 }
 
-function checked(ak: Buffer, record: DriveKeyRecord): Buffer | KeyFailure {
+/** `ak` when it matches the record's key check value; else zeroed, and why not. */
+function verifyKeyCheckValue(ak: Buffer, record: DriveKeyRecord): Buffer | KeyFailure {
   if (checkMatches(ak, record)) return ak;
   ak.fill(0);
   return { reason: `key ${record.keyID} does not match its key check value`, retry: false };

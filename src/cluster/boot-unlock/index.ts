@@ -1,9 +1,4 @@
-export {
-  BootUnlockService,
-  progressLine,
-  type BootUnlockDeps,
-  type RoundResult,
-  type UnlockProgress,
-} from './boot-unlock';
+export { BootUnlockService, type BootUnlockDeps } from './boot-unlock';
+export { progressLine, type RoundResult, type UnlockProgress } from './round-result';
 export { readBootID } from './try-guard';
 export { watchKeyServerCertificates } from './certificate-check';

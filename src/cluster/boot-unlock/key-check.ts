@@ -5,8 +5,12 @@
 import { ops } from '../../kmip/client';
 import { State } from '../../kmip/ttlv/enums';
 import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
+import { getEar } from '../ear-state';
+import type { FaultService } from '../faults';
 import { askProvider, type AskDeps } from './ask-provider';
-import { noteServer, type ServerOutcomes } from './server-faults';
+import { candidateKeys } from './round-drives';
+import type { ReportMemory } from './round-report';
+import { noteServer, reportServers, type ServerOutcomes } from './server-faults';
 
 const STATE_NAMES = new Map<number, string>(Object.entries(State).map(([k, v]) => [v, k]));
 
@@ -49,4 +53,24 @@ export async function checkHeldKeys(deps: AskDeps, records: DriveKeyRecord[]): P
     noteServer(outcomes, answer.servedBy, cause);
   }
   return { outcomes, keyProblems };
+}
+
+/**
+ * Checks the keys of the drives under hardware EAR (when it is enabled) and reports each
+ * server asked; what it found wrong with keys replaces `memory.keyProblems`.
+ */
+export async function checkAndReportHeldKeys(
+  deps: AskDeps & { faults: FaultService },
+  memory: Pick<ReportMemory, 'keyProblems'>,
+): Promise<void> {
+  const { store, faults, logger } = deps;
+  if (getEar(store).state !== 'enabled') return;
+  const records = candidateKeys(store).map((c) => c.key);
+  if (records.length === 0) return;
+  const { outcomes, keyProblems } = await checkHeldKeys(deps, records);
+  memory.keyProblems = keyProblems;
+  for (const [keyServerID, cause] of outcomes) {
+    if (cause !== null) logger?.warn({ keyServerID, cause }, 'key check failed');
+  }
+  store.transaction((tx) => reportServers(tx, faults, outcomes, 'driveKeys'));
 }

@@ -89,12 +89,13 @@ export function sameServers(used: KeyPlan, current: KeyPlan): boolean {
   return used.providers.every((p) => {
     const servers = now.get(p.keyProviderID);
     return (
-      !!servers && JSON.stringify(p.servers.map(endpoint)) === JSON.stringify(servers.map(endpoint))
+      !!servers &&
+      JSON.stringify(p.servers.map(withoutVersion)) === JSON.stringify(servers.map(withoutVersion))
     );
   });
 }
 
-const endpoint = ({ version: _version, ...rest }: PlannedServer) => rest;
+const withoutVersion = ({ version: _version, ...rest }: PlannedServer) => rest;
 
 /** The plan in `text` when `validate` (keyPlanSchema's) accepts it; undefined otherwise. */
 export function parseKeyPlan(

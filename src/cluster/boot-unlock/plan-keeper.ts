@@ -35,26 +35,26 @@ export class KeyPlanKeeper {
       keyPair: ClusterKeyPair;
       dir: string;
       /** The keys a start would ask for now (none when hardware EAR is not enabled). */
-      keys: () => DriveKeyRecord[];
+      keysToAsk: () => DriveKeyRecord[];
       logger?: Logger;
     },
   ) {}
 
   /** The file's content as the early request read it (saves reading it again). */
-  knownText(text: string): void {
+  rememberFileText(text: string): void {
     this.text ??= text;
   }
 
   /** Rewrites the plan a moment after its records change (one rewrite per burst). */
-  follow(): void {
+  rewriteAfterChanges(): void {
     if (this.unwatch) return;
-    const later = () => {
+    const rewriteSoon = () => {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
-        this.update();
+        this.writeIfChanged();
       }, PLAN_DELAY_MS).unref();
     };
-    const offs = PLAN_SOURCES.map((prefix) => this.deps.store.watch(prefix, later));
+    const offs = PLAN_SOURCES.map((prefix) => this.deps.store.watch(prefix, rewriteSoon));
     this.unwatch = () => offs.forEach((off) => off());
   }
 
@@ -62,10 +62,10 @@ export class KeyPlanKeeper {
    * Writes the plan if it changed. A cache: a failure is logged and costs the next start
    * only its head start.
    */
-  update(): void {
+  writeIfChanged(): void {
     const { store, keyPair, dir, logger } = this.deps;
     try {
-      const plan = planFromStore(store, keyPair, this.deps.keys());
+      const plan = planFromStore(store, keyPair, this.deps.keysToAsk());
       const text = keyPlanText(plan);
       this.text ??= readKeyPlanText(dir);
       if (text === this.text) return;

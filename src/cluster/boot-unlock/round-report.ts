@@ -1,0 +1,84 @@
+// What a round tells the rest of the node: a warning per drive left locked, a
+// kmipServerFault per key server that could not serve, driveFailed for the drives left
+// locked, the drive records' outcomes (metadata grace included), and the unlock timings
+// for metrics.
+import type { Logger } from 'pino';
+import type { Store } from '../../store/store';
+import type { DriveRecord } from '../drives/drive-records';
+import type { FaultService } from '../faults';
+import type { MetricsSink } from '../metrics-sink';
+import { recordOutcomes } from './drive-outcomes';
+import type { RoundResult } from './round-result';
+import { reportServers, type ServerOutcomes } from './server-faults';
+
+/** This daemon is one node of its cluster. */
+export const NODE_ID = 1;
+const DEFAULT_METADATA_GRACE_SEC = 360;
+
+export interface ReportDeps {
+  store: Store;
+  faults: FaultService;
+  /** A metadata drive locked this long is failed and moved to available (default 360). */
+  metadataGraceSec?: number;
+  logger?: Logger;
+}
+
+/** What reporting remembers from one round to the next. */
+export interface ReportMemory {
+  /** driveID → when this process first saw the (metadata) drive locked. */
+  lockedSince: Map<number, number>;
+  /**
+   * What the last key check found wrong with keys, per key server. A round that fetched
+   * other keys from that server does not resolve its fault: the keys found bad are still bad.
+   */
+  keyProblems: Map<number, string>;
+}
+
+/**
+ * Reports a round: `servers` is each contacted key server's outcome, `candidates` the drives
+ * it looked at. Returns in how many ms a metadata drive's grace ends, if one is running.
+ */
+export function reportRound(
+  deps: ReportDeps,
+  memory: ReportMemory,
+  round: { servers: ServerOutcomes; candidates: DriveRecord[]; result: RoundResult },
+): number | undefined {
+  const { faults, store, logger } = deps;
+  const { servers, candidates, result } = round;
+  for (const [driveID, reason] of result.failed) {
+    logger?.warn({ driveID, reason }, 'drive left locked');
+  }
+  const graceMs = (deps.metadataGraceSec ?? DEFAULT_METADATA_GRACE_SEC) * 1000;
+  const now = Date.now();
+  for (const [keyServerID, cause] of servers) {
+    const known = memory.keyProblems.get(keyServerID);
+    if (cause === null && known) servers.set(keyServerID, known);
+  }
+  const graceEnd = store.transaction((tx) => {
+    reportServers(tx, faults, servers, 'driveKeys');
+    faults.reportNodeDrivesIn(
+      tx,
+      'driveFailed',
+      NODE_ID,
+      [...result.failed.keys()].sort((a, b) => a - b),
+    );
+    return recordOutcomes(tx, faults, {
+      candidates,
+      failed: result.failed,
+      lockedSince: memory.lockedSince,
+      graceMs,
+      now,
+      nodeID: NODE_ID,
+    });
+  });
+  return graceEnd === undefined ? undefined : Math.max(0, graceEnd - now);
+}
+
+/**
+ * Into the unlock histogram once the round is over and its waiters (READY=1 among them)
+ * have run; only while the sink records (else prom-client is never loaded).
+ */
+export function observeUnlocks(metrics: MetricsSink, timings: [ms: number, ok: boolean][]): void {
+  if (timings.length === 0 || !metrics.recording()) return;
+  setImmediate(() => metrics.unlocks(timings));
+}
