@@ -1,4 +1,4 @@
-// KMIP enumerations and bit masks (1.0-2.1), spec names normalised as the KMIP XML/JSON
+// Table: KMIP enumerations and bit masks (1.0-2.1), spec names normalised as the KMIP XML/JSON
 // encodings spell them. Generated once from the spec tables and checked against the OASIS
 // test cases; edit by hand.
 

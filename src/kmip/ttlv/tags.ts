@@ -1,4 +1,4 @@
-// KMIP tags (1.0-2.1 spec tables; names are the spec's with spaces and punctuation
+// Table: KMIP tags (1.0-2.1 spec tables; names are the spec's with spaces and punctuation
 // normalised as the KMIP XML/JSON encodings spell them). Generated once from the spec tables
 // and checked against the OASIS test cases; edit by hand.
 
