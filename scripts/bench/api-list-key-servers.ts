@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import forge from 'node-forge';
 import { startApiServer } from '../../src/api';
 import { API_CERT_FILE } from '../../src/store/state-files';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { openSealer, openSqliteStore } from '../../src/store';
 
 const CLIENTS = 64;

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import forge from 'node-forge';
 import pino from 'pino';
 import { openClusterServices } from '../../src/cluster';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { getEar } from '../../src/cluster/ear-state';
 import { openHardwareEar } from '../../src/daemon/hardware-ear-wiring';
 import { SimServer } from '../../src/sim/server';

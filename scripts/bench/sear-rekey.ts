@@ -11,7 +11,7 @@ import forge from 'node-forge';
 import pino from 'pino';
 import { openClusterServices } from '../../src/cluster';
 import { AsyncResultService } from '../../src/cluster/async-results/async-results';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { openHardwareEar } from '../../src/daemon/hardware-ear-wiring';
 import { openSear } from '../../src/daemon/sear-wiring';
 import { SimServer } from '../../src/sim/server';

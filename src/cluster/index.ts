@@ -4,9 +4,9 @@ import type { Store } from '../store/store';
 import { AdminCredentials } from './admin';
 import { ClusterService, type EncryptionStateSource } from './cluster-info';
 import { ClusterKeyPair } from './key-pair';
-import { KeyProviderService } from './key-providers';
-import type { KeyServerTester } from './key-server-tester';
-import { KeyServerService } from './key-servers';
+import { KeyProviderService } from './key-servers/key-providers';
+import type { KeyServerTester } from './key-servers/key-server-tester';
+import { KeyServerService } from './key-servers/key-servers';
 import type { Sealer } from './sealer';
 
 export interface ClusterServices {
@@ -53,6 +53,6 @@ export type {
   KeyServerTester,
   KeyServerTestOutcome,
   KeyServerTestStep,
-} from './key-server-tester';
+} from './key-servers/key-server-tester';
 export type { EncryptionStateSource, EncryptionStates } from './cluster-info';
 export { KEY_REFERENCE_PREFIX, type KeyReference } from './key-references';

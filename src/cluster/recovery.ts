@@ -16,7 +16,7 @@ import {
   nextID,
   providerKey,
   serverKey,
-} from './kmip-records';
+} from './key-servers/kmip-records';
 
 export interface RecoveredKeyServer {
   hostnames: string[];

@@ -4,7 +4,7 @@
 // BootUnlockService.prefetchKeys takes the answers only when the store, once open, names
 // the same servers and key pair; otherwise they are zeroed unused. Nothing here may stop
 // a start: any problem means no early request, and the boot asks as it would have.
-import { askServers } from '../cluster/boot-unlock/ask-provider';
+import { askServers } from '../cluster/key-servers/ask-provider';
 import type { KeyAnswers } from '../cluster/boot-unlock/fetch-keys';
 import { parseKeyPlan, readKeyPlanText, type EarlyRequest } from '../cluster/boot-unlock/key-plan';
 import { fetchAks, providerFor } from '../cluster/drive-keys/kmip-keys';

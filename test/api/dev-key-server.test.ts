@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 import { ResultReason } from '../../src/kmip/ttlv';
 import { caFromPem, signCsr } from '../cluster/pki';

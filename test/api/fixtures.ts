@@ -1,6 +1,9 @@
 // Shared test setup for API tests: a tester that records contacts, and a cluster with a
 // key pair, a CA and a signed client certificate ready for CreateKeyServerKmip.
-import type { KeyServerEndpoint, KeyServerTester } from '../../src/cluster/key-server-tester';
+import type {
+  KeyServerEndpoint,
+  KeyServerTester,
+} from '../../src/cluster/key-servers/key-server-tester';
 import { makeCa, signCsr, type TestCa } from '../cluster/pki';
 import type { TestNode } from './node';
 

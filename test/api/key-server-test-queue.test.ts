@@ -7,7 +7,10 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
-import { KmipKeyServerTester, MAX_CONCURRENT_TESTS } from '../../src/cluster/kmip-tester';
+import {
+  KmipKeyServerTester,
+  MAX_CONCURRENT_TESTS,
+} from '../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 
 t.test('a burst of key-server tests: bounded connections, every test passes', async (t) => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { startPykmip } from '../../scripts/pykmip/pykmip-server';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { caFromPem, signCsr } from '../cluster/pki';
 import { recordLiveKey, type ClusterPki } from './fixtures';
 import { startNode } from './node';

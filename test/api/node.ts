@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../../src/api';
-import type { KeyServerTester } from '../../src/cluster/key-server-tester';
+import type { KeyServerTester } from '../../src/cluster/key-servers/key-server-tester';
 import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../src/store';
 import { API_CERT_FILE } from '../../src/store/state-files';
 import { withoutAudit } from '../../src/cluster/audit';

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterKeyPair } from '../../src/cluster/key-pair';
-import { KeyServerService } from '../../src/cluster/key-servers';
-import type { KeyServerEndpoint } from '../../src/cluster/key-server-tester';
+import { KeyServerService } from '../../src/cluster/key-servers/key-servers';
+import type { KeyServerEndpoint } from '../../src/cluster/key-servers/key-server-tester';
 import { openSealer, openSqliteStore } from '../../src/store';
 import { makeCa, signCsr } from './pki';
 

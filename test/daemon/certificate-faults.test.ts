@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { providerKey, serverKey } from '../../src/cluster/kmip-records';
+import { providerKey, serverKey } from '../../src/cluster/key-servers/kmip-records';
 import { startDaemon } from '../../src/daemon/boot';
 import { parseConfig } from '../../src/daemon/config';
 import { createLogger } from '../../src/daemon/log';

@@ -12,7 +12,7 @@ import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { KEY_PLAN_FILE } from '../../src/cluster/boot-unlock/key-plan';
 import { readFaults } from '../../src/cluster/faults';
 import { sealLabel, type DriveKeyRecord } from '../../src/cluster/drive-keys/drive-keys';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 import { OpalUser } from '../../src/opal/abi';
 import { caFromPem, signCsr } from '../cluster/pki';

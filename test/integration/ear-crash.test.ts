@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { KmipClient } from '../../src/kmip/client';
 import { DevKmipServer } from '../../src/kmip/server';
 import { caFromPem, signCsr } from '../cluster/pki';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeDevPki, type DevPki } from '../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 import { addProvider, eksClient, mkName } from '../cluster/sear/eks-setup';
 import {

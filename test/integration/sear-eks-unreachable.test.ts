@@ -7,7 +7,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../src/kmip/server';
 import { addProvider } from '../cluster/sear/eks-setup';
 import {

@@ -1,5 +1,5 @@
 // Create/Delete/Get/List/TestKeyProviderKmip, Add/RemoveKeyServer(To|From)ProviderKmip.
-import type { KeyProviderFilter } from '../../cluster/key-providers';
+import type { KeyProviderFilter } from '../../cluster/key-servers/key-providers';
 import { bool, defineMethod, id, text } from '../method';
 
 const byID = {

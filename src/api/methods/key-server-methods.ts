@@ -3,7 +3,7 @@ import type {
   CreateKeyServerParams,
   KeyServerFilter,
   ModifyKeyServerParams,
-} from '../../cluster/key-servers';
+} from '../../cluster/key-servers/key-servers';
 import { bool, defineMethod, id, text } from '../method';
 
 const settings = {

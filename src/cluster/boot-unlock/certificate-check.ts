@@ -7,8 +7,8 @@ import type { Store } from '../../store/store';
 import { expiryProblems } from '../certificates';
 import { readFaults, type FaultService } from '../faults';
 import { activeProviderIDs } from '../key-references';
-import { listServers, SERVER_PREFIX } from '../kmip-records';
-import { forgetUnusedServers } from './server-faults';
+import { listServers, SERVER_PREFIX } from '../key-servers/kmip-records';
+import { forgetUnusedServers } from '../key-servers/server-faults';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -15,8 +15,8 @@ import {
   type DriveKeyRecord,
 } from '../drive-keys/drive-keys';
 import { fetchAks, type KmipSettings } from '../drive-keys/kmip-keys';
-import { askProvider, type ProviderAnswer } from './ask-provider';
-import { noteServer, type ServerOutcomes } from './server-faults';
+import { askProvider, type ProviderAnswer } from '../key-servers/ask-provider';
+import { noteServer, type ServerOutcomes } from '../key-servers/server-faults';
 import { groupBy } from '../../util/group-by';
 
 /** Why a drive has no key this round; `retry`: it may come later (a key server issue). */

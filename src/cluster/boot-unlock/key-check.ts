@@ -7,10 +7,10 @@ import { State } from '../../kmip/ttlv/enums';
 import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
 import { getEar } from '../ear-state';
 import type { FaultService } from '../faults';
-import { askProvider, type AskDeps } from './ask-provider';
+import { askProvider, type AskDeps } from '../key-servers/ask-provider';
 import { candidateKeys } from './round-drives';
 import type { ReportMemory } from './round-report';
-import { noteServer, reportServers, type ServerOutcomes } from './server-faults';
+import { noteServer, reportServers, type ServerOutcomes } from '../key-servers/server-faults';
 
 const STATE_NAMES = new Map<number, string>(Object.entries(State).map(([k, v]) => [v, k]));
 

@@ -11,8 +11,8 @@ import type { Store } from '../../store/store';
 import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
 import type { KeyAnswers } from './fetch-keys';
 import type { ClusterKeyPair } from '../key-pair';
-import { serversOfProvider, type KeyServerRecord } from '../kmip-records';
-import { rememberedVersion } from '../kmip-versions';
+import { serversOfProvider, type KeyServerRecord } from '../key-servers/kmip-records';
+import { rememberedVersion } from '../key-servers/kmip-versions';
 import { KEY_PLAN_FORMAT as FORMAT } from './key-plan-schema';
 import { writeFileAtomic } from '../../util/atomic-file';
 

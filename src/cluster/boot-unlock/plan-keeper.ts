@@ -8,8 +8,8 @@ import { DRIVE_PREFIX } from '../drives/drive-records';
 import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import { KEY_PAIR_KEY, type ClusterKeyPair } from '../key-pair';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
-import { SERVER_PREFIX } from '../kmip-records';
-import { KMIP_VERSIONS_PREFIX } from '../kmip-versions';
+import { SERVER_PREFIX } from '../key-servers/kmip-records';
+import { KMIP_VERSIONS_PREFIX } from '../key-servers/kmip-versions';
 import { keyPlanText, planFromStore, readKeyPlanText, writeKeyPlan } from './key-plan';
 
 /** What a plan is made of: a change to any of these rewrites it, PLAN_DELAY_MS later. */

@@ -9,7 +9,7 @@ import type { FaultService } from '../faults';
 import type { MetricsSink } from '../metrics-sink';
 import { recordOutcomes } from './drive-outcomes';
 import type { RoundResult } from './round-result';
-import { reportServers, type ServerOutcomes } from './server-faults';
+import { reportServers, type ServerOutcomes } from '../key-servers/server-faults';
 
 /** This daemon is one node of its cluster. */
 export const NODE_ID = 1;

@@ -8,7 +8,7 @@ import { lockedDrivesToTry, type DriveScanDeps } from './round-drives';
 import { keysForRound, type RoundKeysDeps } from './round-keys';
 import { roundTally, type RoundResult } from './round-result';
 import { unlockDrives, type UnlocksDeps } from './round-unlocks';
-import type { ServerOutcomes } from './server-faults';
+import type { ServerOutcomes } from '../key-servers/server-faults';
 
 export type RoundDeps = DriveScanDeps & RoundKeysDeps & UnlocksDeps;
 

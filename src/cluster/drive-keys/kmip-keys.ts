@@ -14,8 +14,8 @@ import {
 import type { StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
-import { getProvider, serversOfProvider, type KeyServerRecord } from '../kmip-records';
-import { versionMemory } from '../kmip-versions';
+import { getProvider, serversOfProvider, type KeyServerRecord } from '../key-servers/kmip-records';
+import { versionMemory } from '../key-servers/kmip-versions';
 import type { NewDriveKey } from './drive-keys';
 
 export interface KmipSettings {

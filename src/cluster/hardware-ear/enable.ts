@@ -2,7 +2,7 @@
 // drives get provisioned (provision.ts does their keys and the drives), and when `enabling`
 // becomes `enabled`. Also the drives secured later under enabled EAR: those AddDrives adds,
 // and those the operator releases after they refused to be taken over.
-import { getProvider } from '../kmip-records';
+import { getProvider } from '../key-servers/kmip-records';
 import { openProvider } from '../drive-keys/kmip-keys';
 import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
 import { clusterUuid, getEar, putEar } from '../ear-state';

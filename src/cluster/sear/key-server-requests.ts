@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import { KmipError, KmipProvider, type BatchOp, type BatchOutcome } from '../../kmip/client';
 import type { Store } from '../../store/store';
-import { askProvider } from '../boot-unlock/ask-provider';
-import { noteServer, reportServers, type ServerOutcomes } from '../boot-unlock/server-faults';
+import { askProvider } from '../key-servers/ask-provider';
+import { noteServer, reportServers, type ServerOutcomes } from '../key-servers/server-faults';
 import type { FaultService } from '../faults';
 import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
 import type { ClusterKeyPair } from '../key-pair';

@@ -17,7 +17,7 @@ import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError, invalidParameter } from '../errors';
 import { clusterUuid, softwareEarEnabled } from '../ear-state';
 import { crashPoint } from '../test-hooks';
-import { getProvider } from '../kmip-records';
+import { getProvider } from '../key-servers/kmip-records';
 import type { Sealer } from '../sealer';
 import type { AskProvider } from './key-server-requests';
 import { unwrapKey, wrapKey } from './key-wrap';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { readAudit, type AuditRecord } from '../../../src/cluster/audit';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { unwrapKey } from '../../../src/cluster/sear/key-wrap';
 import { unsealInternalKey } from '../../../src/cluster/sear/master-keys';
 import { daemonRegistry } from '../../../src/daemon/metrics';

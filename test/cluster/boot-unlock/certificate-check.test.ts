@@ -7,7 +7,11 @@ import {
   checkKeyServerCertificates,
   watchKeyServerCertificates,
 } from '../../../src/cluster/boot-unlock/certificate-check';
-import { providerKey, serverKey, type KeyServerRecord } from '../../../src/cluster/kmip-records';
+import {
+  providerKey,
+  serverKey,
+  type KeyServerRecord,
+} from '../../../src/cluster/key-servers/kmip-records';
 import type { Json } from '../../../src/store/store';
 import { makeCa } from '../pki';
 import { storeWithFaults, waitFor } from './unlock-harness';

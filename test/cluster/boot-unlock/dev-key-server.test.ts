@@ -8,7 +8,7 @@ import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { KmipClient } from '../../../src/kmip/client';
 import { DevKmipServer } from '../../../src/kmip/server';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { caFromPem, signCsr } from '../pki';
 import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
 import { openUnlocker, waitFor } from './unlock-harness';

@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import type { ClusterFault } from '../../../src/cluster/faults';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { KmipClient } from '../../../src/kmip/client';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';

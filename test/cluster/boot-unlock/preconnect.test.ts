@@ -29,7 +29,7 @@ import {
 import { sendForKeysEarly } from '../../../src/daemon/early-keys';
 import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-validators';
 import { FaultService } from '../../../src/cluster/faults';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
 import * as abi from '../../../src/opal/abi';
 import type { DriveTransport } from '../../../src/opal/transport';

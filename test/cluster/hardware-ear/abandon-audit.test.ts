@@ -14,7 +14,7 @@ import {
   putKeyRecord,
 } from '../../../src/cluster/drive-keys/drive-keys';
 import { akName, clusterGroup } from '../../../src/cluster/drive-keys/kmip-keys';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { addProvider, eksClient } from '../sear/eks-setup';
 import { createCluster, startEarNode } from './ear-node';

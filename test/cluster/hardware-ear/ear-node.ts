@@ -10,7 +10,7 @@ import { API_CERT_FILE } from '../../../src/store/state-files';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
 import { withoutAudit } from '../../../src/cluster/audit';
 import { FaultService } from '../../../src/cluster/faults';
-import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
+import type { KeyServerTester } from '../../../src/cluster/key-servers/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { OpalDrive } from '../../../src/opal/drive';
 import { SimServer } from '../../../src/sim/server';

@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki, type DevPki } from '../../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { KmipClient } from '../../../src/kmip/client';
 import { OpalUser } from '../../../src/opal/abi';
 import { caFromPem, signCsr } from '../pki';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { listDriveRecords, putDrive } from '../../../src/cluster/drives/drive-records';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { DevKmipServer } from '../../../src/kmip/server';
 import { addProvider } from '../sear/eks-setup';
 import { createCluster, startEarNode, waitForEarState } from './ear-node';

@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { unwrapKey } from '../../../src/cluster/sear/key-wrap';
 import { unsealInternalKey } from '../../../src/cluster/sear/master-keys';
 import type { StartEks } from '../hardware-ear/eks-flow';

@@ -13,7 +13,7 @@ import { startApiServer, type ApiServer } from '../../../src/api';
 import { API_CERT_FILE } from '../../../src/store/state-files';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
 import { FaultService } from '../../../src/cluster/faults';
-import type { KeyServerTester } from '../../../src/cluster/key-server-tester';
+import type { KeyServerTester } from '../../../src/cluster/key-servers/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { openSear, type Sear } from '../../../src/daemon/sear-wiring';
 import type { DataPath } from '../../../src/opal/datapath';

@@ -9,7 +9,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterFault } from '../../../src/cluster/faults';
 import { ClusterKeyPair } from '../../../src/cluster/key-pair';
-import { KmipKeyServerTester } from '../../../src/cluster/kmip-tester';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { KeyServerRequests } from '../../../src/cluster/sear/key-server-requests';
 import { OBJECT_FILE } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';

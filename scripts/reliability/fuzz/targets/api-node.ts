@@ -14,7 +14,7 @@ import { earMethods } from '../../../../src/api/methods/ear-methods';
 import { faultMethods } from '../../../../src/api/methods/fault-methods';
 import { searMethods, withSearDriveStatus } from '../../../../src/api/methods/sear-methods';
 import { ElementError } from '../../../../src/cluster/errors';
-import type { KeyServerTester } from '../../../../src/cluster/key-server-tester';
+import type { KeyServerTester } from '../../../../src/cluster/key-servers/key-server-tester';
 import { openSealer, openSqliteStore, type SqliteStore } from '../../../../src/store';
 
 export const ADMIN = { username: 'admin', password: 'admin-secret-1' };

@@ -1,9 +1,9 @@
 // Key servers and providers are read far more often than they change (UIs and monitoring
 // poll the List methods), so reads share one snapshot of the records and of the active
 // providers, dropped whenever a committed change touches kmip/ or keys/.
-import type { Store } from '../store/store';
-import { doesNotExist } from './errors';
-import { KEY_REFERENCE_PREFIX, activeProviderIDs } from './key-references';
+import type { Store } from '../../store/store';
+import { doesNotExist } from '../errors';
+import { KEY_REFERENCE_PREFIX, activeProviderIDs } from '../key-references';
 import {
   listProviders,
   listServers,

@@ -1,8 +1,8 @@
 // Store layout of KMIP key servers and providers. Records hold only what the operator
 // set; what can be derived (a provider's servers, whether it is active) is derived on
 // read so it cannot drift. IDs come from counters and are never reused.
-import type { Json, StoreEntry, StoreTx } from '../store/store';
-import { doesNotExist } from './errors';
+import type { Json, StoreEntry, StoreTx } from '../../store/store';
+import { doesNotExist } from '../errors';
 
 export const SERVER_PREFIX = 'kmip/servers/';
 export const PROVIDER_PREFIX = 'kmip/providers/';

@@ -5,15 +5,15 @@
 // on a busy node all run out of their connect timeout together. The timeouts start when a
 // test's turn comes, so waiting in line is never a failure.
 import type { Logger } from 'pino';
-import { KmipClient, KmipError, formatVersion } from '../kmip/client';
-import type { KmipVersion } from '../kmip/ttlv';
+import { KmipClient, KmipError, formatVersion } from '../../kmip/client';
+import type { KmipVersion } from '../../kmip/ttlv';
 import type {
   KeyServerEndpoint,
   KeyServerTestOutcome,
   KeyServerTester,
   KeyServerTestStep,
 } from './key-server-tester';
-import { InFlightLimit } from '../util/in-flight-limit';
+import { InFlightLimit } from '../../util/in-flight-limit';
 
 export interface KmipTesterOptions {
   connectTimeoutMs?: number;

@@ -1,9 +1,9 @@
 // The KMIP version each key server settled on, remembered in the store so that a boot's
 // first message to it needs no Discover Versions round trip. A cache, not state: it holds
 // for the server's current endpoints only, and a server that refuses it is asked again.
-import { formatVersion, parseVersion } from '../kmip/client';
-import type { KmipVersion } from '../kmip/ttlv';
-import type { Store, StoreTx } from '../store/store';
+import { formatVersion, parseVersion } from '../../kmip/client';
+import type { KmipVersion } from '../../kmip/ttlv';
+import type { Store, StoreTx } from '../../store/store';
 import type { KeyServerRecord } from './kmip-records';
 
 export const KMIP_VERSIONS_PREFIX = 'kmipVersions/';

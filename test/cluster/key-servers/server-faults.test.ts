@@ -9,11 +9,15 @@ import {
   SERVER_FINDINGS_PREFIX,
   reportServers,
   type ServerConcern,
-} from '../../../src/cluster/boot-unlock/server-faults';
-import { providerKey, serverKey, type KeyServerRecord } from '../../../src/cluster/kmip-records';
+} from '../../../src/cluster/key-servers/server-faults';
+import {
+  providerKey,
+  serverKey,
+  type KeyServerRecord,
+} from '../../../src/cluster/key-servers/kmip-records';
 import type { Json } from '../../../src/store/store';
 import { makeCa } from '../pki';
-import { storeWithFaults, waitFor } from './unlock-harness';
+import { storeWithFaults, waitFor } from '../boot-unlock/unlock-harness';
 
 t.test('one kmipServerFault per server, shared by the AKs and the master key', async (t) => {
   const { store, faults } = storeWithFaults(t, 'server-faults');

@@ -4,9 +4,12 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMIP_VERSIONS_PREFIX, versionMemory } from '../../src/cluster/kmip-versions';
-import type { KeyServerRecord } from '../../src/cluster/kmip-records';
-import { openSqliteStore } from '../../src/store';
+import {
+  KMIP_VERSIONS_PREFIX,
+  versionMemory,
+} from '../../../src/cluster/key-servers/kmip-versions';
+import type { KeyServerRecord } from '../../../src/cluster/key-servers/kmip-records';
+import { openSqliteStore } from '../../../src/store';
 
 t.test('version memory', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-kmip-versions-'));

@@ -2,11 +2,11 @@
 // server contacts nothing; Modify contacts the server with the new settings and a failure
 // changes nothing; the last server of an active provider cannot be deleted.
 import type { Logger } from 'pino';
-import type { Store, StoreTx } from '../store/store';
-import { checkCaCertificates, checkClientCertificate } from './certificates';
-import { ElementError, versionMismatch } from './errors';
-import type { ClusterKeyPair } from './key-pair';
-import { activeProviderIDs } from './key-references';
+import type { Store, StoreTx } from '../../store/store';
+import { checkCaCertificates, checkClientCertificate } from '../certificates';
+import { ElementError, versionMismatch } from '../errors';
+import type { ClusterKeyPair } from '../key-pair';
+import { activeProviderIDs } from '../key-references';
 import type { KeyServerTester } from './key-server-tester';
 import { KmipSnapshots } from './kmip-snapshot';
 import {

@@ -3,9 +3,9 @@
 // be deleted and keeps at least one server.
 import { getFips } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../store/store';
-import { ElementError, versionMismatch } from './errors';
-import { activeProviderIDs } from './key-references';
+import type { Store } from '../../store/store';
+import { ElementError, versionMismatch } from '../errors';
+import { activeProviderIDs } from '../key-references';
 import {
   asJson,
   getProvider,

@@ -7,7 +7,7 @@ import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
 import type { ClusterKeyPair } from '../key-pair';
-import { serversOfProvider } from '../kmip-records';
+import { serversOfProvider } from './kmip-records';
 
 export interface AskDeps {
   store: Store;

@@ -7,7 +7,7 @@
 // key served does not clear a destroyed AK, nor the other way round.
 import type { Json, StoreTx } from '../../store/store';
 import { readFaults, type FaultService } from '../faults';
-import { getServerEntry, listServers } from '../kmip-records';
+import { getServerEntry, listServers } from './kmip-records';
 
 /** keyServerID → why it failed, or null when it served. */
 export type ServerOutcomes = Map<number, string | null>;
