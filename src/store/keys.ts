@@ -51,3 +51,18 @@ function findNonJson(value: unknown, depth: number): string | undefined {
   }
   return `${typeof value === 'object' ? 'non-plain object' : typeof value} is not JSON`;
 }
+
+/**
+ * Serialise a value for the asynchronous stores: the checks above plus a size cap, so
+ * that no value comes near etcd's request limit (and SQLite refuses the same values).
+ */
+export function encodeBoundedValue(key: string, value: Json, maxBytes: number): string {
+  const encoded = encodeValue(key, value);
+  const bytes = Buffer.byteLength(encoded);
+  if (bytes > maxBytes) {
+    throw new StoreError(
+      `value for store key ${JSON.stringify(key)} is ${bytes} bytes; the limit is ${maxBytes}`,
+    );
+  }
+  return encoded;
+}
