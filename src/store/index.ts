@@ -17,4 +17,5 @@ export {
   type AsyncSqliteStore,
   type AsyncSqliteStoreOptions,
 } from './sqlite-async';
+export { checkStoreConfig, type StoreConfig } from './store-config';
 export { openSealer, SealError, SEAL_KEY_FILE, type Sealer, type SealerOptions } from './seal';
