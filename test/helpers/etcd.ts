@@ -79,6 +79,7 @@ export async function startEtcd(
 async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const count = options.members ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-etcd-'));
+  tell(`+dir ${dir}`);
   const ports = await freePorts(count * 3);
   const scheme = options.tls ? 'https' : 'http';
   const peers = Array.from(
@@ -129,6 +130,7 @@ async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
     stop: async () => {
       await Promise.all(members.map((m) => (m.child?.kill('SIGKILL'), m.exited)));
       rmSync(dir, { recursive: true, force: true });
+      tell(`-dir ${dir}`);
     },
   };
   try {
@@ -155,14 +157,14 @@ function launch(m: Member): void {
   m.running = true;
   m.stderr = '';
   running.add(child);
-  guard(child.pid);
+  if (child.pid !== undefined) tell(`+pid ${child.pid}`);
   child.stderr!.on('data', (chunk: Buffer) => {
     m.stderr = (m.stderr + chunk.toString()).slice(-4000);
   });
   m.exited = new Promise((resolve) => {
     child.once('exit', () => {
       running.delete(child);
-      unguard(child.pid);
+      if (child.pid !== undefined) tell(`-pid ${child.pid}`);
       m.running = false;
       resolve();
     });
@@ -221,34 +223,35 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-// The watchdog: a process reading pids on its stdin; when the stdin closes (this process
-// is gone, however it died), it kills every pid still listed.
+// The watchdog: a process told on its stdin which pids to kill and which directories to
+// remove ("+pid 123", "-pid 123", "+dir /tmp/x", "-dir /tmp/x"); when its stdin closes
+// (this process is gone, however it died), it does so for those still listed.
 const WATCHDOG = `
-const pids = new Set();
+const { rmSync } = require('node:fs');
+const listed = { pid: new Set(), dir: new Set() };
 let buf = '';
 process.stdin.on('data', (d) => {
   buf += d;
   for (let i = buf.indexOf('\\n'); i >= 0; i = buf.indexOf('\\n')) {
     const line = buf.slice(0, i); buf = buf.slice(i + 1);
-    if (line.startsWith('-')) pids.delete(line.slice(1)); else pids.add(line);
+    const [op, kind, ...rest] = [line[0], ...line.slice(1).split(' ')];
+    if (listed[kind]) listed[kind][op === '+' ? 'add' : 'delete'](rest.join(' '));
   }
 });
 process.stdin.on('end', () => {
-  for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL'); } catch {} }
-  process.exit(0);
+  for (const pid of listed.pid) { try { process.kill(Number(pid), 'SIGKILL'); } catch {} }
+  setTimeout(() => {
+    for (const dir of listed.dir) rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }, 300);
 });
 `;
 
-function guard(pid: number | undefined): void {
-  if (pid === undefined) return;
+function tell(line: string): void {
   if (!watchdog) {
     watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'] });
     watchdog.unref();
     (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
   }
-  watchdog.stdin!.write(`${pid}\n`);
-}
-
-function unguard(pid: number | undefined): void {
-  if (pid !== undefined && watchdog?.stdin?.writable) watchdog.stdin.write(`-${pid}\n`);
+  if (watchdog.stdin?.writable) watchdog.stdin.write(`${line}\n`);
 }
