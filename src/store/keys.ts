@@ -66,3 +66,23 @@ export function encodeBoundedValue(key: string, value: Json, maxBytes: number): 
   }
   return encoded;
 }
+
+/** The longest lease: a day (a key that should outlive that is not "alive" state). */
+export const MAX_LEASE_TTL_SECONDS = 86_400;
+
+export function checkLeaseTtl(ttlSeconds: unknown): number {
+  if (!Number.isSafeInteger(ttlSeconds) || (ttlSeconds as number) < 1) {
+    throw new StoreError('lease TTL must be a whole number of seconds, at least 1');
+  }
+  if ((ttlSeconds as number) > MAX_LEASE_TTL_SECONDS) {
+    throw new StoreError(`lease TTL must be at most ${MAX_LEASE_TTL_SECONDS} seconds`);
+  }
+  return ttlSeconds as number;
+}
+
+export function checkRevision(revision: unknown, what: string): number {
+  if (!Number.isSafeInteger(revision) || (revision as number) < 0) {
+    throw new StoreError(`${what} must be a non-negative integer`);
+  }
+  return revision as number;
+}

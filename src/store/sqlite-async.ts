@@ -23,8 +23,8 @@ import type {
 } from './async-store';
 import { MAX_VALUE_BYTES } from './async-store';
 import { StoreError, StoreUnavailableError } from './errors';
-import { checkKey, checkPrefix, encodeBoundedValue } from './keys';
-import { checkLeaseTtl, checkRevision, SqliteLease } from './sqlite-lease';
+import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from './keys';
+import { SqliteLease } from './sqlite-lease';
 import { openStoreDatabase } from './sqlite-file';
 import { SqliteTx, type SqliteReader } from './sqlite-tx';
 import { WatchHub } from './sqlite-watch';

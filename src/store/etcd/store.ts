@@ -14,8 +14,7 @@ import type {
   WatchOptions,
 } from '../async-store';
 import { MAX_VALUE_BYTES } from '../async-store';
-import { checkKey, checkPrefix, encodeBoundedValue } from '../keys';
-import { checkLeaseTtl, checkRevision } from '../sqlite-lease';
+import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from '../keys';
 import type { Json, StoreEntry } from '../store';
 import { DEFAULT_RETRY, retryConflicts, type RetryPolicy } from '../tx-buffer';
 import { EtcdIo } from './client';

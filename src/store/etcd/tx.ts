@@ -75,7 +75,7 @@ export class EtcdTx implements AsyncStoreTx {
   /** Commit the writes iff nothing read changed; resolves to the commit's revision. */
   async commit(): Promise<number | undefined> {
     if (this.writes.size === 0) return undefined; // read-only: its snapshot was consistent
-    const compare = this.first ? this.compares(await this.first) : [];
+    const compare = this.first ? this.compares(await this.snapshot()) : [];
     const success: IRequestOp[] = [];
     for (const [key, encoded] of this.writes.entries()) {
       const etcdKey = this.io.dataKey(key);
@@ -93,6 +93,17 @@ export class EtcdTx implements AsyncStoreTx {
     );
     if (!res.succeeded) throw new TxConflict('something it read changed meanwhile');
     return Number(res.header.revision);
+  }
+
+  /** The revision of the first read; a failed one fails the commit (fn may have caught it). */
+  private async snapshot(): Promise<number> {
+    try {
+      return await this.first!;
+    } catch {
+      throw new StoreError(
+        `${this.io.where}: a read of this transaction failed; nothing was committed`,
+      );
+    }
   }
 
   /** Reads after the first are made at the first one's revision. */

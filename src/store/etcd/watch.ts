@@ -6,7 +6,8 @@
 // when etcd cancels the watch because that revision was compacted, the prefix is listed
 // again and handed over as a resync before changes continue after it.
 // Tombstone puts become deletes; etcd's own deletes of tombstones (maintenance) are not
-// changes and are dropped; its deletes of live keys (a lease ended) are deletes.
+// changes and are dropped; its deletes of live keys (a lease ended) are deletes. Telling
+// the two apart takes the previous value, which the watch asks etcd to send (prev_kv).
 import type { IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { StoreChange, WatchOptions } from '../async-store';

@@ -138,6 +138,14 @@ void (async () => {
     t.match(err.message, own.endpoints[0]);
     t.match(err.message, 'transaction writing store key "k"');
     t.ok(Date.now() - started < 5000, `in ${Date.now() - started} ms`);
+    const swallowed = await rejection(
+      store.transaction(async (tx) => {
+        await tx.get('k').catch(() => undefined);
+        tx.put('k', 3);
+      }),
+    );
+    t.ok(swallowed instanceof StoreError);
+    t.match(swallowed.message, 'a read of this transaction failed; nothing was committed');
     await own.restart(0);
     let value: unknown;
     for (let i = 0; i < 50 && value === undefined; i++) {
