@@ -86,3 +86,11 @@ export function checkRevision(revision: unknown, what: string): number {
   }
   return revision as number;
 }
+
+/** A watch's start: revision 1 is the first there is (etcd reads 0 as "now"). */
+export function checkFromRevision(revision: unknown): number {
+  if (!Number.isSafeInteger(revision) || (revision as number) < 1) {
+    throw new StoreError('fromRevision must be a positive integer');
+  }
+  return revision as number;
+}

@@ -23,7 +23,14 @@ import type {
 } from './async-store';
 import { MAX_VALUE_BYTES } from './async-store';
 import { StoreError, StoreUnavailableError } from './errors';
-import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from './keys';
+import {
+  checkFromRevision,
+  checkKey,
+  checkLeaseTtl,
+  checkPrefix,
+  checkRevision,
+  encodeBoundedValue,
+} from './keys';
 import { SqliteLease } from './sqlite-lease';
 import { openStoreDatabase } from './sqlite-file';
 import { SqliteTx, type SqliteReader } from './sqlite-tx';
@@ -184,7 +191,7 @@ export class AsyncSqliteStore implements AsyncStore, SqliteReader {
     options: WatchOptions = {},
   ): Promise<Unwatch> {
     checkPrefix(prefix);
-    if (options.fromRevision !== undefined) checkRevision(options.fromRevision, 'fromRevision');
+    if (options.fromRevision !== undefined) checkFromRevision(options.fromRevision);
     this.ensureOpen();
     this.hub.noticeRevision(this.currentRevision());
     const stop = this.hub.watch(prefix, fn, options);

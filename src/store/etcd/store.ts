@@ -14,7 +14,14 @@ import type {
   WatchOptions,
 } from '../async-store';
 import { MAX_VALUE_BYTES } from '../async-store';
-import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from '../keys';
+import {
+  checkFromRevision,
+  checkKey,
+  checkLeaseTtl,
+  checkPrefix,
+  checkRevision,
+  encodeBoundedValue,
+} from '../keys';
 import type { Json, StoreEntry } from '../store';
 import { DEFAULT_RETRY, retryConflicts, type RetryPolicy } from '../tx-buffer';
 import { EtcdIo } from './client';
@@ -171,7 +178,7 @@ export class EtcdStore implements AsyncStore {
     options: WatchOptions = {},
   ): Promise<Unwatch> {
     checkPrefix(prefix);
-    if (options.fromRevision !== undefined) checkRevision(options.fromRevision, 'fromRevision');
+    if (options.fromRevision !== undefined) checkFromRevision(options.fromRevision);
     this.io.ensureOpen('watch');
     const watch = new EtcdPrefixWatch(this.io, prefix, fn, options, this.log);
     try {

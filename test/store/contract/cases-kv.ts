@@ -147,8 +147,8 @@ export const kvCases: Record<string, (t: Test, b: Backend) => Promise<void>> = {
       ],
       [store.watch(3 as never, () => undefined), 'store prefix must be a string'],
       [
-        store.watch('w/', () => undefined, { fromRevision: -2 }),
-        'fromRevision must be a non-negative integer',
+        store.watch('w/', () => undefined, { fromRevision: 0 }),
+        'fromRevision must be a positive integer',
       ],
     ];
     for (const [p, message] of cases) {
