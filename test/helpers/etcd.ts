@@ -45,6 +45,8 @@ export interface EtcdCluster {
   kill(member: number): Promise<void>;
   /** Start a stopped member again on its ports and data; waits until healthy unless told. */
   restart(member: number, options?: { waitHealthy?: boolean }): Promise<void>;
+  /** Wait until a running member is healthy: it knows a leader and serves reads. */
+  healthy(member: number): Promise<void>;
   /** Stop every member and remove their data. */
   stop(): Promise<void>;
 }
@@ -127,6 +129,7 @@ async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
       m.child?.kill('SIGKILL');
       await m.exited;
     },
+    healthy: (i) => healthy(members[i]),
     restart: async (i, { waitHealthy = true } = {}) => {
       launch(members[i]);
       if (waitHealthy) await healthy(members[i]);

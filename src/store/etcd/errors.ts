@@ -71,7 +71,9 @@ export function toStoreError(err: unknown, ctx: ErrorContext): Error {
         'nothing written',
     );
   }
-  if (err instanceof GRPCDeadlineExceededError || /request timed out/.test(reason)) {
+  // Ours, or etcd's own (the deadline travels with the call; etcd may notice it first).
+  const late = /request timed out|context deadline exceeded|context canceled/.test(reason);
+  if (err instanceof GRPCDeadlineExceededError || late) {
     return new StoreUnavailableError(
       `${head}: etcd did not answer within ${ctx.timeoutMs} ms: unreachable, or its quorum lost (${reason})` +
         (ctx.write ? '; the write may or may not have been applied, whole' : ''),

@@ -121,38 +121,42 @@ export const kvCases: Record<string, (t: Test, b: Backend) => Promise<void>> = {
   'bad keys and values are refused with the same errors, and change nothing': async (t, b) => {
     const { store } = await fresh(t, b);
     const before = await store.revision();
-    const cases: [Promise<unknown>, string][] = [
-      [store.put('', 1), 'store key must be a non-empty string'],
-      [store.put('a\u0000b', 1), 'store key "a\\u0000b" contains a control character'],
-      [store.put('k'.repeat(1025), 1), 'store key longer than 1024 characters'],
-      [store.put('k', { n: NaN }), 'value for store key "k": not a finite number'],
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => store.put('', 1), 'store key must be a non-empty string'],
+      [() => store.put('a\u0000b', 1), 'store key "a\\u0000b" contains a control character'],
+      [() => store.put('k'.repeat(1025), 1), 'store key longer than 1024 characters'],
+      [() => store.put('k', { n: NaN }), 'value for store key "k": not a finite number'],
       [
-        store.put('k', { d: new Date() } as never),
+        () => store.put('k', { d: new Date() } as never),
         'value for store key "k": non-plain object is not JSON',
       ],
-      [store.put('k', [undefined] as never), 'value for store key "k": undefined is not JSON'],
-      [store.get(42 as never), 'store key must be a non-empty string'],
-      [store.list(7 as never), 'store prefix must be a string'],
-      [store.delete('\u007f'), 'store key "\u007f" contains a control character'],
       [
-        store.compareAndSet('k', 0, (() => 1) as never),
+        () => store.put('k', [undefined] as never),
+        'value for store key "k": undefined is not JSON',
+      ],
+      [() => store.get(42 as never), 'store key must be a non-empty string'],
+      [() => store.list(7 as never), 'store prefix must be a string'],
+      [() => store.delete('\u007f'), 'store key "\u007f" contains a control character'],
+      [
+        () => store.compareAndSet('k', 0, (() => 1) as never),
         'value for store key "k": function is not JSON',
       ],
       [
-        store.transaction((tx) => {
-          tx.put('k', 1);
-          tx.put('', 2);
-        }),
+        () =>
+          store.transaction((tx) => {
+            tx.put('k', 1);
+            tx.put('', 2);
+          }),
         'store key must be a non-empty string',
       ],
-      [store.watch(3 as never, () => undefined), 'store prefix must be a string'],
+      [() => store.watch(3 as never, () => undefined), 'store prefix must be a string'],
       [
-        store.watch('w/', () => undefined, { fromRevision: 0 }),
+        () => store.watch('w/', () => undefined, { fromRevision: 0 }),
         'fromRevision must be a positive integer',
       ],
     ];
-    for (const [p, message] of cases) {
-      const err = await rejection(p);
+    for (const [call, message] of cases) {
+      const err = await rejection(call());
       t.equal(err.message, message);
       t.ok(err instanceof StoreError, `${message}: a StoreError`);
     }
@@ -204,19 +208,19 @@ export const kvCases: Record<string, (t: Test, b: Backend) => Promise<void>> = {
     await store.put('x', 1);
     await store.close();
     await store.close();
-    const calls: Promise<unknown>[] = [
-      store.get('x'),
-      store.list(''),
-      store.put('y', 1),
-      store.delete('x'),
-      store.compareAndSet('x', 0, 1),
-      store.transaction(() => 1),
-      store.watch('', () => undefined),
-      store.revision(),
-      store.grantLease(5),
+    const calls: (() => Promise<unknown>)[] = [
+      () => store.get('x'),
+      () => store.list(''),
+      () => store.put('y', 1),
+      () => store.delete('x'),
+      () => store.compareAndSet('x', 0, 1),
+      () => store.transaction(() => 1),
+      () => store.watch('', () => undefined),
+      () => store.revision(),
+      () => store.grantLease(5),
     ];
-    for (const p of calls) {
-      const err = await rejection(p);
+    for (const call of calls) {
+      const err = await rejection(call());
       t.ok(err instanceof StoreError, err.message);
       t.match(err.message, /closed/);
     }

@@ -44,6 +44,8 @@ void (async () => {
     for (let i = 0; i < 5; i++) revisions.push(await writer.put(`k/${i}`, i));
     await seen.count(5);
     await cluster.kill(0);
+    // Writes wait for the other two to agree on a leader (m0 may have been it).
+    await cluster.healthy(1);
     for (let i = 5; i < 15; i++) revisions.push(await writer.put(`k/${i}`, i));
     await cluster.restart(0);
     for (let i = 15; i < 18; i++) revisions.push(await writer.put(`k/${i}`, i));

@@ -103,8 +103,8 @@ void (async () => {
     const store = await openEtcdStore(config, { create: true });
     t.teardown(() => store.close());
     await raw.put(`${config.prefix}kv/bad`).value('secret-not-json');
-    for (const p of [store.get('bad'), store.list('')]) {
-      const err = await rejection(p);
+    for (const read of [() => store.get('bad'), () => store.list('')]) {
+      const err = await rejection(read());
       t.match(err.message, 'store key "bad" does not hold JSON');
       t.notMatch(err.message, 'secret');
     }
