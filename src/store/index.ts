@@ -1,4 +1,21 @@
 export type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
-export { StoreError } from './errors';
+export type {
+  AsyncStore,
+  AsyncStoreTx,
+  MaintenanceOptions,
+  MaintenanceReport,
+  StoreChange,
+  StoreLease,
+  Unwatch,
+  WatchOptions,
+} from './async-store';
+export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './async-store';
+export { StoreAccessError, StoreConflictError, StoreError, StoreUnavailableError } from './errors';
 export { openSqliteStore, STORE_FILE, type SqliteStore, type SqliteStoreOptions } from './sqlite';
+export {
+  openAsyncSqliteStore,
+  type AsyncSqliteStore,
+  type AsyncSqliteStoreOptions,
+} from './sqlite-async';
+export { checkStoreConfig, type StoreConfig } from './store-config';
 export { openSealer, SealError, SEAL_KEY_FILE, type Sealer, type SealerOptions } from './seal';

@@ -51,3 +51,46 @@ function findNonJson(value: unknown, depth: number): string | undefined {
   }
   return `${typeof value === 'object' ? 'non-plain object' : typeof value} is not JSON`;
 }
+
+/**
+ * Serialise a value for the asynchronous stores: the checks above plus a size cap, so
+ * that no value comes near etcd's request limit (and SQLite refuses the same values).
+ */
+export function encodeBoundedValue(key: string, value: Json, maxBytes: number): string {
+  const encoded = encodeValue(key, value);
+  const bytes = Buffer.byteLength(encoded);
+  if (bytes > maxBytes) {
+    throw new StoreError(
+      `value for store key ${JSON.stringify(key)} is ${bytes} bytes; the limit is ${maxBytes}`,
+    );
+  }
+  return encoded;
+}
+
+/** The longest lease: a day (a key that should outlive that is not "alive" state). */
+export const MAX_LEASE_TTL_SECONDS = 86_400;
+
+export function checkLeaseTtl(ttlSeconds: unknown): number {
+  if (!Number.isSafeInteger(ttlSeconds) || (ttlSeconds as number) < 1) {
+    throw new StoreError('lease TTL must be a whole number of seconds, at least 1');
+  }
+  if ((ttlSeconds as number) > MAX_LEASE_TTL_SECONDS) {
+    throw new StoreError(`lease TTL must be at most ${MAX_LEASE_TTL_SECONDS} seconds`);
+  }
+  return ttlSeconds as number;
+}
+
+export function checkRevision(revision: unknown, what: string): number {
+  if (!Number.isSafeInteger(revision) || (revision as number) < 0) {
+    throw new StoreError(`${what} must be a non-negative integer`);
+  }
+  return revision as number;
+}
+
+/** A watch's start: revision 1 is the first there is (etcd reads 0 as "now"). */
+export function checkFromRevision(revision: unknown): number {
+  if (!Number.isSafeInteger(revision) || (revision as number) < 1) {
+    throw new StoreError('fromRevision must be a positive integer');
+  }
+  return revision as number;
+}

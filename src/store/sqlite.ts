@@ -2,18 +2,15 @@
 // Opening never writes to a file it does not recognise: foreign, corrupt or newer-schema
 // databases are refused before any pragma or migration touches them.
 import Database from 'better-sqlite3';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, rmSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import type { Logger } from 'pino';
 import { StoreError } from './errors';
 import { checkKey, checkPrefix, encodeValue } from './keys';
-import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
+import { openStoreDatabase } from './sqlite-file';
 import type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
 
 export { STORE_FILE } from './state-files';
-
-/** 'EKMD' in the SQLite header's application_id: marks the file as ours. */
-const APPLICATION_ID = 0x454b4d44;
 
 export interface SqliteStoreOptions {
   logger?: Logger;
@@ -39,96 +36,8 @@ interface Watcher {
 }
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-  const log = options.logger;
-  if (!options.readonly) createPrivateFile(path);
-  let db: Database.Database;
-  try {
-    db = new Database(path, { readonly: !!options.readonly, fileMustExist: true });
-  } catch (err) {
-    throw new StoreError(`cannot open store ${path}: ${(err as Error).message}`);
-  }
-  try {
-    checkAndMigrate(db, path, !!options.readonly, log);
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-  return new SqliteKvStore(db, path, log);
-}
-
-/** Create the database file 0600 (and its directory 0700) so SQLite never makes it 0644. */
-function createPrivateFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  try {
-    closeSync(openSync(path, 'wx', 0o600));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new StoreError(`cannot create store ${path}: ${(err as Error).message}`);
-    }
-  }
-}
-
-function checkAndMigrate(
-  db: Database.Database,
-  path: string,
-  readonly: boolean,
-  log: Logger | undefined,
-): void {
-  let appId: number;
-  let version: number;
-  try {
-    appId = db.pragma('application_id', { simple: true }) as number;
-    version = db.pragma('user_version', { simple: true }) as number;
-  } catch (err) {
-    throw new StoreError(`store ${path} is not a readable database: ${(err as Error).message}`);
-  }
-  const fresh = appId === 0 && version === 0 && isEmpty(db);
-  if (!fresh && appId !== APPLICATION_ID) {
-    throw new StoreError(`store ${path} is not an ekmd store (application_id ${appId})`);
-  }
-  if (version > SCHEMA_VERSION) {
-    throw new StoreError(
-      `store ${path} has schema version ${version}, newer than this ekmd supports ` +
-        `(${SCHEMA_VERSION}); refusing to open it`,
-    );
-  }
-  if (!fresh) {
-    let problems: string[];
-    try {
-      const rows = db.pragma('quick_check') as { quick_check: string }[];
-      problems = rows.map((r) => r.quick_check);
-    } catch (err) {
-      throw new StoreError(`store ${path} is corrupt: ${(err as Error).message}`);
-    }
-    if (problems.length !== 1 || problems[0] !== 'ok') {
-      throw new StoreError(`store ${path} is corrupt: ${problems.slice(0, 3).join('; ')}`);
-    }
-  }
-  if (readonly) {
-    if (version !== SCHEMA_VERSION) {
-      throw new StoreError(
-        `store ${path} has schema version ${version}; this ekmd reads ${SCHEMA_VERSION} ` +
-          '(start ekmd once to migrate it)',
-      );
-    }
-    return;
-  }
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      MIGRATIONS[v](db);
-      db.pragma(`application_id = ${APPLICATION_ID}`);
-      db.pragma(`user_version = ${v + 1}`);
-    }).immediate();
-    log?.info({ path, schemaVersion: v + 1 }, 'store schema migrated');
-  }
-}
-
-function isEmpty(db: Database.Database): boolean {
-  const row = db.prepare('SELECT count(*) AS n FROM sqlite_schema').get() as { n: number };
-  return row.n === 0;
+  const db = openStoreDatabase(path, options);
+  return new SqliteKvStore(db, path, options.logger);
 }
 
 /** GLOB pattern matching keys that start with `prefix` (its wildcards escaped). */
@@ -144,6 +53,7 @@ class SqliteKvStore implements SqliteStore {
   private readonly committed: WatchEvent[] = [];
   private delivering = false;
   private depth = 0;
+  private txRevision: number | undefined;
   private readonly stmt;
   private readonly runInTx: (fn: (tx: StoreTx) => unknown) => unknown;
 
@@ -160,13 +70,19 @@ class SqliteKvStore implements SqliteStore {
       revision: db.prepare<[string], { revision: number; deleted: number }>(
         'SELECT revision, deleted FROM kv WHERE key = ?',
       ),
-      upsert: db.prepare<[string, string, number]>(
-        'INSERT INTO kv (key, value, revision) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE ' +
-          'SET value = excluded.value, revision = excluded.revision, deleted = 0',
+      upsert: db.prepare<[string, string, number, number]>(
+        'INSERT INTO kv (key, value, revision, mod_revision) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision, ' +
+          'mod_revision = excluded.mod_revision, deleted = 0, lease = 0',
       ),
-      delete: db.prepare<[string]>(
-        "UPDATE kv SET value = 'null', deleted = 1, revision = revision + 1 WHERE key = ?",
+      delete: db.prepare<[number, string]>(
+        "UPDATE kv SET value = 'null', deleted = 1, revision = revision + 1, mod_revision = ?, " +
+          'lease = 0 WHERE key = ?',
       ),
+      storeRevision: db.prepare<[], { revision: number }>(
+        'SELECT revision FROM store_revision WHERE id = 1',
+      ),
+      setStoreRevision: db.prepare<[number]>('UPDATE store_revision SET revision = ? WHERE id = 1'),
       list: db.prepare<[string], Row>(
         'SELECT key, value, revision FROM kv WHERE key GLOB ? AND deleted = 0 ORDER BY key',
       ),
@@ -199,7 +115,7 @@ class SqliteKvStore implements SqliteStore {
     return this.atomically(() => {
       const row = this.stmt.get.get(key);
       if (!row) return false;
-      this.stmt.delete.run(key);
+      this.stmt.delete.run(this.stampRevision(), key);
       if (this.watchers.size > 0) {
         this.pending.push({ type: 'delete', key, revision: row.revision + 1 });
       }
@@ -233,6 +149,7 @@ class SqliteKvStore implements SqliteStore {
       throw readonlyError(err, this.path);
     } finally {
       this.depth--;
+      if (this.depth === 0) this.txRevision = undefined;
     }
     if (this.depth === 0) this.deliver();
     return result;
@@ -284,11 +201,23 @@ class SqliteKvStore implements SqliteStore {
   private write(key: string, value: Json): number {
     const encoded = encodeValue(key, value);
     const revision = (this.stmt.revision.get(key)?.revision ?? 0) + 1;
-    this.stmt.upsert.run(key, encoded, revision);
+    this.stmt.upsert.run(key, encoded, revision, this.stampRevision());
     if (this.watchers.size > 0) {
       this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
     }
     return revision;
+  }
+
+  /**
+   * The global revision this transaction's writes carry (the asynchronous store's
+   * mod_revision): one past the committed counter, which cannot move while this
+   * connection holds the write lock. Setting the counter again on every write keeps it
+   * right when a nested transaction's savepoint rolled back an earlier setting.
+   */
+  private stampRevision(): number {
+    this.txRevision ??= this.stmt.storeRevision.get()!.revision + 1;
+    this.stmt.setStoreRevision.run(this.txRevision);
+    return this.txRevision;
   }
 
   private deliver(): void {

@@ -1,0 +1,264 @@
+// Real etcd members for tests (Debian's etcd-server): 1 or 3 of them on free loopback
+// ports, data in a temporary directory. Every process started is stopped by stop(), by
+// the test's teardown, when this process exits, and — should it be killed outright — by a
+// small watchdog process that notices its parent is gone.
+import type { Test } from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface EtcdTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface EtcdClusterOptions {
+  members?: 1 | 3;
+  /** Serve clients over TLS with this server certificate; with clientCertAuth, mutual TLS. */
+  tls?: EtcdTls & { clientCertAuth?: boolean };
+  /**
+   * Raft heartbeat and election timeout (ms). A lone member has no peer to miss, so short
+   * ones only make it lead sooner (about 0.2 s to healthy instead of 0.4-1.2 s); three
+   * members keep etcd's defaults, which a busy machine does not mistake for a failure.
+   */
+  heartbeatMs?: number;
+  electionMs?: number;
+}
+
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  running: boolean;
+}
+
+export interface EtcdCluster {
+  /** Client URLs of every member. */
+  endpoints: string[];
+  members: EtcdMember[];
+  /** Milliseconds from the first spawn until every member was healthy. */
+  startMs: number;
+  /** SIGKILL one member (its data stays). */
+  kill(member: number): Promise<void>;
+  /** Start a stopped member again on its ports and data; waits until healthy unless told. */
+  restart(member: number, options?: { waitHealthy?: boolean }): Promise<void>;
+  /** Wait until a running member is healthy: it knows a leader and serves reads. */
+  healthy(member: number): Promise<void>;
+  /** Stop every member and remove their data. */
+  stop(): Promise<void>;
+}
+
+interface Member extends EtcdMember {
+  args: string[];
+  healthUrl: string;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+let watchdog: ChildProcess | undefined;
+
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startEtcd(
+  t: Pick<Test, 'teardown'>,
+  options: EtcdClusterOptions = {},
+): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const cluster = await tryStart(options);
+      t.teardown(() => cluster.stop());
+      return cluster;
+    } catch (err) {
+      // Another process took a port between our probe and etcd's bind: new ports.
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
+  const count = options.members ?? 1;
+  const dir = mkdtempSync(join(tmpdir(), 'ekmd-etcd-'));
+  tell(`+dir ${dir}`);
+  const ports = await freePorts(count * 3);
+  const scheme = options.tls ? 'https' : 'http';
+  const peers = Array.from(
+    { length: count },
+    (_, i) => `m${i}=http://127.0.0.1:${ports[i * 3 + 1]}`,
+  );
+  const token = `ekmd-test-${process.pid}-${Date.now()}`;
+  const members: Member[] = Array.from({ length: count }, (_, i) => {
+    const [client, peer, metrics] = ports.slice(i * 3, i * 3 + 3);
+    const clientUrl = `${scheme}://127.0.0.1:${client}`;
+    const args = [
+      ...['--name', `m${i}`, '--data-dir', join(dir, `m${i}`)],
+      ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
+      ...['--listen-peer-urls', `http://127.0.0.1:${peer}`],
+      ...['--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`],
+      ...['--listen-metrics-urls', `http://127.0.0.1:${metrics}`],
+      ...['--initial-cluster', peers.join(','), '--initial-cluster-token', token],
+      ...['--initial-cluster-state', 'new'],
+      ...['--heartbeat-interval', String(options.heartbeatMs ?? (count === 1 ? 20 : 100))],
+      ...['--election-timeout', String(options.electionMs ?? (count === 1 ? 200 : 1000))],
+      ...['--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'error'],
+      ...['--snapshot-count', '10000'],
+      ...tlsArgs(options.tls),
+    ];
+    return {
+      name: `m${i}`,
+      clientUrl,
+      args,
+      healthUrl: `http://127.0.0.1:${metrics}/health`,
+      running: false,
+      stderr: '',
+    };
+  });
+  const started = Date.now();
+  const cluster: EtcdCluster = {
+    endpoints: members.map((m) => m.clientUrl),
+    members,
+    startMs: 0,
+    kill: async (i) => {
+      const m = members[i];
+      m.child?.kill('SIGKILL');
+      await m.exited;
+    },
+    healthy: (i) => healthy(members[i]),
+    restart: async (i, { waitHealthy = true } = {}) => {
+      launch(members[i]);
+      if (waitHealthy) await healthy(members[i]);
+    },
+    stop: async () => {
+      await Promise.all(members.map((m) => (m.child?.kill('SIGKILL'), m.exited)));
+      rmSync(dir, { recursive: true, force: true });
+      tell(`-dir ${dir}`);
+    },
+  };
+  try {
+    members.forEach(launch);
+    await Promise.all(members.map((m) => healthy(m)));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  cluster.startMs = Date.now() - started;
+  return cluster;
+}
+
+function tlsArgs(tls: EtcdClusterOptions['tls']): string[] {
+  if (!tls) return [];
+  const args = ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca];
+  return tls.clientCertAuth ? [...args, '--client-cert-auth'] : args;
+}
+
+function launch(m: Member): void {
+  if (m.running) throw new Error(`etcd member ${m.name} is already running`);
+  const child = spawn('etcd', m.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  m.child = child;
+  m.running = true;
+  m.stderr = '';
+  running.add(child);
+  if (child.pid !== undefined) tell(`+pid ${child.pid}`);
+  child.stderr!.on('data', (chunk: Buffer) => {
+    m.stderr = (m.stderr + chunk.toString()).slice(-4000);
+  });
+  m.exited = new Promise((resolve) => {
+    child.once('exit', () => {
+      running.delete(child);
+      if (child.pid !== undefined) tell(`-pid ${child.pid}`);
+      m.running = false;
+      resolve();
+    });
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      running.delete(child);
+      m.running = false;
+      m.stderr =
+        err.code === 'ENOENT'
+          ? 'no etcd binary on PATH (Debian: apt install etcd-server)'
+          : err.message;
+      resolve();
+    });
+  });
+}
+
+/** Poll the member's /health (leader known, a read served) until it says true. */
+async function healthy(m: Member, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!m.running) {
+      throw new Error(`etcd member ${m.name} exited while starting: ${m.stderr.trim()}`);
+    }
+    if (await probe(m.healthUrl)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`etcd member ${m.name} not healthy after ${timeoutMs} ms: ${m.stderr.trim()}`);
+}
+
+function probe(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, { timeout: 1000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(res.statusCode === 200 && body.includes('"true"')));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** Loopback ports free right now (the OS picks them; etcd binds them next). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+// The watchdog: a process told on its stdin which pids to kill and which directories to
+// remove ("+pid 123", "-pid 123", "+dir /tmp/x", "-dir /tmp/x"); when its stdin closes
+// (this process is gone, however it died), it does so for those still listed.
+const WATCHDOG = `
+const { rmSync } = require('node:fs');
+const listed = { pid: new Set(), dir: new Set() };
+let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  for (let i = buf.indexOf('\\n'); i >= 0; i = buf.indexOf('\\n')) {
+    const line = buf.slice(0, i); buf = buf.slice(i + 1);
+    const [op, kind, ...rest] = [line[0], ...line.slice(1).split(' ')];
+    if (listed[kind]) listed[kind][op === '+' ? 'add' : 'delete'](rest.join(' '));
+  }
+});
+process.stdin.on('end', () => {
+  for (const pid of listed.pid) { try { process.kill(Number(pid), 'SIGKILL'); } catch {} }
+  setTimeout(() => {
+    for (const dir of listed.dir) rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }, 300);
+});
+`;
+
+function tell(line: string): void {
+  if (!watchdog) {
+    watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'] });
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+  }
+  if (watchdog.stdin?.writable) watchdog.stdin.write(`${line}\n`);
+}
