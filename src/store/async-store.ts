@@ -5,14 +5,9 @@
 // delete included), so per key it only ever grows. Transactions are optimistic: reads
 // record what they saw, the commit checks that none of it changed, and on a conflict the
 // whole function runs again.
-import type { Json, StoreEntry } from './store';
-
-/** The largest encoded value (UTF-8 JSON) a key may hold; etcd refuses requests over 1.5 MiB. */
-export const MAX_VALUE_BYTES = 1024 * 1024;
-/** Writes in one transaction: etcd's default --max-txn-ops. */
-export const MAX_TX_WRITES = 128;
-/** Keys and values written by one transaction, leaving room in etcd's 1.5 MiB for compares. */
-export const MAX_TX_BYTES = 1280 * 1024;
+import type { Json, MaintenanceOptions, MaintenanceReport, StoreEntry, StoreLease } from './store';
+export type { MaintenanceOptions, MaintenanceReport, StoreLease } from './store';
+export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './store';
 
 /** A change seen by a watcher, in revision order. */
 export type StoreChange =
@@ -52,32 +47,6 @@ export interface AsyncStoreTx {
   put(key: string, value: Json): void;
   /** Buffered until commit; deleting an absent key changes nothing. */
   delete(key: string): void;
-}
-
-/** A lease for keys that say "alive": they disappear when the lease ends. */
-export interface StoreLease {
-  readonly id: string;
-  readonly ttlSeconds: number;
-  /** Write `key` tied to this lease; returns the revision. */
-  put(key: string, value: Json): Promise<number>;
-  /** Refresh now (refreshes also run by themselves, every third of the TTL). */
-  keepAlive(): Promise<void>;
-  /** End the lease: its keys are deleted. */
-  revoke(): Promise<void>;
-  /** Called once if the lease ends without revoke() (it expired before a refresh landed). */
-  onLost(fn: (err: Error) => void): void;
-}
-
-export interface MaintenanceOptions {
-  /** Keep history (and etcd's tombstones) at least this long. Default one hour. */
-  retainMs?: number;
-}
-
-export interface MaintenanceReport {
-  /** History before this revision is gone (0: nothing compacted). */
-  compactedRevision: number;
-  /** Tombstones removed for good (etcd only; SQLite keeps them, see sqlite-async.ts). */
-  tombstonesRemoved: number;
 }
 
 export interface AsyncStore {

@@ -1,15 +1,15 @@
-export type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
 export type {
-  AsyncStore,
-  AsyncStoreTx,
+  Json,
   MaintenanceOptions,
   MaintenanceReport,
+  Store,
   StoreChange,
+  StoreEntry,
   StoreLease,
-  Unwatch,
-  WatchOptions,
-} from './async-store';
-export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './async-store';
+  StoreTx,
+} from './store';
+export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './store';
+export type { AsyncStore, AsyncStoreTx, Unwatch, WatchOptions } from './async-store';
 export { StoreAccessError, StoreConflictError, StoreError, StoreUnavailableError } from './errors';
 export { openSqliteStore, STORE_FILE, type SqliteStore, type SqliteStoreOptions } from './sqlite';
 export {

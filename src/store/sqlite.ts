@@ -1,14 +1,34 @@
-// The embedded store: one SQLite file (WAL, synchronous=FULL) behind the Store port.
-// Opening never writes to a file it does not recognise: foreign, corrupt or newer-schema
-// databases are refused before any pragma or migration touches them.
-import Database from 'better-sqlite3';
+// The embedded store: one SQLite file (WAL, synchronous=FULL) behind the store port, for a
+// single node. The view is the file itself, so reads are plain queries; a transaction's
+// function runs inside one IMMEDIATE SQLite transaction, where nothing else can write, so
+// it never conflicts and runs once. Every commit that changes something takes the next
+// global revision and stamps it on the rows it writes (tombstones keep deletes in it).
+// Opening never writes to a file it does not recognise (sqlite-file.ts).
+//
+// Leases live while this store is open: the process holding them is alive by definition;
+// leased keys are deleted when the lease is revoked, the store closes, or at the next open
+// after a crash.
+import type Database from 'better-sqlite3';
 import { closeSync, fsyncSync, linkSync, openSync, rmSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { StoreError } from './errors';
-import { checkKey, checkPrefix, encodeValue } from './keys';
+import { fsyncDir } from '../util/atomic-file';
+import { ChangeFanout } from './change-fanout';
+import { StoreError, StoreUnavailableError } from './errors';
+import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from './keys';
+import { SqliteLease } from './sqlite-lease';
 import { openStoreDatabase } from './sqlite-file';
-import type { Json, Store, StoreEntry, StoreTx, WatchEvent } from './store';
+import {
+  MAX_VALUE_BYTES,
+  type Json,
+  type MaintenanceReport,
+  type Store,
+  type StoreChange,
+  type StoreEntry,
+  type StoreLease,
+  type StoreTx,
+} from './store';
+import { TxWrites } from './tx-buffer';
 
 export { STORE_FILE } from './state-files';
 
@@ -28,143 +48,154 @@ interface Row {
   key: string;
   value: string;
   revision: number;
+  mod_revision: number;
+  deleted: number;
 }
 
-interface Watcher {
-  prefix: string;
-  fn: (event: WatchEvent) => void;
+/** Writes inside one commit; every one carries the commit's revision. */
+interface Writer {
+  put(key: string, encoded: string, lease?: number): void;
+  /** Tombstones a live key; false (and no change) when it is absent. */
+  delete(key: string): boolean;
 }
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
-  const db = openStoreDatabase(path, options);
-  return new SqliteKvStore(db, path, options.logger);
+  return new SqliteFileStore(openStoreDatabase(path, options), path, options);
 }
 
-/** GLOB pattern matching keys that start with `prefix` (its wildcards escaped). */
-function prefixPattern(prefix: string): string {
-  return prefix.replace(/[*?[]/g, (c) => `[${c}]`) + '*';
-}
-
-class SqliteKvStore implements SqliteStore {
-  private readonly watchers = new Set<Watcher>();
-  /** Events of the open transaction, delivered only once it commits. */
-  private pending: WatchEvent[] = [];
-  /** Committed events not yet handed to every watcher. */
-  private readonly committed: WatchEvent[] = [];
-  private delivering = false;
-  private depth = 0;
-  private txRevision: number | undefined;
+class SqliteFileStore implements SqliteStore {
   private readonly stmt;
-  private readonly runInTx: (fn: (tx: StoreTx) => unknown) => unknown;
+  private readonly fanout: ChangeFanout;
+  private readonly leases = new Map<number, SqliteLease>();
+  private nextLease = 1;
+  private closed = false;
+  /** A commit is open: a nested write would run inside it, which the port does not allow. */
+  private committing = false;
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
-    private readonly log: Logger | undefined,
+    private readonly options: SqliteStoreOptions,
   ) {
+    this.fanout = new ChangeFanout(options.logger);
     this.stmt = {
-      get: db.prepare<[string], Row>(
-        'SELECT key, value, revision FROM kv WHERE key = ? AND deleted = 0',
+      row: db.prepare<[string], Row>(
+        'SELECT key, value, revision, mod_revision, deleted FROM kv WHERE key = ?',
       ),
-      /** The revision of a key, live or deleted. */
-      revision: db.prepare<[string], { revision: number; deleted: number }>(
-        'SELECT revision, deleted FROM kv WHERE key = ?',
+      list: db.prepare<[string], Row>(
+        'SELECT key, value, revision, mod_revision, deleted FROM kv ' +
+          'WHERE key GLOB ? AND deleted = 0 ORDER BY key',
       ),
-      upsert: db.prepare<[string, string, number, number]>(
-        'INSERT INTO kv (key, value, revision, mod_revision) VALUES (?, ?, ?, ?) ' +
+      upsert: db.prepare<[string, string, number, number, number]>(
+        'INSERT INTO kv (key, value, revision, mod_revision, lease) VALUES (?, ?, ?, ?, ?) ' +
           'ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision, ' +
-          'mod_revision = excluded.mod_revision, deleted = 0, lease = 0',
+          'mod_revision = excluded.mod_revision, deleted = 0, lease = excluded.lease',
       ),
-      delete: db.prepare<[number, string]>(
+      tombstone: db.prepare<[number, string]>(
         "UPDATE kv SET value = 'null', deleted = 1, revision = revision + 1, mod_revision = ?, " +
           'lease = 0 WHERE key = ?',
       ),
-      storeRevision: db.prepare<[], { revision: number }>(
+      leased: db.prepare<[number], { key: string }>(
+        'SELECT key FROM kv WHERE lease = ? AND deleted = 0',
+      ),
+      anyLeased: db.prepare<[], { key: string }>(
+        'SELECT key FROM kv WHERE lease != 0 AND deleted = 0',
+      ),
+      revision: db.prepare<[], { revision: number }>(
         'SELECT revision FROM store_revision WHERE id = 1',
       ),
-      setStoreRevision: db.prepare<[number]>('UPDATE store_revision SET revision = ? WHERE id = 1'),
-      list: db.prepare<[string], Row>(
-        'SELECT key, value, revision FROM kv WHERE key GLOB ? AND deleted = 0 ORDER BY key',
-      ),
+      setRevision: db.prepare<[number]>('UPDATE store_revision SET revision = ? WHERE id = 1'),
     };
-    const tx = db.transaction((fn: (tx: StoreTx) => unknown) => {
-      const result = fn(this);
-      if (result instanceof Promise || (result as { then?: unknown } | null)?.then) {
-        throw new StoreError('a store transaction must be synchronous (it returned a promise)');
-      }
-      return result;
-    });
-    this.runInTx = (fn) => tx.immediate(fn);
+    // Keys of leases held by a process that is gone (this store was not closed).
+    if (!options.readonly && this.stmt.anyLeased.get()) {
+      this.commit((w) => {
+        for (const { key } of this.stmt.anyLeased.all()) w.delete(key);
+      });
+    }
   }
 
   get<T = Json>(key: string): StoreEntry<T> | undefined {
-    const row = this.stmt.get.get(checkKey(key));
-    return row && toEntry<T>(row);
+    this.ensureOpen();
+    const row = this.stmt.row.get(checkKey(key));
+    return row && !row.deleted ? toEntry<T>(row) : undefined;
   }
 
   list<T = Json>(prefix: string): StoreEntry<T>[] {
+    this.ensureOpen();
     return this.stmt.list.all(prefixPattern(checkPrefix(prefix))).map((r) => toEntry<T>(r));
   }
 
-  put(key: string, value: Json): number {
-    return this.atomically(() => this.write(checkKey(key), value));
+  async put(key: string, value: Json): Promise<number> {
+    return this.putWithLease(key, value, 0);
   }
 
-  delete(key: string): boolean {
+  async delete(key: string): Promise<boolean> {
     checkKey(key);
-    return this.atomically(() => {
-      const row = this.stmt.get.get(key);
-      if (!row) return false;
-      this.stmt.delete.run(this.stampRevision(), key);
-      if (this.watchers.size > 0) {
-        this.pending.push({ type: 'delete', key, revision: row.revision + 1 });
-      }
-      return true;
-    });
+    return this.commit((w) => w.delete(key));
   }
 
-  compareAndSet(key: string, expectedRevision: number, value: Json): boolean {
+  async compareAndSet(key: string, expectedRevision: number, value: Json): Promise<boolean> {
     checkKey(key);
-    if (!Number.isSafeInteger(expectedRevision) || expectedRevision < 0) {
-      throw new StoreError('expected revision must be a non-negative integer');
-    }
-    return this.atomically(() => {
-      const current = this.stmt.revision.get(key);
-      const live = current && current.deleted === 0 ? current.revision : 0;
+    checkRevision(expectedRevision, 'expected revision');
+    const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
+    return this.commit((w) => {
+      const row = this.stmt.row.get(key);
+      const live = row && !row.deleted ? row.mod_revision : 0;
       if (live !== expectedRevision) return false;
-      this.write(key, value);
+      w.put(key, encoded);
       return true;
     });
   }
 
-  transaction<R>(fn: (tx: StoreTx) => R): R {
-    if (!this.db.open) throw new StoreError(`store ${this.path} is closed`);
-    const mark = this.pending.length;
-    this.depth++;
-    let result: R;
-    try {
-      result = this.runInTx(fn) as R;
-    } catch (err) {
-      this.pending.length = mark;
-      throw readonlyError(err, this.path);
-    } finally {
-      this.depth--;
-      if (this.depth === 0) this.txRevision = undefined;
-    }
-    if (this.depth === 0) this.deliver();
-    return result;
+  async transaction<R>(fn: (tx: StoreTx) => R): Promise<R> {
+    this.ensureOpen();
+    return this.commit((w) => {
+      const tx = new FileTx(this);
+      const result = fn(tx);
+      if ((result as { then?: unknown } | null)?.then) {
+        throw new StoreError('a store transaction must be synchronous (it returned a promise)');
+      }
+      for (const [key, encoded] of tx.writes.entries()) {
+        if (encoded === undefined) w.delete(key);
+        else w.put(key, encoded);
+      }
+      return result;
+    });
   }
 
-  watch(prefix: string, fn: (event: WatchEvent) => void): () => void {
-    const watcher = { prefix: checkPrefix(prefix), fn };
-    this.watchers.add(watcher);
-    return () => {
-      this.watchers.delete(watcher);
-    };
+  watch(prefix: string, fn: (change: StoreChange) => void): () => void {
+    checkPrefix(prefix);
+    this.ensureOpen();
+    return this.fanout.watch(prefix, fn);
+  }
+
+  revision(): number {
+    this.ensureOpen();
+    return this.stmt.revision.get()!.revision;
+  }
+
+  async grantLease(ttlSeconds: number): Promise<StoreLease> {
+    checkLeaseTtl(ttlSeconds);
+    this.ensureOpen();
+    const id = this.nextLease++;
+    const lease = new SqliteLease(id, ttlSeconds, {
+      put: (key, value) => this.putWithLease(key, value, id),
+      revoke: async () => this.revokeLease(id),
+      check: () => this.ensureOpen(),
+    });
+    this.leases.set(id, lease);
+    return lease;
+  }
+
+  /** SQLite keeps no history beyond the rows: nothing to compact, tombstones kept. */
+  async maintain(): Promise<MaintenanceReport> {
+    this.ensureOpen();
+    return { compactedRevision: 0, tombstonesRemoved: 0 };
   }
 
   backup(dest: string): void {
-    if (this.depth > 0) throw new StoreError('cannot back up the store inside a transaction');
+    this.ensureOpen();
+    if (this.committing) throw new StoreError('cannot back up the store inside a transaction');
     const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}.tmp`);
     rmSync(tmp, { force: true });
     try {
@@ -184,74 +215,139 @@ class SqliteKvStore implements SqliteStore {
     } finally {
       rmSync(tmp, { force: true });
     }
-    this.log?.info({ dest }, 'store backed up');
+    this.options.logger?.info({ dest }, 'store backed up');
   }
 
-  close(): void {
-    if (!this.db.open) return;
-    this.watchers.clear();
-    this.db.close();
-  }
-
-  /** One operation: its own transaction, or a plain step of the enclosing one. */
-  private atomically<R>(fn: () => R): R {
-    return this.depth > 0 ? fn() : this.transaction(fn);
-  }
-
-  private write(key: string, value: Json): number {
-    const encoded = encodeValue(key, value);
-    const revision = (this.stmt.revision.get(key)?.revision ?? 0) + 1;
-    this.stmt.upsert.run(key, encoded, revision, this.stampRevision());
-    if (this.watchers.size > 0) {
-      this.pending.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      for (const lease of [...this.leases.values()]) await lease.revoke();
+    } finally {
+      this.closed = true;
+      this.fanout.close();
+      this.db.close();
     }
-    return revision;
+  }
+
+  // Reads of FileTx, inside the commit's SQLite transaction.
+
+  rowOf(key: string): Row | undefined {
+    return this.stmt.row.get(key);
+  }
+
+  listLive<T>(prefix: string): StoreEntry<T>[] {
+    return this.stmt.list.all(prefixPattern(prefix)).map((r) => toEntry<T>(r));
+  }
+
+  ensureOpen(): void {
+    if (this.closed) throw new StoreError(`store ${this.path} is closed`);
+  }
+
+  private async putWithLease(key: string, value: Json, lease: number): Promise<number> {
+    checkKey(key);
+    const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
+    return this.commit((w, revision) => {
+      w.put(key, encoded, lease);
+      return revision;
+    });
+  }
+
+  private revokeLease(id: number): void {
+    if (!this.leases.delete(id) || this.closed) return;
+    this.commit((w) => {
+      for (const { key } of this.stmt.leased.all(id)) w.delete(key);
+    });
   }
 
   /**
-   * The global revision this transaction's writes carry (the asynchronous store's
-   * mod_revision): one past the committed counter, which cannot move while this
-   * connection holds the write lock. Setting the counter again on every write keeps it
-   * right when a nested transaction's savepoint rolled back an earlier setting.
+   * One IMMEDIATE transaction: `body` reads and writes; its changes take the next revision
+   * and reach watchers once it has committed, before the caller's promise resolves.
    */
-  private stampRevision(): number {
-    this.txRevision ??= this.stmt.storeRevision.get()!.revision + 1;
-    this.stmt.setStoreRevision.run(this.txRevision);
-    return this.txRevision;
+  private commit<R>(body: (w: Writer, revision: number) => R): R {
+    this.ensureOpen();
+    if (this.committing) {
+      throw new StoreError('a store write inside a transaction: write through its tx instead');
+    }
+    let revision = 0;
+    let changes: StoreChange[] = [];
+    const run = this.db.transaction(() => {
+      revision = this.stmt.revision.get()!.revision + 1;
+      changes = [];
+      const writer: Writer = {
+        put: (key, encoded, lease = 0) => {
+          const before = this.stmt.row.get(key)?.revision ?? 0;
+          this.stmt.upsert.run(key, encoded, before + 1, revision, lease);
+          changes.push({ type: 'put', key, value: JSON.parse(encoded) as Json, revision });
+        },
+        delete: (key) => {
+          const row = this.stmt.row.get(key);
+          if (!row || row.deleted) return false;
+          this.stmt.tombstone.run(revision, key);
+          changes.push({ type: 'delete', key, revision });
+          return true;
+        },
+      };
+      const result = body(writer, revision);
+      if (changes.length > 0) this.stmt.setRevision.run(revision);
+      return result;
+    });
+    this.committing = true;
+    let result: R;
+    try {
+      result = run.immediate();
+    } catch (err) {
+      throw sqliteError(err, this.path);
+    } finally {
+      this.committing = false;
+    }
+    this.fanout.offer(changes);
+    this.fanout.deliver();
+    return result;
+  }
+}
+
+/** A transaction's reads, inside the commit: the file as it is, with its own writes applied. */
+class FileTx implements StoreTx {
+  readonly writes = new TxWrites();
+
+  constructor(private readonly store: SqliteFileStore) {}
+
+  get<T = Json>(key: string): StoreEntry<T> | undefined {
+    checkKey(key);
+    const own = this.writes.own<T>(key);
+    if (own !== undefined) return own ?? undefined;
+    const row = this.store.rowOf(key);
+    return row && !row.deleted ? toEntry<T>(row) : undefined;
   }
 
-  private deliver(): void {
-    this.committed.push(...this.pending);
-    this.pending = [];
-    // A watcher that writes commits again from inside this loop: its events queue behind
-    // the ones being delivered, so every watcher sees changes in commit order.
-    if (this.delivering) return;
-    this.delivering = true;
-    try {
-      for (let event = this.committed.shift(); event; event = this.committed.shift()) {
-        for (const w of [...this.watchers]) {
-          if (!event.key.startsWith(w.prefix)) continue;
-          try {
-            w.fn(event);
-          } catch (err) {
-            // A failing watcher must not undo a committed change or starve the others.
-            this.log?.error({ err, storeKey: event.key }, 'store watcher threw');
-          }
-        }
-      }
-    } finally {
-      this.delivering = false;
-    }
+  list<T = Json>(prefix: string): StoreEntry<T>[] {
+    checkPrefix(prefix);
+    return this.writes.merge(prefix, this.store.listLive<T>(prefix));
+  }
+
+  put(key: string, value: Json): void {
+    this.writes.put(key, value);
+  }
+
+  delete(key: string): void {
+    this.writes.delete(key);
   }
 }
 
 function toEntry<T>(row: Row): StoreEntry<T> {
-  return { key: row.key, value: JSON.parse(row.value) as T, revision: row.revision };
+  return { key: row.key, value: JSON.parse(row.value) as T, revision: row.mod_revision };
 }
 
-function readonlyError(err: unknown, path: string): unknown {
-  if ((err as { code?: string }).code === 'SQLITE_READONLY') {
-    return new StoreError(`store ${path} is open read-only`);
+/** GLOB pattern matching keys that start with `prefix` (its wildcards escaped). */
+function prefixPattern(prefix: string): string {
+  return prefix.replace(/[*?[]/g, (c) => `[${c}]`) + '*';
+}
+
+function sqliteError(err: unknown, path: string): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === 'SQLITE_READONLY') return new StoreError(`store ${path} is open read-only`);
+  if (code === 'SQLITE_BUSY') {
+    return new StoreUnavailableError(`store ${path} is locked by another writer; nothing written`);
   }
   return err;
 }
@@ -262,14 +358,5 @@ function linkNoReplace(from: string, to: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${to} already exists`);
     throw err;
-  }
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
