@@ -17,8 +17,8 @@ export function faultMethods(faults: FaultService): ApiMethod[] {
     defineMethod<{ faultTypes?: FaultTypes }>({
       name: 'ClearClusterFaults',
       params: { type: 'object', properties: { faultTypes } },
-      handler: (p) => {
-        faults.clear(p.faultTypes ?? 'resolved');
+      handler: async (p) => {
+        await faults.clear(p.faultTypes ?? 'resolved');
         return {};
       },
     }),

@@ -6,7 +6,7 @@
 // (or a step of the caller's, with the *In variants, so a fault commits with the change
 // that causes it).
 import type { Logger } from 'pino';
-import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
+import type { Json, Store, StoreChange, StoreTx } from '../../store/store';
 import { FAULT_CODES, isFaultCode, type FaultCode } from './fault-codes';
 import {
   CURRENT_PREFIX,
@@ -41,17 +41,25 @@ const MAX_DETAILS = 1000;
 export class FaultService {
   private readonly listeners = new Set<(change: FaultChange) => void>();
   private readonly unwatch: () => void;
+  /** The highest fault ID announced: IDs are never reused, so a higher one is a new fault. */
+  private highestID: number;
 
   constructor(
     private readonly store: Store,
     private readonly logger?: Logger,
   ) {
+    this.highestID = store.get<number>(NEXT_ID_KEY)?.value ?? 0;
     // Changes are announced from the store's watch: only once committed, in commit order.
     this.unwatch = store.watch(RECORD_PREFIX, (event) => this.announce(event));
   }
 
   /** Raises the fault of (code, subject), or updates it in place; no write if unchanged. */
-  raise(code: FaultCode, subject: FaultSubject, details: string, facts?: FaultFacts): ClusterFault {
+  raise(
+    code: FaultCode,
+    subject: FaultSubject,
+    details: string,
+    facts?: FaultFacts,
+  ): Promise<ClusterFault> {
     return this.store.transaction((tx) => this.raiseIn(tx, code, subject, details, facts));
   }
 
@@ -111,7 +119,7 @@ export class FaultService {
   }
 
   /** Marks the current fault of (code, subject) resolved; undefined when there is none. */
-  resolve(code: FaultCode, subject: FaultSubject): ClusterFault | undefined {
+  resolve(code: FaultCode, subject: FaultSubject): Promise<ClusterFault | undefined> {
     return this.store.transaction((tx) => this.resolveIn(tx, code, subject));
   }
 
@@ -134,7 +142,7 @@ export class FaultService {
     code: NodeDrivesCode,
     nodeID: number,
     driveIDs: number[],
-  ): ClusterFault | undefined {
+  ): Promise<ClusterFault | undefined> {
     return this.store.transaction((tx) => this.reportNodeDrivesIn(tx, code, nodeID, driveIDs));
   }
 
@@ -160,8 +168,8 @@ export class FaultService {
    * ClearClusterFaults: forgets the faults of `faultTypes` in one transaction. A current
    * fault cleared while its cause persists comes back, with a new ID, at its next raise().
    */
-  clear(faultTypes: FaultTypes = 'resolved'): number {
-    const cleared = this.store.transaction((tx) => {
+  async clear(faultTypes: FaultTypes = 'resolved'): Promise<number> {
+    const cleared = await this.store.transaction((tx) => {
       const gone = readFaults(tx, faultTypes);
       for (const fault of gone) tx.delete(recordKey(fault.clusterFaultID));
       const ids = new Set(gone.map((f) => f.clusterFaultID));
@@ -194,8 +202,8 @@ export class FaultService {
     return fault && !fault.resolved ? fault : undefined;
   }
 
-  private announce(event: WatchEvent): void {
-    const change = toChange(event);
+  private announce(event: StoreChange): void {
+    const change = this.toChange(event);
     if (change.change === 'cleared') {
       this.logger?.debug({ clusterFaultID: change.clusterFaultID }, 'cluster fault cleared');
     } else {
@@ -213,16 +221,18 @@ export class FaultService {
       }
     }
   }
-}
 
-function toChange(event: WatchEvent): FaultChange {
-  if (event.type === 'delete') {
-    return { change: 'cleared', clusterFaultID: Number(event.key.slice(RECORD_PREFIX.length)) };
+  private toChange(event: StoreChange): FaultChange {
+    if (event.type === 'delete') {
+      return { change: 'cleared', clusterFaultID: Number(event.key.slice(RECORD_PREFIX.length)) };
+    }
+    const fault = event.value as unknown as ClusterFault;
+    if (fault.clusterFaultID > this.highestID) {
+      this.highestID = fault.clusterFaultID;
+      return { change: 'raised', fault };
+    }
+    return { change: fault.resolved ? 'resolved' : 'updated', fault };
   }
-  const fault = event.value as unknown as ClusterFault;
-  // Fault IDs are never reused, so a record's first revision is its raise.
-  if (event.revision === 1) return { change: 'raised', fault };
-  return { change: fault.resolved ? 'resolved' : 'updated', fault };
 }
 
 function faultData(subject: FaultSubject, facts: FaultFacts): ClusterFault['data'] {

@@ -10,6 +10,7 @@ import { getDrive, listDriveRecords, putDrive } from '../drives/drive-records';
 import { getEar, putEar } from '../ear-state';
 import { ElementError } from '../errors';
 import { mapLimit } from '../../util/map-limit';
+import { writeInChunks } from '../store-chunks';
 import { unlockAndDisableLocking } from './drive-locking';
 import type { EarDeps } from './ear-deps';
 import { DISABLE_FAILED_PREFIX } from './ear-faults';
@@ -17,8 +18,8 @@ import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys, markKeyDestroyed } from './key-retirement';
 
 /** DisableEncryptionAtRest's check, then `disabling`; finishDisable does the drives. */
-export function beginDisable(deps: EarDeps): void {
-  deps.store.transaction((tx) => {
+export async function beginDisable(deps: EarDeps): Promise<void> {
+  await deps.store.transaction((tx) => {
     const ear = getEar(tx);
     if (ear.state !== 'enabled') {
       throw new ElementError(
@@ -38,9 +39,9 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
     (d) =>
       d.keyID && d.step !== 'erasing' && (d.security === 'enabled' || d.security === 'disabling'),
   );
-  deps.store.transaction((tx) => {
-    for (const d of drives) putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' });
-  });
+  await writeInChunks(deps.store, drives, 1, (tx, d) =>
+    putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' }),
+  );
   const aks = await loadAks(
     deps,
     drives.map((d) => d.keyID!),
@@ -51,9 +52,9 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
       try {
         if (ak instanceof Error) throw ak;
         await unlockAndDisableLocking(deps.openDrive(d), ak);
-        keepAkAsSealedOwnerKey(deps, d.driveID, ak);
+        await keepAkAsSealedOwnerKey(deps, d.driveID, ak);
       } catch (err) {
-        deps.store.transaction((tx) => {
+        await deps.store.transaction((tx) => {
           putDrive(tx, {
             ...getDrive(tx, d.driveID),
             driveSecurityFaultReason: `${DISABLE_FAILED_PREFIX}${(err as Error).message}`,
@@ -71,7 +72,7 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
   // Still `disabling`: retried.
   if (listDriveRecords(deps.store).some((d) => d.security === 'disabling')) return;
   await destroyPendingKeys(deps);
-  deps.store.transaction((tx) => {
+  await deps.store.transaction((tx) => {
     const { keyProviderID } = getEar(tx);
     putEar(tx, 'disabled', null);
     auditEarReached(tx, 'EncryptionAtRestDisabled', keyProviderID);
@@ -85,8 +86,8 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
  * key record becomes pendingDestroy (destroyPendingKeys destroys it at its provider, or drops
  * it when sealed). The drive is no longer secured.
  */
-function keepAkAsSealedOwnerKey(deps: EarDeps, driveID: number, ak: Buffer): void {
-  deps.store.transaction((tx) => {
+async function keepAkAsSealedOwnerKey(deps: EarDeps, driveID: number, ak: Buffer): Promise<void> {
+  await deps.store.transaction((tx) => {
     const d = getDrive(tx, driveID);
     const old = getKeyRecord(tx, d.keyID!)!;
     const owner = keyRecordFor(

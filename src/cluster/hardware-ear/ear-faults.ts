@@ -14,7 +14,7 @@ export const DISABLE_FAILED_PREFIX = 'disable: ';
 /** ekmd runs one node per cluster; its drives report nodeID 1 (see driveView). */
 const NODE_ID = 1;
 
-export function reportEarFaults(store: Store, faults: FaultService): void {
+export async function reportEarFaults(store: Store, faults: FaultService): Promise<void> {
   const { state } = getEar(store);
   const drives = listDriveRecords(store).filter((d) => d.present);
   const enableFailed =
@@ -25,19 +25,19 @@ export function reportEarFaults(store: Store, faults: FaultService): void {
     state === 'disabling'
       ? drives.filter((d) => d.driveSecurityFaultReason.startsWith(DISABLE_FAILED_PREFIX))
       : [];
-  raiseOrResolve(faults, 'enableDriveSecurityFailed', 'enable', enableFailed);
-  raiseOrResolve(faults, 'disableDriveSecurityFailed', 'disable', disableFailed);
+  await raiseOrResolve(faults, 'enableDriveSecurityFailed', 'enable', enableFailed);
+  await raiseOrResolve(faults, 'disableDriveSecurityFailed', 'disable', disableFailed);
 }
 
 /** The fault `code` raised with the drives that failed, or resolved when none did. */
-function raiseOrResolve(
+async function raiseOrResolve(
   faults: FaultService,
   code: 'enableDriveSecurityFailed' | 'disableDriveSecurityFailed',
   action: string,
   failed: DriveRecord[],
-): void {
+): Promise<void> {
   if (failed.length === 0) {
-    faults.resolve(code, { nodeID: NODE_ID });
+    await faults.resolve(code, { nodeID: NODE_ID });
     return;
   }
   // Reasons are the drive's own driveSecurityFaultReason (ListDrives shows it): no secrets.
@@ -47,5 +47,7 @@ function raiseOrResolve(
     )
     .join('; ');
   const details = `Node ID ${NODE_ID} has ${failed.length} drive(s) that failed to ${action} drive security (${reasons}).`;
-  faults.raise(code, { nodeID: NODE_ID }, details, { driveIDs: failed.map((d) => d.driveID) });
+  await faults.raise(code, { nodeID: NODE_ID }, details, {
+    driveIDs: failed.map((d) => d.driveID),
+  });
 }

@@ -46,8 +46,8 @@ function refusedOwnership(d: DriveRecord): boolean {
  * changing nothing, when EAR is not disabled, the provider cannot be reached or a present
  * drive cannot encrypt.
  */
-export function beginEnable(deps: EarDeps, keyProviderID: number | undefined): void {
-  deps.store.transaction((tx) => {
+export async function beginEnable(deps: EarDeps, keyProviderID: number | undefined): Promise<void> {
+  await deps.store.transaction((tx) => {
     clusterUuid(tx);
     const { state } = getEar(tx);
     if (state !== 'disabled') {
@@ -86,7 +86,7 @@ export async function finishEnable(deps: EarDeps): Promise<void> {
   await destroyPendingKeys(deps);
   if (listDriveRecords(deps.store).some((d) => d.security === 'provisioning')) return;
   crashPoint('ear.afterEnable');
-  deps.store.transaction((tx) => {
+  await deps.store.transaction((tx) => {
     if (getEar(tx).state !== 'enabling') return;
     putEar(tx, 'enabled', keyProviderID);
     auditEarReached(tx, 'EncryptionAtRestEnabled', keyProviderID);
@@ -119,7 +119,7 @@ export async function secureAddedDrives(
  * provisioned again; the others are left as they are. Returns the drives released. Throws,
  * changing nothing, when a drive ID is unknown.
  */
-export function forgetOwnershipRefusals(deps: EarDeps, driveIDs: number[]): number[] {
+export function forgetOwnershipRefusals(deps: EarDeps, driveIDs: number[]): Promise<number[]> {
   return deps.store.transaction((tx) => {
     const drives = driveIDs.map((id) => getDrive(tx, id)); // all exist, or no change
     return drives.filter(refusedOwnership).map((d) => {

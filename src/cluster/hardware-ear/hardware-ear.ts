@@ -90,14 +90,14 @@ export class HardwareEarService implements DriveSecurer {
   }
 
   /** EnableEncryptionAtRest: checks, then `enabling` and the drives in the background. */
-  enable(keyProviderID?: number): void {
-    beginEnable(this.deps, keyProviderID);
+  async enable(keyProviderID?: number): Promise<void> {
+    await beginEnable(this.deps, keyProviderID);
     this.jobs.enqueue(() => finishEnable(this.deps));
   }
 
   /** DisableEncryptionAtRest: `disabling`, then the drives in the background. */
-  disable(): void {
-    beginDisable(this.deps);
+  async disable(): Promise<void> {
+    await beginDisable(this.deps);
     this.jobs.enqueue(() => finishDisable(this.deps));
   }
 
@@ -130,8 +130,8 @@ export class HardwareEarService implements DriveSecurer {
    * presenting the MSID to one still owned would burn one of its tries. Returns the drives
    * released; an unknown drive ID changes nothing.
    */
-  releaseRefused(driveIDs: number[]): number[] {
-    const released = forgetOwnershipRefusals(this.deps, driveIDs);
+  async releaseRefused(driveIDs: number[]): Promise<number[]> {
+    const released = await forgetOwnershipRefusals(this.deps, driveIDs);
     this.options.logger?.info({ driveIDs: released }, 'drive refusals released by the operator');
     if (released.length) {
       this.secure(released).catch((err: unknown) => {
@@ -149,7 +149,7 @@ export class HardwareEarService implements DriveSecurer {
       const ear = getEar(this.store);
       if (ear.state !== 'enabled') return new Map<number, string>();
       const notSecured = await secureAddedDrives(this.deps, driveIDs, ear.keyProviderID);
-      this.reportFaults(); // raised before AddDrives hears of the failure
+      await this.reportFaults(); // raised before AddDrives hears of the failure
       return notSecured;
     });
   }
@@ -165,10 +165,10 @@ export class HardwareEarService implements DriveSecurer {
     return this.jobs.enqueueForResult(() => eraseDrives(this.deps, driveIDs));
   }
 
-  private reportFaults(): void {
+  private async reportFaults(): Promise<void> {
     if (!this.options.faults) return;
     try {
-      reportEarFaults(this.store, this.options.faults);
+      await reportEarFaults(this.store, this.options.faults);
     } catch (err) {
       // A fault that cannot be written must not stop the drive work.
       this.options.logger?.error({ err: (err as Error).message }, 'EAR faults not reported');

@@ -8,8 +8,8 @@ import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
 
 export interface JobChainHooks {
-  /** After every job, failed or not. */
-  afterEachJob(): void;
+  /** After every job, failed or not; the next job waits for it. */
+  afterEachJob(): Promise<void>;
   /** Whether work remains that a retry should take up. */
   hasUnfinishedWork(): boolean;
   /** Queues the jobs that take unfinished work up again. */
@@ -37,10 +37,8 @@ export class JobChain {
       .catch((err) => {
         this.logger?.warn({ err: (err as Error).message }, 'hardware EAR work failed');
       })
-      .then(() => {
-        this.hooks.afterEachJob();
-        this.retryIfUnfinished();
-      });
+      .then(() => this.hooks.afterEachJob())
+      .then(() => this.retryIfUnfinished());
   }
 
   /** `work` queued like enqueue's, but its result (or error) goes to the caller. */

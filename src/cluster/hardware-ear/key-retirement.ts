@@ -10,7 +10,11 @@ import { destroyAks, findAks } from '../drive-keys/kmip-keys';
 import type { DriveRecord } from '../drives/drive-records';
 import { clusterUuid } from '../ear-state';
 import { groupBy } from '../../util/group-by';
+import { writeInChunks } from '../store-chunks';
 import { withProvider, type EarDeps } from './ear-deps';
+
+/** A key marked destroyed and its audit record (the record and the audit sequence). */
+const KEY_DESTROYED_WRITES = 3;
 
 /**
  * Keys pendingDestroy: revoked and destroyed at their provider, in one message each. A
@@ -39,12 +43,10 @@ export async function destroyPendingKeys(deps: EarDeps): Promise<void> {
         continue;
       }
     }
-    deps.store.transaction((tx) => {
-      for (const k of keys) {
-        if (failed.includes(k.kmipUID ?? '')) continue;
-        markKeyDestroyed(tx, k.keyID);
-        auditAkDestroyed(tx, k, 'no drive holds it any more');
-      }
+    const destroyed = keys.filter((k) => !failed.includes(k.kmipUID ?? ''));
+    await writeInChunks(deps.store, destroyed, KEY_DESTROYED_WRITES, (tx, k) => {
+      markKeyDestroyed(tx, k.keyID);
+      auditAkDestroyed(tx, k, 'no drive holds it any more');
     });
   }
 }
@@ -66,11 +68,9 @@ export async function destroyAksOfInterruptedRegister(deps: EarDeps): Promise<vo
       const failed = await destroyAks(p, await findAks(p, uuid, keys));
       if (failed.length) throw new Error(`could not destroy ${failed.length} unrecorded AK(s)`);
     });
-    deps.store.transaction((tx) => {
-      for (const k of keys) {
-        markKeyDestroyed(tx, k.keyID);
-        auditAkDestroyed(tx, k, 'registered by an interrupted Enable, never given to a drive');
-      }
+    await writeInChunks(deps.store, keys, KEY_DESTROYED_WRITES, (tx, k) => {
+      markKeyDestroyed(tx, k.keyID);
+      auditAkDestroyed(tx, k, 'registered by an interrupted Enable, never given to a drive');
     });
     deps.logger?.info({ keyProviderID, count: keys.length }, 'unrecorded AKs destroyed');
   }

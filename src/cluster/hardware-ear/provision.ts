@@ -18,6 +18,7 @@ import { registerAks } from '../drive-keys/kmip-keys';
 import { clusterUuid } from '../ear-state';
 import { crashPoint } from '../test-hooks';
 import { mapLimit } from '../../util/map-limit';
+import { writeInChunks } from '../store-chunks';
 import {
   OWNERSHIP_UNCONFIRMED,
   rekeyAndSecure,
@@ -48,31 +49,31 @@ export async function provisionDrives(
   try {
     if (keyProviderID !== null) {
       // Known before Register: a crash after it leaves keys a restart can find by Name.
-      deps.store.transaction((tx) => {
-        for (const k of keys) putKeyRecord(tx, keyRecordFor(k, { keyProviderID, kmipUID: null }));
-      });
+      await writeInChunks(deps.store, keys, 1, (tx, k) =>
+        putKeyRecord(tx, keyRecordFor(k, { keyProviderID, kmipUID: null })),
+      );
     }
     const records = await registerOrSealKeys(deps, keys, keyProviderID);
     crashPoint('ear.afterRegister');
-    deps.store.transaction((tx) => {
-      for (const k of keys) {
-        const d = getDrive(tx, k.driveID);
-        const r = records.get(k.keyID)!;
-        if (typeof r === 'string') {
-          markKeyDestroyed(tx, k.keyID);
-          putDrive(tx, { ...d, security: 'failed', driveSecurityFaultReason: r });
-          continue;
-        }
-        putKeyRecord(tx, r);
-        putDrive(tx, {
-          ...d,
-          security: 'provisioning',
-          step: 'recorded',
-          keyID: k.keyID,
-          keyProviderID,
-          driveSecurityFaultReason: 'none',
-        });
+    // A crash between chunks leaves the rest as keys recorded before Register: a restart
+    // destroys those at the server by Name and their drives are provisioned again.
+    await writeInChunks(deps.store, keys, 2, (tx, k) => {
+      const d = getDrive(tx, k.driveID);
+      const r = records.get(k.keyID)!;
+      if (typeof r === 'string') {
+        markKeyDestroyed(tx, k.keyID);
+        putDrive(tx, { ...d, security: 'failed', driveSecurityFaultReason: r });
+        return;
       }
+      putKeyRecord(tx, r);
+      putDrive(tx, {
+        ...d,
+        security: 'provisioning',
+        step: 'recorded',
+        keyID: k.keyID,
+        keyProviderID,
+        driveSecurityFaultReason: 'none',
+      });
     });
     crashPoint('ear.afterRecord');
     const recorded = keys.filter((k) => typeof records.get(k.keyID) !== 'string');
@@ -115,9 +116,9 @@ async function registerOrSealKeys(
 
 /** Drives recorded as provisioning: mark them `owning`, then own, lock and verify each. */
 async function secureRecordedDrives(deps: EarDeps, work: DriveWork[]): Promise<void> {
-  deps.store.transaction((tx) => {
-    for (const { driveID } of work) putDrive(tx, { ...getDrive(tx, driveID), step: 'owning' });
-  });
+  await writeInChunks(deps.store, work, 1, (tx, { driveID }) =>
+    putDrive(tx, { ...getDrive(tx, driveID), step: 'owning' }),
+  );
   await secureEachDrive(deps, work, async ({ driveID, ak }) => {
     const d = getDrive(deps.store, driveID);
     const opal = deps.openDrive(d);
@@ -180,13 +181,17 @@ async function secureEachDrive(
     } catch (err) {
       outcome = { kind: 'failed', reason: (err as Error).message };
     }
-    recordSecureOutcome(deps, w.driveID, outcome);
+    await recordSecureOutcome(deps, w.driveID, outcome);
   });
 }
 
 /** The drive's record ends its provisioning: enabled, or failed (see SecureOutcome). */
-function recordSecureOutcome(deps: EarDeps, driveID: number, outcome: SecureOutcome): void {
-  deps.store.transaction((tx) => {
+async function recordSecureOutcome(
+  deps: EarDeps,
+  driveID: number,
+  outcome: SecureOutcome,
+): Promise<void> {
+  await deps.store.transaction((tx) => {
     const d = getDrive(tx, driveID);
     if (outcome.kind === 'enabled') {
       putDrive(tx, { ...d, security: 'enabled', step: null, driveSecurityFaultReason: 'none' });

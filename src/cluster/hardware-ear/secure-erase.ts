@@ -66,7 +66,7 @@ async function eraseDrive(deps: EarDeps, d: DriveRecord, byRecovery: boolean): P
       checkAnswering(status);
       const { lockingEnabled } = status;
       // Before the revert: with what a restart needs to tell whether it reached the drive.
-      deps.store.transaction((tx) => {
+      await deps.store.transaction((tx) => {
         const now = getDrive(tx, d.driveID);
         putDrive(tx, { ...now, step: 'erasing', erase: { sidKeyID, lockingEnabled } });
       });
@@ -82,11 +82,12 @@ async function eraseDrive(deps: EarDeps, d: DriveRecord, byRecovery: boolean): P
     // failing otherwise may have reached the drive, and recovery retries what it could
     // not do yet (a key server or drive out of reach) until the erase is finished.
     const refused = err instanceof EraseRefused || err instanceof OpalStatusError;
-    if (refused || (!revertAttempted && !byRecovery)) dropEraseJournal(deps, d.driveID, byRecovery);
+    if (refused || (!revertAttempted && !byRecovery))
+      await dropEraseJournal(deps, d.driveID, byRecovery);
     throw err;
   }
   crashPoint('erase.afterRevert');
-  recordDriveErased(deps, d.driveID, byRecovery);
+  await recordDriveErased(deps, d.driveID, byRecovery);
   crashPoint('erase.afterRecord');
 }
 
@@ -94,8 +95,12 @@ async function eraseDrive(deps: EarDeps, d: DriveRecord, byRecovery: boolean): P
  * The drive is in factory state: its keys go (an AK at a key server is destroyed there by
  * destroyPendingKeys) and its record says so, journal closed, in one transaction.
  */
-function recordDriveErased(deps: EarDeps, driveID: number, byRecovery: boolean): void {
-  deps.store.transaction((tx) => {
+async function recordDriveErased(
+  deps: EarDeps,
+  driveID: number,
+  byRecovery: boolean,
+): Promise<void> {
+  await deps.store.transaction((tx) => {
     const now = getDrive(tx, driveID);
     discardDriveKeys(tx, now, 'its drive was crypto-erased');
     recordAuditIn(tx, {
@@ -122,8 +127,12 @@ function recordDriveErased(deps: EarDeps, driveID: number, byRecovery: boolean):
 }
 
 /** The erase did not reach the drive: it keeps its keys and data, as before the call. */
-function dropEraseJournal(deps: EarDeps, driveID: number, byRecovery: boolean): void {
-  deps.store.transaction((tx) => {
+async function dropEraseJournal(
+  deps: EarDeps,
+  driveID: number,
+  byRecovery: boolean,
+): Promise<void> {
+  await deps.store.transaction((tx) => {
     const now = getDrive(tx, driveID);
     putDrive(tx, {
       ...withoutEraseJournal(now),
@@ -173,15 +182,15 @@ async function finishInterruptedErase(deps: EarDeps, d: DriveRecord): Promise<vo
   }
   if (refused === undefined) return recordDriveErased(deps, d.driveID, true);
   deps.logger?.warn({ driveID: d.driveID, reason: refused }, 'erase not finished');
-  recordOwnedElsewhere(deps, d.driveID, refused);
+  await recordOwnedElsewhere(deps, d.driveID, refused);
 }
 
 /**
  * The drive refused both its recorded SID key and MSID: someone else owns it. None of
  * our keys is of use to it any more, so they go, and the drive shows why (PSID revert).
  */
-function recordOwnedElsewhere(deps: EarDeps, driveID: number, reason: string): void {
-  deps.store.transaction((tx) => {
+async function recordOwnedElsewhere(deps: EarDeps, driveID: number, reason: string): Promise<void> {
+  await deps.store.transaction((tx) => {
     const now = getDrive(tx, driveID);
     discardDriveKeys(tx, now, 'its drive refused it and is owned elsewhere');
     putDrive(tx, {
@@ -204,13 +213,13 @@ function recordOwnedElsewhere(deps: EarDeps, driveID: number, reason: string): v
 async function ownWithThrowawayKey(deps: EarDeps, d: DriveRecord): Promise<string> {
   const key = newDriveKey(d.driveID, d.serial);
   try {
-    deps.store.transaction((tx) => {
+    await deps.store.transaction((tx) => {
       putKeyRecord(tx, keyRecordFor(key, { sealer: deps.sealer }));
       putDrive(tx, { ...getDrive(tx, d.driveID), ownerKeyID: key.keyID });
     });
     const refusal = await takeOwnershipOnly(deps.openDrive(d), key.ak);
     if (refusal) {
-      deps.store.transaction((tx) => {
+      await deps.store.transaction((tx) => {
         markKeyDestroyed(tx, key.keyID);
         putDrive(tx, {
           ...getDrive(tx, d.driveID),
