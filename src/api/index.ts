@@ -11,6 +11,7 @@ import { AuditBatcher, recordAudit, type AuditEvent } from '../cluster/audit';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
+import { API_LIMITS, capConnections, TIMEOUT_CHECK_INTERVAL_MS } from './connection-limits';
 import { Dispatcher } from './dispatcher';
 import { requestHandler } from './http';
 import type { ApiMethod } from './method';
@@ -84,11 +85,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   );
   const identity = options.tls ?? (await selfSigned(options));
   const server = createServer(
-    { cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' },
+    {
+      cert: identity.cert,
+      key: identity.key,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: API_LIMITS.handshakeTimeoutMs,
+      headersTimeout: API_LIMITS.headersTimeoutMs,
+      requestTimeout: API_LIMITS.requestTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
     requestHandler(auth, dispatcher, logger),
   );
   if (!options.tls) (identity.key as Buffer).fill(0);
-  server.requestTimeout = 60_000;
+  capConnections(server, API_LIMITS, logger);
   // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
   // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
   server.keepAliveTimeout = 30_000;
