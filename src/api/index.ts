@@ -7,7 +7,7 @@ import { openClusterServices, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/kmip-tester';
-import { AuditBatcher, recordAudit, type AuditEvent } from '../cluster/audit';
+import { AuditBatcher, LoginAudit } from '../cluster/audit';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -61,28 +61,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { logger } = options;
   const tester = options.tester ?? new KmipKeyServerTester({ ...options.kmip, logger });
   const services = await openClusterServices({ ...options, tester });
-  // The audit log lives in the store, beside the state it describes. Calls are audited in
-  // group commits (one per event-loop turn) that the reply waits for; refused logins are
-  // rare and written on their own.
-  const audit = (event: AuditEvent) => void recordAudit(options.store, event);
+  // The audit log lives in the store, beside the state it describes. Calls and refused
+  // logins are audited in group commits (one per event-loop turn); a call's reply waits
+  // for its record.
   const batcher = new AuditBatcher(options.store);
+  const loginAudit = new LoginAudit((event) => batcher.append(event), logger);
   const dispatcher = new Dispatcher(
     [...builtInMethods, ...(options.methods ?? [])],
     services,
     logger,
     (event) => batcher.append(event),
   );
-  const auth = new BasicAuth(services.admin, logger, (f) =>
-    audit({
-      source: 'auth',
-      action: 'Login',
-      user: f.user,
-      remoteAddress: f.remoteAddress,
-      params: { failures: f.failures },
-      outcome: 'xUnauthorized',
-      details: f.reason,
-    }),
-  );
+  const auth = new BasicAuth(services.admin, logger, (f) => loginAudit.record(f));
   const identity = options.tls ?? (await selfSigned(options));
   const server = createServer(
     {
@@ -113,11 +103,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     address: { host: address, port },
     services,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await loginAudit.flush();
+    },
   };
 }
 

@@ -13,5 +13,6 @@ export {
   type AuditSource,
 } from './audit-log';
 export { AuditBatcher } from './audit-batch';
+export { LoginAudit, type FailedLoginReport } from './login-audit';
 export { auditParams, isSecretName, REDACTED } from './audit-params';
 export { isAuditedMethod } from './audited-methods';
