@@ -11,7 +11,12 @@ import { AuditBatcher, LoginAudit } from '../cluster/audit';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
-import { API_LIMITS, capConnections, TIMEOUT_CHECK_INTERVAL_MS } from './connection-limits';
+import {
+  API_LIMITS,
+  capConnections,
+  TIMEOUT_CHECK_INTERVAL_MS,
+  type ApiLimits,
+} from './connection-limits';
 import { Dispatcher } from './dispatcher';
 import { requestHandler } from './http';
 import type { ApiMethod } from './method';
@@ -42,6 +47,8 @@ export interface ApiServerOptions {
   encryptionStates?: EncryptionStateSource;
   /** The cluster's name at CreateCluster; defaults to the host name. */
   nodeName?: string;
+  /** Timeouts and connection caps; default API_LIMITS. */
+  limits?: Partial<ApiLimits>;
 }
 
 export interface ApiServer {
@@ -73,21 +80,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     (event) => batcher.append(event),
   );
   const auth = new BasicAuth(services.admin, logger, (f) => loginAudit.record(f));
+  const limits = { ...API_LIMITS, ...options.limits };
   const identity = options.tls ?? (await selfSigned(options));
   const server = createServer(
     {
       cert: identity.cert,
       key: identity.key,
       minVersion: 'TLSv1.2',
-      handshakeTimeout: API_LIMITS.handshakeTimeoutMs,
-      headersTimeout: API_LIMITS.headersTimeoutMs,
-      requestTimeout: API_LIMITS.requestTimeoutMs,
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     },
     requestHandler(auth, dispatcher, logger),
   );
   if (!options.tls) (identity.key as Buffer).fill(0);
-  capConnections(server, API_LIMITS, logger);
+  capConnections(server, limits, logger);
   // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
   // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
   server.keepAliveTimeout = 30_000;

@@ -1,10 +1,12 @@
-// What one client may hold of the API server: connections over the per-client cap (16)
-// or the total cap (512) are closed at once; a stalled TLS handshake is cut within 10 s,
-// stalled request headers within 15 s and a stalled request body within 20 s.
+// What one client may hold of the API server: connections over the per-client cap (16),
+// the total cap (512) or the cap on handshakes in progress (32) are closed at once; a
+// stalled TLS handshake is cut within 10 s, stalled request headers within 15 s and a
+// stalled request body within 20 s.
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
+import { API_LIMITS } from '../../src/api/connection-limits';
 import { ContactRecorder } from './fixtures';
 import { BOOTSTRAP, startNode } from './node';
 
@@ -39,6 +41,17 @@ async function openRaw(port: number, localAddress: string): Promise<Probe> {
   return p;
 }
 
+/** A TLS connection from `localAddress`, once its handshake is done. */
+function tls(port: number, localAddress: string): Promise<Probe> {
+  return new Promise((resolve, reject) => {
+    const raw = connect({ host: '127.0.0.1', port, localAddress });
+    const s = tlsConnect({ socket: raw, rejectUnauthorized: false });
+    const p = probe(s);
+    s.once('secureConnect', () => resolve(p));
+    s.once('close', () => reject(new Error(`TLS connection from ${localAddress} closed`)));
+  });
+}
+
 /** ms until the server closes, or `deadlineMs` when it has not closed by then. */
 const closedWithin = (p: Probe, deadlineMs: number) =>
   Promise.race([p.closedAfter, delay(deadlineMs).then(() => deadlineMs)]);
@@ -61,10 +74,30 @@ t.test('connection caps and timeouts', async (t) => {
     await Promise.all([...one, other].map((p) => p.closedAfter));
   });
 
+  t.test('at most 32 handshakes at once; a finished one no longer counts', async (t) => {
+    const addresses = Array.from({ length: 40 }, (_, i) => `127.0.4.${i + 1}`);
+    const waiting = await Promise.all(addresses.map((a) => openRaw(port, a)));
+    opened.push(...waiting);
+    await delay(300);
+    t.equal(waiting.filter((p) => !p.closed).length, 32, '32 wait in their handshake');
+    drop(waiting);
+    await Promise.all(waiting.map((p) => p.closedAfter));
+    // Handshakes done one after another: each leaves the count when it completes.
+    const done: Probe[] = [];
+    for (let i = 0; i < 40; i++) done.push(await tls(port, `127.0.5.${i + 1}`));
+    opened.push(...done);
+    t.equal(done.filter((p) => !p.closed).length, 40, '40 connections after their handshakes');
+    drop(done);
+    await Promise.all(done.map((p) => p.closedAfter));
+  });
+
   t.test('at most 512 connections in all', async (t) => {
+    t.equal(API_LIMITS.maxConnections, 512);
+    // Without the handshake cap, so that idle TCP connections can reach the total.
+    const wide = await startNode(t, new ContactRecorder(), { limits: { maxHandshakes: 1000 } });
     const addresses = Array.from({ length: 34 }, (_, i) => `127.0.3.${i + 1}`);
     const all = await Promise.all(
-      addresses.flatMap((a) => Array.from({ length: 16 }, () => openRaw(port, a))),
+      addresses.flatMap((a) => Array.from({ length: 16 }, () => openRaw(wide.api.address.port, a))),
     );
     opened.push(...all);
     await delay(300);
@@ -77,14 +110,7 @@ t.test('connection caps and timeouts', async (t) => {
   t.test('stalled handshake, headers and body are cut', async (t) => {
     // All three at once: each waits for its own timeout.
     const silent = await openRaw(port, '127.0.0.9');
-    const tls = (localAddress: string) =>
-      new Promise<Probe>((resolve) => {
-        const raw = connect({ host: '127.0.0.1', port, localAddress });
-        const s = tlsConnect({ socket: raw, rejectUnauthorized: false });
-        const p = probe(s);
-        s.once('secureConnect', () => resolve(p));
-      });
-    const [headers, body] = await Promise.all([tls('127.0.0.10'), tls('127.0.0.11')]);
+    const [headers, body] = await Promise.all([tls(port, '127.0.0.10'), tls(port, '127.0.0.11')]);
     opened.push(silent, headers, body);
     headers.socket.write('POST /json-rpc/12.3 HTTP/1.1\r\nHost: ekmd\r\nContent-Le');
     const auth = Buffer.from(`${BOOTSTRAP.username}:${BOOTSTRAP.password}`).toString('base64');
