@@ -122,11 +122,11 @@ export class BasicAuth {
   async admit(header: string | undefined, client: string): Promise<Admission> {
     const fingerprint = header && createHmac('sha256', this.cacheKey).update(header).digest('hex');
     const cached = fingerprint ? this.verified.get(fingerprint) : undefined;
+    const source = clientSource(client);
     if (cached && cached.expires > Date.now() && cached.revision === this.admin.revision()) {
-      this.clients.reset(clientSource(client));
+      this.clients.reset(source);
       return { user: cached.user };
     }
-    const source = clientSource(client);
     const revision = this.admin.revision();
     const key = `${fingerprint}/${revision}`;
     const running = this.inFlight.get(key);
@@ -168,11 +168,10 @@ export class BasicAuth {
     await sleep(waitMs);
     if (!header) return { ok: false, user: '', reason: 'no credentials' };
     if (!credentials) return { ok: false, user: '', reason: 'malformed credentials' };
-    const v = lane;
-    if (v.inFlight >= v.max && v.queued >= MAX_QUEUED_VERIFICATIONS) return 'busy';
+    if (lane.inFlight >= lane.max && lane.queued >= MAX_QUEUED_VERIFICATIONS) return 'busy';
     if (lane === this.verifications && !this.untrustedChecks.take()) return 'busy';
     const { user, password } = credentials;
-    const ok = await v.run(() => this.admin.verify(user, password));
+    const ok = await lane.run(() => this.admin.verify(user, password));
     return { ok, user, reason: 'wrong user name or password' };
   }
 
