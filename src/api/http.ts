@@ -1,6 +1,7 @@
 // HTTPS front: route /json-rpc[/<version>], authenticate, read a bounded body, hand it to
 // the dispatcher and write the JSON reply. JSON-RPC errors travel with HTTP 200 (Element's
-// clients read the body whatever the status); only 401, 404, 405 and 413 use HTTP status.
+// clients read the body whatever the status); only 401, 404, 405 and 413 use HTTP status,
+// and 429 and 503 (with Retry-After) when login attempts are throttled.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
@@ -28,11 +29,17 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
       return discard(req, res, 405, '405 Method Not Allowed.');
     }
     const client = req.socket.remoteAddress ?? 'unknown';
-    const user = await auth.authenticate(req.headers.authorization, client);
-    if (user === undefined) {
+    const admission = await auth.admit(req.headers.authorization, client);
+    if ('throttled' in admission) {
+      res.setHeader('Retry-After', String(admission.retryAfterS));
+      const text = admission.throttled === 429 ? 'Too Many Requests' : 'Service Unavailable';
+      return discard(req, res, admission.throttled, `${admission.throttled} ${text}.`);
+    }
+    if (!('user' in admission)) {
       res.setHeader('WWW-Authenticate', 'Basic realm="ekmd"');
       return discard(req, res, 401, '401 Unauthorized.');
     }
+    const { user } = admission;
     const tooLargeToDrain = Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT_BYTES;
     if (tooLargeToDrain) res.setHeader('Connection', 'close');
     const body = tooLargeToDrain ? undefined : await readBody(req);

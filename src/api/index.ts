@@ -7,10 +7,16 @@ import { openClusterServices, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-servers/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/key-servers/kmip-tester';
-import { AuditBatcher, recordAudit, type AuditEvent } from '../cluster/audit';
+import { AuditBatcher, LoginAudit } from '../cluster/audit';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
+import {
+  API_LIMITS,
+  capConnections,
+  TIMEOUT_CHECK_INTERVAL_MS,
+  type ApiLimits,
+} from './connection-limits';
 import { Dispatcher } from './dispatcher';
 import { requestHandler } from './http';
 import type { ApiMethod } from './method';
@@ -41,6 +47,8 @@ export interface ApiServerOptions {
   encryptionStates?: EncryptionStateSource;
   /** The cluster's name at CreateCluster; defaults to the host name. */
   nodeName?: string;
+  /** Timeouts and connection caps; default API_LIMITS. */
+  limits?: Partial<ApiLimits>;
 }
 
 export interface ApiServer {
@@ -60,35 +68,34 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const { logger } = options;
   const tester = options.tester ?? new KmipKeyServerTester({ ...options.kmip, logger });
   const services = await openClusterServices({ ...options, tester });
-  // The audit log lives in the store, beside the state it describes. Calls are audited in
-  // group commits (one per event-loop turn) that the reply waits for; refused logins are
-  // rare and written on their own.
-  const audit = (event: AuditEvent) => void recordAudit(options.store, event);
+  // The audit log lives in the store, beside the state it describes. Calls and refused
+  // logins are audited in group commits (one per event-loop turn); a call's reply waits
+  // for its record.
   const batcher = new AuditBatcher(options.store);
+  const loginAudit = new LoginAudit((event) => batcher.append(event), logger);
   const dispatcher = new Dispatcher(
     [...builtInMethods, ...(options.methods ?? [])],
     services,
     logger,
     (event) => batcher.append(event),
   );
-  const auth = new BasicAuth(services.admin, logger, (f) =>
-    audit({
-      source: 'auth',
-      action: 'Login',
-      user: f.user,
-      remoteAddress: f.remoteAddress,
-      params: { failures: f.failures },
-      outcome: 'xUnauthorized',
-      details: f.reason,
-    }),
-  );
+  const auth = new BasicAuth(services.admin, logger, (f) => loginAudit.record(f));
+  const limits = { ...API_LIMITS, ...options.limits };
   const identity = options.tls ?? (await selfSigned(options));
   const server = createServer(
-    { cert: identity.cert, key: identity.key, minVersion: 'TLSv1.2' },
+    {
+      cert: identity.cert,
+      key: identity.key,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
     requestHandler(auth, dispatcher, logger),
   );
   if (!options.tls) (identity.key as Buffer).fill(0);
-  server.requestTimeout = 60_000;
+  capConnections(server, limits, logger);
   // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
   // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
   server.keepAliveTimeout = 30_000;
@@ -104,11 +111,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     address: { host: address, port },
     services,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await loginAudit.flush();
+    },
   };
 }
 

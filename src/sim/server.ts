@@ -2,11 +2,12 @@
 // DriveInventory (list, plug/unplug/relock events), the DataPath (attach/detach a DEK),
 // and the test-bench controls behind the ekmd-sim commands. Every request is validated;
 // a bad one gets an error answer, a malformed stream is disconnected, nothing crashes.
-import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { constants as os } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { listenPrivately } from '../util/private-socket';
 import { opalIoctlByRequest } from '../opal/abi';
 import { MediaError, type Fault } from './drive/sim-drive';
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type Frame } from '../opal/sim-socket/frame';
@@ -232,14 +233,8 @@ export class SimServer {
       socket.on('close', () => this.sockets.delete(socket));
       new Session(this.sim, socket, this.logger);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    chmodSync(this.socketPath, 0o600);
+    // 0600 from its first instant: drive PINs and DEKs cross this socket.
+    await listenPrivately(server, this.socketPath);
     this.server = server;
   }
 

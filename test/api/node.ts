@@ -4,9 +4,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer, type ApiServer } from '../../src/api';
+import { startApiServer, type ApiMethod, type ApiServer } from '../../src/api';
 import type { KeyServerTester } from '../../src/cluster/key-servers/key-server-tester';
 import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../src/store';
+import type { ApiLimits } from '../../src/api/connection-limits';
 import { API_CERT_FILE } from '../../src/store/state-files';
 import { withoutAudit } from '../../src/cluster/audit';
 import { ElementClient } from './element-client';
@@ -27,6 +28,11 @@ export interface TestNode {
 export async function startNode(
   t: { teardown(fn: () => unknown): void },
   tester: KeyServerTester,
+  extra: {
+    /** Methods served beside the built-in ones. */
+    methods?: ApiMethod[];
+    limits?: Partial<ApiLimits>;
+  } = {},
 ): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-api-'));
   const node = { dir } as TestNode;
@@ -41,6 +47,7 @@ export async function startNode(
       bootstrapAdmin: BOOTSTRAP,
       tester,
       nodeName: 'node-1',
+      ...extra,
     });
     const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     const previous = node.client;

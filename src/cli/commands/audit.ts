@@ -29,7 +29,7 @@ const audit: Subcommand = {
     'outcome; failed logins with the user name given and the address (never the',
     'password); events recorded by ekmd itself. Secrets are never recorded: passwords',
     'and keys show as [redacted], certificates as their SHA-256. The store keeps the',
-    'last 10,000 events.',
+    'last 10,000 operations and, in a ring of their own, the last 2,000 failed logins.',
     '',
     "The store is read from --state-dir DIR, EKMCTL_STATE_DIR, the dev daemon's .state,",
     'or /var/lib/ekmd; it is opened read-only and may be read while ekmd runs.',

@@ -5,7 +5,13 @@
 // before: the window between an operation's commit and its audit record's (a kill -9
 // there loses the record) is as short as it was, just shared.
 import type { Store } from '../../store/store';
-import { recordAudit, recordAuditIn, AUDIT_RETENTION, type AuditEvent } from './audit-log';
+import {
+  recordAudit,
+  recordAuditIn,
+  AUDIT_RETENTION,
+  LOGIN_AUDIT_RETENTION,
+  type AuditEvent,
+} from './audit-log';
 
 interface Pending {
   event: AuditEvent;
@@ -18,6 +24,7 @@ export class AuditBatcher {
   constructor(
     private readonly store: Store,
     private readonly retention = AUDIT_RETENTION,
+    private readonly loginRetention = LOGIN_AUDIT_RETENTION,
   ) {}
 
   /** Resolves once `event` is committed; rejects when it cannot be written. */
@@ -33,14 +40,14 @@ export class AuditBatcher {
     this.pending = [];
     try {
       this.store.transaction((tx) => {
-        for (const p of batch) recordAuditIn(tx, p.event, this.retention);
+        for (const p of batch) recordAuditIn(tx, p.event, this.retention, this.loginRetention);
       });
       for (const p of batch) p.settle();
     } catch {
       // One bad event must not cost the others their record: write each on its own.
       for (const p of batch) {
         try {
-          recordAudit(this.store, p.event, this.retention);
+          recordAudit(this.store, p.event, this.retention, this.loginRetention);
           p.settle();
         } catch (err) {
           p.settle(err as Error);

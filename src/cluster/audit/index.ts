@@ -3,6 +3,7 @@
 export {
   AUDIT_PREFIX,
   AUDIT_RETENTION,
+  LOGIN_AUDIT_RETENTION,
   readAudit,
   recordAudit,
   recordAuditIn,
@@ -13,5 +14,11 @@ export {
   type AuditSource,
 } from './audit-log';
 export { AuditBatcher } from './audit-batch';
+export {
+  LoginAudit,
+  LOGIN_AUDIT_LIMITS,
+  type FailedLoginReport,
+  type LoginAuditLimits,
+} from './login-audit';
 export { auditParams, isSecretName, REDACTED } from './audit-params';
 export { isAuditedMethod } from './audited-methods';

@@ -1,12 +1,12 @@
 // The dev key server's control socket (a Unix socket): one line in, one line out.
 //   "stall\n" -> "ok stall\n";  "bogus\n" -> "error: unknown fault ...\n"
-import { rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { parseFault } from './faults';
+import { listenPrivately } from '../../util/private-socket';
 import type { DevKmipServer } from './server';
 
+/** Serves the control socket at `path`, 0600 from its first instant. */
 export async function listenControl(path: string, server: DevKmipServer): Promise<Server> {
-  rmSync(path, { force: true });
   const ctl = createServer((sock) => {
     let buf = '';
     sock.setEncoding('utf8');
@@ -27,10 +27,7 @@ export async function listenControl(path: string, server: DevKmipServer): Promis
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    ctl.once('error', reject);
-    ctl.listen(path, () => resolve());
-  });
+  await listenPrivately(ctl, path);
   return ctl;
 }
 

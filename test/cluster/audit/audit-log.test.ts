@@ -144,3 +144,32 @@ t.test('withoutAudit leaves the rest of the store', async (t) => {
   const entries = [{ key: 'audit/nextSeq' }, { key: 'keyServers/1' }, { key: 'audit/records/1' }];
   t.same(withoutAudit(entries), [{ key: 'keyServers/1' }]);
 });
+
+t.test('refused logins have their own ring: they never evict operations', async (t) => {
+  const store = tempStore(t);
+  const op = (n: number) =>
+    recordAudit(
+      store,
+      { source: 'api', action: 'AddDrives', outcome: 'ok', details: `op${n}` },
+      5,
+      3,
+    );
+  const login = (n: number) =>
+    recordAudit(
+      store,
+      { source: 'auth', action: 'Login', outcome: 'xUnauthorized', details: `login${n}` },
+      5,
+      3,
+    );
+  op(1);
+  op(2);
+  for (let i = 1; i <= 10; i++) login(i);
+  op(3);
+  t.same(
+    readAudit(store).map((r) => r.details),
+    ['op1', 'op2', 'login8', 'login9', 'login10', 'op3'],
+    'every operation, the last 3 logins, in sequence order',
+  );
+  t.equal(store.list('audit/logins/').length, 3);
+  t.equal(store.list('audit/records/').length, 3);
+});
