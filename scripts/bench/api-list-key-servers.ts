@@ -39,7 +39,7 @@ async function serve(dir: string): Promise<void> {
   await keyPair.create({ commonName: 'bench-node' });
   const { caPem, clientPem } = signedBy(keyPair.certificateSignRequest());
   for (let i = 1; i <= SERVERS; i++) {
-    keyServers.create({
+    await keyServers.create({
       kmipCaCertificate: caPem,
       kmipClientCertificate: clientPem,
       kmipKeyServerHostnames: [`kms-${i}.example`],

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     process.exitCode = met ? 0 : 1;
   } finally {
     await api.close();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -76,14 +76,14 @@ async function run(drives: number, pki: DevPki, kmsPort: number): Promise<boolea
       password: 'bench-password',
     });
     await services.keyPair.create({ commonName: 'storage-node-1' });
-    const server = services.keyServers.create({
+    const server = await services.keyServers.create({
       kmipCaCertificate: readFileSync(pki.ca, 'utf8'),
       kmipClientCertificate: sign(pki, services.keyPair.certificateSignRequest()),
       kmipKeyServerHostnames: ['127.0.0.1'],
       kmipKeyServerName: 'pykmip',
       kmipKeyServerPort: kmsPort,
     });
-    const provider = services.keyProviders.create('bench');
+    const provider = await services.keyProviders.create('bench');
     await services.keyProviders.addServer(provider.keyProviderID, server.keyServerID);
     const { counts, logger } = messageCounter();
     const hw = openHardwareEar(
@@ -95,7 +95,7 @@ async function run(drives: number, pki: DevPki, kmsPort: number): Promise<boolea
     );
     await hw.start();
     const started = performance.now();
-    hw.ear.enable(provider.keyProviderID);
+    await hw.ear.enable(provider.keyProviderID);
     await hw.ear.idle();
     const ms = performance.now() - started;
     const enabled = hw.drives.records().filter((d) => d.security === 'enabled').length;
@@ -109,7 +109,7 @@ async function run(drives: number, pki: DevPki, kmsPort: number): Promise<boolea
     );
     return state === 'enabled' && enabled === drives && trips <= GOAL_ROUND_TRIPS;
   } finally {
-    store.close();
+    await store.close();
     await simServer.close();
     sim.close();
     rmSync(dir, { recursive: true, force: true });

@@ -87,14 +87,14 @@ async function main(): Promise<void> {
       enableSoftwareEncryptionAtRest: true,
     });
     await services.keyPair.create({ commonName: 'storage-node-1' });
-    const server = services.keyServers.create({
+    const server = await services.keyServers.create({
       kmipCaCertificate: readFileSync(pki.ca, 'utf8'),
       kmipClientCertificate: sign(pki, services.keyPair.certificateSignRequest()),
       kmipKeyServerHostnames: ['127.0.0.1'],
       kmipKeyServerName: 'pykmip',
       kmipKeyServerPort: kms.port,
     });
-    const provider = services.keyProviders.create('bench');
+    const provider = await services.keyProviders.create('bench');
     await services.keyProviders.addServer(provider.keyProviderID, server.keyServerID);
     const { counts, logger } = messageCounter();
     const config = {
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       kmip: { connectTimeoutMs: 3000, requestTimeoutMs: 60_000 },
     };
     const hw = openHardwareEar(config, { store, sealer });
-    const sear = openSear(config, { store, sealer, logger });
+    const sear = await openSear(config, { store, sealer, logger });
     const results = new AsyncResultService(store);
     try {
       await hw.start();
@@ -130,11 +130,11 @@ async function main(): Promise<void> {
         counts.batches = 0;
         counts.negotiations = 0;
         const started = performance.now();
-        const handle = sear.service.rekey(params);
-        let r = results.get(handle, true);
+        const handle = await sear.service.rekey(params);
+        let r = await results.get(handle, true);
         while (r.status !== 'complete') {
           await new Promise((res) => setImmediate(res));
-          r = results.get(handle, true);
+          r = await results.get(handle, true);
         }
         const ms = performance.now() - started;
         await sear.service.idle();
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       await hw.close();
     }
   } finally {
-    store.close();
+    await store.close();
     await simServer.close();
     sim.close();
     await kms.stop(500);

@@ -4,7 +4,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Json, Store, StoreTx } from '../store/store';
+import type { Json, Store, StoreReader } from '../store/store';
 import { hashCredentials, storeCredentials } from './admin';
 import { ElementError, invalidParameter } from './errors';
 
@@ -43,7 +43,7 @@ export interface EncryptionStates {
 }
 
 /** Later services (hardware and software EAR) report their states through this. */
-export type EncryptionStateSource = (tx: StoreTx) => EncryptionStates;
+export type EncryptionStateSource = (tx: StoreReader) => EncryptionStates;
 
 const PROTECTION = 'doubleHelix';
 const UNIQUE_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -85,7 +85,7 @@ export class ClusterService {
       orderNumber: params.orderNumber ?? '',
       createTime: new Date().toISOString(),
     };
-    this.store.transaction((tx) => {
+    await this.store.transaction((tx) => {
       this.refuseIfCreated(tx);
       tx.put(CLUSTER_KEY, record as unknown as Json);
       storeCredentials(tx, admin);
@@ -94,7 +94,8 @@ export class ClusterService {
   }
 
   info(): { [k: string]: Json } {
-    return this.store.transaction((tx) => {
+    const tx = this.store; // synchronous reads: one revision of the view
+    {
       const entry = tx.get<ClusterRecord>(CLUSTER_KEY);
       if (!entry) {
         throw new ElementError(
@@ -128,10 +129,10 @@ export class ClusterService {
         uniqueID: c.uniqueID,
         uuid: c.uuid,
       };
-    });
+    }
   }
 
-  private refuseIfCreated(tx: StoreTx): void {
+  private refuseIfCreated(tx: StoreReader): void {
     if (tx.get(CLUSTER_KEY)) {
       throw new ElementError('xClusterAlreadyCreated', 'A cluster has already been created.');
     }

@@ -1,6 +1,6 @@
 // The cluster's hardware EAR state (GetClusterInfo.encryptionAtRestState) and the
 // provider its AKs come from. Element's values, lowercase as every client expects.
-import type { Json, StoreTx } from '../store/store';
+import type { Json, StoreTx, StoreReader } from '../store/store';
 import { CLUSTER_KEY } from './cluster-info';
 import { ElementError } from './errors';
 
@@ -14,7 +14,7 @@ export interface EarRecord {
   since: string;
 }
 
-export function getEar(tx: StoreTx): EarRecord {
+export function getEar(tx: StoreReader): EarRecord {
   return tx.get<EarRecord>(EAR_KEY)?.value ?? { state: 'disabled', keyProviderID: null, since: '' };
 }
 
@@ -23,7 +23,7 @@ export function putEar(tx: StoreTx, state: EarState, keyProviderID: number | nul
   tx.put(EAR_KEY, record as unknown as Json);
 }
 
-export function clusterUuid(tx: StoreTx): string {
+export function clusterUuid(tx: StoreReader): string {
   const entry = tx.get<{ uuid: string }>(CLUSTER_KEY);
   if (!entry) {
     throw new ElementError(
@@ -34,7 +34,7 @@ export function clusterUuid(tx: StoreTx): string {
   return entry.value.uuid;
 }
 
-export function softwareEarEnabled(tx: StoreTx): boolean {
+export function softwareEarEnabled(tx: StoreReader): boolean {
   const entry = tx.get<{ enableSoftwareEncryptionAtRest?: boolean }>(CLUSTER_KEY);
   return entry?.value.enableSoftwareEncryptionAtRest === true;
 }

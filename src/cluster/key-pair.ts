@@ -4,7 +4,7 @@
 import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import type { Json, Store, StoreTx } from '../store/store';
+import type { Json, Store, StoreTx, StoreReader } from '../store/store';
 import { ElementError } from './errors';
 import { activeProviderIDs } from './key-references';
 import type { Sealer } from './sealer';
@@ -96,7 +96,7 @@ export class ClusterKeyPair {
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
     const record = sealedRecord(this.sealer, Buffer.from(privateKey), publicKey, subject);
-    this.store.transaction((tx) => {
+    await this.store.transaction((tx) => {
       this.refuseWhileInUse(tx);
       tx.put(KEY_PAIR_KEY, record as unknown as Json);
     });
@@ -163,7 +163,7 @@ export class ClusterKeyPair {
     return entry.value;
   }
 
-  private refuseWhileInUse(tx: StoreTx): void {
+  private refuseWhileInUse(tx: StoreReader): void {
     const active = activeProviderIDs(tx);
     if (active.size > 0) {
       throw new ElementError(

@@ -1,7 +1,7 @@
 // Keys held at a key server (drive AKs, software-EAR master keys) are recorded under
 // keys/<keyID>. A provider is active while any live or pending-destroy key refers to it:
 // derived from these records on every read, never a stored flag that can drift.
-import type { StoreTx } from '../store/store';
+import type { StoreReader } from '../store/store';
 
 export const KEY_REFERENCE_PREFIX = 'keys/';
 
@@ -19,7 +19,7 @@ function holdsProvider(ref: KeyReference): boolean {
 }
 
 /** IDs of every provider some live or pending-destroy key refers to. */
-export function activeProviderIDs(tx: StoreTx): Set<number> {
+export function activeProviderIDs(tx: StoreReader): Set<number> {
   const active = new Set<number>();
   for (const { value } of tx.list<KeyReference>(KEY_REFERENCE_PREFIX)) {
     if (holdsProvider(value)) active.add(value.keyProviderID as number);

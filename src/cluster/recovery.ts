@@ -3,7 +3,7 @@
 // the key pair, the key server and a provider, the drive and key records, EAR enabled.
 // Written in one transaction into an empty store only, so a live cluster is never touched.
 import type { KeyObject } from 'node:crypto';
-import type { Sealer, Store, StoreTx } from '../store';
+import { MAX_TX_WRITES, type Sealer, type Store, type StoreReader } from '../store';
 import { DRIVE_PREFIX, nextDriveID, putDrive } from './drives/drive-records';
 import { keyCheckValue, putKeyRecord } from './drive-keys/drive-keys';
 import { getEar, putEar } from './ear-state';
@@ -41,6 +41,9 @@ export interface RecoveredDrive {
   ak: Buffer;
 }
 
+/** A drive and its key record each, with the cluster's records, in one transaction. */
+export const MAX_RECOVERED_DRIVES = Math.floor((MAX_TX_WRITES - 8) / 2);
+
 export interface Recovery {
   privateKey: KeyObject;
   commonName?: string;
@@ -49,7 +52,7 @@ export interface Recovery {
 }
 
 /** Throws unless the store holds nothing recovery would write over; `where` names it. */
-export function refuseUnlessEmpty(tx: StoreTx, where: string): void {
+export function refuseUnlessEmpty(tx: StoreReader, where: string): void {
   const held = [
     ['drive records', DRIVE_PREFIX],
     ['key records', KEY_REFERENCE_PREFIX],
@@ -71,8 +74,14 @@ export function writeRecovery(
   sealer: Sealer,
   where: string,
   recovery: Recovery,
-): { keyProviderID: number } {
+): Promise<{ keyProviderID: number }> {
   const { server } = recovery;
+  if (recovery.drives.length > MAX_RECOVERED_DRIVES) {
+    throw new Error(
+      `recover writes at most ${MAX_RECOVERED_DRIVES} drives in its one transaction; ` +
+        `${recovery.drives.length} were found: recover them in groups with --device`,
+    );
+  }
   const now = new Date().toISOString();
   return store.transaction((tx) => {
     refuseUnlessEmpty(tx, where);

@@ -86,7 +86,7 @@ export async function startDaemon(
     undo.push(stopCertificateChecks);
     const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
     undo.push(() => unwatchRounds?.());
-    const sear = openSear(config, {
+    const sear = await openSear(config, {
       store,
       sealer,
       faults,

@@ -87,7 +87,15 @@ export function openHardwareEar(
       ...afterUnlockStep(config.drives.backend, transport),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
-  const unwatchAdded = unlock && drives.onAdded(() => unlock.reconcile());
+  const unwatchAdded =
+    unlock &&
+    drives.onAdded(() => {
+      unlock
+        .reconcile()
+        .catch((err: unknown) =>
+          deps.logger?.error({ err: (err as Error).message }, 'metadata drive faults not reported'),
+        );
+    });
   return {
     methods: [...driveMethods(drives, unlock), ...earMethods(ear), ...asyncMethods(asyncResults)],
     encryptionStates: ear.states,
@@ -95,7 +103,7 @@ export function openHardwareEar(
     ear,
     unlock,
     async start() {
-      asyncResults.failInterrupted();
+      await asyncResults.failInterrupted();
       await drives.start();
       ear.recover();
       unlock?.start();

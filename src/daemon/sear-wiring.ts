@@ -42,7 +42,7 @@ export class UnsupportedDataPath implements DataPath {
   }
 }
 
-export function openSear(
+export async function openSear(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock'>>,
   deps: {
     store: Store;
@@ -54,7 +54,7 @@ export function openSear(
     /** Instead of the backend's own (tests: a backend without a DEK layer). */
     dataPath?: DataPath;
   },
-): Sear {
+): Promise<Sear> {
   const dataPath =
     deps.dataPath ??
     (config.drives.backend === 'sim'
@@ -76,7 +76,7 @@ export function openSear(
     metrics: recordingSink,
     ...(deps.logger ? { logger: deps.logger.child({ component: 'sear' }) } : {}),
   });
-  service.recover();
+  await service.recover();
   return {
     service,
     methods: searMethods(service),

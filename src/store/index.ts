@@ -6,6 +6,7 @@ export type {
   StoreChange,
   StoreEntry,
   StoreLease,
+  StoreReader,
   StoreTx,
 } from './store';
 export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './store';

@@ -308,6 +308,7 @@ class SqliteFileStore implements SqliteStore {
 
 /** A transaction's reads, inside the commit: the file as it is, with its own writes applied. */
 class FileTx implements StoreTx {
+  readonly inTransaction = true as const;
   readonly writes = new TxWrites();
 
   constructor(private readonly store: SqliteFileStore) {}

@@ -34,6 +34,8 @@ export type StoreChange =
  * wrote itself reads back with revision 0 (not yet committed).
  */
 export interface StoreTx {
+  /** Marks a transaction's tx: a Store is not one (its writes would go unawaited). */
+  readonly inTransaction: true;
   get<T = Json>(key: string): StoreEntry<T> | undefined;
   /** Entries under `prefix` in key order; the whole prefix joins the read set. */
   list<T = Json>(prefix: string): StoreEntry<T>[];
@@ -42,6 +44,13 @@ export interface StoreTx {
   /** Buffered until commit; deleting an absent key changes nothing. */
   delete(key: string): void;
 }
+
+/**
+ * What reading needs: a transaction's tx, or the store itself. Synchronous reads of the store
+ * with nothing awaited in between see one revision of the view, so helpers that only read
+ * take a StoreReader and serve both.
+ */
+export type StoreReader = Pick<StoreTx, 'get' | 'list'>;
 
 /** A lease for keys that say "alive": they disappear when the lease ends. */
 export interface StoreLease {

@@ -14,8 +14,8 @@ const basic = (user: string, pass: string) =>
 async function setup(t: { teardown(fn: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-auth-'));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(() => {
-    store.close();
+  t.teardown(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const admin = await AdminCredentials.open(store, { username: 'boot', password: 'boot-pw' });

@@ -31,7 +31,7 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
   t.teardown(async () => {
     client.close();
     await api.close();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const ids = async (params: Record<string, unknown> = {}) =>
@@ -39,9 +39,13 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
       (f) => f.clusterFaultID,
     );
 
-  const server = faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server kms-1: refused.');
-  const drives = faults.reportNodeDrives('driveFailed', 1, [2, 3])!;
-  faults.resolve('kmipServerFault', { keyServerID: 1 });
+  const server = await faults.raise(
+    'kmipServerFault',
+    { keyServerID: 1 },
+    'Key server kms-1: refused.',
+  );
+  const drives = (await faults.reportNodeDrives('driveFailed', 1, [2, 3]))!;
+  await faults.resolve('kmipServerFault', { keyServerID: 1 });
 
   t.test('lists the full fault objects, all by default', async (t) => {
     const { faults: listed } = await client.ok('ListClusterFaults');
@@ -96,10 +100,10 @@ t.test('ListClusterFaults and ClearClusterFaults over HTTPS', async (t) => {
       t.same(await ids(), [drives.clusterFaultID]);
       t.same(await client.ok('ClearClusterFaults', { faultTypes: 'current' }), {});
       t.same(await ids(), []);
-      const again = faults.reportNodeDrives('driveFailed', 1, [2, 3])!;
+      const again = (await faults.reportNodeDrives('driveFailed', 1, [2, 3]))!;
       t.ok(again.clusterFaultID > drives.clusterFaultID);
       t.same(await ids({ faultTypes: 'current' }), [again.clusterFaultID]);
-      faults.reportNodeDrives('driveFailed', 1, []);
+      await faults.reportNodeDrives('driveFailed', 1, []);
       t.same(await client.ok('ClearClusterFaults', { faultTypes: 'all' }), {});
       t.same(await ids({ faultTypes: 'all' }), []);
     },

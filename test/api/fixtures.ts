@@ -45,6 +45,10 @@ export function serverParams(pki: ClusterPki, overrides: Record<string, unknown>
 }
 
 /** Records a live key through `keyProviderID`, as hardware or software EAR would. */
-export function recordLiveKey(node: TestNode, keyProviderID: number, keyID = 'k-1'): void {
-  node.store.put(`keys/${keyID}`, { keyID, keyProviderID, state: 'live' });
+export async function recordLiveKey(
+  node: TestNode,
+  keyProviderID: number,
+  keyID = 'k-1',
+): Promise<void> {
+  await node.store.put(`keys/${keyID}`, { keyID, keyProviderID, state: 'live' });
 }

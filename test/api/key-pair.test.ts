@@ -95,7 +95,7 @@ t.test('CreatePublicPrivateKeyPair and GetClientCertificateSignRequest', async (
     const refused = await node.client.call('CreatePublicPrivateKeyPair', { commonName: 'x' });
     t.equal(refused.error?.name, 'xKeyPairInUse');
     t.ok(node.snapshot() === before, 'the store is unchanged');
-    node.store.put('keys/k-1', {
+    await node.store.put('keys/k-1', {
       keyID: 'k-1',
       keyProviderID: kmipKeyProvider.keyProviderID,
       state: 'destroyed',

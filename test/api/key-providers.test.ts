@@ -103,7 +103,7 @@ t.test('KMIP key providers without contacting key servers', async (t) => {
     t.equal(await active(), true, 'live key');
     const deletion = await client.call('DeleteKeyProviderKmip', { keyProviderID: 1 });
     t.equal(deletion.error?.name, 'xKeyProviderIsActive');
-    node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: 1, state: 'pendingDestroy' });
+    await node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: 1, state: 'pendingDestroy' });
     t.equal(await active(), true, 'pending-destroy key');
     const ids = async (p: Record<string, unknown>) =>
       (await client.ok('ListKeyProvidersKmip', p)).kmipKeyProviders.map(
@@ -114,7 +114,7 @@ t.test('KMIP key providers without contacting key servers', async (t) => {
     t.same(await ids({ keyProviderIsActive: false }), [2]);
     t.same(await ids({ kmipKeyProviderHasServerAssigned: false }), [1, 2]);
     t.same(await ids({ kmipKeyProviderHasServerAssigned: true }), []);
-    node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: 1, state: 'destroyed' });
+    await node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: 1, state: 'destroyed' });
     t.equal(await active(), false, 'destroyed keys do not hold a provider');
   });
 

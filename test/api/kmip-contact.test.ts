@@ -193,7 +193,7 @@ t.test('key servers and providers against PyKMIP', async (t) => {
       'still works after restart',
     );
 
-    node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: provider, state: 'destroyed' });
+    await node.store.put('keys/k-1', { keyID: 'k-1', keyProviderID: provider, state: 'destroyed' });
     t.same(await node.client.ok('DeleteKeyProviderKmip', { keyProviderID: provider }), {});
     const orphan = (await node.client.ok('GetKeyServerKmip', { keyServerID: second }))
       .kmipKeyServer;

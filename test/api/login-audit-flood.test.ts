@@ -20,8 +20,8 @@ const basic = (user: string, pass: string) =>
 t.test('50,000 failed logins from 5,000 addresses', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-login-flood-'));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(() => {
-    store.close();
+  t.teardown(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const batcher = new AuditBatcher(store);
@@ -39,7 +39,11 @@ t.test('50,000 failed logins from 5,000 addresses', async (t) => {
       }),
     ),
   );
-  recordAudit(store, { source: 'service', action: 'DestroyAuthenticationKey', outcome: 'ok' });
+  await recordAudit(store, {
+    source: 'service',
+    action: 'DestroyAuthenticationKey',
+    outcome: 'ok',
+  });
   const before = readAudit(store);
   t.equal(before.length, OPERATIONS + 1);
 

@@ -62,7 +62,7 @@ export async function startNode(
   const close = async () => {
     node.client?.close();
     await node.api?.close();
-    node.store?.close();
+    await node.store?.close();
   };
   t.teardown(async () => {
     await close();

@@ -15,8 +15,8 @@ const isZero = (b: Buffer) => b.length > 0 && b.every((x) => x === 0);
 t.test('private key handling', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-cluster-'));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(() => {
-    store.close();
+  t.teardown(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const keyPair = new ClusterKeyPair(store, openSealer({ stateDir: dir }));
@@ -61,7 +61,7 @@ t.test('private key handling', async (t) => {
       },
     };
     const servers = new KeyServerService(store, keyPair, tester);
-    const created = servers.create({
+    const created = await servers.create({
       kmipCaCertificate: ca.certPem,
       kmipClientCertificate: clientCertificate,
       kmipKeyServerHostnames: ['127.0.0.1'],

@@ -17,7 +17,7 @@ t.test('kmipCertificateFault at start', async (t) => {
   const w = workdir(t);
   mkdirSync(w.stateDir, { mode: 0o700 });
   const store = openSqliteStore(join(w.stateDir, STORE_FILE));
-  store.transaction((tx) => {
+  await store.transaction((tx) => {
     tx.put(providerKey(1), { keyProviderID: 1, keyProviderName: 'eks' });
     tx.put('keys/k1', { keyID: 'k1', keyProviderID: 1, state: 'live' });
     tx.put(serverKey(1), {
@@ -30,7 +30,7 @@ t.test('kmipCertificateFault at start', async (t) => {
       kmipClientCertificate: makeCa('storage-node-1', 5).certPem,
     });
   });
-  store.close();
+  await store.close();
   const config = parseConfig(
     {
       stateDir: 'state',

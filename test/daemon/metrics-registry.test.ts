@@ -27,12 +27,12 @@ t.test('registry text', async (t) => {
   t.match(text, /^ekmd_rekey_progress_ratio\{kind="sear"\} 0.75$/m);
   t.notMatch(text, /^ekmd_faults\{/m, 'no faults yet');
 
-  faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server down');
-  faults.reportNodeDrives('driveFailed', 1, [1, 2]);
+  await faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server down');
+  await faults.reportNodeDrives('driveFailed', 1, [1, 2]);
   text = await registry.metrics();
   t.match(text, /^ekmd_faults\{code="kmipServerFault",severity="error"\} 1$/m);
   t.match(text, /^ekmd_faults\{code="driveFailed",severity="warning"\} 1$/m);
-  faults.resolve('kmipServerFault', { keyServerID: 1 });
+  await faults.resolve('kmipServerFault', { keyServerID: 1 });
   text = await registry.metrics();
   t.notMatch(text, /kmipServerFault/, 'a resolved fault leaves the gauge');
   setRekeyProgress('sear', 0, 0);

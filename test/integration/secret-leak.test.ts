@@ -186,7 +186,7 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
       keep([{ what: `cluster private key bytes ${i}..${i + 47}`, bytes: der.subarray(i, i + 48) }]);
     pem.fill(0);
   } finally {
-    store.close();
+    await store.close();
   }
   keep([
     { what: 'sealing root', bytes: readFileSync(join(stateDir, 'seal.key')) },

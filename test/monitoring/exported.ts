@@ -23,7 +23,7 @@ export async function exportedInProcess(t: Teardown): Promise<Map<string, Set<st
   t.teardown(() => store.close());
   const faults = new FaultService(store);
   t.teardown(() => faults.close());
-  store.transaction((tx) =>
+  await store.transaction((tx) =>
     putDrive(tx, {
       driveID: 1,
       serial: 'SIM-0001',
@@ -44,7 +44,7 @@ export async function exportedInProcess(t: Teardown): Promise<Map<string, Set<st
       driveFailureDetail: null,
     }),
   );
-  faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server kms1 cannot be reached.');
+  await faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server kms1 cannot be reached.');
   const stopKmip = observeKmipRequests();
   t.teardown(stopKmip);
   reportKmipRequest({ endpoint: '127.0.0.1:5696', operation: 'Get', ms: 12, result: 'ok' });

@@ -34,17 +34,17 @@ export function driveMethods(drives: DriveService, unlock?: BootUnlockService): 
         },
         required: ['drives'],
       },
-      handler: (p) => ({ asyncHandle: drives.add(p.drives) }),
+      handler: async (p) => ({ asyncHandle: await drives.add(p.drives) }),
     }),
     defineMethod<{ drives: number[] }>({
       name: 'RemoveDrives',
       params: { type: 'object', properties: { drives: driveIDs }, required: ['drives'] },
-      handler: (p) => ({ asyncHandle: drives.remove(p.drives) }),
+      handler: async (p) => ({ asyncHandle: await drives.remove(p.drives) }),
     }),
     defineMethod<{ drives: number[] }>({
       name: 'SecureEraseDrives',
       params: { type: 'object', properties: { drives: driveIDs }, required: ['drives'] },
-      handler: (p) => ({ asyncHandle: drives.secureErase(p.drives) }),
+      handler: async (p) => ({ asyncHandle: await drives.secureErase(p.drives) }),
     }),
   ];
 }
@@ -58,6 +58,6 @@ function retryDriveUnlock(unlock: BootUnlockService): ApiMethod {
   return defineMethod<{ driveIDs?: number[] }>({
     name: 'RetryDriveUnlock',
     params: { type: 'object', properties: { driveIDs } },
-    handler: (p) => ({ released: unlock.releaseGuards(p.driveIDs) }),
+    handler: async (p) => ({ released: await unlock.releaseGuards(p.driveIDs) }),
   });
 }

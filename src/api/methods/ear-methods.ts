@@ -10,16 +10,16 @@ export function earMethods(ear: HardwareEarService): ApiMethod[] {
     defineMethod<{ keyProviderID?: number }>({
       name: 'EnableEncryptionAtRest',
       params: { type: 'object', properties: { keyProviderID: id } },
-      handler: (p) => {
-        ear.enable(p.keyProviderID);
+      handler: async (p) => {
+        await ear.enable(p.keyProviderID);
         return {};
       },
     }),
     defineMethod({
       name: 'DisableEncryptionAtRest',
       params: noParams,
-      handler: () => {
-        ear.disable();
+      handler: async () => {
+        await ear.disable();
         return {};
       },
     }),
@@ -30,7 +30,7 @@ export function earMethods(ear: HardwareEarService): ApiMethod[] {
         properties: { driveIDs: { type: 'array', items: id, minItems: 1, maxItems: 1024 } },
         required: ['driveIDs'],
       },
-      handler: (p) => ({ released: ear.releaseRefused(p.driveIDs) }),
+      handler: async (p) => ({ released: await ear.releaseRefused(p.driveIDs) }),
     }),
     defineMethod({
       name: 'GetEncryptionAtRestInfo',

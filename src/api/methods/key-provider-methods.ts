@@ -16,15 +16,15 @@ export const keyProviderMethods = [
       properties: { keyProviderName: text(255) },
       required: ['keyProviderName'],
     },
-    handler: (params, { keyProviders }) => ({
-      kmipKeyProvider: keyProviders.create(params.keyProviderName),
+    handler: async (params, { keyProviders }) => ({
+      kmipKeyProvider: await keyProviders.create(params.keyProviderName),
     }),
   }),
   defineMethod<{ keyProviderID: number }>({
     name: 'DeleteKeyProviderKmip',
     params: byID,
-    handler: (params, { keyProviders }) => {
-      keyProviders.delete(params.keyProviderID);
+    handler: async (params, { keyProviders }) => {
+      await keyProviders.delete(params.keyProviderID);
       return {};
     },
   }),
@@ -66,8 +66,8 @@ export const keyProviderMethods = [
   defineMethod<{ keyServerID: number }>({
     name: 'RemoveKeyServerFromProviderKmip',
     params: { type: 'object', properties: { keyServerID: id }, required: ['keyServerID'] },
-    handler: (params, { keyProviders }) => {
-      keyProviders.removeServer(params.keyServerID);
+    handler: async (params, { keyProviders }) => {
+      await keyProviders.removeServer(params.keyServerID);
       return {};
     },
   }),

@@ -38,7 +38,7 @@ export const keyServerMethods = [
         'kmipKeyServerName',
       ],
     },
-    handler: (params, { keyServers }) => ({ kmipKeyServer: keyServers.create(params) }),
+    handler: async (params, { keyServers }) => ({ kmipKeyServer: await keyServers.create(params) }),
   }),
   defineMethod<ModifyKeyServerParams>({
     name: 'ModifyKeyServerKmip',
@@ -52,8 +52,8 @@ export const keyServerMethods = [
   defineMethod<{ keyServerID: number }>({
     name: 'DeleteKeyServerKmip',
     params: byID,
-    handler: (params, { keyServers }) => {
-      keyServers.delete(params.keyServerID);
+    handler: async (params, { keyServers }) => {
+      await keyServers.delete(params.keyServerID);
       return {};
     },
   }),

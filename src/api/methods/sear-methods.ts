@@ -17,7 +17,7 @@ export function searMethods(sear: SearService): ApiMethod[] {
         type: 'object',
         properties: { keyManagementType: text(16), keyProviderID: id },
       },
-      handler: (p) => ({ asyncHandle: sear.rekey(p) }),
+      handler: async (p) => ({ asyncHandle: await sear.rekey(p) }),
     }),
   ];
 }

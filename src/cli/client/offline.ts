@@ -48,7 +48,7 @@ export function withStateStore<T>(stateDir: string, fn: (store: SqliteStore) => 
   try {
     return fn(store);
   } finally {
-    store.close();
+    void store.close(); // a read-only store holds no lease: it closes at once
   }
 }
 

@@ -233,7 +233,7 @@ async function applyRecovery(
   const aks = new Map<string, Buffer>();
   const fetched: Buffer[] = [];
   try {
-    store.transaction((tx) => refuseUnlessEmpty(tx, stateDir)); // before contacting anyone
+    refuseUnlessEmpty(store, stateDir); // before contacting anyone
     const keys = recoverable.map((m) => m.keys[0]!);
     const { results } = await client.batch(keys.map((k) => ops.get(k.uid)));
     // Every fetched key goes where the `finally` zeroes it before any check can throw.
@@ -250,7 +250,7 @@ async function applyRecovery(
     const privateKey = createPrivateKey(options.key);
     const cert = new X509Certificate(options.cert);
     const commonName = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
-    const { keyProviderID } = writeRecovery(store, sealer, stateDir, {
+    const { keyProviderID } = await writeRecovery(store, sealer, stateDir, {
       privateKey,
       ...(commonName ? { commonName } : {}),
       server: {
@@ -278,7 +278,7 @@ async function applyRecovery(
     return { stateDir, keyProviderID, drives: recoverable.length };
   } finally {
     for (const ak of fetched) ak.fill(0);
-    store.close();
+    await store.close();
     lock.release();
   }
 }

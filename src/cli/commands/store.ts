@@ -32,7 +32,7 @@ const backup: Subcommand = {
     try {
       store.backup(dest);
     } finally {
-      store.close();
+      await store.close();
     }
     ctx.out(ctx.json ? json({ source, backup: dest }) : `backed up ${source} to ${dest}\n`);
     return EXIT_OK;

@@ -4,6 +4,7 @@
 // when the daemon stopped is completed with an error at the next start.
 import type { Json, Store, StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
+import { writeInChunks } from '../store-chunks';
 
 const RESULT_PREFIX = 'async/results/';
 const NEXT_HANDLE = 'async/nextHandle';
@@ -57,7 +58,7 @@ export class AsyncResultService {
   }
 
   /** GetAsyncResult: Element's shape; a completed result is purged unless keepResult. */
-  get(asyncHandle: number, keepResult = false): { [k: string]: Json } {
+  get(asyncHandle: number, keepResult = false): Promise<{ [k: string]: Json }> {
     return this.store.transaction((tx) => {
       const record = this.record(tx, asyncHandle);
       if (record.status === 'complete' && !keepResult) tx.delete(key(asyncHandle));
@@ -92,19 +93,18 @@ export class AsyncResultService {
   }
 
   /** At start: whatever was running died with the previous process. */
-  failInterrupted(): number[] {
-    return this.store.transaction((tx) => {
-      const running = tx
-        .list<AsyncRecord>(RESULT_PREFIX)
-        .filter((e) => e.value.status === 'running');
-      for (const { value } of running) {
-        this.fail(tx, value.asyncResultID, {
-          name: 'xAsyncOperationInterrupted',
-          message: `${value.resultType} was interrupted by a restart of the node's daemon.`,
-        });
-      }
-      return running.map((e) => e.value.asyncResultID);
-    });
+  async failInterrupted(): Promise<number[]> {
+    const running = this.store
+      .list<AsyncRecord>(RESULT_PREFIX)
+      .map((e) => e.value)
+      .filter((r) => r.status === 'running');
+    await writeInChunks(this.store, running, 1, (tx, r) =>
+      this.fail(tx, r.asyncResultID, {
+        name: 'xAsyncOperationInterrupted',
+        message: `${r.resultType} was interrupted by a restart of the node's daemon.`,
+      }),
+    );
+    return running.map((r) => r.asyncResultID);
   }
 
   private record(tx: StoreTx, handle: number): AsyncRecord {

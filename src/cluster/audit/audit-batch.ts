@@ -4,7 +4,7 @@
 // waits for that commit before it answers, so an answered call is audited exactly as
 // before: the window between an operation's commit and its audit record's (a kill -9
 // there loses the record) is as short as it was, just shared.
-import type { Store } from '../../store/store';
+import { MAX_TX_WRITES, type Store } from '../../store/store';
 import {
   recordAudit,
   recordAuditIn,
@@ -30,24 +30,31 @@ export class AuditBatcher {
   /** Resolves once `event` is committed; rejects when it cannot be written. */
   append(event: AuditEvent): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(() => this.flush());
+      if (this.pending.length === 0) setImmediate(() => void this.flush());
       this.pending.push({ event, settle: (err) => (err ? reject(err) : resolve()) });
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    // One record each plus the shared sequence number: a transaction's write limit caps a chunk.
+    for (let i = 0; i < batch.length; i += MAX_TX_WRITES - 1) {
+      await this.commit(batch.slice(i, i + MAX_TX_WRITES - 1));
+    }
+  }
+
+  private async commit(chunk: Pending[]): Promise<void> {
     try {
-      this.store.transaction((tx) => {
-        for (const p of batch) recordAuditIn(tx, p.event, this.retention, this.loginRetention);
+      await this.store.transaction((tx) => {
+        for (const p of chunk) recordAuditIn(tx, p.event, this.retention, this.loginRetention);
       });
-      for (const p of batch) p.settle();
+      for (const p of chunk) p.settle();
     } catch {
       // One bad event must not cost the others their record: write each on its own.
-      for (const p of batch) {
+      for (const p of chunk) {
         try {
-          recordAudit(this.store, p.event, this.retention, this.loginRetention);
+          await recordAudit(this.store, p.event, this.retention, this.loginRetention);
           p.settle();
         } catch (err) {
           p.settle(err as Error);

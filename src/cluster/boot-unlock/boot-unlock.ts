@@ -170,8 +170,8 @@ export class BootUnlockService {
    * the refusals of these drives (all when none are named) and run a round at once.
    * Returns the drives whose guard was released. An unknown drive ID changes nothing.
    */
-  releaseGuards(driveIDs?: number[]): number[] {
-    const released = this.deps.store.transaction((tx) => {
+  async releaseGuards(driveIDs?: number[]): Promise<number[]> {
+    const released = await this.deps.store.transaction((tx) => {
       const ids = driveIDs ?? listDriveRecords(tx).map((d) => d.driveID);
       for (const id of ids) getDrive(tx, id); // xDriveIDDoesNotExist before any change
       return ids.filter((id) => releaseGuardIn(tx, id));
@@ -182,9 +182,11 @@ export class BootUnlockService {
   }
 
   /** Re-evaluates the metadata-drive faults (after AddDrives made drives active). */
-  reconcile(): void {
+  async reconcile(): Promise<void> {
     if (this.closed) return;
-    this.deps.store.transaction((tx) => reportMovedMetadataDrives(tx, this.deps.faults, NODE_ID));
+    await this.deps.store.transaction((tx) =>
+      reportMovedMetadataDrives(tx, this.deps.faults, NODE_ID),
+    );
   }
 
   /** Queues a check of the held keys at their key servers (after any running round). */
@@ -232,7 +234,11 @@ export class BootUnlockService {
       candidates,
       prefetched,
     );
-    const graceEndsInMs = reportRound(this.deps, this.memory, { servers, candidates, result });
+    const graceEndsInMs = await reportRound(this.deps, this.memory, {
+      servers,
+      candidates,
+      result,
+    });
     this.roundWhenGraceEnds(graceEndsInMs);
     return result;
   }

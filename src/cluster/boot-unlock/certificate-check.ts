@@ -13,12 +13,12 @@ import { forgetUnusedServers } from '../key-servers/server-faults';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** One pass: raise or update the fault of each server with a problem, resolve the rest. */
-export function checkKeyServerCertificates(
+export async function checkKeyServerCertificates(
   store: Store,
   faults: FaultService,
   now = new Date(),
-): void {
-  store.transaction((tx) => {
+): Promise<void> {
+  await store.transaction((tx) => {
     const active = activeProviderIDs(tx);
     const flagged = new Set<number>();
     for (const s of listServers(tx)) {
@@ -54,17 +54,14 @@ export function watchKeyServerCertificates(
   faults: FaultService,
   logger?: Logger,
 ): () => void {
-  const run = () => {
-    try {
-      checkKeyServerCertificates(store, faults);
-    } catch (err) {
+  const run = () =>
+    checkKeyServerCertificates(store, faults).catch((err: unknown) => {
       logger?.error({ err: (err as Error).message }, 'key server certificate check failed');
-    }
-  };
-  const afterChange = () => {
-    run();
+    });
+  const afterChange = async () => {
+    await run();
     try {
-      store.transaction((tx) => forgetUnusedServers(tx, faults));
+      await store.transaction((tx) => forgetUnusedServers(tx, faults));
     } catch (err) {
       logger?.error(
         { err: (err as Error).message },
@@ -77,11 +74,11 @@ export function watchKeyServerCertificates(
   const unwatch = store.watch(SERVER_PREFIX, () => {
     queued ??= setImmediate(() => {
       queued = undefined;
-      afterChange();
+      void afterChange();
     });
   });
-  run();
-  const timer = setInterval(run, DAY_MS).unref();
+  void run();
+  const timer = setInterval(() => void run(), DAY_MS).unref();
   return () => {
     unwatch();
     clearInterval(timer);

@@ -33,15 +33,16 @@ export interface OutcomeInput {
   lockedSince: Map<number, number>;
   graceMs: number;
   now: number;
-  nodeID: number;
 }
 
-/** Updates the drive records; returns when the next metadata grace ends, if one is running. */
-export function recordOutcomes(
-  tx: StoreTx,
-  faults: FaultService,
-  input: OutcomeInput,
-): number | undefined {
+/** Writes recordOutcomes makes per drive at most: its record and its moved-metadata mark. */
+export const OUTCOME_WRITES = 2;
+
+/**
+ * Updates the drive records; returns when the next metadata grace ends, if one is running.
+ * The faults of moved metadata drives follow from the records: reportMovedMetadataDrives.
+ */
+export function recordOutcomes(tx: StoreTx, input: OutcomeInput): number | undefined {
   let nextGraceEnd: number | undefined;
   for (const candidate of input.candidates) {
     const d = getDrive(tx, candidate.driveID);
@@ -73,7 +74,6 @@ export function recordOutcomes(
     }
     if (JSON.stringify(next) !== JSON.stringify(d)) putDrive(tx, next);
   }
-  reportMovedMetadataDrives(tx, faults, input.nodeID);
   return nextGraceEnd;
 }
 

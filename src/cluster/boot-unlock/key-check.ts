@@ -72,5 +72,5 @@ export async function checkAndReportHeldKeys(
   for (const [keyServerID, cause] of outcomes) {
     if (cause !== null) logger?.warn({ keyServerID, cause }, 'key check failed');
   }
-  store.transaction((tx) => reportServers(tx, faults, outcomes, 'driveKeys'));
+  await store.transaction((tx) => reportServers(tx, faults, outcomes, 'driveKeys'));
 }

@@ -3,11 +3,11 @@
 // locked, the drive records' outcomes (metadata grace included), and the unlock timings
 // for metrics.
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store';
+import { MAX_TX_WRITES, type Store } from '../../store/store';
 import type { DriveRecord } from '../drives/drive-records';
 import type { FaultService } from '../faults';
 import type { MetricsSink } from '../metrics-sink';
-import { recordOutcomes } from './drive-outcomes';
+import { OUTCOME_WRITES, recordOutcomes, reportMovedMetadataDrives } from './drive-outcomes';
 import type { RoundResult } from './round-result';
 import { reportServers, type ServerOutcomes } from '../key-servers/server-faults';
 
@@ -38,11 +38,11 @@ export interface ReportMemory {
  * Reports a round: `servers` is each contacted key server's outcome, `candidates` the drives
  * it looked at. Returns in how many ms a metadata drive's grace ends, if one is running.
  */
-export function reportRound(
+export async function reportRound(
   deps: ReportDeps,
   memory: ReportMemory,
   round: { servers: ServerOutcomes; candidates: DriveRecord[]; result: RoundResult },
-): number | undefined {
+): Promise<number | undefined> {
   const { faults, store, logger } = deps;
   const { servers, candidates, result } = round;
   for (const [driveID, reason] of result.failed) {
@@ -54,7 +54,7 @@ export function reportRound(
     const known = memory.keyProblems.get(keyServerID);
     if (cause === null && known) servers.set(keyServerID, known);
   }
-  const graceEnd = store.transaction((tx) => {
+  await store.transaction((tx) => {
     reportServers(tx, faults, servers, 'driveKeys');
     faults.reportNodeDrivesIn(
       tx,
@@ -62,15 +62,24 @@ export function reportRound(
       NODE_ID,
       [...result.failed.keys()].sort((a, b) => a - b),
     );
-    return recordOutcomes(tx, faults, {
-      candidates,
-      failed: result.failed,
-      lockedSince: memory.lockedSince,
-      graceMs,
-      now,
-      nodeID: NODE_ID,
-    });
   });
+  // Each drive's record stands on its own: in chunks, a transaction's write limit apart.
+  let graceEnd: number | undefined;
+  const perTx = Math.floor(MAX_TX_WRITES / OUTCOME_WRITES);
+  for (let first = 0; first < candidates.length; first += perTx) {
+    const chunk = candidates.slice(first, first + perTx);
+    const end = await store.transaction((tx) =>
+      recordOutcomes(tx, {
+        candidates: chunk,
+        failed: result.failed,
+        lockedSince: memory.lockedSince,
+        graceMs,
+        now,
+      }),
+    );
+    if (end !== undefined) graceEnd = Math.min(graceEnd ?? end, end);
+  }
+  await store.transaction((tx) => reportMovedMetadataDrives(tx, faults, NODE_ID));
   return graceEnd === undefined ? undefined : Math.max(0, graceEnd - now);
 }
 

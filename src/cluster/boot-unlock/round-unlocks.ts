@@ -65,11 +65,11 @@ async function tryDrive(
   const outcome = await unlockDrive(deps.openDrive(drive), ak, deps.logger);
   timings.push([performance.now() - started, outcome.kind === 'unlocked']);
   if (outcome.kind === 'unlocked') {
-    clearGuard(deps.store, drive.driveID);
+    await clearGuard(deps.store, drive.driveID);
     tally.unlocked(drive.driveID);
     await afterUnlock(deps, drive);
   } else if (outcome.kind === 'refused') {
-    recordRefusal(deps.store, drive.driveID, key, deps.bootID);
+    await recordRefusal(deps.store, drive.driveID, key, deps.bootID);
     tally.fail(drive.driveID, {
       reason: 'the drive refused its key (NOT_AUTHORIZED)',
       retry: false,

@@ -45,12 +45,12 @@ export function isGuarded(
   );
 }
 
-export function recordRefusal(
+export async function recordRefusal(
   store: Store,
   driveID: number,
   key: DriveKeyRecord,
   bootID: string,
-): void {
+): Promise<void> {
   const guard: TryGuard = {
     keyID: key.keyID,
     kmipUID: key.kmipUID,
@@ -58,14 +58,16 @@ export function recordRefusal(
     bootID,
     refusedAt: new Date().toISOString(),
   };
-  store.transaction((tx) => tx.put(guardKey(driveID), guard as unknown as Json));
+  await store.put(guardKey(driveID), guard as unknown as Json);
 }
 
-export function clearGuard(store: Store, driveID: number): void {
-  if (store.get(guardKey(driveID))) store.transaction((tx) => tx.delete(guardKey(driveID)));
+export async function clearGuard(store: Store, driveID: number): Promise<void> {
+  if (store.get(guardKey(driveID))) await store.delete(guardKey(driveID));
 }
 
 /** Drops the guard of a drive inside the caller's transaction; true when there was one. */
 export function releaseGuardIn(tx: StoreTx, driveID: number): boolean {
-  return tx.delete(guardKey(driveID));
+  if (!tx.get(guardKey(driveID))) return false;
+  tx.delete(guardKey(driveID));
+  return true;
 }

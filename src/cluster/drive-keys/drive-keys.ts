@@ -3,7 +3,7 @@
 // sealed under the node's sealing root when there is no provider) and a key check value
 // that binds it to its drive, so a wrong or swapped key never reaches a drive.
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Json, StoreTx } from '../../store/store';
+import type { Json, StoreTx, StoreReader } from '../../store/store';
 import { KEY_REFERENCE_PREFIX, type KeyReferenceState } from '../key-references';
 import type { Sealer } from '../sealer';
 
@@ -50,7 +50,7 @@ export function checkMatches(ak: Buffer, record: DriveKeyRecord): boolean {
 export const keyRecordKey = (keyID: string): string => `${KEY_REFERENCE_PREFIX}${keyID}`;
 export const sealLabel = (keyID: string): string => `keys/${keyID}/driveAuthenticationKey`;
 
-export function getKeyRecord(tx: StoreTx, keyID: string): DriveKeyRecord | undefined {
+export function getKeyRecord(tx: StoreReader, keyID: string): DriveKeyRecord | undefined {
   return tx.get<DriveKeyRecord>(keyRecordKey(keyID))?.value;
 }
 

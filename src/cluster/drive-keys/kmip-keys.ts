@@ -11,7 +11,7 @@ import {
   type FetchedObject,
   type KmipServerOptions,
 } from '../../kmip/client';
-import type { StoreTx } from '../../store/store';
+import type { StoreReader } from '../../store/store';
 import { ElementError } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
 import { getProvider, serversOfProvider, type KeyServerRecord } from '../key-servers/kmip-records';
@@ -41,7 +41,7 @@ export const clusterGroup = (clusterUuid: string): string => `ekmd-cluster-${clu
 
 /** A client for the provider's servers, authenticating as the cluster. */
 export function openProvider(
-  tx: StoreTx,
+  tx: StoreReader,
   keyPair: ClusterKeyPair,
   keyProviderID: number,
   settings: KmipSettings,
@@ -166,7 +166,7 @@ export async function fetchAks(
 
 /** The AKs `uids` of one provider: one batched Get over one connection, closed after. */
 export async function fetchAksFrom(
-  deps: { store: StoreTx; keyPair: ClusterKeyPair; kmip: KmipSettings; logger?: Logger },
+  deps: { store: StoreReader; keyPair: ClusterKeyPair; kmip: KmipSettings; logger?: Logger },
   keyProviderID: number,
   uids: string[],
 ): Promise<Map<string, Buffer | Error>> {

@@ -2,7 +2,7 @@
 // reused, matched to the inventory by serial. The record holds Element's status and type
 // and the drive's hardware-encryption state (which key unlocks it, and how far
 // provisioning got) so that a restart can resume or roll back.
-import type { Json, StoreTx } from '../../store/store';
+import type { Json, StoreTx, StoreReader } from '../../store/store';
 import { ElementError } from '../errors';
 
 export const DRIVE_PREFIX = 'drives/records/';
@@ -79,7 +79,7 @@ export function nextDriveID(tx: StoreTx): number {
   return id;
 }
 
-export function getDrive(tx: StoreTx, driveID: number): DriveRecord {
+export function getDrive(tx: StoreReader, driveID: number): DriveRecord {
   const entry = tx.get<DriveRecord>(driveKey(driveID));
   if (!entry) throw new ElementError('xDriveIDDoesNotExist', `Drive ${driveID} does not exist`);
   return entry.value;
@@ -89,7 +89,7 @@ export function putDrive(tx: StoreTx, record: DriveRecord): void {
   tx.put(driveKey(record.driveID), record as unknown as Json);
 }
 
-export function listDriveRecords(tx: StoreTx): DriveRecord[] {
+export function listDriveRecords(tx: StoreReader): DriveRecord[] {
   return tx
     .list<DriveRecord>(DRIVE_PREFIX)
     .map((e) => e.value)

@@ -5,9 +5,10 @@
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
-import type { Store, StoreTx } from '../../store/store';
+import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError } from '../errors';
+import { writeInChunks } from '../store-chunks';
 import {
   driveView,
   getDrive,
@@ -71,18 +72,29 @@ export class DriveService {
     this.unwatch?.(); // start() may be retried after the inventory was unreachable
     this.unwatch = this.inventory.watch((e) => this.onEvent(e));
     const drives = await this.inventory.list();
-    this.store.transaction((tx) => {
-      const seen = new Set(drives.map((d) => d.serial));
-      // One read of the records per start: a lookup per drive would be quadratic.
-      const known = bySerial(listDriveRecords(tx));
-      for (const d of known.values()) {
-        if (!seen.has(d.serial) && d.present) this.markGone(tx, d);
-      }
-      drives.forEach((d, slot) =>
-        known.set(d.serial, this.upsert(tx, d, slot, known.get(d.serial))),
+    // Each drive's record stands on its own: found drives are recorded in chunks (a
+    // transaction writes at most MAX_TX_WRITES keys), then the gone and interrupted ones.
+    const perTx = MAX_TX_WRITES - 1; // each drive's record, plus the next drive ID
+    const recorded = new Set(listDriveRecords(this.store).map((d) => d.serial));
+    for (let first = 0; first < drives.length; first += perTx) {
+      await this.store.transaction((tx) => {
+        // One read of the records per chunk: a lookup per drive would be quadratic.
+        const known = bySerial(listDriveRecords(tx));
+        drives.slice(first, first + perTx).forEach((d, i) => {
+          this.upsert(tx, d, first + i, known.get(d.serial));
+        });
+      });
+    }
+    this.logFound(recorded);
+    const seen = new Set(drives.map((d) => d.serial));
+    const gone = listDriveRecords(this.store).filter((d) => !seen.has(d.serial) && d.present);
+    await writeInChunks(this.store, gone, 1, (tx, d) => this.markGone(tx, getDrive(tx, d.driveID)));
+    if (!this.interruptedSettled) {
+      const interrupted = listDriveRecords(this.store).filter(wasInterrupted);
+      await writeInChunks(this.store, interrupted, 1, (tx, d) =>
+        settleInterrupted(tx, getDrive(tx, d.driveID)),
       );
-      if (!this.interruptedSettled) settleInterrupted(tx, known.values());
-    });
+    }
     this.interruptedSettled = true;
   }
 
@@ -107,12 +119,12 @@ export class DriveService {
   }
 
   /** AddDrives: checks every drive first; nothing changes unless all can be added. */
-  add(params: AddDriveParam[]): number {
-    if (params.length === 0) throw invalid('drives', 'must list at least one drive.');
+  async add(params: AddDriveParam[]): Promise<number> {
+    checkCount(params.length);
     const ids = params.map((p) => p.driveID);
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const handle = this.store.transaction((tx) => {
+    const handle = await this.store.transaction((tx) => {
       const records = params.map((p) => {
         const d = getDrive(tx, p.driveID);
         if (!d.present) throw notPresent(d);
@@ -132,9 +144,9 @@ export class DriveService {
   }
 
   /** RemoveDrives: active drives go back to available, failed ones out of use. */
-  remove(driveIDs: number[]): number {
-    if (driveIDs.length === 0) throw invalid('drives', 'must list at least one drive.');
-    const handle = this.store.transaction((tx) => {
+  async remove(driveIDs: number[]): Promise<number> {
+    checkCount(driveIDs.length);
+    const handle = await this.store.transaction((tx) => {
       const records = driveIDs.map((id) => getDrive(tx, id));
       for (const d of records) {
         if (d.status !== 'active' && d.status !== 'failed') {
@@ -154,11 +166,11 @@ export class DriveService {
   }
 
   /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
-  secureErase(driveIDs: number[]): number {
-    if (driveIDs.length === 0) throw invalid('drives', 'must list at least one drive.');
+  async secureErase(driveIDs: number[]): Promise<number> {
+    checkCount(driveIDs.length);
     const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const handle = this.store.transaction((tx) => {
+    const handle = await this.store.transaction((tx) => {
       const records = driveIDs.map((id) => getDrive(tx, id));
       for (const d of records) {
         if (!d.present) throw notPresent(d);
@@ -193,7 +205,7 @@ export class DriveService {
     } catch (err) {
       failed = new Map(ids.map((id) => [id, (err as Error).message]));
     }
-    this.store.transaction((tx) => {
+    await this.store.transaction((tx) => {
       for (const id of ids) {
         const d = getDrive(tx, id);
         // Still journaled: the revert may have reached the drive, so it stays erasing until
@@ -224,8 +236,8 @@ export class DriveService {
     } catch (err) {
       failure = err as Error;
     }
-    const added: number[] = [];
-    this.store.transaction((tx) => {
+    const added = await this.store.transaction((tx) => {
+      const added: number[] = [];
       for (const id of ids) {
         const d = getDrive(tx, id);
         if (failure || refused.has(id) || d.status !== 'available') continue;
@@ -245,6 +257,7 @@ export class DriveService {
       } else {
         this.asyncResults.succeed(tx, handle, { driveIDs: added });
       }
+      return added;
     });
     this.options.logger?.info({ handle, driveIDs: ids }, 'AddDrives finished');
     if (added.length === 0) return;
@@ -259,7 +272,7 @@ export class DriveService {
 
   private async finishRemove(handle: number, ids: number[]): Promise<void> {
     // One node: there is no data to migrate away, so removing completes at once.
-    this.store.transaction((tx) => {
+    await this.store.transaction((tx) => {
       for (const id of ids) {
         const d = getDrive(tx, id);
         if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
@@ -287,8 +300,9 @@ export class DriveService {
   }
 
   private onEvent(e: InventoryEvent): void {
-    try {
-      this.store.transaction((tx) => {
+    const recorded = new Set(listDriveRecords(this.store).map((d) => d.serial));
+    this.store
+      .transaction((tx) => {
         const known = listDriveRecords(tx);
         if (e.type === 'added') {
           const existing = known.find((d) => d.serial === e.drive.serial);
@@ -298,9 +312,18 @@ export class DriveService {
           const d = known.find((r) => r.serial === e.serial && r.present);
           if (d) this.markGone(tx, d);
         }
-      });
-    } catch (err) {
-      this.options.logger?.error({ err, event: e.type }, 'inventory event not recorded');
+      })
+      .then(
+        () => this.logFound(recorded),
+        (err) => this.options.logger?.error({ err, event: e.type }, 'inventory event not recorded'),
+      );
+  }
+
+  /** Logs the drives recorded since `recorded` (the serials known before). */
+  private logFound(recorded: Set<string>): void {
+    for (const d of listDriveRecords(this.store)) {
+      if (!recorded.has(d.serial))
+        this.options.logger?.info({ driveID: d.driveID, slot: d.slot }, 'drive found');
     }
   }
 
@@ -346,7 +369,6 @@ export class DriveService {
       driveFailureDetail: null,
     };
     putDrive(tx, created);
-    this.options.logger?.info({ driveID: created.driveID, slot }, 'drive found');
     return created;
   }
 
@@ -385,11 +407,24 @@ function removed(d: DriveRecord): DriveRecord {
  * erase journaled on the drive (step `erasing`) stays erasing: hardware EAR's recovery
  * finishes it (the revert may have reached the drive) and makes the drive available.
  */
-function settleInterrupted(tx: StoreTx, records: Iterable<DriveRecord>): void {
-  for (const d of records) {
-    if (d.status === 'erasing' && d.step !== 'erasing') putDrive(tx, { ...d, status: 'available' });
-    else if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
-  }
+function settleInterrupted(tx: StoreTx, d: DriveRecord): void {
+  if (d.status === 'erasing' && d.step !== 'erasing') putDrive(tx, { ...d, status: 'available' });
+  else if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
+}
+
+const wasInterrupted = (d: DriveRecord): boolean =>
+  (d.status === 'erasing' && d.step !== 'erasing') || d.status === 'removing';
+
+/**
+ * Drives one AddDrives, RemoveDrives or SecureEraseDrives call may name: the call is one
+ * transaction (all or nothing) of a record per drive and its async result.
+ */
+export const MAX_DRIVES_PER_CALL = 100;
+
+function checkCount(n: number): void {
+  if (n === 0) throw invalid('drives', 'must list at least one drive.');
+  if (n > MAX_DRIVES_PER_CALL)
+    throw invalid('drives', `at most ${MAX_DRIVES_PER_CALL} drives per call, got ${n}.`);
 }
 
 /** Whether two records of a drive hold the same values (the keys are in one order). */

@@ -1,11 +1,11 @@
 // How an Enable or Disable ended: the audit record of the state reached and the log line,
 // both counting the present drives by their security state.
 import type { Logger } from 'pino';
-import type { Store, StoreTx } from '../../store/store';
+import type { Store, StoreTx, StoreReader } from '../../store/store';
 import { recordAuditIn } from '../audit';
 import { listDriveRecords } from '../drives/drive-records';
 
-function countBySecurity(tx: StoreTx): { enabled: number; failed: number; none: number } {
+function countBySecurity(tx: StoreReader): { enabled: number; failed: number; none: number } {
   const drives = listDriveRecords(tx).filter((d) => d.present);
   const count = (s: string) => drives.filter((d) => d.security === s).length;
   return { enabled: count('enabled'), failed: count('failed'), none: count('none') };

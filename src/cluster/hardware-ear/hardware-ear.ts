@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { opalDriveOpener } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
-import type { Json, Store, StoreTx } from '../../store/store';
+import type { Json, Store, StoreReader } from '../../store/store';
 import type { EncryptionStates } from '../cluster-info';
 import type { KmipSettings } from '../drive-keys/kmip-keys';
 import { listDriveRecords } from '../drives/drive-records';
@@ -73,7 +73,7 @@ export class HardwareEarService implements DriveSecurer {
   }
 
   /** For GetClusterInfo. */
-  states = (tx: StoreTx): EncryptionStates => ({
+  states = (tx: StoreReader): EncryptionStates => ({
     encryptionAtRestState: getEar(tx).state,
     softwareEncryptionAtRestState: softwareEarEnabled(tx) ? 'enabled' : 'disabled',
   });

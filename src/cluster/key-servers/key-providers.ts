@@ -43,8 +43,8 @@ export class KeyProviderService {
     private readonly snapshots = new KmipSnapshots(store),
   ) {}
 
-  create(keyProviderName: string): KeyProviderView {
-    const record = this.store.transaction((tx) => {
+  async create(keyProviderName: string): Promise<KeyProviderView> {
+    const record = await this.store.transaction((tx) => {
       const created: KeyProviderRecord = {
         keyProviderID: nextID(tx, 'providers'),
         keyProviderName,
@@ -57,8 +57,8 @@ export class KeyProviderService {
   }
 
   /** Deletes an inactive provider; its servers become unassigned. */
-  delete(keyProviderID: number): void {
-    this.store.transaction((tx) => {
+  async delete(keyProviderID: number): Promise<void> {
+    await this.store.transaction((tx) => {
       getProvider(tx, keyProviderID);
       if (activeProviderIDs(tx).has(keyProviderID)) {
         throw new ElementError(
@@ -107,7 +107,7 @@ export class KeyProviderService {
       );
     }
     await this.servers.verify(entry.value);
-    this.store.transaction((tx) => {
+    await this.store.transaction((tx) => {
       getProvider(tx, keyProviderID);
       const current = getServerEntry(tx, keyServerID);
       if (current.revision !== entry.revision) throw versionMismatch('The key server');
@@ -117,8 +117,8 @@ export class KeyProviderService {
   }
 
   /** Unassigns a server; an unassigned server is a no-op. */
-  removeServer(keyServerID: number): void {
-    const removedFrom = this.store.transaction((tx) => {
+  async removeServer(keyServerID: number): Promise<void> {
+    const removedFrom = await this.store.transaction((tx) => {
       const server = getServerEntry(tx, keyServerID).value;
       if (server.keyProviderID === null) return null;
       refuseIfLastOfActiveProvider(tx, server, 'removed');
@@ -132,10 +132,8 @@ export class KeyProviderService {
 
   /** Every server of the provider must answer. */
   async test(keyProviderID: number): Promise<void> {
-    const servers = this.store.transaction((tx) => {
-      getProvider(tx, keyProviderID);
-      return serversOfProvider(tx, keyProviderID);
-    });
+    getProvider(this.store, keyProviderID);
+    const servers = serversOfProvider(this.store, keyProviderID);
     if (servers.length === 0) {
       throw new ElementError(
         'xKeyProviderHasNoServers',

@@ -2,7 +2,7 @@
 // server contacts nothing; Modify contacts the server with the new settings and a failure
 // changes nothing; the last server of an active provider cannot be deleted.
 import type { Logger } from 'pino';
-import type { Store, StoreTx } from '../../store/store';
+import type { Store, StoreReader } from '../../store/store';
 import { checkCaCertificates, checkClientCertificate } from '../certificates';
 import { ElementError, versionMismatch } from '../errors';
 import type { ClusterKeyPair } from '../key-pair';
@@ -61,9 +61,9 @@ export class KeyServerService {
     private readonly snapshots = new KmipSnapshots(store),
   ) {}
 
-  create(params: CreateKeyServerParams): KeyServerView {
+  async create(params: CreateKeyServerParams): Promise<KeyServerView> {
     this.checkCertificates(params);
-    const record = this.store.transaction((tx) => {
+    const record = await this.store.transaction((tx) => {
       const created: KeyServerRecord = {
         keyServerID: nextID(tx, 'servers'),
         keyProviderID: null,
@@ -91,7 +91,7 @@ export class KeyServerService {
     const modified: KeyServerRecord = { ...entry.value };
     for (const k of changes) Object.assign(modified, { [k]: params[k] });
     await this.verify(modified);
-    const view = this.store.transaction((tx) => {
+    const view = await this.store.transaction((tx) => {
       const current = getServerEntry(tx, params.keyServerID);
       if (current.revision !== entry.revision) throw versionMismatch('The key server');
       tx.put(serverKey(modified.keyServerID), asJson(modified));
@@ -104,8 +104,8 @@ export class KeyServerService {
     return view;
   }
 
-  delete(keyServerID: number): void {
-    this.store.transaction((tx) => {
+  async delete(keyServerID: number): Promise<void> {
+    await this.store.transaction((tx) => {
       const server = getServerEntry(tx, keyServerID).value;
       refuseIfLastOfActiveProvider(tx, server, 'deleted');
       tx.delete(serverKey(keyServerID));
@@ -193,7 +193,7 @@ function toView(record: KeyServerRecord, active: ReadonlySet<number>): KeyServer
 
 /** An active provider must keep at least one server: its keys are only reachable through them. */
 export function refuseIfLastOfActiveProvider(
-  tx: StoreTx,
+  tx: StoreReader,
   server: KeyServerRecord,
   action: 'deleted' | 'removed',
 ): void {

@@ -1,7 +1,7 @@
 // Store layout of KMIP key servers and providers. Records hold only what the operator
 // set; what can be derived (a provider's servers, whether it is active) is derived on
 // read so it cannot drift. IDs come from counters and are never reused.
-import type { Json, StoreEntry, StoreTx } from '../../store/store';
+import type { Json, StoreEntry, StoreTx, StoreReader } from '../../store/store';
 import { doesNotExist } from '../errors';
 
 export const SERVER_PREFIX = 'kmip/servers/';
@@ -26,13 +26,13 @@ export interface KeyProviderRecord {
 export const serverKey = (id: number): string => `${SERVER_PREFIX}${id}`;
 export const providerKey = (id: number): string => `${PROVIDER_PREFIX}${id}`;
 
-export function getServerEntry(tx: StoreTx, id: number): StoreEntry<KeyServerRecord> {
+export function getServerEntry(tx: StoreReader, id: number): StoreEntry<KeyServerRecord> {
   const entry = tx.get<KeyServerRecord>(serverKey(id));
   if (!entry) throw doesNotExist('KeyServer', id);
   return entry;
 }
 
-export function getProvider(tx: StoreTx, id: number): KeyProviderRecord {
+export function getProvider(tx: StoreReader, id: number): KeyProviderRecord {
   const entry = tx.get<KeyProviderRecord>(providerKey(id));
   if (!entry) throw doesNotExist('KeyProvider', id);
   return entry.value;
@@ -43,21 +43,21 @@ const byID =
   (a: T, b: T) =>
     id(a) - id(b);
 
-export function listServers(tx: StoreTx): KeyServerRecord[] {
+export function listServers(tx: StoreReader): KeyServerRecord[] {
   return tx
     .list<KeyServerRecord>(SERVER_PREFIX)
     .map((e) => e.value)
     .sort(byID((r) => r.keyServerID));
 }
 
-export function listProviders(tx: StoreTx): KeyProviderRecord[] {
+export function listProviders(tx: StoreReader): KeyProviderRecord[] {
   return tx
     .list<KeyProviderRecord>(PROVIDER_PREFIX)
     .map((e) => e.value)
     .sort(byID((r) => r.keyProviderID));
 }
 
-export function serversOfProvider(tx: StoreTx, keyProviderID: number): KeyServerRecord[] {
+export function serversOfProvider(tx: StoreReader, keyProviderID: number): KeyServerRecord[] {
   return listServers(tx).filter((s) => s.keyProviderID === keyProviderID);
 }
 

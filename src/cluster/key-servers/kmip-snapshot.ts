@@ -30,11 +30,12 @@ export class KmipSnapshots {
 
   /** The committed state; callers must not modify it. */
   current(): KmipSnapshot {
-    this.snapshot ??= this.store.transaction((tx) => ({
-      servers: listServers(tx),
-      providers: listProviders(tx),
-      active: activeProviderIDs(tx),
-    }));
+    // Synchronous reads of the view, nothing awaited between them: one revision.
+    this.snapshot ??= {
+      servers: listServers(this.store),
+      providers: listProviders(this.store),
+      active: activeProviderIDs(this.store),
+    };
     return this.snapshot;
   }
 

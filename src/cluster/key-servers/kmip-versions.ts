@@ -3,7 +3,7 @@
 // for the server's current endpoints only, and a server that refuses it is asked again.
 import { formatVersion, parseVersion } from '../../kmip/client';
 import type { KmipVersion } from '../../kmip/ttlv';
-import type { Store, StoreTx } from '../../store/store';
+import type { Store, StoreReader } from '../../store/store';
 import type { KeyServerRecord } from './kmip-records';
 
 export const KMIP_VERSIONS_PREFIX = 'kmipVersions/';
@@ -19,7 +19,7 @@ const endpointsOf = (s: KeyServerRecord): string =>
 
 /** The client options that use and keep the memory; none inside a transaction. */
 export function versionMemory(
-  tx: StoreTx,
+  tx: StoreReader,
   server: KeyServerRecord,
 ): { knownVersion?: KmipVersion; onNegotiated?: (v: KmipVersion) => void } {
   // A transaction's handle is gone by the time a version is negotiated.
@@ -32,17 +32,20 @@ export function versionMemory(
     onNegotiated: (v) => {
       const version = formatVersion(v);
       if (version === remembered) return;
-      store.put(keyOf(server.keyServerID), { endpoints: endpointsOf(server), version });
+      // A cache: a write that fails only costs the next connection a Discover Versions.
+      store
+        .put(keyOf(server.keyServerID), { endpoints: endpointsOf(server), version })
+        .catch(() => undefined);
     },
   };
 }
 
 /** The version remembered for the server's current endpoints ("1.4"), if any. */
-export function rememberedVersion(tx: StoreTx, server: KeyServerRecord): string | undefined {
+export function rememberedVersion(tx: StoreReader, server: KeyServerRecord): string | undefined {
   const entry = tx.get<Remembered>(keyOf(server.keyServerID))?.value;
   return entry?.endpoints === endpointsOf(server) ? entry.version : undefined;
 }
 
-function isStore(tx: StoreTx): tx is Store {
-  return typeof (tx as Partial<Store>).transaction === 'function';
+function isStore(tx: StoreReader): tx is Store {
+  return typeof (tx as unknown as Partial<Store>).transaction === 'function';
 }

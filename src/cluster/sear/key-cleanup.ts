@@ -31,7 +31,7 @@ export async function cleanUpKeys(
         if (left.length) throw new Error(`could not destroy ${left.length} unrecorded key(s)`);
         return uids;
       });
-      store.transaction((tx) => {
+      await store.transaction((tx) => {
         deleteJournal(tx);
         for (const kmipUID of found) {
           auditMasterKeyDestroyed(
@@ -50,7 +50,7 @@ export async function cleanUpKeys(
   const pending = listMasterKeys(store).filter((k) => k.state === 'pendingDestroy');
   for (const k of pending) {
     if (k.keyProviderID === null)
-      store.transaction((tx) => {
+      await store.transaction((tx) => {
         retireMasterKey(tx, k.keyID);
         auditMasterKeyDestroyed(tx, k, 'no DEK is wrapped by it');
       });
@@ -65,7 +65,7 @@ export async function cleanUpKeys(
           keys.map((k) => k.kmipUID!),
         ),
       );
-      store.transaction((tx) => {
+      await store.transaction((tx) => {
         for (const k of keys) {
           if (left.includes(k.kmipUID!)) continue;
           retireMasterKey(tx, k.keyID);

@@ -61,16 +61,16 @@ export class KeyServerRequests {
         }
       },
     );
-    if (view.contacted) this.report(answer, what, thrown);
+    if (view.contacted) await this.report(answer, what, thrown);
     if (answer.error !== undefined) throw thrown ?? new Error(answer.error);
     return answer.value!;
   };
 
-  private report(
+  private async report(
     answer: { failed: Map<number, string>; servedBy?: number; error?: string },
     what: string,
     thrown: unknown,
-  ): void {
+  ): Promise<void> {
     const outcomes: ServerOutcomes = new Map();
     for (const [keyServerID, why] of answer.failed)
       noteServer(outcomes, keyServerID, `${what}: ${why}`);
@@ -82,7 +82,7 @@ export class KeyServerRequests {
     const { faults, store, logger } = this.deps;
     if (!faults || outcomes.size === 0) return;
     try {
-      store.transaction((tx) => reportServers(tx, faults, outcomes, 'masterKey'));
+      await store.transaction((tx) => reportServers(tx, faults, outcomes, 'masterKey'));
     } catch (err) {
       // The answer (perhaps a key the caller must zero) still goes back to the caller.
       logger?.error({ err: (err as Error).message }, 'key server faults not recorded');

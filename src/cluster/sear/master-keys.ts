@@ -50,13 +50,13 @@ export async function createExternalKey(
   provider: KmipProvider,
   clusterUuid: string,
   keyID: string,
-  created: (uid: string) => void,
+  created: (uid: string) => Promise<void>,
 ): Promise<{ uid: string; mk: Buffer }> {
   const { uniqueIdentifier: uid } = await provider.create({
     names: [mkName(clusterUuid, keyID)],
     objectGroups: [clusterGroup(clusterUuid)],
   });
-  created(uid);
+  await created(uid);
   const { results } = await provider.batch([ops.activate(uid), ops.get(uid)] as const);
   const [activated, got] = results;
   if (!activated.ok) {

@@ -3,11 +3,16 @@
 // kill at any step:
 //   started    new keyID chosen                → rolled back (an external key created
 //                                                 under its Name is found and destroyed)
-//   created    new MK recorded                 → rolled back (the new MK is destroyed)
-//   committed  DEKs re-wrapped, new MK current → finished (the old MK is destroyed)
-// All DEKs change in the one commit transaction, so the old MK unwraps every DEK before it
-// and the new MK every DEK after it. KMIP messages per rekey are a constant: Get of an
-// external old MK, Create, Activate+Get of an external new MK, Revoke+Destroy of the old.
+//   created    new MK recorded; each DEK record  → rolled back (the `next` wraps dropped,
+//              given the new wrap as `next`        the new MK destroyed)
+//   committed  new MK current                  → finished (records settled to the new
+//                                                 wrap, the old MK destroyed)
+// The DEK records change in chunks (a transaction writes at most MAX_TX_WRITES keys), but
+// the commit is one small transaction that checks every DEK has its `next`: the old MK
+// unwraps every DEK before it (its own wrap), the new MK every DEK after it (`next` until
+// the records settle). Recovery at open needs the store only. KMIP messages per rekey are a
+// constant: Get of an external old MK, Create, Activate+Get of an external new MK,
+// Revoke+Destroy of the old.
 import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -17,6 +22,7 @@ import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError, invalidParameter } from '../errors';
 import { clusterUuid, softwareEarEnabled } from '../ear-state';
 import { crashPoint } from '../test-hooks';
+import { writeInChunks } from '../store-chunks';
 import { getProvider } from '../key-servers/kmip-records';
 import type { Sealer } from '../sealer';
 import type { AskProvider } from './key-server-requests';
@@ -24,6 +30,7 @@ import { unwrapKey, wrapKey } from './key-wrap';
 import { createExternalKey, destroyExternalKeys, newInternalKey } from './master-keys';
 import {
   deleteJournal,
+  getDek,
   getJournal,
   getMasterKey,
   getSearState,
@@ -34,6 +41,7 @@ import {
   putMasterKey,
   putSearState,
   retireMasterKey,
+  type DekRecord,
   type KeyInfo,
   type MasterKeyRecord,
   type RekeyJournal,
@@ -127,12 +135,15 @@ export class Rekey {
   }
 
   /** At open: the journal of a rekey the previous process did not finish. Store only. */
-  recover(): void {
+  async recover(): Promise<void> {
     const journal = getJournal(this.deps.store);
     if (!journal) return;
-    if (journal.phase === 'committed') this.complete(journal);
+    if (journal.phase === 'committed') await this.complete(journal);
     else if (journal.phase !== 'rollingBack')
-      this.rollBack(journal, 'it was interrupted by a restart of the daemon before it committed');
+      await this.rollBack(
+        journal,
+        'it was interrupted by a restart of the daemon before it committed',
+      );
   }
 
   /** The rekey journaled by begin(): new MK, DEKs re-wrapped, commit, old MK destroyed. */
@@ -142,13 +153,14 @@ export class Rekey {
     try {
       await this.commit(journal);
     } catch (err) {
-      this.rollBack(journal, (err as Error).message);
+      await this.rollBack(journal, (err as Error).message);
       return;
     }
     crashPoint('sear.afterCommit');
+    await this.settleDeks(journal.to.keyID);
     await this.destroyOld(journal);
     crashPoint('sear.afterDestroyOld');
-    this.complete(journal);
+    await this.complete(journal);
   }
 
   private async commit(journal: RekeyJournal): Promise<void> {
@@ -159,50 +171,102 @@ export class Rekey {
       const newMk = await this.createKey(journal);
       try {
         crashPoint('sear.afterNewKey');
-        const all = listDeks(store);
-        const deks = all.map((d, i) => {
-          if (i % PROGRESS_EVERY === 0) this.progress(i, all.length);
+        const rewrap = (d: DekRecord): DekRecord => {
           if (d.keyID !== old.keyID)
             throw new Error(`DEK of ${d.serial} is not wrapped by ${old.keyID}`);
           const dek = unwrapKey(oldMk, Buffer.from(d.wrapped, 'base64'), `the DEK of ${d.serial}`);
           try {
-            return {
-              ...d,
-              keyID: journal.to.keyID,
-              wrapped: wrapKey(newMk, dek).toString('base64'),
-            };
+            const wrapped = wrapKey(newMk, dek).toString('base64');
+            return { ...d, next: { keyID: journal.to.keyID, wrapped } };
           } finally {
             dek.fill(0);
           }
-        });
-        store.transaction((tx) => {
-          if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
-          for (const d of deks) putDek(tx, d);
-          putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
-          if (old.keyProviderID === null) {
-            retireMasterKey(tx, old.keyID);
-            auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
-          } else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
-          putJournal(tx, { ...journal, phase: 'committed' });
-          recordAuditIn(tx, {
-            source: 'service',
-            action: 'RekeyMasterKeyCommitted',
-            params: rekeyParams(journal, deks.length),
-            outcome: 'ok',
-            details: operationText(journal.from, journal.to),
+        };
+        let total = 0;
+        // Stage the new wraps until the commit finds every DEK staged (drives may gain a DEK
+        // meanwhile: the next pass stages theirs).
+        for (;;) {
+          const unstaged = listDeks(store).filter((d) => d.next?.keyID !== journal.to.keyID);
+          if (unstaged.length === 0 && (await this.commitStaged(journal, old, total))) break;
+          let i = 0;
+          await writeInChunks(store, unstaged, 1, (tx, d) => {
+            if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
+            const now = getDek(tx, d.serial);
+            if (now && now.next?.keyID !== journal.to.keyID) putDek(tx, rewrap(now));
           });
-        });
-        this.progress(deks.length, deks.length);
-        this.deps.logger?.info(
-          { asyncHandle: journal.asyncHandle, deks: deks.length },
-          'master key rekey committed',
-        );
+          total += unstaged.length;
+          for (; i < unstaged.length; i += PROGRESS_EVERY) this.progress(i, total);
+        }
+        this.progress(total, total);
       } finally {
         newMk.fill(0);
       }
     } finally {
       oldMk.fill(0);
     }
+  }
+
+  /**
+   * The commit: the new MK current, the old one on its way out, journal `committed` — only
+   * if every DEK has its new wrap (false: some do not yet, nothing written).
+   */
+  private async commitStaged(
+    journal: RekeyJournal,
+    old: MasterKeyRecord,
+    deks: number,
+  ): Promise<boolean> {
+    const committed = await this.deps.store.transaction((tx) => {
+      if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
+      if (listDeks(tx).some((d) => d.next?.keyID !== journal.to.keyID)) return false;
+      putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
+      if (old.keyProviderID === null) {
+        retireMasterKey(tx, old.keyID);
+        auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
+      } else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
+      putJournal(tx, { ...journal, phase: 'committed' });
+      recordAuditIn(tx, {
+        source: 'service',
+        action: 'RekeyMasterKeyCommitted',
+        params: rekeyParams(journal, deks),
+        outcome: 'ok',
+        details: operationText(journal.from, journal.to),
+      });
+      return true;
+    });
+    if (committed)
+      this.deps.logger?.info(
+        { asyncHandle: journal.asyncHandle, deks },
+        'master key rekey committed',
+      );
+    return committed;
+  }
+
+  /** After the commit: each DEK record keeps the new wrap alone (store only; in chunks). */
+  private async settleDeks(keyID: string): Promise<void> {
+    const { store } = this.deps;
+    const staged = listDeks(store).filter((d) => d.next?.keyID === keyID);
+    await writeInChunks(store, staged, 1, (tx, d) => {
+      const now = getDek(tx, d.serial);
+      if (now?.next?.keyID !== keyID) return;
+      putDek(tx, {
+        serial: now.serial,
+        keyID,
+        wrapped: now.next.wrapped,
+        createTime: now.createTime,
+      });
+    });
+  }
+
+  /** Before a commit: the staged wraps go, the old MK's stay (store only; in chunks). */
+  private async dropStagedDeks(): Promise<void> {
+    const { store } = this.deps;
+    const staged = listDeks(store).filter((d) => d.next);
+    await writeInChunks(store, staged, 1, (tx, d) => {
+      const now = getDek(tx, d.serial);
+      if (!now?.next) return;
+      const { next: _dropped, ...kept } = now;
+      putDek(tx, kept);
+    });
   }
 
   /** The new MK, recorded (journal `created`) as soon as it exists; the caller zeroes it. */
@@ -217,7 +281,7 @@ export class Rekey {
     if (to.keyProviderID === undefined) {
       const { record: r, mk } = newInternalKey(sealer, to.keyID);
       try {
-        record(r);
+        await record(r);
       } catch (err) {
         mk.fill(0);
         throw err;
@@ -229,9 +293,9 @@ export class Rekey {
       to.keyProviderID,
       'software encryption master key create',
       (p) =>
-        createExternalKey(p, uuid, to.keyID, (uid) => {
+        createExternalKey(p, uuid, to.keyID, async (uid) => {
           crashPoint('sear.afterCreate');
-          record({
+          await record({
             keyID: to.keyID,
             keyProviderID: to.keyProviderID!,
             state: 'live',
@@ -254,7 +318,7 @@ export class Rekey {
         destroyExternalKeys(p, [old.kmipUID!]),
       );
       if (left.length === 0)
-        this.deps.store.transaction((tx) => {
+        await this.deps.store.transaction((tx) => {
           retireMasterKey(tx, old.keyID);
           auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
         });
@@ -265,8 +329,9 @@ export class Rekey {
   }
 
   /** Committed: the async result says so (Element's shape) and the journal goes. */
-  private complete(journal: RekeyJournal): void {
-    this.deps.store.transaction((tx) => {
+  private async complete(journal: RekeyJournal): Promise<void> {
+    await this.settleDeks(journal.to.keyID);
+    await this.deps.store.transaction((tx) => {
       finishResult(tx, () =>
         this.deps.asyncResults.succeed(tx, journal.asyncHandle, {
           keyToDecommission: journal.from as unknown as Json,
@@ -281,8 +346,9 @@ export class Rekey {
   }
 
   /** Not committed: the old MK stays current; the new one, if any, is destroyed. */
-  private rollBack(journal: RekeyJournal, why: string): void {
-    this.deps.store.transaction((tx) => {
+  private async rollBack(journal: RekeyJournal, why: string): Promise<void> {
+    await this.dropStagedDeks();
+    await this.deps.store.transaction((tx) => {
       const created = getMasterKey(tx, journal.to.keyID);
       if (created?.keyProviderID === null) {
         retireMasterKey(tx, created.keyID);

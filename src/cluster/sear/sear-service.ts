@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DataPathUnsupportedError, type DataPath } from '../../opal/datapath';
 import type { DriveInventory } from '../../opal/inventory';
-import type { Json, Store, StoreTx, WatchEvent } from '../../store/store';
+import type { Json, Store, StoreChange, StoreReader, StoreTx } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
 import { DRIVE_PREFIX, listDriveRecords, type DriveRecord } from '../drives/drive-records';
@@ -36,11 +36,13 @@ import {
   putMasterKey,
   putSearState,
   type DekRecord,
+  wrappedBy,
   type MasterKeyRecord,
 } from './sear-store';
 import { Backoff } from '../backoff';
 import { settleChain } from '../settle';
 import { mapLimit } from '../../util/map-limit';
+import { writeInChunks } from '../store-chunks';
 import type { MetricsSink } from '../metrics-sink';
 
 const PARALLEL_ATTACH = 8;
@@ -116,19 +118,23 @@ export class SearService {
    * At open, before anything else reads async results: a rekey interrupted by the death of
    * the previous process is finished (committed) or rolled back, in the store only.
    */
-  recover(): void {
-    this.store.transaction((tx) => this.enableIn(tx));
-    this.rekeys.recover();
+  async recover(): Promise<void> {
+    await this.enable();
+    await this.rekeys.recover();
   }
 
   /** Follows cluster creation and the drives from now on; the first round at once. */
   start(): void {
     if (this.closed || this.unwatch.length) return;
-    // Synchronously after CreateCluster commits, so that its answer already has an MK.
+    // At once after CreateCluster commits (on SQLite before its answer), so that the
+    // answer already has an MK; info() makes one too when asked first.
     this.unwatch.push(
       this.store.watch(CLUSTER_KEY, () => {
-        this.store.transaction((tx) => this.enableIn(tx));
-        this.trigger();
+        this.enable().then(
+          () => this.trigger(),
+          (err: unknown) =>
+            this.options.logger?.warn({ err: (err as Error).message }, 'SEAR not enabled yet'),
+        );
       }),
       this.store.watch(DRIVE_PREFIX, (e) => this.onDriveRecord(e)),
     );
@@ -144,9 +150,10 @@ export class SearService {
   }
 
   /** GetSoftwareEncryptionAtRestInfo (Element 5.5); `detachedDrives` only when some are. */
-  info(): { [k: string]: Json } {
-    return this.store.transaction((tx) => {
-      this.enableIn(tx); // a CreateCluster answered before start() watched for it
+  async info(): Promise<{ [k: string]: Json }> {
+    await this.enable(); // a CreateCluster answered before start() watched for it
+    const tx = this.store; // synchronous reads: one revision of the view
+    {
       const state = softwareEarEnabled(tx) ? getSearState(tx) : undefined;
       if (!state) return { state: 'disabled', version: 0 };
       const mk = getMasterKey(tx, state.currentKeyID)!;
@@ -160,7 +167,7 @@ export class SearService {
       const detached = this.detachedDrives(tx);
       if (detached.length) out.detachedDrives = detached;
       return out;
-    });
+    }
   }
 
   /** For ListDrives: 'attached' or why not; undefined when SEAR is off. */
@@ -170,8 +177,8 @@ export class SearService {
   }
 
   /** RekeySoftwareEncryptionAtRestMasterKey: checks, journal, handle; the work follows. */
-  rekey(params: RekeyParams): number {
-    const handle = this.store.transaction((tx) => {
+  async rekey(params: RekeyParams): Promise<number> {
+    const handle = await this.store.transaction((tx) => {
       this.enableIn(tx);
       return this.rekeys.begin(tx, params);
     });
@@ -222,9 +229,9 @@ export class SearService {
   }
 
   /** A drive that appeared (or came back) needs its DEK; other record changes do not. */
-  private onDriveRecord(e: WatchEvent): void {
-    const d = e.value as unknown as DriveRecord | undefined;
-    if (e.type !== 'put' || !d) return;
+  private onDriveRecord(e: StoreChange): void {
+    if (e.type !== 'put') return;
+    const d = e.value as unknown as DriveRecord;
     if (!d.present) this.forget(d.serial);
     // Known drives wait for their retry, if any; with SEAR off, enabling it starts a round.
     else if (!this.attachState.has(d.serial) && softwareEarEnabled(this.store)) this.trigger();
@@ -253,7 +260,12 @@ export class SearService {
     );
   }
 
-  /** SEAR on a cluster that has no MK yet: the first, internal one. */
+  /** SEAR on a cluster that has no MK yet: the first, internal one (a no-op otherwise). */
+  private async enable(): Promise<void> {
+    if (!softwareEarEnabled(this.store) || getSearState(this.store)) return;
+    await this.store.transaction((tx) => this.enableIn(tx));
+  }
+
   private enableIn(tx: StoreTx): void {
     if (!softwareEarEnabled(tx) || getSearState(tx)) return;
     const { record, mk } = newInternalKey(this.options.sealer, randomUUID());
@@ -266,7 +278,7 @@ export class SearService {
   /** One pass: key clean-up, DEKs for new drives, DEKs attached where needed. True: retry. */
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
-    this.store.transaction((tx) => this.enableIn(tx));
+    await this.enable();
     let retry = await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
     const drives = this.drivesToDo();
     if (drives.length === 0) return retry;
@@ -291,27 +303,28 @@ export class SearService {
     }
     const fresh = new Map<string, Buffer>();
     try {
-      this.store.transaction((tx) => {
-        for (const d of missing) {
-          const dek = newDek();
-          fresh.set(d.serial, dek);
-          const record: DekRecord = {
-            serial: d.serial,
-            keyID: current.keyID,
-            wrapped: wrapKey(mk, dek).toString('base64'),
-            createTime: new Date().toISOString(),
-          };
-          putDek(tx, record);
-          deks.set(d.serial, record);
-        }
+      const records = missing.map((d): DekRecord => {
+        const dek = newDek();
+        fresh.set(d.serial, dek);
+        return {
+          serial: d.serial,
+          keyID: current.keyID,
+          wrapped: wrapKey(mk, dek).toString('base64'),
+          createTime: new Date().toISOString(),
+        };
       });
+      // Each drive's DEK stands on its own: a crash between chunks leaves drives without one,
+      // which the next round gives one.
+      await writeInChunks(this.store, records, 1, (tx, record) => putDek(tx, record));
+      for (const record of records) deks.set(record.serial, record);
       if (missing.length) this.options.logger?.info({ count: missing.length }, 'DEKs created');
       const failed = await this.attachAll([...detached, ...missing], (serial) => {
         const own = fresh.get(serial);
         if (own) return Buffer.from(own);
         const r = deks.get(serial)!;
-        if (r.keyID !== current.keyID) throw new Error(`DEK wrapped by unknown key ${r.keyID}`);
-        return unwrapKey(mk, Buffer.from(r.wrapped, 'base64'), `the DEK of ${serial}`);
+        const w = wrappedBy(r, current.keyID);
+        if (!w) throw new Error(`DEK wrapped by unknown key ${r.keyID}`);
+        return unwrapKey(mk, Buffer.from(w.wrapped, 'base64'), `the DEK of ${serial}`);
       });
       retry ||= failed;
     } finally {
@@ -373,7 +386,7 @@ export class SearService {
     );
   }
 
-  private detachedDrives(tx: StoreTx): { [k: string]: Json }[] {
+  private detachedDrives(tx: StoreReader): { [k: string]: Json }[] {
     return listDriveRecords(tx)
       .filter((d) => d.present)
       .map((d) => ({ d, why: this.attachState.get(d.serial) ?? 'not attached yet' }))

@@ -4,7 +4,7 @@
 //   sear/rekey          the journal of a rekey in progress (see rekey.ts)
 //   keys/<keyID>        the MK records themselves, beside the drive AKs, so that a provider
 //                       holding an MK is active by the same derived rule (key-references.ts)
-import type { Json, StoreTx } from '../../store/store';
+import type { Json, StoreTx, StoreReader } from '../../store/store';
 import { KEY_REFERENCE_PREFIX, type KeyReferenceState } from '../key-references';
 
 const STATE_KEY = 'sear/state';
@@ -37,6 +37,19 @@ export interface DekRecord {
   /** base64 of the RFC 3394 wrapped DEK. */
   wrapped: string;
   createTime: string;
+  /** During a rekey: the same DEK wrapped by the new MK (see rekey.ts). */
+  next?: WrappedDek;
+}
+
+export interface WrappedDek {
+  keyID: string;
+  wrapped: string;
+}
+
+/** The DEK as wrapped by `keyID`: its own wrap, or a rekey's staged one. */
+export function wrappedBy(d: DekRecord, keyID: string): WrappedDek | undefined {
+  if (d.keyID === keyID) return d;
+  return d.next?.keyID === keyID ? d.next : undefined;
 }
 
 export interface KeyInfo {
@@ -45,7 +58,7 @@ export interface KeyInfo {
   keyProviderID?: number;
 }
 
-export function getSearState(tx: StoreTx): SearState | undefined {
+export function getSearState(tx: StoreReader): SearState | undefined {
   return tx.get<SearState>(STATE_KEY)?.value;
 }
 
@@ -56,7 +69,7 @@ export function putSearState(tx: StoreTx, state: SearState): void {
 export const mkKey = (keyID: string): string => `${KEY_REFERENCE_PREFIX}${keyID}`;
 export const mkSealLabel = (keyID: string): string => `keys/${keyID}/searMasterKey`;
 
-export function getMasterKey(tx: StoreTx, keyID: string): MasterKeyRecord | undefined {
+export function getMasterKey(tx: StoreReader, keyID: string): MasterKeyRecord | undefined {
   const value = tx.get<MasterKeyRecord>(mkKey(keyID))?.value;
   return value?.purpose === 'searMasterKey' ? value : undefined;
 }
@@ -65,7 +78,7 @@ export function putMasterKey(tx: StoreTx, record: MasterKeyRecord): void {
   tx.put(mkKey(record.keyID), record as unknown as Json);
 }
 
-export function listMasterKeys(tx: StoreTx): MasterKeyRecord[] {
+export function listMasterKeys(tx: StoreReader): MasterKeyRecord[] {
   return tx
     .list<MasterKeyRecord>(KEY_REFERENCE_PREFIX)
     .map((e) => e.value)
@@ -86,7 +99,7 @@ export function keyInfo(k: MasterKeyRecord): KeyInfo {
 
 export const dekKey = (serial: string): string => `${DEK_PREFIX}${serial}`;
 
-export function listDeks(tx: StoreTx): DekRecord[] {
+export function listDeks(tx: StoreReader): DekRecord[] {
   return tx.list<DekRecord>(DEK_PREFIX).map((e) => e.value);
 }
 
@@ -94,11 +107,17 @@ export function putDek(tx: StoreTx, record: DekRecord): void {
   tx.put(dekKey(record.serial), record as unknown as Json);
 }
 
+export function getDek(tx: StoreReader, serial: string): DekRecord | undefined {
+  return tx.get<DekRecord>(dekKey(serial))?.value;
+}
+
 /**
  * started: the new MK's keyID is chosen, nothing else recorded (an external key may exist
- * at the provider under its Name). created: the new MK is recorded. committed: every DEK
- * is wrapped by the new MK, which is current. rollingBack: an interrupted `started`
- * rekey whose key may still have to be found by Name and destroyed.
+ * at the provider under its Name). created: the new MK is recorded; DEK records are being
+ * given its wrap as `next` beside the old one. committed: every DEK is wrapped by the new
+ * MK (its own wrap or `next`), which is current; the records settle to the new wrap alone.
+ * rollingBack: an interrupted `started` rekey whose key may still have to be found by Name
+ * and destroyed.
  */
 export type RekeyPhase = 'started' | 'created' | 'committed' | 'rollingBack';
 
@@ -109,7 +128,7 @@ export interface RekeyJournal {
   to: KeyInfo;
 }
 
-export function getJournal(tx: StoreTx): RekeyJournal | undefined {
+export function getJournal(tx: StoreReader): RekeyJournal | undefined {
   return tx.get<RekeyJournal>(JOURNAL_KEY)?.value;
 }
 

@@ -26,14 +26,14 @@ t.before(async () => {
   auth = [...login(d, op), '--ca', join(d.work.dir, 'api.crt')];
   store = openSqliteStore(join(d.work.stateDir, 'ekmd.db'));
   faults = new FaultService(store);
-  t.teardown(() => {
+  t.teardown(async () => {
     faults.close();
-    store.close();
+    await store.close();
   });
-  faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server 1 (kms-1) unreachable.');
-  faults.reportNodeDrives('driveFailed', 1, [2, 3]);
-  faults.raise('kmipCertificateFault', { keyServerID: 2 }, 'Certificate expires in 5 days.');
-  faults.resolve('kmipCertificateFault', { keyServerID: 2 });
+  await faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server 1 (kms-1) unreachable.');
+  await faults.reportNodeDrives('driveFailed', 1, [2, 3]);
+  await faults.raise('kmipCertificateFault', { keyServerID: 2 }, 'Certificate expires in 5 days.');
+  await faults.resolve('kmipCertificateFault', { keyServerID: 2 });
 });
 
 t.test('online: list, filters, json', async (t) => {
@@ -90,7 +90,7 @@ t.test('usage errors exit 2 and say why', async (t) => {
 t.test('follow online: raised, resolved and cleared faults, until Ctrl-C', async (t) => {
   const f = follow(t, op.env, 'faults', 'list', '--follow', '--interval', '0.2', '--json', ...auth);
   await f.waitFor(/"change":"listed".*"clusterFaultID":3/);
-  const raised = faults.raise(
+  const raised = await faults.raise(
     'driveAvailable',
     { nodeID: 1 },
     'Node ID 1 has 1 available drive(s).',
@@ -98,7 +98,7 @@ t.test('follow online: raised, resolved and cleared faults, until Ctrl-C', async
   await f.waitFor(
     new RegExp(`"change":"raised","fault":\\{[^\\n]*"clusterFaultID":${raised.clusterFaultID}`),
   );
-  faults.resolve('driveAvailable', { nodeID: 1 });
+  await faults.resolve('driveAvailable', { nodeID: 1 });
   await f.waitFor(/"change":"resolved","fault":\{[^\n]*"code":"driveAvailable"/);
   const cleared = await ekmctl(op.env, 'faults', 'clear', ...auth);
   t.equal(cleared.status, 0, cleared.stderr);
@@ -124,7 +124,7 @@ t.test('offline once ekmd is stopped: refused connection, or --state-dir', async
   await d.ekmd.exited;
   // Nobody holds the file now, as at boot: the last connection has checkpointed the WAL.
   faults.close();
-  store.close();
+  await store.close();
   const db = join(d.work.stateDir, 'ekmd.db');
   const before = { bytes: readFileSync(db), mtime: statSync(db).mtimeMs };
 
@@ -170,9 +170,9 @@ t.test('follow offline sees what is written to the store', async (t) => {
     ...['--state-dir', d.work.stateDir],
   );
   await g.waitFor(/^2\s+.*driveFailed/m);
-  faults.reportNodeDrives('driveFailed', 1, [2, 3, 4]);
+  await faults.reportNodeDrives('driveFailed', 1, [2, 3, 4]);
   await g.waitFor(/updated\s+#2 warning driveFailed: Node ID 1 has 3 failed drive\(s\)\./);
-  faults.resolve('kmipServerFault', { keyServerID: 1 });
+  await faults.resolve('kmipServerFault', { keyServerID: 1 });
   await g.waitFor(/resolved\s+#1 error kmipServerFault: Key server 1/);
   t.equal(await g.interrupt(), 0);
 });

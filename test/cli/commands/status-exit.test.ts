@@ -68,7 +68,11 @@ t.test('a failed drive is critical', async (t) => {
 
 t.test('faults: warning exits 1, error exits 2, resolved exits 0', async (t) => {
   const faults = node.faults!;
-  faults.raise('kmipCertificateFault', { keyServerID: 1 }, 'Client certificate expires in 3 days.');
+  await faults.raise(
+    'kmipCertificateFault',
+    { keyServerID: 1 },
+    'Client certificate expires in 3 days.',
+  );
   const warn = await status();
   t.equal(warn.status, 1, warn.stdout);
   t.match(warn.stdout, /: WARNING\n/);
@@ -76,7 +80,7 @@ t.test('faults: warning exits 1, error exits 2, resolved exits 0', async (t) => 
   t.match(warn.stdout, /^\d+\s+warning\s+kmipCertificateFault\s+Client certificate expires/m);
   t.match(warn.stdout, /^WARNING: fault kmipCertificateFault: Client certificate/m);
 
-  faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server 1 does not answer.');
+  await faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server 1 does not answer.');
   const crit = await status('--json');
   t.equal(crit.status, 2, crit.stdout);
   const report = JSON.parse(crit.stdout);
@@ -90,8 +94,8 @@ t.test('faults: warning exits 1, error exits 2, resolved exits 0', async (t) => 
     ['warning', 'critical'],
   );
 
-  faults.resolve('kmipServerFault', { keyServerID: 1 });
+  await faults.resolve('kmipServerFault', { keyServerID: 1 });
   t.equal((await status()).status, 1, 'the warning remains');
-  faults.resolve('kmipCertificateFault', { keyServerID: 1 });
+  await faults.resolve('kmipCertificateFault', { keyServerID: 1 });
   t.equal((await status()).status, 0, 'resolved faults do not count');
 });

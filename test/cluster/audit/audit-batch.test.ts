@@ -15,13 +15,13 @@ function countingStore(t: { teardown(fn: () => void): void }): {
 } {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-audit-batch-'));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(() => {
-    store.close();
+  t.teardown(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   let commits = 0;
   const transaction = store.transaction.bind(store);
-  store.transaction = <R>(fn: (tx: StoreTx) => R): R => {
+  store.transaction = <R>(fn: (tx: StoreTx) => R): Promise<R> => {
     commits++;
     return transaction(fn);
   };

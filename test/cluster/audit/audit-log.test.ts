@@ -18,8 +18,8 @@ import { openSqliteStore, type SqliteStore } from '../../../src/store';
 function tempStore(t: { teardown(fn: () => void): void }): SqliteStore {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-audit-'));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(() => {
-    store.close();
+  t.teardown(async () => {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return store;
@@ -27,7 +27,7 @@ function tempStore(t: { teardown(fn: () => void): void }): SqliteStore {
 
 t.test('records events in order with every member present', async (t) => {
   const store = tempStore(t);
-  const first = recordAudit(store, {
+  const first = await recordAudit(store, {
     source: 'api',
     action: 'CreateKeyProviderKmip',
     user: 'admin',
@@ -35,7 +35,11 @@ t.test('records events in order with every member present', async (t) => {
     params: { keyProviderName: 'prod' },
     outcome: 'ok',
   });
-  recordAudit(store, { source: 'service', action: 'DestroyAuthenticationKey', outcome: 'ok' });
+  await recordAudit(store, {
+    source: 'service',
+    action: 'DestroyAuthenticationKey',
+    outcome: 'ok',
+  });
   const records = readAudit(store);
   t.same(
     records.map((r) => [r.seq, r.action, r.user, r.outcome]),
@@ -52,7 +56,11 @@ t.test('records events in order with every member present', async (t) => {
 t.test('keeps only the last N events, in a fixed number of rows', async (t) => {
   const store = tempStore(t);
   for (let i = 1; i <= 25; i++) {
-    recordAudit(store, { source: 'api', action: 'AddDrives', outcome: 'ok', details: `n${i}` }, 10);
+    await recordAudit(
+      store,
+      { source: 'api', action: 'AddDrives', outcome: 'ok', details: `n${i}` },
+      10,
+    );
   }
   const records = readAudit(store);
   t.same(
@@ -65,19 +73,19 @@ t.test('keeps only the last N events, in a fixed number of rows', async (t) => {
 
 t.test('since filters by date; a read-only store reads the same', async (t) => {
   const store = tempStore(t);
-  recordAudit(store, { source: 'api', action: 'CreateCluster', outcome: 'ok' });
+  await recordAudit(store, { source: 'api', action: 'CreateCluster', outcome: 'ok' });
   const later = new Date(Date.now() + 60_000);
   t.equal(readAudit(store, { since: later }).length, 0);
   t.equal(readAudit(store, { since: new Date(0) }).length, 1);
   const ro = openSqliteStore(store.path, { readonly: true });
   t.teardown(() => ro.close());
   t.same(readAudit(ro), readAudit(store));
-  t.throws(() => recordAudit(ro, { source: 'api', action: 'X', outcome: 'ok' }), /read-only/);
+  await t.rejects(recordAudit(ro, { source: 'api', action: 'X', outcome: 'ok' }), /read-only/);
 });
 
 t.test('commits with the caller transaction, or not at all', async (t) => {
   const store = tempStore(t);
-  t.throws(() =>
+  await t.rejects(
     store.transaction((tx) => {
       tx.put('keys/k1', { state: 'live' });
       recordAuditIn(tx, { source: 'service', action: 'CreateKey', outcome: 'ok' });
@@ -90,8 +98,8 @@ t.test('commits with the caller transaction, or not at all', async (t) => {
 
 t.test('bad action or outcome names are refused and write nothing', async (t) => {
   const store = tempStore(t);
-  t.throws(() => recordAudit(store, { source: 'api', action: 'a b', outcome: 'ok' }));
-  t.throws(() => recordAudit(store, { source: 'api', action: 'A', outcome: 'failed!' }));
+  await t.rejects(recordAudit(store, { source: 'api', action: 'a b', outcome: 'ok' }));
+  await t.rejects(recordAudit(store, { source: 'api', action: 'A', outcome: 'failed!' }));
   t.same(store.list(''), []);
 });
 
@@ -161,10 +169,10 @@ t.test('refused logins have their own ring: they never evict operations', async 
       5,
       3,
     );
-  op(1);
-  op(2);
-  for (let i = 1; i <= 10; i++) login(i);
-  op(3);
+  await op(1);
+  await op(2);
+  for (let i = 1; i <= 10; i++) await login(i);
+  await op(3);
   t.same(
     readAudit(store).map((r) => r.details),
     ['op1', 'op2', 'login8', 'login9', 'login10', 'op3'],

@@ -33,19 +33,19 @@ t.test('key server certificate expiry', async (t) => {
   });
   const put = (record: KeyServerRecord) =>
     store.transaction((tx) => tx.put(serverKey(record.keyServerID), record as unknown as Json));
-  store.transaction((tx) => {
+  await store.transaction((tx) => {
     tx.put(providerKey(1), { keyProviderID: 1, keyProviderName: 'active' });
     tx.put(providerKey(2), { keyProviderID: 2, keyProviderName: 'unused' });
     // Provider 1 is active: a live key refers to it.
     tx.put('keys/k1', { keyID: 'k1', keyProviderID: 1, state: 'live' });
   });
-  put(server(1, 1, shortClient));
-  put(server(2, 2, shortClient));
+  await put(server(1, 1, shortClient));
+  await put(server(2, 2, shortClient));
   const current = () => faults.list('current').filter((f) => f.code === 'kmipCertificateFault');
 
   t.test('expiring in 10 days → one fault for the active provider’s server', async (t) => {
-    checkKeyServerCertificates(store, faults);
-    checkKeyServerCertificates(store, faults);
+    await checkKeyServerCertificates(store, faults);
+    await checkKeyServerCertificates(store, faults);
     const [fault, ...more] = current();
     t.same(more, [], 'one fault, not one per check, none for the unused provider');
     t.match(fault, { severity: 'warning', type: 'cluster', data: { keyServerID: 1 } });
@@ -54,7 +54,7 @@ t.test('key server certificate expiry', async (t) => {
   });
 
   t.test('a year later both certificates have expired', async (t) => {
-    checkKeyServerCertificates(store, faults, new Date(Date.now() + 400 * DAY));
+    await checkKeyServerCertificates(store, faults, new Date(Date.now() + 400 * DAY));
     const [fault] = current();
     t.match(
       fault!.details,
@@ -66,7 +66,7 @@ t.test('key server certificate expiry', async (t) => {
     const stop = watchKeyServerCertificates(store, faults);
     t.teardown(stop);
     t.equal(current().length, 1, 'checked at start');
-    put(server(1, 1, makeCa('storage-node-1', 365).certPem));
+    await put(server(1, 1, makeCa('storage-node-1', 365).certPem));
     await waitFor(() => current().length === 0);
     t.equal(faults.list('resolved')[0]?.code, 'kmipCertificateFault', 'resolved, kept as history');
   });

@@ -87,7 +87,7 @@ t.test('boot unlock with internal keys', async (t) => {
     const d = drives[2]!;
     const keyPath = `keys/${d.keyID}`;
     const record = node.store.get<DriveKeyRecord>(keyPath)!.value;
-    node.store.transaction((tx) =>
+    await node.store.transaction((tx) =>
       tx.put(keyPath, { ...record, keyCheckValue: '00'.repeat(32) } as never),
     );
     node.sim.powerCycle();
@@ -99,7 +99,7 @@ t.test('boot unlock with internal keys', async (t) => {
     t.ok(sim()[d.slot]!.locked);
     t.ok(u.currentFaults('driveFailed')[0]?.driveIDs.includes(d.driveID));
     await u.close();
-    node.store.transaction((tx) => tx.put(keyPath, record as never));
+    await node.store.transaction((tx) => tx.put(keyPath, record as never));
   });
 
   t.test('authority locked out → driveFailed saying so', async (t) => {

@@ -52,7 +52,7 @@ t.test('metadata drive grace and recovery', async (t) => {
     },
   });
   t.teardown(() => u.close());
-  node.hw.drives.onAdded(() => u.service.reconcile());
+  node.hw.drives.onAdded(() => void u.service.reconcile());
   const current = (code: string) => u.currentFaults(code);
 
   t.test('locked → failed with a reason; after the grace → available, two faults', async (t) => {
@@ -90,7 +90,7 @@ t.test('metadata drive grace and recovery', async (t) => {
     await node
       .opal(0)
       .setPin({ who: OpalUser.ADMIN1, pin: other() }, OpalUser.ADMIN1, Buffer.from(ak));
-    t.same(u.service.releaseGuards([meta.driveID]), [meta.driveID], 'guard released');
+    t.same(await u.service.releaseGuards([meta.driveID]), [meta.driveID], 'guard released');
     await waitFor(() => !sim()[0]!.locked);
     await u.service.idle();
     const unlocked = await bySlot(0);
@@ -110,7 +110,7 @@ t.test('metadata drive grace and recovery', async (t) => {
 
   t.test('an unknown drive ID releases nothing', async (t) => {
     const before = node.snapshot();
-    t.throws(() => u.service.releaseGuards([9999]), /Drive 9999 does not exist/);
+    await t.rejects(u.service.releaseGuards([9999]), /Drive 9999 does not exist/);
     t.equal(node.snapshot(), before, 'nothing changed');
   });
 });

@@ -237,11 +237,11 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     // Between rounds it follows its records (here the remembered version of the server).
     const memory = `kmipVersions/${keyServerID}`;
     const had = node.store.get(memory)?.value;
-    node.store.put(memory, { endpoints: `127.0.0.1:${port}`, version: '1.2' });
+    await node.store.put(memory, { endpoints: `127.0.0.1:${port}`, version: '1.2' });
     const planned = () => (JSON.parse(readFileSync(planFile, 'utf8')) as KeyPlan).providers[0]!;
     await waitFor(() => planned().servers[0]!.version === '1.2', 5000);
-    if (had) node.store.put(memory, had);
-    else node.store.delete(memory);
+    if (had) await node.store.put(memory, had);
+    else await node.store.delete(memory);
     await waitFor(() => planned().servers[0]!.version !== '1.2', 5000);
     t.pass('rewritten after a change between rounds, and back');
   });

@@ -82,9 +82,9 @@ export function storeWithFaults(
   const dir = mkdtempSync(join(tmpdir(), `ekmd-${name}-`));
   const store = openSqliteStore(join(dir, 'ekmd.db'));
   const faults = new FaultService(store);
-  t.teardown(() => {
+  t.teardown(async () => {
     faults.close();
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return { store, faults };

@@ -12,7 +12,7 @@ t.test('erasing drives at start', async (t) => {
   const pattern = Buffer.alloc(512, 0x77);
   for (const d of node.sim.drives) d.writeBlock(5, pattern);
   const [, journaled, unjournaled] = node.hw.drives.records();
-  node.store.transaction((tx) => {
+  await node.store.transaction((tx) => {
     putDrive(tx, { ...journaled!, status: 'erasing', step: 'erasing' });
     putDrive(tx, { ...unjournaled!, status: 'erasing' });
   });

@@ -13,8 +13,8 @@ export interface FaultStoreDir {
 export function faultStoreDir(t: { teardown(fn: () => unknown): void }): FaultStoreDir {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-faults-'));
   const opened: SqliteStore[] = [];
-  t.teardown(() => {
-    for (const s of opened) s.close();
+  t.teardown(async () => {
+    for (const s of opened) await s.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const path = join(dir, 'ekmd.db');
@@ -34,16 +34,16 @@ export function failingWrites(store: Store, failAt: (key: string) => boolean): S
     if (failAt(key)) throw new Error(`injected failure writing ${key}`);
   };
   const wrap = (tx: StoreTx): StoreTx => ({
+    inTransaction: true,
     get: <T>(key: string) => tx.get<T>(key),
     list: <T>(prefix: string) => tx.list<T>(prefix),
     put: (key, value) => (fail(key), tx.put(key, value)),
     delete: (key) => (fail(key), tx.delete(key)),
-    compareAndSet: (key, rev, value) => (fail(key), tx.compareAndSet(key, rev, value)),
   });
-  return {
-    ...wrap(store),
-    transaction: (fn) => store.transaction((tx) => fn(wrap(tx))),
-    watch: (prefix, fn) => store.watch(prefix, fn),
-    close: () => store.close(),
-  };
+  return new Proxy(store, {
+    get: (target, name) =>
+      name === 'transaction'
+        ? <R>(fn: (tx: StoreTx) => R) => target.transaction((tx) => fn(wrap(tx)))
+        : (target as unknown as Record<string | symbol, unknown>)[name],
+  });
 }

@@ -45,7 +45,7 @@ t.test('AKs of an interrupted Register: destroyed at the EKS and audited', async
   // the AKs at the key server under their Names.
   const drives = listDriveRecords(node.store);
   const keys = drives.map((d) => newDriveKey(d.driveID, d.serial));
-  node.store.transaction((tx) => {
+  await node.store.transaction((tx) => {
     for (const k of keys) putKeyRecord(tx, keyRecordFor(k, { keyProviderID, kmipUID: null }));
   });
   const uids: string[] = [];

@@ -106,7 +106,7 @@ export async function startEarNode(
     await node.api.close();
     await node.hw.close();
     node.faults?.close();
-    node.store.close();
+    await node.store.close();
   };
   node.opal = (index) => new OpalDrive(transport, `sim:${index}`);
   // The audit log records refused calls too: it is not part of the state compared.

@@ -54,7 +54,7 @@ t.test(
       async (t) => {
         // The state a Register refused item by item leaves (provision(): the AK retired, the
         // drive failed before any PIN); the dev key server can only fail whole messages.
-        node.store.transaction((tx) => {
+        await node.store.transaction((tx) => {
           for (const d of records().slice(0, 2)) {
             putDrive(tx, {
               ...d,

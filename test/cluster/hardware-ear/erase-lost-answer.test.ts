@@ -61,16 +61,19 @@ t.test('a revert whose answer was lost is finished by the retry', async (t) => {
     await ear.close();
     await drives.inventory.close();
     await sim.end();
-    store.close();
+    await store.close();
   });
   await drives.start();
   ear.recover();
   await ear.idle();
 
-  const handle = drives.secureErase([target.driveID]);
+  const handle = await drives.secureErase([target.driveID]);
   await drives.idle();
   t.equal(transport.lost, 1, 'the revert was sent once, its answer lost');
-  t.match(asyncResults.get(handle), { status: 'complete', error: { name: 'xSecureEraseFailed' } });
+  t.match(await asyncResults.get(handle), {
+    status: 'complete',
+    error: { name: 'xSecureEraseFailed' },
+  });
   const unsettled = getDrive(store, target.driveID);
   t.match(unsettled, { status: 'erasing', step: 'erasing', keyID: target.keyID });
   t.match(unsettled.erase, { sidKeyID: target.keyID, lockingEnabled: true });

@@ -20,11 +20,11 @@ async function main(): Promise<void> {
   );
   await hw.start();
   await hw.ear.idle();
-  hw.drives.secureErase([Number(driveID)]);
+  await hw.drives.secureErase([Number(driveID)]);
   await hw.drives.idle();
   await hw.ear.idle();
   await hw.close();
-  store.close();
+  await store.close();
 }
 
 main().catch((err) => {

@@ -111,7 +111,7 @@ t.test(
     const node = await startEarNode(t, { drives: 2 });
     await createCluster(node);
     const d = node.hw.drives.records()[1]!;
-    node.store.transaction((tx) => putDrive(tx, { ...d, step: 'recorded' }));
+    await node.store.transaction((tx) => putDrive(tx, { ...d, step: 'recorded' }));
     const before = node.snapshot();
     const reply = await node.client.call('SecureEraseDrives', { drives: [d.driveID] });
     t.equal(reply.error?.name, 'xDriveNotAvailable');

@@ -38,7 +38,7 @@ t.test('version memory', async (t) => {
   t.equal(versionMemory(store, server).knownVersion, undefined, 'the old endpoints are forgotten');
 
   // The store hands itself to a transaction: a version settled after it is its own write.
-  const inTx = store.transaction((tx) => versionMemory(tx, server));
+  const inTx = await store.transaction((tx) => versionMemory(tx, server));
   inTx.onNegotiated!({ major: 1, minor: 3 });
   t.same(versionMemory(store, server).knownVersion, { major: 1, minor: 3 });
 });

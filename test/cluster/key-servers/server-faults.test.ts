@@ -31,7 +31,7 @@ t.test('one kmipServerFault per server, shared by the AKs and the master key', a
     kmipCaCertificate: ca,
     kmipClientCertificate: ca,
   };
-  store.transaction((tx) => {
+  await store.transaction((tx) => {
     tx.put(providerKey(1), { keyProviderID: 1, keyProviderName: 'eks' });
     tx.put(serverKey(1), server as unknown as Json);
   });
@@ -40,8 +40,8 @@ t.test('one kmipServerFault per server, shared by the AKs and the master key', a
   const current = () => faults.list('current').filter((f) => f.code === 'kmipServerFault');
 
   t.test('a destroyed AK is not cleared by a master key served', async (t) => {
-    report('driveKeys', 'key k1 destroyed');
-    report('masterKey', null);
+    await report('driveKeys', 'key k1 destroyed');
+    await report('masterKey', null);
     const [fault, ...more] = current();
     t.same(more, []);
     t.match(
@@ -52,7 +52,7 @@ t.test('one kmipServerFault per server, shared by the AKs and the master key', a
 
   t.test('both causes named while both stand, in one fault updated in place', async (t) => {
     const id = current()[0]!.clusterFaultID;
-    report('masterKey', 'timed out');
+    await report('masterKey', 'timed out');
     const [fault, ...more] = current();
     t.same(more, []);
     t.equal(fault?.clusterFaultID, id, 'the same fault');
@@ -60,12 +60,12 @@ t.test('one kmipServerFault per server, shared by the AKs and the master key', a
   });
 
   t.test('the AKs served again: the master key’s cause alone', async (t) => {
-    report('driveKeys', null);
+    await report('driveKeys', null);
     t.match(current()[0]?.details, /: timed out$/);
   });
 
   t.test('both clear: resolved, nothing kept', async (t) => {
-    report('masterKey', null);
+    await report('masterKey', null);
     t.same(current(), []);
     t.same(store.list(SERVER_FINDINGS_PREFIX), [], 'no findings left');
   });
@@ -73,9 +73,9 @@ t.test('one kmipServerFault per server, shared by the AKs and the master key', a
   t.test('a server removed from its provider: its fault resolves', async (t) => {
     const stop = watchKeyServerCertificates(store, faults);
     t.teardown(stop);
-    report('masterKey', 'connection refused');
+    await report('masterKey', 'connection refused');
     t.equal(current().length, 1);
-    store.transaction((tx) =>
+    await store.transaction((tx) =>
       tx.put(serverKey(1), { ...server, keyProviderID: null } as unknown as Json),
     );
     await waitFor(() => current().length === 0);

@@ -94,7 +94,7 @@ export async function startSearNode(
     node.faults = new FaultService(node.store);
     const deps = { store: node.store, sealer: node.sealer, faults: node.faults, logger };
     node.hw = openHardwareEar(config, deps);
-    node.sear = openSear(config, {
+    node.sear = await openSear(config, {
       ...deps,
       inventory: node.hw.drives.inventory,
       ...(options.dataPath
@@ -142,7 +142,7 @@ export async function startSearNode(
     await node.sear.close();
     await node.hw.close();
     node.faults.close();
-    node.store.close();
+    await node.store.close();
   };
   node.restart = async () => {
     await node.close();

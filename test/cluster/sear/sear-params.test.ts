@@ -93,8 +93,8 @@ t.test('one rekey at a time', async (t) => {
   await createCluster(node);
   await node.settle();
   // In the same tick: the first rekey's work has not run yet.
-  const first = node.sear.service.rekey({});
-  t.throws(() => node.sear.service.rekey({ keyManagementType: 'internal' }), {
+  const first = await node.sear.service.rekey({});
+  await t.rejects(node.sear.service.rekey({ keyManagementType: 'internal' }), {
     elementName: 'xSoftwareEncryptionAtRestRekeyInProgress',
     message: new RegExp(`in progress \\(async handle ${first}\\)`),
   });

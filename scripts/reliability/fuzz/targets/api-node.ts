@@ -124,7 +124,7 @@ export class HostileApiNode {
   async close(): Promise<void> {
     this.agent.destroy();
     await this.api.close();
-    this.store.close();
+    await this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
