@@ -146,6 +146,9 @@ export const txCases: Record<string, Case> = {
         await client(t, location),
       ];
       await writers[0].put('counter', 0);
+      await until('every view holds the record', () =>
+        writers.every((w) => w.get('counter') !== undefined),
+      );
       const perWriter = 25;
       let runs = 0;
       await Promise.all(

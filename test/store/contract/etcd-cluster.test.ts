@@ -62,6 +62,7 @@ void (async () => {
       'every change once, those made while its member was down included',
     );
     await eventually(10_000, () => node.put('k/x', 'back'));
+    await until('the writer sees it', () => writer.get('k/x') !== undefined);
     t.same(contents(node), contents(writer), 'the views agree');
   });
 
