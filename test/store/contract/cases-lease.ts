@@ -12,15 +12,21 @@ import { collect, gate, race, refusal, until } from './helpers';
 export const leaseCases: Record<string, Case> = {
   'leased keys: put, kept alive, deleted when the lease is revoked': {
     run: async (t, b) => {
-      const { store } = await fresh(t, b);
+      const { store, location } = await fresh(t, b);
+      const other = b.shared ? await client(t, location) : undefined;
       const seen = collect(t, store, 'alive/');
       const lease = await store.grantLease(5);
       t.equal(lease.ttlSeconds, 5);
       const r = await lease.put('alive/n1', { node: 1 });
       t.same(store.get('alive/n1'), { key: 'alive/n1', value: { node: 1 }, revision: r });
+      if (other) await until('another node sees it', () => other.get('alive/n1') !== undefined);
       await lease.keepAlive();
       await lease.revoke();
       t.equal(store.get('alive/n1'), undefined, 'gone with its lease, once revoke resolved');
+      if (other) {
+        await until("gone from another node's view", () => other.get('alive/n1') === undefined);
+        t.equal(other.get('alive/n1'), undefined);
+      }
       t.same(
         seen.changes.map((c) => c.type),
         ['put', 'delete'],
