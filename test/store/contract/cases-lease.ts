@@ -6,8 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { StoreError } from '../../../src/store';
 import { client, fresh, openAt } from './backends';
-import type { Case } from './cases-kv';
-import { collect, gate, race, refusal, until } from './helpers';
+import { collect, gate, race, refusal, until, type Case } from './helpers';
 
 export const leaseCases: Record<string, Case> = {
   'leased keys: put, kept alive, deleted when the lease is revoked': {

@@ -4,8 +4,7 @@
 // either way the outcome is the serial one.
 import { StoreConflictError, type StoreTx } from '../../../src/store';
 import { client, fresh, type Backend } from './backends';
-import type { Case } from './cases-kv';
-import { race, refusal, until } from './helpers';
+import { race, refusal, until, type Case } from './helpers';
 
 /** Every attempt a race takes: two where commits can conflict, one where they cannot. */
 const raceAttempts = (b: Backend) => (b.racer ? 2 : 1);

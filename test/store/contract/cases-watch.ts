@@ -2,8 +2,7 @@
 // another node's as its view takes them in; a failing or writing watcher harms nobody.
 import type { StoreChange } from '../../../src/store';
 import { client, fresh } from './backends';
-import { contents, type Case } from './cases-kv';
-import { collect } from './helpers';
+import { collect, contents, type Case } from './helpers';
 
 export const watchCases: Record<string, Case> = {
   'a watcher sees each committed change under its prefix once, in order, before the write resolves':

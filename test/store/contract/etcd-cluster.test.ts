@@ -6,8 +6,7 @@ import { StoreUnavailableError, type Store } from '../../../src/store';
 import { openEtcdStore } from '../../../src/store/etcd';
 import { startEtcd } from '../../../scripts/etcd/members';
 import { etcdBackend } from './backends';
-import { contents } from './cases-kv';
-import { collect, refusal, until } from './helpers';
+import { collect, contents, refusal, until } from './helpers';
 import { runContract } from './index';
 
 let n = 0;

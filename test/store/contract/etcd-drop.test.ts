@@ -8,8 +8,7 @@ import { StoreUnavailableError, type Store, type StoreChange } from '../../../sr
 import { openEtcdStore, type EtcdStore } from '../../../src/store/etcd';
 import { startEtcd } from '../../../scripts/etcd/members';
 import { startTcpProxy } from '../../helpers/tcp-proxy';
-import { contents } from './cases-kv';
-import { collect, refusal, until } from './helpers';
+import { collect, contents, refusal, until } from './helpers';
 
 let n = 0;
 const prefix = () => `/ekmd-drop/${process.pid}-${++n}/`;

@@ -4,6 +4,18 @@ import type { Test } from 'tap';
 import type { Store, StoreChange, StoreTx } from '../../../src/store';
 import type { Backend, Location } from './backends';
 
+/** One contract case. */
+export interface Case {
+  /** What the backend must offer for the case to mean something there. */
+  needs?: 'shared' | 'racer';
+  run(t: Test, b: Backend): Promise<void>;
+}
+
+/** A store's entries as [key, value] pairs, to compare two views. */
+export function contents(store: Store, prefix = ''): [string, unknown][] {
+  return store.list(prefix).map((e) => [e.key, e.value]);
+}
+
 export async function until(
   what: string | (() => string),
   pred: () => boolean,

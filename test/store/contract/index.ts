@@ -3,13 +3,16 @@
 // sharing the store, commits that can race) is not registered there.
 import type { Test } from 'tap';
 import type { Backend } from './backends';
-import { kvCases, type Case } from './cases-kv';
+import type { Case } from './helpers';
+import { kvCases } from './cases-kv';
+import { ownWriteCases } from './cases-own-writes';
 import { leaseCases } from './cases-lease';
 import { txCases } from './cases-tx';
 import { watchCases } from './cases-watch';
 
 export const allCases: Record<string, Case> = {
   ...kvCases,
+  ...ownWriteCases,
   ...txCases,
   ...watchCases,
   ...leaseCases,
