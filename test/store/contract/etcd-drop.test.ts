@@ -70,7 +70,7 @@ void (async () => {
       t.ok(refused instanceof StoreUnavailableError, refused.message);
       t.match(refused.message, `etcd at http://127.0.0.1:${proxy.port}`, 'names the endpoint');
       t.match(refused.message, 'cut off from etcd');
-      t.ok(Date.now() - started < 100, 'refused at once');
+      t.ok(Date.now() - started < 500, 'refused at once, without a round trip');
       proxy.restore();
       await seen.count(writes.length, 20_000);
       await until('connected again', () => node.viewHealth().connected);
