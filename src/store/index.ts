@@ -10,13 +10,7 @@ export type {
   StoreTx,
 } from './store';
 export { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './store';
-export type { AsyncStore, AsyncStoreTx, Unwatch, WatchOptions } from './async-store';
 export { StoreAccessError, StoreConflictError, StoreError, StoreUnavailableError } from './errors';
 export { openSqliteStore, STORE_FILE, type SqliteStore, type SqliteStoreOptions } from './sqlite';
-export {
-  openAsyncSqliteStore,
-  type AsyncSqliteStore,
-  type AsyncSqliteStoreOptions,
-} from './sqlite-async';
 export { checkStoreConfig, type StoreConfig } from './store-config';
 export { openSealer, SealError, SEAL_KEY_FILE, type Sealer, type SealerOptions } from './seal';

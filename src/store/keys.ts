@@ -4,6 +4,7 @@ import { StoreError } from './errors';
 import type { Json } from './store';
 
 const MAX_KEY_LENGTH = 1024;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
@@ -15,6 +16,11 @@ export function checkKey(key: unknown): string {
   // Control characters would make keys ambiguous in logs and listings.
   if (/[\u0000-\u001f\u007f]/.test(key)) {
     throw new StoreError(`store key ${JSON.stringify(key)} contains a control character`);
+  }
+  // UTF-8 (SQLite's text, etcd's key bytes) would store a lone surrogate as U+FFFD: a
+  // different key than the one written.
+  if (LONE_SURROGATE.test(key)) {
+    throw new StoreError(`store key ${JSON.stringify(key)} is not valid Unicode`);
   }
   return key;
 }
@@ -53,7 +59,7 @@ function findNonJson(value: unknown, depth: number): string | undefined {
 }
 
 /**
- * Serialise a value for the asynchronous stores: the checks above plus a size cap, so
+ * Serialise a value for the store: the checks above plus a size cap, so
  * that no value comes near etcd's request limit (and SQLite refuses the same values).
  */
 export function encodeBoundedValue(key: string, value: Json, maxBytes: number): string {
@@ -83,14 +89,6 @@ export function checkLeaseTtl(ttlSeconds: unknown): number {
 export function checkRevision(revision: unknown, what: string): number {
   if (!Number.isSafeInteger(revision) || (revision as number) < 0) {
     throw new StoreError(`${what} must be a non-negative integer`);
-  }
-  return revision as number;
-}
-
-/** A watch's start: revision 1 is the first there is (etcd reads 0 as "now"). */
-export function checkFromRevision(revision: unknown): number {
-  if (!Number.isSafeInteger(revision) || (revision as number) < 1) {
-    throw new StoreError('fromRevision must be a positive integer');
   }
   return revision as number;
 }

@@ -1,7 +1,6 @@
-// Leases on the embedded store: one lives while its store is open (see sqlite-async.ts).
-import type { StoreLease } from './async-store';
+// Leases on the embedded store: one lives while its store is open (see sqlite.ts).
 import { StoreError } from './errors';
-import type { Json } from './store';
+import type { Json, StoreLease } from './store';
 
 interface LeaseHost {
   put(key: string, value: Json): Promise<number>;

@@ -28,7 +28,7 @@ import {
   type StoreLease,
   type StoreTx,
 } from './store';
-import { TxWrites } from './tx-buffer';
+import { NESTED_WRITE, refuseAsync, TxWrites } from './tx-buffer';
 
 export { STORE_FILE } from './state-files';
 
@@ -152,9 +152,7 @@ class SqliteFileStore implements SqliteStore {
     return this.commit((w) => {
       const tx = new FileTx(this);
       const result = fn(tx);
-      if ((result as { then?: unknown } | null)?.then) {
-        throw new StoreError('a store transaction must be synchronous (it returned a promise)');
-      }
+      refuseAsync(result);
       for (const [key, encoded] of tx.writes.entries()) {
         if (encoded === undefined) w.delete(key);
         else w.put(key, encoded);
@@ -266,7 +264,7 @@ class SqliteFileStore implements SqliteStore {
   private commit<R>(body: (w: Writer, revision: number) => R): R {
     this.ensureOpen();
     if (this.committing) {
-      throw new StoreError('a store write inside a transaction: write through its tx instead');
+      throw new StoreError(NESTED_WRITE);
     }
     let revision = 0;
     let changes: StoreChange[] = [];

@@ -1,19 +1,25 @@
-// What the asynchronous backends share about a transaction attempt: its buffered writes
-// (checked when made, against the same limits on every backend), how its reads see them,
-// and the retry of whole attempts on conflict.
-import { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES } from './async-store';
+// What the backends share about a transaction attempt: its buffered writes (checked when
+// made, against the same limits on every backend), how its reads see them, the refusal of
+// an asynchronous function, and the retry of whole attempts on conflict.
 import { StoreConflictError, StoreError } from './errors';
+import { compareKeys } from './key-order';
 import { checkKey, encodeBoundedValue } from './keys';
-import type { Json, StoreEntry } from './store';
+import { MAX_TX_BYTES, MAX_TX_WRITES, MAX_VALUE_BYTES, type Json, type StoreEntry } from './store';
 
 /** Thrown inside an attempt when what it read has changed: the attempt runs again. */
 export class TxConflict extends Error {
   override name = 'TxConflict';
 }
 
-/** Keys in the order both backends list them: by their UTF-8 bytes. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/**
+ * A transaction's function must be synchronous: it runs against one state of the view, and
+ * an await would let that state move under it. A promise is refused, and its own outcome
+ * ignored (nothing it does after the refusal can commit).
+ */
+export function refuseAsync(result: unknown): void {
+  if (typeof (result as { then?: unknown } | null)?.then !== 'function') return;
+  (result as Promise<unknown>).then(undefined, () => undefined);
+  throw new StoreError('a store transaction must be synchronous (it returned a promise)');
 }
 
 export class TxWrites {
@@ -85,6 +91,9 @@ export interface RetryPolicy {
   /** Upper bound of the random pause before attempt n + 1 grows as 2^n ms up to this. */
   maxBackoffMs: number;
 }
+
+/** Refused: a write made while a transaction's function runs (it would not be in its tx). */
+export const NESTED_WRITE = 'a store write inside a transaction: write through its tx instead';
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 20, maxBackoffMs: 100 };
 

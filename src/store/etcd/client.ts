@@ -69,6 +69,7 @@ export class EtcdIo {
         watchBackoff: backoff(100, 2000),
       },
     });
+    requireLeader(this.client);
   }
 
   /** One etcd call with a deadline; its failure becomes a StoreError saying what and where. */
@@ -178,6 +179,30 @@ export function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]); // all 0xff: to the end of the keyspace
+}
+
+/**
+ * Ask members to refuse our calls while they know no leader (etcd's "hasleader" metadata,
+ * the Go client's WithRequireLeader): a member cut off from the others then ends our watch
+ * at once, and etcd3 moves it to another member, instead of the watch waiting in silence;
+ * a call to it fails at once as "no leader" and goes to the next endpoint. etcd3 has no
+ * option for call metadata: its authenticator's is extended.
+ */
+function requireLeader(client: Etcd3): void {
+  interface Metadata {
+    clone(): Metadata;
+    set(key: string, value: string): void;
+  }
+  type Authenticator = { getMetadata?: () => Promise<Metadata> };
+  const auth = (client as unknown as { pool?: { authenticator?: Authenticator } }).pool
+    ?.authenticator;
+  const original = auth?.getMetadata?.bind(auth);
+  if (!auth || !original) return;
+  auth.getMetadata = async () => {
+    const metadata = (await original()).clone();
+    metadata.set('hasleader', 'true');
+    return metadata;
+  };
 }
 
 const noSignal = new AbortController().signal;

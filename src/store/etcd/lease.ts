@@ -2,13 +2,21 @@
 // the keys when the lease is revoked or expires, which it does TTL seconds after the last
 // keep-alive reached it. etcd3 sends keep-alives every third of the TTL and reports the
 // lease lost when etcd says it has ended, or when it could not refresh for twice the TTL.
+// Writes go through the store (its checks, and the wait until this node's view holds them).
 import type { Lease } from 'etcd3';
-import type { StoreLease } from '../async-store';
-import { MAX_VALUE_BYTES } from '../async-store';
-import { checkKey, encodeBoundedValue } from '../keys';
-import type { Json } from '../store';
+import { StoreError } from '../errors';
+import type { Json, StoreLease } from '../store';
 import type { EtcdIo } from './client';
 import { toStoreError } from './errors';
+
+/** What a lease asks of its store. */
+export interface LeaseHost {
+  /** Write `key` tied to `lease`; resolves once this node's view holds it. */
+  putLeased(key: string, value: Json, lease: EtcdLease): Promise<number>;
+  /** Revoke `lease` (`revoke` sends it); resolves once the view has lost its keys. */
+  revokeLease(lease: EtcdLease, revoke: () => Promise<void>): Promise<void>;
+  leaseEnded(lease: EtcdLease): void;
+}
 
 export class EtcdLease implements StoreLease {
   private readonly lostHandlers: ((err: Error) => void)[] = [];
@@ -16,7 +24,7 @@ export class EtcdLease implements StoreLease {
   /** Revoked, or lost: etcd has dropped it and its keys. */
   private ended = false;
 
-  static async grant(io: EtcdIo, ttlSeconds: number): Promise<EtcdLease> {
+  static async grant(io: EtcdIo, host: LeaseHost, ttlSeconds: number): Promise<EtcdLease> {
     const lease = io.client.lease(ttlSeconds, {
       autoKeepAlive: true,
       // etcd3 applies the deadline to the grant only, not to the keep-alives after it.
@@ -29,17 +37,19 @@ export class EtcdLease implements StoreLease {
       lease.release();
       throw err;
     }
-    return new EtcdLease(io, lease, id, ttlSeconds);
+    return new EtcdLease(io, host, lease, id, ttlSeconds);
   }
 
   private constructor(
     private readonly io: EtcdIo,
+    private readonly host: LeaseHost,
     private readonly lease: Lease,
     readonly id: string,
     readonly ttlSeconds: number,
   ) {
     lease.on('lost', (err) => {
       this.ended = true;
+      host.leaseEnded(this);
       this.lostError = toStoreError(err, {
         where: io.where,
         what: `lease ${id}`,
@@ -51,16 +61,13 @@ export class EtcdLease implements StoreLease {
   }
 
   async put(key: string, value: Json): Promise<number> {
-    checkKey(key);
-    const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
-    const what = `put of store key ${JSON.stringify(key)} under lease ${this.id}`;
-    const res = await this.io.call(what, true, (o) =>
-      this.io.client.kv.put(
-        { key: this.io.dataKey(key), value: Buffer.from(encoded), lease: this.id },
-        o,
-      ),
-    );
-    return Number(res.header.revision);
+    if (this.ended) {
+      throw new StoreError(
+        `${this.io.where}: put of store key ${JSON.stringify(key)} under lease ${this.id}: ` +
+          'the lease has ended (expired or revoked); nothing written',
+      );
+    }
+    return this.host.putLeased(key, value, this);
   }
 
   async keepAlive(): Promise<void> {
@@ -69,8 +76,11 @@ export class EtcdLease implements StoreLease {
 
   async revoke(): Promise<void> {
     if (this.ended) return;
-    await this.io.call(`revoke of lease ${this.id}`, true, (o) => this.lease.revoke(o));
-    this.ended = true;
+    await this.host.revokeLease(this, async () => {
+      await this.io.call(`revoke of lease ${this.id}`, true, (o) => this.lease.revoke(o));
+      this.ended = true;
+      this.host.leaseEnded(this);
+    });
   }
 
   onLost(fn: (err: Error) => void): void {

@@ -1,49 +1,58 @@
-// The asynchronous store port on etcd: cluster state shared by every node, under one key
-// prefix per cluster (the layout is in client.ts). Opening checks the prefix holds an
-// ekmd store this build reads (marker.ts), so a wrong prefix is refused, not read as empty.
-import type { ICompare } from 'etcd3';
+// The store port on etcd: cluster state shared by every node, under one key prefix per
+// cluster (the layout is in client.ts). Reads come from this node's view (view.ts), a
+// replica of the prefix that one watch keeps current; writes are etcd Txns that resolve
+// once the view holds them, so a node reads its own writes and its watchers hear of them
+// first. A transaction's function runs against the view; its commit compares what it read
+// (tx.ts) and, when something changed, waits for the view to hold the change and runs the
+// function again. Opening checks the prefix holds an ekmd store this build reads
+// (marker.ts), so a wrong prefix is refused, not read as empty.
 import type { Logger } from 'pino';
-import type {
-  AsyncStore,
-  AsyncStoreTx,
-  MaintenanceOptions,
-  MaintenanceReport,
-  StoreChange,
-  StoreLease,
-  Unwatch,
-  WatchOptions,
-} from '../async-store';
-import { MAX_VALUE_BYTES } from '../async-store';
+import { ChangeFanout } from '../change-fanout';
+import { StoreConflictError, StoreError } from '../errors';
+import { checkKey, checkLeaseTtl, checkPrefix, checkRevision, encodeBoundedValue } from '../keys';
 import {
-  checkFromRevision,
-  checkKey,
-  checkLeaseTtl,
-  checkPrefix,
-  checkRevision,
-  encodeBoundedValue,
-} from '../keys';
-import type { Json, StoreEntry } from '../store';
-import { DEFAULT_RETRY, retryConflicts, type RetryPolicy } from '../tx-buffer';
+  MAX_VALUE_BYTES,
+  type Json,
+  type MaintenanceOptions,
+  type MaintenanceReport,
+  type Store,
+  type StoreChange,
+  type StoreEntry,
+  type StoreLease,
+  type StoreTx,
+} from '../store';
+import { NESTED_WRITE, refuseAsync } from '../tx-buffer';
 import { EtcdIo } from './client';
 import { checkEtcdConfig, readTlsFiles } from './config';
-import { EtcdLease } from './lease';
+import { WriteGate, type ViewHealth } from './health';
+import { EtcdLease, type LeaseHost } from './lease';
 import { checkMarker } from './marker';
 import { DEFAULT_RETAIN_MS, maintainEtcd } from './tombstones';
-import { EtcdTx } from './tx';
-import { EtcdPrefixWatch } from './watch';
+import { commitTx, ViewTx } from './tx';
+import { EtcdView } from './view';
+import { EtcdKvWatch } from './watch';
+import { compareAndSetKey, deleteKey } from './writes';
 
 const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_MAX_ATTEMPTS = 50;
 
 /** How to open, beside the config (which is exactly the config file's store.etcd). */
 export interface EtcdOpenOptions {
   logger?: Logger;
   /** Write the store's marker when the prefix is empty: creating the cluster's store. */
   create?: boolean;
-  /** Deadline of each etcd call (default 5 s): the bound on "quorum lost" and "unreachable". */
+  /**
+   * Deadline of each etcd call, and the longest a write waits for this node's view to
+   * hold it (default 5 s): the bound on "quorum lost" and "unreachable".
+   */
   requestTimeoutMs?: number;
-  retry?: RetryPolicy;
+  /** Runs of a transaction's function before StoreConflictError (default 50). */
+  maxAttempts?: number;
+  /** Writes are refused once the watch has been cut off this long (default: the deadline). */
+  maxDisconnectedMs?: number;
 }
 
+/** Open the store at `config` (store.etcd); resolves once this node's view is loaded. */
 export async function openEtcdStore(
   config: unknown,
   options: EtcdOpenOptions = {},
@@ -51,27 +60,39 @@ export async function openEtcdStore(
   const checked = checkEtcdConfig(config);
   const tls = checked.tls && readTlsFiles(checked.tls);
   const io = new EtcdIo(checked, tls, options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const store = new EtcdStore(io, options);
   try {
     await checkMarker(io, !!options.create);
+    await store.load();
   } catch (err) {
-    io.close();
+    await store.close();
     throw err;
   }
-  return new EtcdStore(io, options);
+  return store;
 }
 
-export class EtcdStore implements AsyncStore {
-  private readonly retry: RetryPolicy;
-  private readonly log: Logger | undefined;
-  private readonly watches = new Set<EtcdPrefixWatch>();
+export class EtcdStore implements Store, LeaseHost {
+  private readonly fanout: ChangeFanout;
+  private readonly view: EtcdView;
+  private readonly watcher: EtcdKvWatch;
+  private readonly gate: WriteGate;
   private readonly leases = new Set<EtcdLease>();
+  private readonly maxAttempts: number;
+  private readonly log: Logger | undefined;
+  /** A transaction's function is running: a write now would not be part of it. */
+  private inFunction = false;
+  private closing = false;
 
   constructor(
     private readonly io: EtcdIo,
     options: EtcdOpenOptions,
   ) {
-    this.retry = options.retry ?? DEFAULT_RETRY;
     this.log = options.logger;
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.fanout = new ChangeFanout(this.log);
+    this.view = new EtcdView(io.where, this.fanout, this.log);
+    this.watcher = new EtcdKvWatch(io, this.view, this.log);
+    this.gate = new WriteGate(io, this.view, options.maxDisconnectedMs ?? io.timeoutMs);
   }
 
   /** Endpoints and prefix, as errors name them. */
@@ -79,132 +100,103 @@ export class EtcdStore implements AsyncStore {
     return this.io.where;
   }
 
-  async get<T = Json>(key: string): Promise<StoreEntry<T> | undefined> {
-    checkKey(key);
-    const res = await this.io.call(`read of store key ${JSON.stringify(key)}`, false, (o) =>
-      this.io.client.kv.range({ key: this.io.dataKey(key) }, o),
-    );
-    return res.kvs[0] && this.io.toEntry<T>(res.kvs[0]);
+  /** @internal openEtcdStore's: list every key, then follow the changes. */
+  async load(): Promise<void> {
+    await this.watcher.start();
   }
 
-  async list<T = Json>(prefix: string): Promise<StoreEntry<T>[]> {
-    checkPrefix(prefix);
-    // Pages after the first are read at its revision: compacted meanwhile, list again.
-    const { kvs } = await retryConflicts(this.retry, () =>
-      this.io.call(`list of store prefix ${JSON.stringify(prefix)}`, false, (o) =>
-        this.io.rangeAll(this.io.dataRange(prefix), (req) => this.io.client.kv.range(req, o)),
-      ),
-    );
-    return kvs.flatMap((kv) => this.io.toEntry<T>(kv) ?? []);
+  get<T = Json>(key: string): StoreEntry<T> | undefined {
+    this.io.ensureOpen('read');
+    return this.view.get<T>(checkKey(key));
+  }
+
+  list<T = Json>(prefix: string): StoreEntry<T>[] {
+    this.io.ensureOpen('list');
+    return this.view.list<T>(checkPrefix(prefix));
   }
 
   async put(key: string, value: Json): Promise<number> {
-    checkKey(key);
-    const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
-    const res = await this.io.call(`put of store key ${JSON.stringify(key)}`, true, (o) =>
-      this.io.client.kv.put({ key: this.io.dataKey(key), value: Buffer.from(encoded) }, o),
-    );
-    return Number(res.header.revision);
+    return this.putKey(key, value, undefined);
   }
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
-    const etcdKey = this.io.dataKey(key);
-    const tombstone = this.io.tombstone();
-    const res = await this.io.call(`delete of store key ${JSON.stringify(key)}`, true, (o) =>
-      this.io.client.kv.txn(
-        {
-          compare: [{ key: etcdKey, target: 'Value', result: 'NotEqual', value: tombstone }],
-          success: [{ request_put: { key: etcdKey, value: tombstone } }],
-          failure: [],
-        },
-        o,
-      ),
-    );
-    return res.succeeded;
+    const what = `delete of store key ${JSON.stringify(key)}`;
+    this.beginWrite(what);
+    return this.gate.track(deleteKey(this.io, this.gate, key));
   }
 
   async compareAndSet(key: string, expectedRevision: number, value: Json): Promise<boolean> {
     checkKey(key);
     checkRevision(expectedRevision, 'expected revision');
     const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
-    const etcdKey = this.io.dataKey(key);
-    const put = { request_put: { key: etcdKey, value: Buffer.from(encoded) } };
     const what = `compare-and-set of store key ${JSON.stringify(key)}`;
-    // Absent is two states in etcd, missing or a tombstone: try missing, then the
-    // tombstone found, as long as it stays a tombstone.
-    let mod = expectedRevision;
-    for (let round = 0; round < 8; round++) {
-      const compare: ICompare[] = [
-        { key: etcdKey, target: 'Mod', result: 'Equal', mod_revision: mod },
-      ];
-      if (expectedRevision > 0) {
-        // A tombstone's revision is not a live one, whatever number the caller passed.
-        compare.push({
-          key: etcdKey,
-          target: 'Value',
-          result: 'NotEqual',
-          value: this.io.tombstone(),
-        });
+    this.beginWrite(what);
+    return this.gate.track(compareAndSetKey(this.io, this.gate, key, expectedRevision, encoded));
+  }
+
+  async transaction<R>(fn: (tx: StoreTx) => R): Promise<R> {
+    this.beginWrite('transaction');
+    for (let attempt = 1; ; attempt++) {
+      const revision = this.view.revision;
+      const tx = new ViewTx(this.view);
+      const result = this.runFunction(fn, tx);
+      if (tx.writes.size === 0) return result; // read-only: one state of the view
+      this.beginWrite('transaction');
+      const outcome = await this.gate.track(commitTx(this.io, tx.reads, tx.writes, revision));
+      if (outcome.committed) {
+        if (outcome.wrote) await this.gate.viewHolds(outcome.revision, 'transaction');
+        return result;
       }
-      const res = await this.io.call(what, true, (o) =>
-        this.io.client.kv.txn(
-          { compare, success: [put], failure: [{ request_range: { key: etcdKey } }] },
-          o,
-        ),
+      if (attempt >= this.maxAttempts) {
+        throw new StoreConflictError(
+          `${this.where}: store transaction gave up after ${attempt} attempts: what it read ` +
+            'kept changing; nothing written',
+        );
+      }
+      const { stale } = outcome;
+      const seen = this.view.revision;
+      const readMod = (key: string) => tx.reads.keys.get(key)?.mod;
+      await this.gate.viewCatchesUp(
+        () =>
+          this.view.revision >= stale.revision &&
+          stale.vanished.every((key) => this.view.heldKey(key)?.mod !== readMod(key)),
+        'transaction',
       );
-      if (res.succeeded) return true;
-      if (expectedRevision > 0) return false;
-      const current = res.responses[0]?.response_range?.kvs[0];
-      if (!current || current.value.length > 0) return false; // live: not absent
-      mod = Number(current.mod_revision);
+      // The view held the winning change before etcd answered: the winner's next commit
+      // is likely on its way already, and a run now would race it from behind (one node
+      // would win streak after streak). Run again with the next change, or after a pause.
+      if (seen >= stale.revision) {
+        await this.view.nextChange(seen, Math.random() * Math.min(2 ** attempt, 16));
+      }
     }
-    return false;
   }
 
-  async transaction<R>(fn: (tx: AsyncStoreTx) => Promise<R> | R): Promise<R> {
-    this.io.ensureOpen('transaction');
-    return retryConflicts(this.retry, async () => {
-      const tx = new EtcdTx(this.io);
-      const result = await fn(tx);
-      await tx.commit();
-      return result;
-    });
-  }
-
-  async watch(
-    prefix: string,
-    fn: (change: StoreChange) => void,
-    options: WatchOptions = {},
-  ): Promise<Unwatch> {
+  watch(prefix: string, fn: (change: StoreChange) => void): () => void {
     checkPrefix(prefix);
-    if (options.fromRevision !== undefined) checkFromRevision(options.fromRevision);
     this.io.ensureOpen('watch');
-    const watch = new EtcdPrefixWatch(this.io, prefix, fn, options, this.log);
-    try {
-      await watch.start();
-    } catch (err) {
-      await watch.stop();
-      throw err;
-    }
-    this.watches.add(watch);
-    return async () => {
-      this.watches.delete(watch);
-      await watch.stop();
-    };
+    return this.fanout.watch(prefix, fn);
   }
 
-  async revision(): Promise<number> {
-    const res = await this.io.call('read of the store revision', false, (o) =>
-      this.io.client.kv.range({ key: this.io.markerKey, count_only: true }, o),
-    );
-    return Number(res.header.revision);
+  revision(): number {
+    this.io.ensureOpen('read of the revision');
+    return this.view.revision;
+  }
+
+  /**
+   * How this node's view stands: whether its watch reaches etcd, how long it has not,
+   * how far its own writes wait to be seen, and the last failure. Reads serve the view
+   * whatever this says; writes are refused while the watch has been down too long.
+   */
+  viewHealth(): ViewHealth {
+    this.io.ensureOpen('view health');
+    return this.gate.health();
   }
 
   async grantLease(ttlSeconds: number): Promise<StoreLease> {
     checkLeaseTtl(ttlSeconds);
-    this.io.ensureOpen('lease grant');
-    const lease = await EtcdLease.grant(this.io, ttlSeconds);
+    this.beginWrite('lease grant');
+    const lease = await EtcdLease.grant(this.io, this, ttlSeconds);
     this.leases.add(lease);
     return lease;
   }
@@ -215,8 +207,9 @@ export class EtcdStore implements AsyncStore {
   }
 
   async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
     try {
-      await Promise.all([...this.watches].map((w) => w.stop()));
       // Revoked, so that what they kept alive goes now rather than a TTL later.
       await Promise.all(
         [...this.leases].map((lease) =>
@@ -226,10 +219,66 @@ export class EtcdStore implements AsyncStore {
           }),
         ),
       );
+      await this.watcher.stop();
     } finally {
-      this.watches.clear();
       this.leases.clear();
       this.io.close();
+      this.view.close(new StoreError(`${this.where}: the store was closed`));
+      this.fanout.close();
     }
+  }
+
+  // LeaseHost: writes of the leases granted here.
+
+  async putLeased(key: string, value: Json, lease: EtcdLease): Promise<number> {
+    return this.putKey(key, value, lease.id);
+  }
+
+  async revokeLease(lease: EtcdLease, revoke: () => Promise<void>): Promise<void> {
+    const what = `revoke of lease ${lease.id}`;
+    if (this.closing) return revoke(); // the view is going; nothing to wait for
+    this.beginWrite(what);
+    await this.gate.track(revoke());
+    await this.gate.viewCatchesUp(() => !this.view.hasLeasedKey(lease.id), what);
+  }
+
+  leaseEnded(lease: EtcdLease): void {
+    this.leases.delete(lease);
+  }
+
+  private async putKey(key: string, value: Json, lease: string | undefined): Promise<number> {
+    checkKey(key);
+    const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
+    const what = `put of store key ${JSON.stringify(key)}` + (lease ? ` under lease ${lease}` : '');
+    this.beginWrite(what);
+    const res = await this.gate.track(
+      this.io.call(what, true, (o) =>
+        this.io.client.kv.put(
+          { key: this.io.dataKey(key), value: Buffer.from(encoded), lease: lease ?? '0' },
+          o,
+        ),
+      ),
+    );
+    const revision = Number(res.header.revision);
+    await this.gate.viewHolds(revision, what);
+    return revision;
+  }
+
+  private runFunction<R>(fn: (tx: StoreTx) => R, tx: StoreTx): R {
+    this.inFunction = true;
+    try {
+      const result = fn(tx);
+      refuseAsync(result);
+      return result;
+    } finally {
+      this.inFunction = false;
+    }
+  }
+
+  /** Refuses a write now: the store closed, inside a transaction's function, cut off. */
+  private beginWrite(what: string): void {
+    this.io.ensureOpen(what);
+    if (this.inFunction) throw new StoreError(NESTED_WRITE);
+    this.gate.checkConnected(what);
   }
 }

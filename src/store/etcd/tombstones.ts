@@ -7,12 +7,12 @@
 //      tombstone only has to outlive the transactions and watches that may still compare
 //      against it, and those are far younger than the retention;
 //   4. compacts etcd's history at that revision, so old versions of every key go too.
-// Watches behind the compacted revision resync; transactions whose snapshot is older run
-// again. Compaction is etcd-wide: with several clusters on one etcd, it follows the
+// A node's view whose watch is behind the compacted revision (it was cut off meanwhile)
+// lists the store again and tells its watchers the difference. Compaction is etcd-wide: with several clusters on one etcd, it follows the
 // shortest retention among them. etcd's file shrinks only by defragmentation, which
 // blocks a member while it runs: left to operators (etcdctl defrag), one member at a time.
 import type { IKeyValue } from 'etcd3';
-import type { MaintenanceReport } from '../async-store';
+import type { MaintenanceReport } from '../store';
 import { TxConflict } from '../tx-buffer';
 import { isTombstone, type EtcdIo } from './client';
 

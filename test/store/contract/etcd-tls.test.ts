@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { StoreAccessError, StoreError, StoreUnavailableError } from '../../../src/store';
 import { openEtcdStore } from '../../../src/store/etcd';
-import { startEtcd } from '../../helpers/etcd';
+import { startEtcd } from '../../../scripts/etcd/members';
 import { tempDir } from '../tmpdir';
-import { rejection } from './helpers';
+import { refusal } from './helpers';
 
 void (async () => {
   const pki = await makeDevPki(join(tempDir(t), 'pki'));
@@ -28,20 +28,20 @@ void (async () => {
     );
     t.teardown(() => store.close());
     const r = await store.put('k', { over: 'tls' });
-    t.same(await store.get('k'), { key: 'k', value: { over: 'tls' }, revision: r });
+    t.same(store.get('k'), { key: 'k', value: { over: 'tls' }, revision: r });
     const refusals: [string, { ca: string; cert: string; key: string }][] = [
       ['a client certificate from another CA', { ...asNode1, ...pki.untrustedClient }],
       ['a certificate without clientAuth', { ...asNode1, ...pki.noClientAuth }],
       ['a CA that did not sign the server', { ...asNode1, ca: pki.untrustedCa }],
     ];
     for (const [what, tls] of refusals) {
-      const err = await rejection(
+      const err = await refusal(() =>
         openEtcdStore({ endpoints, prefix: '/ekmd/tls/', tls }, { requestTimeoutMs: 3000 }),
       );
       t.ok(err instanceof StoreUnavailableError, `${what}: ${err.message}`);
       t.match(err.message, endpoints[0], `${what}: names the endpoint`);
     }
-    const noTls = await rejection(
+    const noTls = await refusal(() =>
       openEtcdStore(
         { endpoints: [endpoints[0].replace('https', 'http')], prefix: '/ekmd/tls/' },
         { requestTimeoutMs: 3000 },
@@ -77,9 +77,9 @@ void (async () => {
     );
     t.teardown(() => allowed.close());
     await allowed.put('inside', 1);
-    t.equal((await allowed.get('inside'))!.value, 1, 'its own prefix works');
+    t.equal(allowed.get('inside')!.value, 1, 'its own prefix works');
 
-    const err = await rejection(
+    const err = await refusal(() =>
       openEtcdStore(
         { endpoints, prefix: '/ekmd/b/', tls: asNode1 },
         { create: true, requestTimeoutMs: 3000 },

@@ -1,6 +1,6 @@
 // The store contract on etcd, one member (started for this file, stopped after it).
 import t from 'tap';
-import { startEtcd } from '../../helpers/etcd';
+import { startEtcd } from '../../../scripts/etcd/members';
 import { etcdBackend } from './backends';
 import { runContract } from './index';
 

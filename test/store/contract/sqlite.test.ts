@@ -1,4 +1,4 @@
-// The store contract on the asynchronous SQLite backend.
+// The store contract on SQLite.
 import t from 'tap';
 import { sqliteBackend } from './backends';
 import { runContract } from './index';

@@ -1,8 +1,8 @@
-// Real etcd members for tests (Debian's etcd-server): 1 or 3 of them on free loopback
-// ports, data in a temporary directory. Every process started is stopped by stop(), by
-// the test's teardown, when this process exits, and — should it be killed outright — by a
+// Real etcd members (Debian's etcd-server) for tests, benchmarks and the dev cluster
+// (`npm start -- --nodes 3`): 1 or 3 of them on free loopback ports, data in a temporary
+// directory. Every process started is stopped, and its data removed, by stop(), by a
+// test's teardown, when this process exits, and — should it be killed outright — by a
 // small watchdog process that notices its parent is gone.
-import type { Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
@@ -66,20 +66,26 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export async function startEtcd(
-  t: Pick<Test, 'teardown'>,
-  options: EtcdClusterOptions = {},
-): Promise<EtcdCluster> {
+/** Start members; the caller stops them (stop()), or this process's exit does. */
+export async function startEtcdMembers(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const cluster = await tryStart(options);
-      t.teardown(() => cluster.stop());
-      return cluster;
+      return await tryStart(options);
     } catch (err) {
       // Another process took a port between our probe and etcd's bind: new ports.
       if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
     }
   }
+}
+
+/** Start members for a test (or anything with a teardown), stopped when it ends. */
+export async function startEtcd(
+  t: { teardown(fn: () => unknown): void },
+  options: EtcdClusterOptions = {},
+): Promise<EtcdCluster> {
+  const cluster = await startEtcdMembers(options);
+  t.teardown(() => cluster.stop());
+  return cluster;
 }
 
 async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
