@@ -90,7 +90,7 @@ t.test('CreatePublicPrivateKeyPair and GetClientCertificateSignRequest', async (
     const { kmipKeyProvider } = await node.client.ok('CreateKeyProviderKmip', {
       keyProviderName: 'p',
     });
-    recordLiveKey(node, kmipKeyProvider.keyProviderID);
+    await recordLiveKey(node, kmipKeyProvider.keyProviderID);
     const before = node.snapshot();
     const refused = await node.client.call('CreatePublicPrivateKeyPair', { commonName: 'x' });
     t.equal(refused.error?.name, 'xKeyPairInUse');

@@ -99,7 +99,7 @@ t.test('KMIP key providers without contacting key servers', async (t) => {
     const active = async () =>
       (await client.ok('GetKeyProviderKmip', { keyProviderID: 1 })).kmipKeyProvider
         .keyProviderIsActive;
-    recordLiveKey(node, 1, 'k-1');
+    await recordLiveKey(node, 1, 'k-1');
     t.equal(await active(), true, 'live key');
     const deletion = await client.call('DeleteKeyProviderKmip', { keyProviderID: 1 });
     t.equal(deletion.error?.name, 'xKeyProviderIsActive');

@@ -144,7 +144,7 @@ t.test('key servers and providers against PyKMIP', async (t) => {
 
     t.same(await client.ok('TestKeyProviderKmip', { keyProviderID: provider }), {});
 
-    recordLiveKey(node, provider);
+    await recordLiveKey(node, provider);
     t.equal((await view()).keyProviderIsActive, true);
     t.equal(
       (await client.ok('GetKeyServerKmip', { keyServerID: good })).kmipKeyServer

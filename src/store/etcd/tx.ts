@@ -96,6 +96,7 @@ export class ReadSet {
 
 /** The function's view of the store: the node's view plus its own buffered writes. */
 export class ViewTx implements StoreTx {
+  readonly inTransaction = true as const;
   readonly writes = new TxWrites();
   readonly reads = new ReadSet();
 
