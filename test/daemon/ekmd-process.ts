@@ -34,7 +34,8 @@ export function workdir(t: { teardown(fn: () => void): void }, extra: object = {
     drives: { backend: 'sim', sim: { socket: 'sim.sock' } },
     ...extra,
   };
-  writeFileSync(join(dir, 'ekmd.json'), JSON.stringify(config));
+  // 0600: ekmd refuses a config holding a password that others can read.
+  writeFileSync(join(dir, 'ekmd.json'), JSON.stringify(config), { mode: 0o600 });
   return {
     dir,
     stateDir: join(dir, 'state'),
