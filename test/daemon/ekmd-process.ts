@@ -51,8 +51,14 @@ export interface Ekmd {
   exited: Promise<number | null>;
 }
 
-export function runEkmd(t: { teardown(fn: () => void): void }, config: string): Ekmd {
-  const child = spawn(process.execPath, [bin.ekmd, '--config', config]);
+/** `wrap`: a command ekmd runs under (setpriv and its options, which exec node). */
+export function runEkmd(
+  t: { teardown(fn: () => void): void },
+  config: string,
+  wrap: string[] = [],
+): Ekmd {
+  const [command, ...args] = [...wrap, process.execPath, bin.ekmd, '--config', config];
+  const child = spawn(command, args);
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
