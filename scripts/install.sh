@@ -6,9 +6,10 @@
 #                           docs/ (ALERTS.md: the runbook the rules' runbook_url link to)
 #   PREFIX/bin/ekmctl       -> ../lib/ekmd/dist/src/cli/main.js
 #   /etc/systemd/system/ekmd.service
-#   /etc/ekmd/ekmd.json     the example config, only when absent (0600 in a 0700 dir)
-#   /var/lib/ekmd/          state directory (0700)
-# Everything is owned by root:root. Run `npm ci` (which builds) first.
+#   /etc/sysusers.d/ekmd.conf  the ekmd user the unit runs as, made here when missing
+#   /etc/ekmd/ekmd.json     the example config, only when absent (root:ekmd 0640 in a 0750 dir)
+#   /var/lib/ekmd/          state directory (ekmd:ekmd 0700; a root-run ekmd's state is handed over)
+# The code and the unit are owned by root:root. Run `npm ci` (which builds) first.
 # --root DIR stages the install under DIR (an image, a test) and skips daemon-reload.
 set -euo pipefail
 
@@ -87,6 +88,7 @@ fi
 
 libdir=$root$prefix/lib/ekmd
 unitdir=$root/etc/systemd/system
+sysusersdir=$root/etc/sysusers.d
 confdir=$root/etc/ekmd
 statedir=$root/var/lib/ekmd
 umask 022
@@ -155,25 +157,54 @@ sed -e "s|/usr/lib/ekmd/|$prefix/lib/ekmd/|g" \
 chmod 0644 "$unitdir/.ekmd.service.$$"
 mv "$unitdir/.ekmd.service.$$" "$unitdir/ekmd.service"
 
+mkdir -p "$sysusersdir"
+cp "$src/systemd/ekmd.sysusers.conf" "$sysusersdir/.ekmd.conf.$$"
+chmod 0644 "$sysusersdir/.ekmd.conf.$$"
+mv "$sysusersdir/.ekmd.conf.$$" "$sysusersdir/ekmd.conf"
+
 # The config may carry the bootstrap admin password: never readable by others, even
-# for a moment, and an operator's edited config is never overwritten.
+# for a moment, and an operator's edited config is never overwritten. ekmd reads it
+# through its group.
 mkdir -p "$confdir"
-chmod 0700 "$confdir"
+chmod 0750 "$confdir"
 if [ ! -e "$confdir/ekmd.json" ]; then
   (umask 077 && cp "$config" "$confdir/.ekmd.json.$$")
-  chmod 0600 "$confdir/.ekmd.json.$$"
+  chmod 0640 "$confdir/.ekmd.json.$$"
   mv "$confdir/.ekmd.json.$$" "$confdir/ekmd.json"
   echo "installed example config $confdir/ekmd.json: edit it before starting ekmd"
 fi
+# Files an operator put there (the config, api.tls's certificate and key) become readable
+# by ekmd's group and by nobody else; nobody but root may write them.
+find "$confdir" -mindepth 1 -maxdepth 1 -type f -exec chmod g+r,g-wx,o-rwx {} +
 
 mkdir -p "$statedir"
 chmod 0700 "$statedir"
 
+# The ekmd user, from the sysusers.d file (useradd where systemd-sysusers is missing).
+ekmd_id() { awk -F: -v n=ekmd '$1 == n { print $3 }' "$root/etc/$1" 2>/dev/null; }
 if [ "$(id -u)" -eq 0 ]; then
-  chown -R root:root "$libdir" "$confdir" "$statedir"
-  chown -h root:root "$root$prefix/bin/ekmctl" "$unitdir/ekmd.service"
+  if command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers ${root:+--root="$root"} "$sysusersdir/ekmd.conf" >/dev/null
+  elif [ -z "$root" ] && ! getent passwd ekmd >/dev/null; then
+    useradd --system --user-group --home-dir /var/lib/ekmd --no-create-home \
+      --shell /usr/sbin/nologin --comment "ekmd encryption-at-rest key daemon" ekmd
+  fi
+  uid=$(ekmd_id passwd)
+  gid=$(ekmd_id group)
+  chown -R root:root "$libdir"
+  chown -h root:root "$root$prefix/bin/ekmctl" "$unitdir/ekmd.service" "$sysusersdir/ekmd.conf"
+  if [ -n "$uid" ] && [ -n "$gid" ]; then
+    chown root:"$gid" "$confdir"
+    find "$confdir" -mindepth 1 -maxdepth 1 -type f -exec chown root:"$gid" {} +
+    # State a root-run ekmd left is handed over, or ekmd could not read it.
+    chown -R "$uid:$gid" "$statedir"
+  else
+    chown -R root:root "$confdir" "$statedir"
+    echo "no ekmd user in $root/etc/passwd: it is made at boot from /etc/sysusers.d/ekmd.conf;" \
+      "then run: chgrp -R ekmd /etc/ekmd && chown -R ekmd:ekmd /var/lib/ekmd"
+  fi
 elif [ -n "$root" ]; then
-  echo "not root: files are owned by $(id -un), not root:root"
+  echo "not root: files are owned by $(id -un), not root:root and ekmd"
 fi
 
 if [ -z "$root" ] && [ -d /run/systemd/system ]; then

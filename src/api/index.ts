@@ -52,8 +52,14 @@ export interface ApiServerOptions {
 }
 
 export interface ApiServer {
-  address: { host: string; port: number };
+  /** Where the API listens now. */
+  readonly address: { host: string; port: number };
   services: ClusterServices;
+  /**
+   * Listens at `listen` instead: new connections go there, open ones finish where they are
+   * (a call in progress gets its answer). On failure nothing listens; the caller decides.
+   */
+  relisten(listen: { host: string; port: number }): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
 
@@ -99,18 +105,29 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
   // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  const listen = async (at: { host: string; port: number }) => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const { address, port } = server.address() as AddressInfo;
-  logger?.info({ host: address, port }, 'Element API listening');
+    const { address, port } = server.address() as AddressInfo;
+    logger?.info({ host: address, port }, 'Element API listening');
+    return { host: address, port };
+  };
+  let address = await listen(options.listen);
   return {
-    address: { host: address, port },
+    get address() {
+      return address;
+    },
     services,
+    async relisten(at) {
+      server.close(); // stops accepting; connections in use are left to finish
+      address = await listen(at);
+      return address;
+    },
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

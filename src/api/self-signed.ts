@@ -1,22 +1,29 @@
 // Without an operator certificate the API serves a self-signed one, made once and kept in
 // stateDir: the certificate in the clear, its private key sealed. Element clients
-// (the SDK's default, Trident) do not verify the API's certificate anyway.
-import { generateKeyPair, randomBytes, X509Certificate } from 'node:crypto';
+// (the SDK's default, Trident) do not verify the API's certificate anyway. The private
+// key is a KeyObject or PEM bytes in a Buffer, never a string (cluster/private-key.ts).
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import {
+  generateRsaKeyPair,
+  loadForge,
+  privateKeyPem,
+  publicKeyPem,
+  signCertificate,
+} from '../cluster/private-key';
 import type { Sealer } from '../cluster/sealer';
 import { writeFileAtomic } from '../util/atomic-file';
 import { API_CERT_FILE, API_SEALED_KEY_FILE } from '../store/state-files';
 
-const SEAL_LABEL = 'api/tls/privateKey';
+export const SEAL_LABEL = 'api/tls/privateKey';
 const VALID_DAYS = 825;
-const generateRsa = promisify(generateKeyPair);
 
 export interface TlsIdentity {
   cert: string;
+  /** PEM bytes: the caller zeroes them once the TLS context holds the key. */
   key: Buffer;
 }
 
@@ -54,14 +61,10 @@ function readKept(stateDir: string, sealer: Sealer): TlsIdentity | undefined {
 }
 
 async function create(): Promise<TlsIdentity> {
-  const { publicKey, privateKey } = await generateRsa('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  const { publicKey, privateKey } = await generateRsaKeyPair();
   const forge = loadForge();
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem(publicKey));
   // A positive serial: the top bit clear.
   cert.serialNumber = '01' + randomBytes(15).toString('hex');
   cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
@@ -83,14 +86,9 @@ async function create(): Promise<TlsIdentity> {
       ],
     },
   ]);
-  cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
+  signCertificate(forge, cert, privateKey);
   return {
     cert: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
-    key: Buffer.from(privateKey),
+    key: privateKeyPem(privateKey),
   };
-}
-
-/** node-forge takes ~140 ms to load; only CSRs and self-signed certificates need it. */
-function loadForge(): typeof import('node-forge') {
-  return require('node-forge') as typeof import('node-forge');
 }

@@ -1,18 +1,18 @@
 // The cluster's key pair: the identity its KMIP client presents to key servers. The
 // private key is generated here, sealed before it is stored and never leaves the node;
-// only its CSR (PKCS#10) goes out, for a CA to sign.
-import { createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+// only its CSR (PKCS#10) goes out, for a CA to sign. The key is never a JS string: a
+// KeyObject, or PEM bytes in a Buffer that is zeroed (private-key.ts).
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Json, Store, StoreTx, StoreReader } from '../store/store';
 import { ElementError } from './errors';
 import { activeProviderIDs } from './key-references';
+import { generateRsaKeyPair, loadForge, privateKeyPem, publicKeyPem, signCsr } from './private-key';
 import type { Sealer } from './sealer';
 
 export const KEY_PAIR_KEY = 'cluster/keyPair';
 /** The private key is sealed under this label (a key plan carries it sealed the same way). */
 export const SEAL_LABEL = 'cluster/keyPair/privateKey';
-const generateRsa = promisify(generateKeyPair);
 
 /** X.509 subject fields, named as CreatePublicPrivateKeyPair names them. */
 export interface KeyPairSubject {
@@ -74,9 +74,8 @@ export function putImportedKeyPair(
   privateKey: KeyObject,
   subject: KeyPairSubject,
 ): void {
-  const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' });
-  const privatePem = Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  const record = sealedRecord(sealer, privatePem, publicKeyPem as string, subject);
+  const publicPem = publicKeyPem(createPublicKey(privateKey));
+  const record = sealedRecord(sealer, privateKeyPem(privateKey), publicPem, subject);
   tx.put(KEY_PAIR_KEY, record as unknown as Json);
 }
 
@@ -90,12 +89,13 @@ export class ClusterKeyPair {
   /** Replaces the key pair; refused while a provider is active (its keys depend on it). */
   async create(subject: KeyPairSubject): Promise<void> {
     this.refuseWhileInUse(this.store);
-    const { publicKey, privateKey } = await generateRsa('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    const record = sealedRecord(this.sealer, Buffer.from(privateKey), publicKey, subject);
+    const { publicKey, privateKey } = await generateRsaKeyPair();
+    const record = sealedRecord(
+      this.sealer,
+      privateKeyPem(privateKey),
+      publicKeyPem(publicKey),
+      subject,
+    );
     await this.store.transaction((tx) => {
       this.refuseWhileInUse(tx);
       tx.put(KEY_PAIR_KEY, record as unknown as Json);
@@ -111,17 +111,17 @@ export class ClusterKeyPair {
   certificateSignRequest(): string {
     const record = this.record();
     const forge = loadForge();
-    return this.withPrivateKeyPem((pem) => {
-      const csr = forge.pki.createCertificationRequest();
-      csr.publicKey = forge.pki.publicKeyFromPem(record.publicKeyPem);
-      csr.setSubject(
-        SUBJECT_ATTRIBUTES.filter(([param]) => record.subject[param] !== undefined).map(
-          ([param, name]) => ({ name, value: record.subject[param] }),
-        ),
-      );
-      csr.sign(forge.pki.privateKeyFromPem(pem.toString('latin1')), forge.md.sha256.create());
-      return forge.pki.certificationRequestToPem(csr).replace(/\r\n/g, '\n');
-    });
+    const csr = forge.pki.createCertificationRequest();
+    csr.publicKey = forge.pki.publicKeyFromPem(record.publicKeyPem);
+    csr.setSubject(
+      SUBJECT_ATTRIBUTES.filter(([param]) => record.subject[param] !== undefined).map(
+        ([param, name]) => ({ name, value: record.subject[param] }),
+      ),
+    );
+    // The PEM bytes become a KeyObject (OpenSSL's memory) and are zeroed at once.
+    const key = this.withPrivateKeyPem((pem) => createPrivateKey({ key: pem }));
+    signCsr(forge, csr, key);
+    return forge.pki.certificationRequestToPem(csr).replace(/\r\n/g, '\n');
   }
 
   /**
@@ -173,9 +173,4 @@ export class ClusterKeyPair {
       );
     }
   }
-}
-
-/** node-forge takes ~140 ms to load; only CSRs and self-signed certificates need it. */
-function loadForge(): typeof import('node-forge') {
-  return require('node-forge') as typeof import('node-forge');
 }

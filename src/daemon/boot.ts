@@ -1,9 +1,10 @@
 // The boot sequence: state directory, lock, store, sealing root, faults (and their lines to
 // syslog, when configured), drives and hardware EAR with the drives' keys sent for at once,
 // metrics (when configured), the drives' start and unlock, the API once the unlock waits on
-// the key server, then READY=1 to systemd once the first unlock pass is over (STATUS= lines
-// tell its progress). Each step undoes the earlier ones when a later one fails, and
-// close() undoes them all in reverse.
+// the key server (on loopback until CreateCluster unless the config says otherwise:
+// api-listen.ts), then READY=1 to systemd once the first unlock pass is over (STATUS= lines
+// tell its progress). Each step undoes the earlier ones when a later one fails, and close()
+// undoes them all in reverse.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,6 +16,7 @@ import type { EarlyRequest } from '../cluster/boot-unlock/key-plan';
 import { zeroWhenAnswered } from '../cluster/boot-unlock/fetch-keys';
 import { parseVersion } from '../kmip/client';
 import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
+import { apiListen, moveApiAtCreation } from './api-listen';
 import { parseListen, type Config } from './config';
 import { openHardwareEar } from './hardware-ear-wiring';
 import { openSear } from './sear-wiring';
@@ -135,11 +137,12 @@ export async function startDaemon(
     // Loaded here, not at the top: what boot unlock needs comes first.
     const { startApiServer } = require('../api') as typeof import('../api');
     await ioTurn();
+    const listen = apiListen(config, store);
     const api = await startApiServer({
       store,
       sealer,
       logger: componentLogger(logger, 'api'),
-      listen: parseListen(config.api.listen),
+      listen: listen.now,
       tls,
       stateDir: config.stateDir,
       bootstrapAdmin: config.admin,
@@ -152,6 +155,9 @@ export async function startDaemon(
       encryptionStates: hw.encryptionStates,
     }).finally(() => tls?.key.fill(0));
     undo.push(() => api.close());
+    if (listen.atCreation) {
+      undo.push(moveApiAtCreation(store, api, listen.atCreation, componentLogger(logger, 'api')));
+    }
     await drivesStarting.firstAttempt;
     // READY=1 once the first unlock pass is over (every drive unlocked or its fault
     // raised). The pass is bounded by the KMIP timeouts; the cap only guards against a

@@ -5,6 +5,8 @@ import { SYSLOG_FACILITY_CODES } from '../cluster/faults/fault-syslog';
 export const KMIP_VERSIONS = ['1.0', '1.1', '1.2', '1.3', '1.4', '2.0', '2.1'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const DRIVE_ROLES = ['volume', 'block'] as const;
+/** Characters a bootstrap admin password needs at least. */
+export const MIN_BOOTSTRAP_PASSWORD = 12;
 
 /** Ajv's options for this schema: the build's generated validator and the fallback share them. */
 export const AJV_OPTIONS = {
@@ -38,6 +40,8 @@ export const configSchema = {
       default: {},
       properties: {
         listen: { ...listen, default: '127.0.0.1:8443' },
+        // Before CreateCluster; absent: loopback at api.listen's port (config.ts).
+        bootstrapListen: listen,
         tls: {
           type: 'object',
           additionalProperties: false,
@@ -52,7 +56,7 @@ export const configSchema = {
       required: ['username', 'password'],
       properties: {
         username: { type: 'string', minLength: 1 },
-        password: { type: 'string', minLength: 1 },
+        password: { type: 'string', minLength: MIN_BOOTSTRAP_PASSWORD },
       },
     },
     drives: {

@@ -1,11 +1,19 @@
 // Load, validate and default ekmd's configuration file. Errors name the offending key's
 // path and never echo values (the file holds the bootstrap password).
 import type { ErrorObject } from 'ajv';
-import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { CONFIG_SCHEMA, schemaValidator, type Validate } from './generated-validators';
-import { type DRIVE_ROLES, type KMIP_VERSIONS, type LOG_LEVELS } from './config-schema';
+import {
+  MIN_BOOTSTRAP_PASSWORD,
+  type DRIVE_ROLES,
+  type KMIP_VERSIONS,
+  type LOG_LEVELS,
+} from './config-schema';
 import type { SyslogFacility } from '../cluster/faults/fault-syslog';
+import { checkPasswordReaders, ConfigError, readConfigFile } from './config-file';
+
+export { ConfigError };
 
 export type KmipVersion = (typeof KMIP_VERSIONS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -14,7 +22,12 @@ export type DriveRole = (typeof DRIVE_ROLES)[number];
 export interface Config {
   /** Absolute: store, seal key, lock file, self-signed API certificate. */
   stateDir: string;
-  api: { listen: string; tls?: { cert: string; key: string } };
+  api: {
+    listen: string;
+    /** Before CreateCluster; absent: loopback at api.listen's port (listenBeforeCluster). */
+    bootstrapListen?: string;
+    tls?: { cert: string; key: string };
+  };
   /** Bootstrap credentials, valid until CreateCluster sets the cluster admin. */
   admin?: { username: string; password: string };
   drives: {
@@ -38,9 +51,11 @@ export interface ListenAddress {
   port: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/**
+ * Passwords of the shipped examples (systemd/ekmd.example.json, docs/CONFIGURATION.md):
+ * a node started with one of them would take the first caller who read the docs as admin.
+ */
+export const EXAMPLE_PASSWORDS: readonly string[] = ['change-me-before-first-start'];
 
 let validate: Validate | undefined;
 
@@ -51,20 +66,10 @@ export function configValidator(dir = __dirname): { validate: Validate; generate
 
 /** Read FILE, validate it and return the defaulted config; paths resolved beside FILE. */
 export function loadConfig(file: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new ConfigError(`cannot read config ${file}: ${code}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`config ${file}: not valid JSON (${(err as Error).message})`);
-  }
-  return parseConfig(raw, { source: file, baseDir: dirname(resolve(file)) });
+  const { raw, stats } = readConfigFile(file);
+  const config = parseConfig(raw, { source: file, baseDir: dirname(resolve(file)) });
+  if (config.admin) checkPasswordReaders(file, stats);
+  return config;
 }
 
 /** Validate an already-parsed config object (a deep copy is defaulted, not `raw`). */
@@ -76,8 +81,15 @@ export function parseConfig(raw: unknown, where: { source: string; baseDir: stri
   }
   const c = config as Config;
   const problems: string[] = [];
+  if (c.admin && EXAMPLE_PASSWORDS.includes(c.admin.password)) {
+    problems.push(
+      'admin.password is the example password: choose your own bootstrap password ' +
+        `(${MIN_BOOTSTRAP_PASSWORD} characters or more), set it as admin.password and start ekmd again`,
+    );
+  }
   for (const [key, value] of [
     ['api.listen', c.api.listen],
+    ['api.bootstrapListen', c.api.bootstrapListen],
     ['metrics.listen', c.metrics.listen],
   ] as const) {
     if (value === undefined) continue;
@@ -98,6 +110,22 @@ export function parseConfig(raw: unknown, where: { source: string; baseDir: stri
   if (c.api.tls) c.api.tls = { cert: abs(c.api.tls.cert), key: abs(c.api.tls.key) };
   if (c.drives.sim) c.drives.sim.socket = abs(c.drives.sim.socket);
   return c;
+}
+
+/**
+ * Where the API listens until CreateCluster: api.bootstrapListen when the config gives it,
+ * else the loopback address of api.listen's family at its port (api.listen itself when
+ * that is loopback already), so that the bootstrap password only works from the node.
+ */
+export function listenBeforeCluster(api: Config['api']): ListenAddress {
+  if (api.bootstrapListen !== undefined) return parseListen(api.bootstrapListen);
+  const at = parseListen(api.listen);
+  if (isLoopback(at.host)) return at;
+  return { host: isIP(at.host) === 6 ? '::1' : '127.0.0.1', port: at.port };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /** "host:port" or "[v6]:port" → its parts; a clear error otherwise. */
@@ -127,6 +155,12 @@ function describe(errors: ErrorObject[]): string {
         break;
       case 'enum':
         line = `${at}: must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+        break;
+      case 'minLength':
+        line =
+          at === 'admin.password'
+            ? `admin.password: a bootstrap password needs ${MIN_BOOTSTRAP_PASSWORD} characters or more`
+            : `${at}: ${e.message ?? e.keyword}`;
         break;
       case 'propertyNames':
         line = `${at}: key ${JSON.stringify(e.params.propertyName)} not allowed`;

@@ -47,11 +47,16 @@ export async function main(argv: string[]): Promise<number> {
   const { sendForKeysEarly, HeldLog } = require('./early-keys') as typeof import('./early-keys');
   const earlyLog = new HeldLog();
   const early = sendForKeysEarly(config, process.env, earlyLog);
+  // No core file from here on, whoever started ekmd (the unit's LimitCORE=0 covers the
+  // moments before, which are spent sending for the keys rather than loading koffi).
+  const { forbidCoreDumps } = require('./no-core-dumps') as typeof import('./no-core-dumps');
+  const coreDumps = forbidCoreDumps();
   // A turn for the key server's connection between the loads (they run synchronously).
   await ioTurn();
   const { componentLogger, createLogger } = require('./log') as typeof import('./log');
   const logger = createLogger(config.log.level);
   earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
+  if (coreDumps.dumpable !== 0) logger.warn(coreDumps, 'could not make ekmd non-dumpable');
   await ioTurn();
   for (const load of BOOT_STAGES) {
     load();
@@ -84,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
  * on as soon as the key server answers, rather than after the whole boot has loaded.
  */
 const BOOT_STAGES = [
-  () => require('../store/state-lock'), // koffi
+  () => require('../store/state-lock'),
   () => require('../store'), // better-sqlite3
   () => require('../cluster/faults'),
   () => require('../cluster/boot-unlock'),
@@ -105,6 +110,7 @@ export function run(argv: string[]): void {
  */
 export function warm(): void {
   require('./config');
+  require('./no-core-dumps');
   require('./early-keys');
   require('./log');
   require('./boot');

@@ -2,7 +2,14 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, parseListen } from '../../src/daemon/config';
+import {
+  ConfigError,
+  EXAMPLE_PASSWORDS,
+  listenBeforeCluster,
+  loadConfig,
+  parseConfig,
+  parseListen,
+} from '../../src/daemon/config';
 import { repoRoot } from '../helpers/paths';
 
 const where = { source: 'test.json', baseDir: '/etc/ekmd' };
@@ -33,13 +40,64 @@ t.test('every key of the config table gets its default', async (t) => {
   });
 });
 
-t.test('the example file in systemd/ is valid and sets every key', async (t) => {
-  const c = loadConfig(join(repoRoot, 'systemd', 'ekmd.example.json'));
+t.test('the example file in systemd/ sets every key; its password is refused', async (t) => {
+  const example = JSON.parse(
+    readFileSync(join(repoRoot, 'systemd', 'ekmd.example.json'), 'utf8'),
+  ) as { admin: { password: string } };
+  t.ok(EXAMPLE_PASSWORDS.includes(example.admin.password), 'its password is a known example');
+  const refused = errorOf(example);
+  t.match(refused, /admin\.password is the example password: choose your own bootstrap password/);
+  t.match(refused, /12 characters or more/);
+  t.notMatch(refused, example.admin.password);
+  const c = parseConfig(
+    { ...example, admin: { username: 'admin', password: 'a-password-of-my-own' } },
+    where,
+  );
   t.equal(c.drives.backend, 'ioctl');
   t.ok(c.api.tls && c.admin && c.metrics.listen && c.drives.ioctl && c.drives.roles);
-  const raw = JSON.parse(readFileSync(join(repoRoot, 'systemd', 'ekmd.example.json'), 'utf8'));
-  t.same(Object.keys(raw.syslog).sort(), ['facility', 'faults', 'socket'], 'syslog shown');
+  t.same(
+    Object.keys(example).includes('syslog') && Object.keys((example as any).syslog).sort(),
+    ['facility', 'faults', 'socket'],
+    'syslog shown',
+  );
+  t.equal(c.api.bootstrapListen, undefined, 'the example keeps the API on loopback until then');
 });
+
+t.test('a bootstrap password needs 12 characters or more', async (t) => {
+  const admin = (password: string) => ({ ...minimal(), admin: { username: 'admin', password } });
+  const short = errorOf(admin('eleven-char'));
+  t.match(short, /admin\.password: a bootstrap password needs 12 characters or more/);
+  t.notMatch(short, /eleven-char/);
+  t.match(errorOf(admin('')), /admin\.password: a bootstrap password needs 12/);
+  t.equal(parseConfig(admin('twelve-chars'), where).admin?.password, 'twelve-chars');
+  t.match(errorOf(admin('change-me')), /needs 12 characters/, "the docs' example too");
+});
+
+t.test(
+  'until CreateCluster the API listens on loopback unless the config says where',
+  async (t) => {
+    const api = (a: object) => parseConfig({ ...minimal(), api: a }, where).api;
+    t.same(listenBeforeCluster(api({})), { host: '127.0.0.1', port: 8443 }, 'the default');
+    t.same(listenBeforeCluster(api({ listen: '0.0.0.0:9443' })), { host: '127.0.0.1', port: 9443 });
+    t.same(listenBeforeCluster(api({ listen: '10.1.2.3:443' })), { host: '127.0.0.1', port: 443 });
+    t.same(listenBeforeCluster(api({ listen: 'node1.example:443' })), {
+      host: '127.0.0.1',
+      port: 443,
+    });
+    t.same(listenBeforeCluster(api({ listen: '[::]:8443' })), { host: '::1', port: 8443 });
+    t.same(listenBeforeCluster(api({ listen: '[fd00::5]:8443' })), { host: '::1', port: 8443 });
+    t.same(listenBeforeCluster(api({ listen: '127.0.0.2:1' })), { host: '127.0.0.2', port: 1 });
+    t.same(
+      listenBeforeCluster(api({ listen: '0.0.0.0:8443', bootstrapListen: '0.0.0.0:8443' })),
+      { host: '0.0.0.0', port: 8443 },
+      'explicitly opened',
+    );
+    t.match(
+      errorOf({ ...minimal(), api: { bootstrapListen: 'abc' } }),
+      /api\.bootstrapListen: must be/,
+    );
+  },
+);
 
 t.test('relative paths resolve beside the config file; the input is not modified', async (t) => {
   const raw = { ...minimal(), stateDir: 'state', api: { tls: { cert: 'c.pem', key: '/k.pem' } } };

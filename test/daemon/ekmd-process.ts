@@ -34,7 +34,8 @@ export function workdir(t: { teardown(fn: () => void): void }, extra: object = {
     drives: { backend: 'sim', sim: { socket: 'sim.sock' } },
     ...extra,
   };
-  writeFileSync(join(dir, 'ekmd.json'), JSON.stringify(config));
+  // 0600: ekmd refuses a config holding a password that others can read.
+  writeFileSync(join(dir, 'ekmd.json'), JSON.stringify(config), { mode: 0o600 });
   return {
     dir,
     stateDir: join(dir, 'state'),
@@ -50,8 +51,14 @@ export interface Ekmd {
   exited: Promise<number | null>;
 }
 
-export function runEkmd(t: { teardown(fn: () => void): void }, config: string): Ekmd {
-  const child = spawn(process.execPath, [bin.ekmd, '--config', config]);
+/** `wrap`: a command ekmd runs under (setpriv and its options, which exec node). */
+export function runEkmd(
+  t: { teardown(fn: () => void): void },
+  config: string,
+  wrap: string[] = [],
+): Ekmd {
+  const [command, ...args] = [...wrap, process.execPath, bin.ekmd, '--config', config];
+  const child = spawn(command, args);
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdtempSync,
@@ -18,7 +19,9 @@ import { promtool } from '../monitoring/monitoring-files';
 
 const script = join(repoRoot, 'scripts/install.sh');
 const exampleConfig = join(repoRoot, 'systemd/ekmd.example.json');
+const sysusersConf = join(repoRoot, 'systemd/ekmd.sysusers.conf');
 const asRoot = process.getuid?.() === 0;
+const hasSysusers = !spawnSync('systemd-sysusers', ['--version']).error;
 
 const install = (...args: string[]) => spawnSync('bash', [script, ...args], { encoding: 'utf8' });
 
@@ -39,6 +42,21 @@ function tempRoot(t: tap.Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-install-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The ekmd user's ids in a staged root's passwd and group files. */
+function ekmdIds(root: string): { uid: number; gid: number } | undefined {
+  const id = (file: string) => {
+    const path = join(root, 'etc', file);
+    if (!existsSync(path)) return undefined;
+    const line = readFileSync(path, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('ekmd:'));
+    return line === undefined ? undefined : Number(line.split(':')[2]);
+  };
+  const uid = id('passwd');
+  const gid = id('group');
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
 }
 
 const mode = (path: string) => (statSync(path).mode & 0o7777).toString(8).padStart(4, '0');
@@ -142,23 +160,40 @@ t.test(
     t.equal(execStart?.[3], '/etc/ekmd/ekmd.json');
 
     const config = join(root, 'etc/ekmd/ekmd.json');
-    t.equal(mode(join(root, 'etc/ekmd')), '0700');
-    t.equal(mode(config), '0600');
+    const state = join(root, 'var/lib/ekmd');
+    t.equal(mode(join(root, 'etc/ekmd')), '0750');
+    t.equal(mode(config), '0640', "readable by ekmd's group, nobody else");
     t.equal(readFileSync(config, 'utf8'), readFileSync(exampleConfig, 'utf8'), 'the example');
     t.same(readdirSync(join(root, 'etc/ekmd')), ['ekmd.json'], 'no temp files left');
-    t.equal(mode(join(root, 'var/lib/ekmd')), '0700');
+    t.equal(mode(state), '0700');
+    const sysusers = join(root, 'etc/sysusers.d/ekmd.conf');
+    t.equal(readFileSync(sysusers, 'utf8'), readFileSync(sysusersConf, 'utf8'));
+    t.equal(mode(sysusers), '0644');
+    t.match(readFileSync(sysusersConf, 'utf8'), /^u\s+ekmd\s+-\s+"[^"]+"\s+\/var\/lib\/ekmd$/m);
 
-    if (asRoot) {
-      for (const p of [main, lib, unit, config, join(root, 'var/lib/ekmd')]) {
+    const ekmd = ekmdIds(root);
+    if (asRoot && hasSysusers) {
+      t.ok(ekmd, 'the ekmd user was made in the staged root');
+      for (const p of [main, lib, unit, sysusers]) {
         const s = lstatSync(p);
         t.same([s.uid, s.gid], [0, 0], `root:root ${p.slice(root.length)}`);
       }
+      for (const p of [join(root, 'etc/ekmd'), config]) {
+        const s = lstatSync(p);
+        t.same([s.uid, s.gid], [0, ekmd?.gid], `root:ekmd ${p.slice(root.length)}`);
+      }
+      const s = lstatSync(state);
+      t.same([s.uid, s.gid], [ekmd?.uid, ekmd?.gid], 'ekmd:ekmd /var/lib/ekmd');
     } else {
       t.match(r.stdout, /not root/, 'says owners are not root:root');
     }
 
+    // What a root-run ekmd left, and an operator's config and key as root made them.
     const edited = '{"edited":true}\n';
-    writeFileSync(config, edited);
+    writeFileSync(config, edited, { mode: 0o600 });
+    chmodSync(config, 0o604);
+    writeFileSync(join(root, 'etc/ekmd/api.key'), 'key', { mode: 0o600 });
+    writeFileSync(join(state, 'seal.key'), Buffer.alloc(32), { mode: 0o600 });
     writeFileSync(join(lib, 'stale.js'), '');
     const again = install('--root', root, '--runbook-base', 'https://wiki.example/ekmd/docs/');
     t.equal(again.status, 0, again.stderr);
@@ -168,7 +203,14 @@ t.test(
       '--runbook-base: the same anchors at the given base',
     );
     t.equal(readFileSync(config, 'utf8'), edited, 'an edited config is kept');
-    t.equal(mode(config), '0600');
+    t.equal(mode(config), '0640', 'group-readable, no longer readable by others');
+    t.equal(mode(join(root, 'etc/ekmd/api.key')), '0640');
+    t.equal(mode(join(state, 'seal.key')), '0600');
+    if (asRoot && hasSysusers) {
+      t.equal(lstatSync(join(root, 'etc/ekmd/api.key')).gid, ekmd?.gid, 'api.key: group ekmd');
+      const s = lstatSync(join(state, 'seal.key'));
+      t.same([s.uid, s.gid], [ekmd?.uid, ekmd?.gid], "root's state handed over to ekmd");
+    }
     t.notOk(existsSync(join(lib, 'stale.js')), 'the old code tree is replaced');
     t.ok(existsSync(main));
   },

@@ -1,13 +1,15 @@
 // The unit's sandbox must let ekmd work: SystemCallFilter= has to allow every syscall node
 // and ekmd's native parts make (a denied one fails with EPERM deep inside V8 or SQLite at
 // boot), and CapabilityBoundingSet= every capability they need. A workload of what ekmd
-// does is traced, and run with only the unit's capabilities.
+// does is traced, and run with only the unit's capabilities, as the unit's user when the
+// test may switch users (as root, SQLite would make root-only calls ekmd never makes).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths';
+import { asUnit, unitUser, whyNotAsUnit } from './unit-user';
 
 const workload = join(repoRoot, 'dist/test/systemd/fixtures/sandbox-workload.js');
 const unitText = readFileSync(join(repoRoot, 'systemd/ekmd.service'), 'utf8');
@@ -22,6 +24,16 @@ function whyNot(): string | false {
   return false;
 }
 const skip = whyNot();
+/** setpriv as the unit, when it works here; else the test's own user. */
+const asUnitUser = whyNotAsUnit() === false;
+
+/** A scratch directory the workload's user owns. */
+function workDir(t: { teardown(fn: () => void): void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  if (asUnitUser) chownSync(dir, unitUser.uid!, unitUser.gid!);
+  return dir;
+}
 
 /** The syscalls a filter item names: a group expands recursively, a name is itself. */
 function expand(item: string, seen = new Set<string>()): Set<string> {
@@ -54,19 +66,17 @@ function allowedByUnit(text: string): Set<string> {
 }
 
 t.test("every syscall of ekmd's workload passes the unit's filter", { skip }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-syscalls-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = workDir(t, 'ekmd-syscalls-');
   const summary = join(dir, 'strace.txt');
   const notifyListener = `@ekmd-syscalls-${process.pid}`;
-  const r = spawnSync(
-    'strace',
-    ['-f', '-qq', '-c', '-o', summary, process.execPath, workload, dir],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, NOTIFY_SOCKET: notifyListener, WATCHDOG_USEC: '20000' },
-      timeout: 60_000,
-    },
-  );
+  const traced = ['strace', '-f', '-qq', '-c', '-o', summary, process.execPath, workload, dir];
+  const [command, ...args] = [...(asUnitUser ? asUnit() : []), ...traced];
+  t.comment(asUnitUser ? 'traced as the unit runs it (setpriv)' : 'traced as this user');
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    env: { ...process.env, NOTIFY_SOCKET: notifyListener, WATCHDOG_USEC: '20000' },
+    timeout: 60_000,
+  });
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'done\n', 'the workload ran to its end');
 
@@ -100,8 +110,7 @@ t.test(
   "ekmd's workload runs with only the unit's capabilities",
   { skip: whyNotSetpriv() },
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'ekmd-caps-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = workDir(t, 'ekmd-caps-');
     const bounding = boundingSet(unitText);
     t.equal(bounding, '-all,+sys_admin');
     const setpriv = ['--bounding-set', bounding, '--', process.execPath];
@@ -114,7 +123,11 @@ t.test(
     if (process.getuid?.() === 0) {
       t.equal(effective, (1n << 21n).toString(16).padStart(16, '0'), 'CAP_SYS_ADMIN alone');
     }
-    const r = spawnSync('setpriv', [...setpriv, workload, dir], {
+    // As the unit's user with its ambient capability when possible, else root's bounding set.
+    const [command, ...args] = asUnitUser
+      ? [...asUnit(), process.execPath]
+      : ['setpriv', ...setpriv];
+    const r = spawnSync(command, [...args, workload, dir], {
       encoding: 'utf8',
       env: { ...process.env, NOTIFY_SOCKET: `@ekmd-caps-${process.pid}`, WATCHDOG_USEC: '20000' },
       timeout: 60_000,

@@ -90,6 +90,7 @@ export class MatrixNode {
         unlock: { retry: { maxDelayMs: opts.retryMaxDelayMs ?? 2000 } },
         log: { level: 'info' },
       }),
+      { mode: 0o600 }, // it holds the bootstrap password: ekmd refuses it readable by others
     );
     node.sim = new Child('ekmd-sim', [
       BINS.ekmdSim,

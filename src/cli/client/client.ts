@@ -1,11 +1,11 @@
 // ekmd's Element JSON-RPC API over HTTPS with Basic auth. The TLS session is checked
-// (CA chain, or the pinned fingerprint) before the request carrying credentials is
-// written to it.
+// (CA chain, or the certificate's fingerprint: trust.ts) before the request carrying
+// credentials is written to it; a first contact is settled before a password is asked for.
 import { request, type IncomingMessage } from 'node:http';
 import { connect as connectTcp, isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import type { Connection } from './credentials';
-import type { PinStore } from './pins';
+import { checkPresented, settleFirstContact, type TrustSources } from './trust';
 
 export const API_PATH = '/json-rpc/12.3';
 const TIMEOUT_MS = 120_000;
@@ -32,12 +32,12 @@ export type JsonObject = Record<string, unknown>;
 export class ApiClient {
   private nextId = 1;
   private password?: Promise<string>;
+  /** The first contact's outcome: the fingerprint trusted for this run. */
+  private trusted?: Promise<string | undefined>;
 
   constructor(
     private readonly conn: Connection,
-    private readonly pins: PinStore,
-    /** Told once when a certificate is pinned for the first time. */
-    private readonly onPinned: (endpoint: string, fingerprint: string) => void = () => {},
+    private readonly trust: TrustSources,
   ) {}
 
   get endpoint(): string {
@@ -67,8 +67,9 @@ export class ApiClient {
   }
 
   async call<T = JsonObject>(method: string, params: JsonObject = {}): Promise<T> {
+    const settled = await this.trustOnce();
     const password = await this.passwordOnce();
-    const socket = await this.secureSocket();
+    const socket = await this.secureSocket(settled);
     const body = JSON.stringify({ method, params, id: this.nextId++ });
     const res = await this.post(socket, body, password);
     const text = await readAll(res);
@@ -94,7 +95,25 @@ export class ApiClient {
     return reply.result as T;
   }
 
-  private secureSocket(): Promise<TLSSocket> {
+  /**
+   * Without a CA, a certificate not pinned yet (or a --fingerprint to check) is looked at
+   * over a connection that carries nothing, and settled before any password is asked for.
+   */
+  private trustOnce(): Promise<string | undefined> {
+    this.trusted ??= (async () => {
+      if (this.conn.ca) return undefined;
+      const pinned = this.trust.pins.pinned(this.endpoint);
+      if (pinned !== undefined && this.trust.expected === undefined) return undefined;
+      const probe = await this.secureSocket(undefined, false);
+      const fingerprint = probe.getPeerCertificate().fingerprint256;
+      probe.destroy();
+      await settleFirstContact(this.endpoint, fingerprint, this.trust);
+      return fingerprint;
+    })();
+    return this.trusted;
+  }
+
+  private secureSocket(settled: string | undefined, check = true): Promise<TLSSocket> {
     const { hostname } = this.conn.url;
     const host = hostname.replace(/^\[(.*)\]$/, '$1');
     return new Promise((resolve, reject) => {
@@ -111,12 +130,10 @@ export class ApiClient {
       );
       socket.once('error', (err) => reject(this.describe(err)));
       socket.once('secureConnect', () => {
-        if (!this.conn.ca) {
+        if (!this.conn.ca && check) {
           try {
             const fingerprint = socket.getPeerCertificate().fingerprint256;
-            if (this.pins.check(this.endpoint, fingerprint)) {
-              this.onPinned(this.endpoint, fingerprint);
-            }
+            checkPresented(this.endpoint, fingerprint, this.trust, settled);
           } catch (err) {
             socket.destroy();
             return reject(err);

@@ -9,6 +9,7 @@ import { CONFIG_FILE, configDir } from './config-dir';
 import { findDevDaemon } from './dev-state';
 import { readPrivateJson } from './private-file';
 import { canPrompt, promptPassword } from './prompt';
+import { fingerprintOf } from './trust';
 
 export const DEFAULT_URL = 'https://127.0.0.1:8443';
 
@@ -17,6 +18,7 @@ export interface ConnectionFlags {
   username?: string;
   passwordFile?: string;
   ca?: string;
+  fingerprint?: string;
 }
 
 export interface Connection {
@@ -24,8 +26,10 @@ export interface Connection {
   username: string;
   /** Asked on the terminal when no other source had one; then kept for the next calls. */
   password: string | (() => Promise<string>);
-  /** PEM of the CA the daemon's certificate must chain to; absent: pin on first use. */
+  /** PEM of the CA the daemon's certificate must chain to; absent: trust.ts decides. */
   ca?: string;
+  /** The SHA-256 fingerprint the daemon's certificate must have (--fingerprint), normalised. */
+  fingerprint?: string;
 }
 
 interface ConfigFile {
@@ -33,6 +37,7 @@ interface ConfigFile {
   username?: string;
   password?: string;
   ca?: string;
+  fingerprint?: string;
 }
 
 export function resolveConnection(
@@ -40,11 +45,13 @@ export function resolveConnection(
   env: NodeJS.ProcessEnv = process.env,
 ): Connection {
   const file = readConfigFile(join(configDir(env), CONFIG_FILE));
+  const given = flags.fingerprint ?? file.fingerprint;
+  const pinned = given === undefined ? {} : { fingerprint: fingerprintOf(given) };
   const dev = nothingGiven(flags, env, file) ? findDevDaemon() : undefined;
   if (dev) {
     const { url, username, password } = dev;
     const pem = flags.ca ? ca(flags.ca) : dev.ca ? { ca: dev.ca } : {};
-    return { url: parseUrl(url), username, password, ...pem };
+    return { url: parseUrl(url), username, password, ...pem, ...pinned };
   }
   const url = parseUrl(flags.url ?? env.EKMCTL_URL ?? file.url ?? DEFAULT_URL);
   const username = flags.username ?? env.EKMCTL_USERNAME ?? file.username;
@@ -63,6 +70,7 @@ export function resolveConnection(
       username,
       password: () => promptPassword(`Password for ${username}: `),
       ...ca(flags.ca ?? file.ca),
+      ...pinned,
     };
   }
   if (!password) {
@@ -70,7 +78,7 @@ export function resolveConnection(
       `no password: give --password-file, EKMCTL_PASSWORD or "password" in ${CONFIG_FILE}`,
     );
   }
-  return { url, username, password, ...ca(flags.ca ?? file.ca) };
+  return { url, username, password, ...ca(flags.ca ?? file.ca), ...pinned };
 }
 
 function nothingGiven(flags: ConnectionFlags, env: NodeJS.ProcessEnv, file: ConfigFile): boolean {
@@ -110,7 +118,7 @@ function parseUrl(text: string): URL {
 function readConfigFile(path: string): ConfigFile {
   const parsed = readPrivateJson(path);
   if (!parsed) return {};
-  const known = new Set(['url', 'username', 'password', 'ca']);
+  const known = new Set(['url', 'username', 'password', 'ca', 'fingerprint']);
   for (const [key, value] of Object.entries(parsed)) {
     if (!known.has(key)) throw new Error(`${path}: unknown key "${key}"`);
     if (typeof value !== 'string') throw new Error(`${path}: "${key}" must be a string`);

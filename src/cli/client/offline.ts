@@ -1,14 +1,11 @@
 // Reading ekmd's store directly, read-only, for the commands that must work while ekmd is
 // down (the fault log at boot) or that read what only the store keeps (the audit log).
-// Which stateDir: --state-dir, else EKMCTL_STATE_DIR, else the dev daemon's (.state/ekmd.json
-// in the current directory, as `npm start` leaves it), else /var/lib/ekmd.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Which stateDir: state-dir.ts.
+import { join } from 'node:path';
 import { UsageError } from '../../util/command';
 import { openSqliteStore, STORE_FILE, type SqliteStore } from '../../store';
-import { DEV_STATE_DIR } from './dev-state';
 
-export const DEFAULT_STATE_DIR = '/var/lib/ekmd';
+export { DEFAULT_STATE_DIR, stateDirOf } from './state-dir';
 
 export const stateDirFlag = {
   'state-dir': {
@@ -16,26 +13,6 @@ export const stateDirFlag = {
     help: "--state-dir DIR  read ekmd's store in DIR directly (read-only)",
   },
 } as const;
-
-export function stateDirOf(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-  cwd: string = process.cwd(),
-): string {
-  return flag ?? env.EKMCTL_STATE_DIR ?? devStateDir(cwd) ?? DEFAULT_STATE_DIR;
-}
-
-function devStateDir(cwd: string): string | undefined {
-  const dir = join(cwd, DEV_STATE_DIR);
-  const config = join(dir, 'ekmd.json');
-  if (!existsSync(config)) return undefined;
-  try {
-    const parsed = JSON.parse(readFileSync(config, 'utf8')) as { stateDir?: unknown };
-    return typeof parsed.stateDir === 'string' ? resolve(dir, parsed.stateDir) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The store of `stateDir`, read-only: nothing is migrated or written. */
 export function openStateStore(stateDir: string): SqliteStore {

@@ -1,6 +1,6 @@
-// Trust on first use for ekmd's self-signed API certificate: the SHA-256 fingerprint seen
-// the first time a host:port is contacted is kept, and a different one later is refused
-// before any credentials are sent.
+// The SHA-256 fingerprints of the ekmd certificates this user has trusted, per host:port
+// (trust.ts decides when one is added). A different certificate later is refused before
+// any credentials are sent.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file';
@@ -12,23 +12,26 @@ export class CertificateChangedError extends Error {
 export class PinStore {
   constructor(readonly file: string) {}
 
-  /**
-   * Accepts `fingerprint` for `endpoint` when it matches the pinned one, pins it when none
-   * is, and throws CertificateChangedError otherwise. Returns true when newly pinned.
-   */
-  check(endpoint: string, fingerprint: string): boolean {
-    const pins = this.read();
-    const pinned = pins[endpoint];
-    if (pinned === fingerprint) return false;
-    if (pinned !== undefined) {
-      throw new CertificateChangedError(
-        `the certificate of ekmd at ${endpoint} has changed: pinned SHA-256 ${pinned}, ` +
-          `now ${fingerprint}. Refusing to send credentials. If the certificate was replaced ` +
-          `on purpose, delete the "${endpoint}" entry from ${this.file} (or use --ca FILE).`,
-      );
-    }
-    this.write({ ...pins, [endpoint]: fingerprint });
-    return true;
+  /** The fingerprint pinned for `endpoint`, if any. */
+  pinned(endpoint: string): string | undefined {
+    return this.read()[endpoint];
+  }
+
+  /** Pins `fingerprint` for `endpoint`, replacing what was pinned. */
+  pin(endpoint: string, fingerprint: string): void {
+    this.write({ ...this.read(), [endpoint]: fingerprint });
+  }
+
+  /** Throws CertificateChangedError unless `fingerprint` is the one pinned for `endpoint`. */
+  refuseChanged(endpoint: string, fingerprint: string): void {
+    const pinned = this.pinned(endpoint);
+    if (pinned === undefined || pinned === fingerprint) return;
+    throw new CertificateChangedError(
+      `the certificate of ekmd at ${endpoint} has changed: pinned SHA-256 ${pinned}, ` +
+        `now ${fingerprint}. Refusing to send credentials. If the certificate was replaced ` +
+        `on purpose, delete the "${endpoint}" entry from ${this.file} (or use --ca FILE ` +
+        'or --fingerprint SHA256).',
+    );
   }
 
   private read(): Record<string, string> {

@@ -1,5 +1,7 @@
-// Asks for the password on the terminal with echo off, when no file, environment or
-// config file gave one.
+// Asks on the terminal: the password with echo off, when no file, environment or config
+// file gave one; whether to trust a certificate seen for the first time.
+import { createInterface } from 'node:readline';
+
 export function canPrompt(): boolean {
   return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
@@ -33,5 +35,22 @@ export function promptPassword(question: string): Promise<string> {
     stdin.setEncoding('utf8');
     stdin.on('data', onData);
     stdin.resume();
+  });
+}
+
+/** A yes/no question on the terminal; anything but y or yes (or an interrupt) is no. */
+export function promptYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise((resolve) => {
+    let yes = false;
+    rl.once('close', () => resolve(yes));
+    rl.once('SIGINT', () => {
+      process.stderr.write('\n');
+      rl.close();
+    });
+    rl.question(question, (answer) => {
+      yes = /^y(es)?$/i.test(answer.trim());
+      rl.close();
+    });
   });
 }

@@ -110,7 +110,7 @@ function bareClient(url: string): ApiClient | undefined {
     return undefined;
   }
   const conn = { url: parsed, username: '', password: '' };
-  return new ApiClient(conn, new PinStore(join(configDir(), PINS_FILE)));
+  return new ApiClient(conn, { pins: new PinStore(join(configDir(), PINS_FILE)) });
 }
 
 function storeSource(stateDir: string): FaultSource {

@@ -8,6 +8,9 @@ import { ApiClient, ElementApiError } from '../client/client';
 import { PINS_FILE, configDir } from '../client/config-dir';
 import { resolveConnection } from '../client/credentials';
 import { PinStore } from '../client/pins';
+import { canPrompt, promptYesNo } from '../client/prompt';
+import { stateDirOf } from '../client/state-dir';
+import { CHECK_ON_NODE, localFingerprint, type TrustSources } from '../client/trust';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -48,6 +51,10 @@ const CONNECTION_FLAGS: Record<string, FlagSpec> = {
   ca: {
     type: 'string',
     help: '--ca FILE            verify ekmd against this CA instead of pinning',
+  },
+  fingerprint: {
+    type: 'string',
+    help: "--fingerprint SHA256 trust ekmd's certificate if it has this SHA-256 (and pin it)",
   },
   json: { type: 'boolean', help: '--json               machine-readable output' },
 };
@@ -132,15 +139,37 @@ function makeClient(values: Record<string, unknown>): ApiClient {
     username: values.username as string | undefined,
     passwordFile: values['password-file'] as string | undefined,
     ca: values.ca as string | undefined,
+    fingerprint: values.fingerprint as string | undefined,
   });
+  return new ApiClient(conn, trustSources(conn.fingerprint));
+}
+
+/** How ekmctl decides about a certificate no --ca verifies (client/trust.ts). */
+export function trustSources(expected?: string): TrustSources {
   const pins = new PinStore(join(configDir(), PINS_FILE));
-  return new ApiClient(conn, pins, (endpoint, fingerprint) =>
-    process.stderr.write(
-      `ekmctl: pinned the certificate of ekmd at ${endpoint} (SHA-256 ${fingerprint}) ` +
-        `in ${pins.file}; compare it with ` +
-        '`openssl x509 -noout -fingerprint -sha256 -in STATEDIR/api-tls.crt` on the node\n',
-    ),
-  );
+  const local = localFingerprint(stateDirOf(undefined));
+  return {
+    pins,
+    ...(expected === undefined ? {} : { expected }),
+    ...(local === undefined ? {} : { local }),
+    ...(canPrompt()
+      ? {
+          ask: (endpoint: string, fingerprint: string) => {
+            process.stderr.write(
+              `ekmd at ${endpoint} presents a certificate not seen before:\n` +
+                `  SHA-256 ${fingerprint}\n` +
+                `Compare it with ${CHECK_ON_NODE}.\n`,
+            );
+            return promptYesNo('Trust it and send the credentials? [y/N] ');
+          },
+        }
+      : {}),
+    onPinned: (endpoint, fingerprint) =>
+      process.stderr.write(
+        `ekmctl: pinned the certificate of ekmd at ${endpoint} (SHA-256 ${fingerprint}) ` +
+          `in ${pins.file}\n`,
+      ),
+  };
 }
 
 function checkArgs(names: string[], given: string[]): void {

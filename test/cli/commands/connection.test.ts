@@ -1,12 +1,21 @@
-// How ekmctl reaches ekmd: credential sources, the 0600 config file, pinning of the
-// self-signed certificate on first use, --ca, 401s and usage errors.
+// How ekmctl reaches ekmd: credential sources, the 0600 config file, trust in the
+// self-signed certificate (the node's own, --fingerprint, a prompt, the pin), --ca, 401s and
+// usage errors.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bin } from '../../helpers/paths';
-import { BOOTSTRAP, ekmctl, login, operator, startDaemon, type Daemon } from './harness';
+import {
+  BOOTSTRAP,
+  credentials,
+  ekmctl,
+  login,
+  operator,
+  startDaemon,
+  type Daemon,
+} from './harness';
 
 let d: Daemon;
 t.before(async () => {
@@ -14,22 +23,74 @@ t.before(async () => {
 });
 
 const pinsFile = (home: string) => join(home, 'ekmctl', 'pinned-certificates.json');
+/** How many logins ekmd has refused so far: a refused first contact adds none. */
+const refusedLogins = () => d.ekmd.output().split('API authentication failed').length;
+const settle = () => new Promise((r) => setTimeout(r, 200));
 
-t.test('first use pins the certificate ekmd keeps in its stateDir', async (t) => {
+t.test('a first contact without a terminal is refused unless --fingerprint vouches', async (t) => {
   const op = operator(t);
-  const r = await ekmctl(op.env, 'key-providers', 'list', '--json', ...login(d, op));
-  t.equal(r.status, 0, r.stderr);
-  t.same(JSON.parse(r.stdout), []);
   const cert = new X509Certificate(readFileSync(join(d.work.stateDir, 'api-tls.crt')));
-  t.match(r.stderr, `SHA-256 ${cert.fingerprint256}`);
+  t.equal(cert.fingerprint256, d.fingerprint);
+  const before = refusedLogins();
+  const wrong = { username: BOOTSTRAP.username, password: 'not-the-password' };
+  const blind = await ekmctl(op.env, 'key-providers', 'list', ...credentials(d, op, wrong));
+  t.equal(blind.status, 1);
+  t.match(
+    blind.stderr,
+    `first contact with ekmd at ${new URL(d.url).host}, whose certificate has SHA-256 ` +
+      `${d.fingerprint}: not sending credentials`,
+  );
+  t.match(blind.stderr, `--fingerprint ${d.fingerprint}`, 'says how to vouch for it');
+  t.match(blind.stderr, /openssl x509 -noout -fingerprint -sha256/, 'and how to check it');
+  t.equal(blind.stderr.trim().split('\n').length, 1);
+  t.throws(() => statSync(pinsFile(op.configHome)), 'nothing pinned');
+
+  const other = 'ab'.repeat(32);
+  const mismatch = await ekmctl(
+    op.env,
+    ...['key-providers', 'list', ...credentials(d, op, wrong), '--fingerprint', other],
+  );
+  t.equal(mismatch.status, 1);
+  t.match(mismatch.stderr, `has SHA-256 ${d.fingerprint}, not the --fingerprint given`);
+  await settle();
+  t.equal(refusedLogins(), before, 'ekmd never saw the credentials');
+
+  // As openssl prints it on the node, or bare hex: both name the same certificate.
+  const vouched = await ekmctl(
+    op.env,
+    ...['key-providers', 'list', '--json', ...credentials(d, op)],
+    ...['--fingerprint', `sha256 Fingerprint=${d.fingerprint}`],
+  );
+  t.equal(vouched.status, 0, vouched.stderr);
+  t.same(JSON.parse(vouched.stdout), []);
+  t.match(vouched.stderr, `pinned the certificate of ekmd at 127.0.0.1:`);
   const file = pinsFile(op.configHome);
   t.same(JSON.parse(readFileSync(file, 'utf8')), { [new URL(d.url).host]: cert.fingerprint256 });
   t.equal(statSync(file).mode & 0o777, 0o600);
 
-  const again = await ekmctl(op.env, 'key-providers', 'list', ...login(d, op));
-  t.equal(again.status, 0);
-  t.equal(again.stderr, '', 'no note once pinned');
+  const again = await ekmctl(op.env, 'key-providers', 'list', ...credentials(d, op));
+  t.equal(again.status, 0, again.stderr);
+  t.equal(again.stderr, '', 'pinned: no note, no question');
   t.match(again.stdout, /^ID\s+NAME\s+ACTIVE\s+KEY SERVERS\n$/);
+  const bare = d.fingerprint.replace(/:/g, '').toLowerCase();
+  const hex = await ekmctl(
+    operator(t).env,
+    ...['key-providers', 'list', ...credentials(d, op), '--fingerprint', bare],
+  );
+  t.equal(hex.status, 0, hex.stderr);
+  const bad = await ekmctl(op.env, 'cluster', 'info', ...login(d, op), '--fingerprint', 'x1');
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /bad --fingerprint 'x1'/);
+});
+
+t.test("on the node, the certificate in ekmd's stateDir is trusted without asking", async (t) => {
+  const op = operator(t);
+  const env = { ...op.env, EKMCTL_STATE_DIR: d.work.stateDir };
+  const r = await ekmctl(env, 'key-providers', 'list', '--json', ...credentials(d, op));
+  t.equal(r.status, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), []);
+  t.equal(r.stderr, '', 'no note, no question');
+  t.throws(() => statSync(pinsFile(op.configHome)), 'and no pin: the file is the reference');
 });
 
 t.test('a changed certificate is refused before credentials are sent', async (t) => {
@@ -37,24 +98,20 @@ t.test('a changed certificate is refused before credentials are sent', async (t)
   mkdirSync(join(op.configHome, 'ekmctl'), { recursive: true });
   const pinned = { [new URL(d.url).host]: 'AA:'.repeat(31) + 'AA' };
   writeFileSync(pinsFile(op.configHome), JSON.stringify(pinned), { mode: 0o600 });
-  const failuresBefore = d.ekmd.output().split('API authentication failed').length;
+  const failuresBefore = refusedLogins();
   const r = await ekmctl(
     op.env,
     'cluster',
     'info',
-    ...login(d, op, { username: 'someone', password: 'wrong' }),
+    ...credentials(d, op, { username: 'someone', password: 'wrong' }),
   );
   t.equal(r.status, 1);
   t.match(r.stderr, /certificate of ekmd at 127\.0\.0\.1:\d+ has changed/);
   t.match(r.stderr, /Refusing to send credentials/);
   t.equal(r.stderr.trim().split('\n').length, 1);
   t.same(JSON.parse(readFileSync(pinsFile(op.configHome), 'utf8')), pinned, 'pin kept');
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal(
-    d.ekmd.output().split('API authentication failed').length,
-    failuresBefore,
-    'ekmd never saw a login attempt',
-  );
+  await settle();
+  t.equal(refusedLogins(), failuresBefore, 'ekmd never saw a login attempt');
 });
 
 t.test('a wrong password is a clear 401, exit 1', async (t) => {
@@ -77,6 +134,7 @@ t.test('credentials from the environment', async (t) => {
     EKMCTL_URL: d.url,
     EKMCTL_USERNAME: BOOTSTRAP.username,
     EKMCTL_PASSWORD: BOOTSTRAP.password,
+    EKMCTL_STATE_DIR: d.work.stateDir,
   };
   const r = await ekmctl(env, 'key-servers', 'list', '--json');
   t.equal(r.status, 0, r.stderr);
@@ -88,7 +146,12 @@ t.test('the config file is used only when private to its owner', async (t) => {
   const dir = join(op.configHome, 'ekmctl');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'config.json');
-  const config = { url: d.url, username: BOOTSTRAP.username, password: BOOTSTRAP.password };
+  const config = {
+    url: d.url,
+    username: BOOTSTRAP.username,
+    password: BOOTSTRAP.password,
+    fingerprint: d.fingerprint,
+  };
   writeFileSync(file, JSON.stringify(config), { mode: 0o644 });
   const refused = await ekmctl(op.env, 'key-servers', 'list');
   t.equal(refused.status, 1);
@@ -112,6 +175,12 @@ t.test('the config file is used only when private to its owner', async (t) => {
   t.equal(unknown.status, 1);
   t.match(unknown.stderr, /unknown key "pasword"/);
   t.notMatch(unknown.stderr, /typo/);
+
+  writeFileSync(file, `{\n  "username": "admin",\n  "password": ${BOOTSTRAP.password}\n}\n`);
+  const damaged = await ekmctl(op.env, 'key-servers', 'list');
+  t.equal(damaged.status, 1);
+  t.match(damaged.stderr, /config\.json is not valid JSON \(line 3, column 15: unexpected/);
+  t.notMatch(damaged.stderr, BOOTSTRAP.password.slice(0, 6), 'no piece of the text quoted');
 });
 
 t.test('--ca verifies the chain instead of pinning', async (t) => {
@@ -211,4 +280,45 @@ t.test('on a terminal, a missing password is asked for with echo off', async (t)
   t.equal(code, 0, out);
   t.notMatch(out, secret, 'the typed password is not echoed');
   t.match(out, /\[\]/);
+});
+
+t.test('on a terminal, a first contact shows the fingerprint and asks first', async (t) => {
+  for (const trust of [false, true]) {
+    const op = operator(t);
+    // No password file: the password is asked for too, after the certificate is settled.
+    const cmd = [process.execPath, bin.ekmctl, 'key-servers', 'list', '--json']
+      .concat(['--url', d.url, '--username', BOOTSTRAP.username])
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: op.env });
+    let out = '';
+    let answered = false;
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('[y/N] ') && !answered) {
+        answered = true;
+        child.stdin.write(trust ? 'y\r' : 'n\r');
+      }
+      if (out.includes('Password for bootstrap: ') && !child.stdin.writableEnded) {
+        child.stdin.end(`${BOOTSTRAP.password}\r`);
+      }
+    });
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    t.match(out, `presents a certificate not seen before:\r\n  SHA-256 ${d.fingerprint}`);
+    t.match(out, /Compare it with `openssl x509 -noout -fingerprint -sha256/);
+    if (trust) {
+      t.equal(code, 0, out);
+      t.ok(out.indexOf('[y/N]') < out.indexOf('Password for'), 'the certificate first');
+      t.match(out, /\[\]/);
+      t.notMatch(out, BOOTSTRAP.password, 'the typed password is not echoed');
+      t.same(JSON.parse(readFileSync(pinsFile(op.configHome), 'utf8')), {
+        [new URL(d.url).host]: d.fingerprint,
+      });
+    } else {
+      t.equal(code, 1, out);
+      t.match(out, /was not trusted; nothing was sent/);
+      t.notMatch(out, /Password for/, 'no password asked for');
+      t.throws(() => statSync(pinsFile(op.configHome)), 'nothing pinned');
+    }
+  }
 });

@@ -1,7 +1,8 @@
 // One real ekmd per test file and ekmctl run against it as an operator would: a private
 // config directory, a password file, no credentials on the command line.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -20,6 +21,8 @@ export interface Daemon {
   work: Workdir;
   ekmd: Ekmd;
   url: string;
+  /** SHA-256 of the certificate it serves, as ekmctl --fingerprint takes it. */
+  fingerprint: string;
 }
 
 type Teardown = { teardown(fn: () => void): void };
@@ -32,7 +35,9 @@ export async function startDaemon(t: Teardown, selfSigned: boolean): Promise<Dae
   const work = workdir(t, selfSigned ? { api: { listen: '127.0.0.1:0' } } : {});
   const ekmd = runEkmd(t, work.config);
   const port = await ready(ekmd);
-  return { work, ekmd, url: `https://127.0.0.1:${port}` };
+  const cert = selfSigned ? join(work.stateDir, 'api-tls.crt') : join(work.dir, 'api.crt');
+  const { fingerprint256 } = new X509Certificate(readFileSync(cert));
+  return { work, ekmd, url: `https://127.0.0.1:${port}`, fingerprint: fingerprint256 };
 }
 
 export interface Operator {
@@ -80,8 +85,16 @@ export function ekmctl(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> 
   });
 }
 
-/** The connection flags for `user`, password through a file. */
+/**
+ * The connection flags for `user`, password through a file, the daemon's certificate
+ * vouched for by --fingerprint (as an operator who checked it on the node).
+ */
 export function login(d: Daemon, op: Operator, user = BOOTSTRAP): string[] {
+  return [...credentials(d, op, user), '--fingerprint', d.fingerprint];
+}
+
+/** The same with nothing vouching for the certificate: first-contact rules apply. */
+export function credentials(d: Daemon, op: Operator, user = BOOTSTRAP): string[] {
   return [
     '--url',
     d.url,
