@@ -3,7 +3,8 @@
 // written with the boot's modules compiled in it. main.js runs the bundle when present.
 // Module resolution and compiling were a third of a boot's time.
 // Left outside the bundle: native packages (they must be), and those loaded only later
-// (node-forge, Ajv, prom-client) — in the file they would still cost parsing at every start.
+// (node-forge, Ajv, prom-client, etcd3) — in the file they would still cost parsing at every
+// start.
 //   node dist/scripts/build/bundle-daemon.js
 import { build, type Plugin } from 'esbuild';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    external: ['better-sqlite3', 'koffi', 'node-forge', 'ajv', 'ajv/*', 'prom-client'],
+    external: ['better-sqlite3', 'koffi', 'node-forge', 'ajv', 'ajv/*', 'prom-client', 'etcd3'],
     logLevel: 'warning',
     // The generated config validator is required by path, when present (config.ts).
     logOverride: { 'unsupported-require-call': 'silent' },

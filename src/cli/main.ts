@@ -54,7 +54,7 @@ const commands: Record<string, CommandEntry> = {
     load: () => require('./commands/audit'),
   },
   store: {
-    summary: "back up ekmd's store while it runs",
+    summary: "back up ekmd's store while it runs; restore a snapshot into an empty store",
     load: () => require('./commands/store'),
   },
   recover: {

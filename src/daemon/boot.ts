@@ -6,7 +6,6 @@
 // tell its progress). Each step undoes the earlier ones when a later one fails, and close()
 // undoes them all in reverse.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
@@ -15,7 +14,8 @@ import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import type { EarlyRequest } from '../cluster/boot-unlock/key-plan';
 import { zeroWhenAnswered } from '../cluster/boot-unlock/fetch-keys';
 import { parseVersion } from '../kmip/client';
-import { openSealer, openSqliteStore, STORE_FILE, type SqliteStore } from '../store';
+import { openSealer } from '../store';
+import { openClusterStore } from '../store/cluster-store';
 import { apiListen, moveApiAtCreation } from './api-listen';
 import { parseListen, type Config } from './config';
 import { openHardwareEar } from './hardware-ear-wiring';
@@ -48,9 +48,7 @@ export async function startDaemon(
     const lock = acquireStateLock(config.stateDir);
     undo.push(() => lock.release());
     await ioTurn();
-    const store: SqliteStore = openSqliteStore(join(config.stateDir, STORE_FILE), {
-      logger: componentLogger(logger, 'store'),
-    });
+    const store = await openClusterStore(config, componentLogger(logger, 'store'));
     undo.push(() => store.close());
     await ioTurn();
     const sealer = openSealer({

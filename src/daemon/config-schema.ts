@@ -125,6 +125,30 @@ export const configSchema = {
       default: {},
       properties: { level: { enum: LOG_LEVELS, default: 'info' } },
     },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        backend: { enum: ['sqlite', 'etcd'], default: 'sqlite' },
+        etcd: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['endpoints', 'prefix'],
+          properties: {
+            endpoints: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            prefix: { type: 'string', minLength: 2 },
+            tls: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['ca', 'cert', 'key'],
+              properties: { ca: path, cert: path, key: path },
+            },
+          },
+        },
+      },
+      allOf: [{ if: { properties: { backend: { const: 'etcd' } } }, then: { required: ['etcd'] } }],
+    },
     syslog: {
       type: 'object',
       additionalProperties: false,

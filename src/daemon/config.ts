@@ -12,6 +12,7 @@ import {
 } from './config-schema';
 import type { SyslogFacility } from '../cluster/faults/fault-syslog';
 import { checkPasswordReaders, ConfigError, readConfigFile } from './config-file';
+import { checkEtcdConfig, type EtcdStoreConfig } from '../store/etcd/config';
 
 export { ConfigError };
 
@@ -44,6 +45,8 @@ export interface Config {
   log: { level: LogLevel };
   /** Cluster faults as RFC 5424 lines on the local syslog socket, when `faults` is on. */
   syslog: { faults: boolean; socket: string; facility: SyslogFacility };
+  /** Where cluster state lives: stateDir's SQLite file, or etcd shared by the nodes. */
+  store: { backend: 'sqlite' | 'etcd'; etcd?: EtcdStoreConfig };
 }
 
 export interface ListenAddress {
@@ -104,6 +107,15 @@ export function parseConfig(raw: unknown, where: { source: string; baseDir: stri
   // sun_path holds 108 bytes with the terminating NUL.
   if (Buffer.byteLength(c.syslog.socket) > 107) {
     problems.push('syslog.socket: longer than a Unix socket path may be (107 bytes)');
+  }
+  if (c.store.etcd) {
+    const { tls } = c.store.etcd;
+    if (tls) c.store.etcd.tls = { ca: abs(tls.ca), cert: abs(tls.cert), key: abs(tls.key) };
+    try {
+      c.store.etcd = checkEtcdConfig(c.store.etcd);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   if (problems.length) throw new ConfigError(`config ${where.source}: ${problems.join('; ')}`);
   c.stateDir = abs(c.stateDir);

@@ -5,6 +5,8 @@
 export const STORE_FILE = 'ekmd.db';
 /** The sealing root: 32 random bytes (0600), unless systemd passes a credential. */
 export const SEAL_KEY_FILE = 'seal.key';
+/** On etcd: the cluster store this node joined (prefix, endpoints, TLS file paths). */
+export const JOINED_STORE_FILE = 'store.json';
 /** flock'ed by the running ekmd: one daemon per stateDir. */
 export const LOCK_FILE = 'ekmd.lock';
 /** The API's self-signed certificate (0644), made when the config names none. */

@@ -83,7 +83,7 @@ t.test('no copy of the private keys survives their creation and a CSR', async (t
   const store = openSqliteStore(join(stateDir, 'ekmd.db'), { readonly: true });
   const sealer = openSealer({ stateDir, create: false });
   const clusterPem = new ClusterKeyPair(store, sealer).withPrivateKeyPem((p) => p.toString());
-  store.close();
+  await store.close();
   const apiPem = sealer
     .unseal(readFileSync(join(stateDir, API_SEALED_KEY_FILE)), API_SEAL_LABEL)
     .toString();

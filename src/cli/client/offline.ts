@@ -1,9 +1,10 @@
-// Reading ekmd's store directly, read-only, for the commands that must work while ekmd is
+// Reading ekmd's store directly (its SQLite file read-only, or the cluster's etcd), for the commands that must work while ekmd is
 // down (the fault log at boot) or that read what only the store keeps (the audit log).
 // Which stateDir: state-dir.ts.
 import { join } from 'node:path';
 import { UsageError } from '../../util/command';
-import { openSqliteStore, STORE_FILE, type SqliteStore } from '../../store';
+import { openSqliteStore, STORE_FILE, type Store } from '../../store';
+import { openEtcd, readJoinedStore } from '../../store/cluster-store';
 
 export { DEFAULT_STATE_DIR, stateDirOf } from './state-dir';
 
@@ -14,18 +15,23 @@ export const stateDirFlag = {
   },
 } as const;
 
-/** The store of `stateDir`, read-only: nothing is migrated or written. */
-export function openStateStore(stateDir: string): SqliteStore {
+/**
+ * The store of `stateDir`, for reading: its SQLite file opened read-only (nothing is migrated
+ * or written), or the etcd store the node joined (stateDir/store.json), whose view is read.
+ */
+export async function openStateStore(stateDir: string): Promise<Store> {
+  const etcd = readJoinedStore(stateDir);
+  if (etcd) return openEtcd(etcd, { create: false });
   return openSqliteStore(join(stateDir, STORE_FILE), { readonly: true });
 }
 
-/** Runs `fn` on the store of `stateDir`, opened read-only for this call only. */
-export function withStateStore<T>(stateDir: string, fn: (store: SqliteStore) => T): T {
-  const store = openStateStore(stateDir);
+/** Runs `fn` on the store of `stateDir`, opened for this call only. */
+export async function withStateStore<T>(stateDir: string, fn: (store: Store) => T): Promise<T> {
+  const store = await openStateStore(stateDir);
   try {
     return fn(store);
   } finally {
-    void store.close(); // a read-only store holds no lease: it closes at once
+    await store.close();
   }
 }
 

@@ -40,7 +40,7 @@ const audit: Subcommand = {
     const stateDir = stateDirOf(ctx.string('state-dir'));
     const action = ctx.string('action')?.toLowerCase();
     const user = ctx.string('user');
-    const records = withStateStore(stateDir, (store) => readAudit(store, { since })).filter(
+    const records = (await withStateStore(stateDir, (store) => readAudit(store, { since }))).filter(
       (r) =>
         (action === undefined || r.action.toLowerCase() === action) &&
         (user === undefined || r.user === user) &&
