@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiMethod, type ApiServer } from '../../src/api';
 import type { KeyServerTester } from '../../src/cluster/key-servers/key-server-tester';
-import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../src/store';
+import { openSealer, type Sealer, type Store } from '../../src/store';
+import { openTestStore } from '../helpers/test-store';
 import type { ApiLimits } from '../../src/api/connection-limits';
 import { API_CERT_FILE } from '../../src/store/state-files';
 import { withoutAudit } from '../../src/cluster/audit';
@@ -16,7 +17,7 @@ export const BOOTSTRAP = { username: 'bootstrap', password: 'bootstrap-secret-1'
 
 export interface TestNode {
   dir: string;
-  store: SqliteStore;
+  store: Store;
   sealer: Sealer;
   api: ApiServer;
   client: ElementClient;
@@ -37,7 +38,7 @@ export async function startNode(
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-api-'));
   const node = { dir } as TestNode;
   const open = async () => {
-    node.store = openSqliteStore(join(dir, 'ekmd.db'));
+    node.store = await openTestStore(dir);
     node.sealer = openSealer({ stateDir: dir });
     node.api = await startApiServer({
       store: node.store,

@@ -91,7 +91,14 @@ export async function runApiLoad(opts: ApiLoadOptions): Promise<ApiLoadReport> {
     };
 
     const worker = async (i: number) => {
-      const client = new RpcClient(port, apiCa, ADMIN);
+      // Each client from its own loopback address, as clients on several hosts: the API caps
+      // the connections of one address.
+      const client = new RpcClient(
+        port,
+        apiCa,
+        ADMIN,
+        `127.0.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`,
+      );
       let own: number | undefined;
       let n = 0;
       try {

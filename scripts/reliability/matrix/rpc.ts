@@ -21,8 +21,15 @@ export class RpcClient {
     readonly port: number,
     readonly ca: string,
     admin: { username: string; password: string },
+    /** The source address (127.0.0.x): clients of several hosts, each under the per-address cap. */
+    localAddress?: string,
   ) {
-    this.agent = new Agent({ keepAlive: true, maxSockets: 1, ca });
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca,
+      ...(localAddress ? { localAddress } : {}),
+    });
     this.auth = 'Basic ' + Buffer.from(`${admin.username}:${admin.password}`).toString('base64');
   }
 

@@ -19,7 +19,7 @@ import { storeWithFaults, waitFor } from './unlock-harness';
 const DAY = 24 * 60 * 60 * 1000;
 
 t.test('key server certificate expiry', async (t) => {
-  const { store, faults } = storeWithFaults(t, 'certs');
+  const { store, faults } = await storeWithFaults(t, 'certs');
   const longCa = makeCa('eks-ca', 365).certPem;
   const shortClient = makeCa('storage-node-1', 10).certPem;
   const server = (keyServerID: number, keyProviderID: number, client: string): KeyServerRecord => ({

@@ -9,7 +9,8 @@ import pino from 'pino';
 import { BootUnlockService, type BootUnlockDeps } from '../../../src/cluster/boot-unlock';
 import { FaultService, type ClusterFault } from '../../../src/cluster/faults';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
-import { openSqliteStore, type SqliteStore } from '../../../src/store';
+import type { Store } from '../../../src/store';
+import { openTestStore } from '../../helpers/test-store';
 import type { EarNode } from '../hardware-ear/ear-node';
 
 export interface Unlocker {
@@ -75,12 +76,12 @@ export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
 }
 
 /** A fresh store file with a FaultService on it, both closed (and removed) at teardown. */
-export function storeWithFaults(
+export async function storeWithFaults(
   t: Test,
   name: string,
-): { store: SqliteStore; faults: FaultService } {
+): Promise<{ store: Store; faults: FaultService }> {
   const dir = mkdtempSync(join(tmpdir(), `ekmd-${name}-`));
-  const store = openSqliteStore(join(dir, 'ekmd.db'));
+  const store = await openTestStore(dir);
   const faults = new FaultService(store);
   t.teardown(async () => {
     faults.close();

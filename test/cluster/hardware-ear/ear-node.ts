@@ -16,7 +16,8 @@ import { OpalDrive } from '../../../src/opal/drive';
 import { SimServer } from '../../../src/sim/server';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { Simulator } from '../../../src/sim/simulator';
-import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../../src/store';
+import { openSealer, type Sealer, type Store } from '../../../src/store';
+import { openTestStore } from '../../helpers/test-store';
 import { ElementClient } from '../../api/element-client';
 
 export const ADMIN = { username: 'admin', password: 'admin-secret-1' };
@@ -25,7 +26,7 @@ export interface EarNode {
   dir: string;
   socket: string;
   sim: Simulator;
-  store: SqliteStore;
+  store: Store;
   sealer: Sealer;
   api: ApiServer;
   hw: HardwareEar;
@@ -71,7 +72,7 @@ export async function startEarNode(
   const node = { dir, socket, sim } as EarNode;
   let opened = false;
   node.open = async () => {
-    node.store = openSqliteStore(join(dir, 'ekmd.db'));
+    node.store = await openTestStore(dir);
     node.sealer = openSealer({ stateDir: dir });
     const faults = options.faults ? new FaultService(node.store) : undefined;
     if (faults) node.faults = faults;

@@ -20,7 +20,7 @@ import { makeCa } from '../pki';
 import { storeWithFaults, waitFor } from '../boot-unlock/unlock-harness';
 
 t.test('one kmipServerFault per server, shared by the AKs and the master key', async (t) => {
-  const { store, faults } = storeWithFaults(t, 'server-faults');
+  const { store, faults } = await storeWithFaults(t, 'server-faults');
   const ca = makeCa('eks-ca', 365).certPem;
   const server: KeyServerRecord = {
     keyServerID: 1,

@@ -20,7 +20,8 @@ import type { DataPath } from '../../../src/opal/datapath';
 import type { DriveMode } from '../../../src/sim/drive/record';
 import { SimServer } from '../../../src/sim/server';
 import { Simulator } from '../../../src/sim/simulator';
-import { openSealer, openSqliteStore, type Sealer, type SqliteStore } from '../../../src/store';
+import { openSealer, type Sealer, type Store } from '../../../src/store';
+import { openTestStore } from '../../helpers/test-store';
 import { ElementClient } from '../../api/element-client';
 
 export const ADMIN = { username: 'admin', password: 'admin-secret-1' };
@@ -29,7 +30,7 @@ export interface SearNode {
   dir: string;
   socket: string;
   sim: Simulator;
-  store: SqliteStore;
+  store: Store;
   sealer: Sealer;
   api: ApiServer;
   hw: HardwareEar;
@@ -89,7 +90,7 @@ export async function startSearNode(
   const node = { dir, socket, sim } as SearNode;
   let opened = false;
   node.open = async () => {
-    node.store = openSqliteStore(join(dir, 'ekmd.db'));
+    node.store = await openTestStore(dir);
     node.sealer = openSealer({ stateDir: dir });
     node.faults = new FaultService(node.store);
     const deps = { store: node.store, sealer: node.sealer, faults: node.faults, logger };
