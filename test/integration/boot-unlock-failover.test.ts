@@ -3,7 +3,7 @@
 // answers the handshake) or gone → every drive unlocked through the second.
 import t from 'tap';
 import { poweredOffNode } from './fixtures/boot-flow';
-import { lockedCount, waitUntil, type DevKeyServer } from './fixtures/boot-rig';
+import { TEST_CONFIG, lockedCount, waitUntil, type DevKeyServer } from './fixtures/boot-rig';
 
 const CASES: [string, (first: DevKeyServer) => Promise<{ status: number | null } | void>][] = [
   ['refusing', (first) => first.inject('refuse')],
@@ -57,5 +57,33 @@ t.test('first key server stopped, second serving: kmipServerFault names the firs
     current.some((f) => f.code === 'kmipServerFault' && /kms1/.test(f.details)),
     'kmipServerFault for the stopped first key server',
   );
+  await ekmd.stop();
+});
+
+// A black-holed first server (accepts, never answers the handshake) costs the attempt
+// delay, not the connect timeout: the second is asked meanwhile, and the first is still
+// reported.
+t.test('first key server black-holed: unlocked long before its connect timeout', async (t) => {
+  const timeoutMs = 30_000;
+  const { node, servers } = await poweredOffNode(t, 4, 2, {
+    ...TEST_CONFIG,
+    kmip: { connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs },
+  });
+  t.equal((await servers[0]!.inject('stall')).status, 0, 'first key server black-holed');
+  const started = Date.now();
+  const ekmd = await node.start();
+  await waitUntil(
+    'every drive unlocked',
+    async () => (await lockedCount(node.sim)) === 0,
+    timeoutMs,
+  );
+  t.ok(Date.now() - started < timeoutMs, 'before the first server could have timed out');
+  const current = (await ekmd.client.ok('ListClusterFaults', { faultTypes: 'current' })).faults as {
+    code: string;
+    details: string;
+  }[];
+  const faults = current.filter((f) => f.code === 'kmipServerFault');
+  t.equal(faults.length, 1, 'one kmipServerFault');
+  t.match(faults[0]?.details, /kms1.*no TLS handshake after \d+ ms/, 'naming the first, stalled');
   await ekmd.stop();
 });

@@ -1,7 +1,7 @@
 // One request to a key provider, with the outcome told per key server: which servers
 // failed as endpoints (and why), and which one answered. A KmipProvider fails over
 // silently, so a provider that served through its second server would otherwise hide
-// that its first is down. Servers after the one that answered were not contacted.
+// that its first is down. Servers it did not need (not asked, or healthy) are not named.
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
@@ -70,9 +70,12 @@ export async function askServers<T>(
     const id = serverIDs[index];
     if (id !== undefined) answer.failed.set(id, error.message);
   }
-  // The first server that did not fail as an endpoint answered (or refused as a server);
-  // when every one failed, nobody answered.
-  const served = serverIDs.find((id) => !answer.failed.has(id));
+  // The server that answered (or refused as a server); without a batch to tell, the first
+  // that did not fail; when every one failed, nobody answered.
+  const served =
+    provider.lastAnswered !== undefined
+      ? serverIDs[provider.lastAnswered]
+      : serverIDs.find((id) => !answer.failed.has(id));
   if (served !== undefined) answer.servedBy = served;
   return answer;
 }

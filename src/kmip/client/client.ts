@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ResultReason, type KmipVersion } from '../ttlv';
 import { CLIENT_VERSIONS, V1_0, V1_1, formatVersion, ops, type BatchOp } from '../messages';
 import { runBatch, type BatchOutcome } from './batch';
-import { KmipConnection, formatEndpoint, type TlsInfo } from './connection';
+import { KmipConnection, abandoned, formatEndpoint, type TlsInfo } from './connection';
 import { KmipError } from './errors';
 import { FailureMemory } from './failures';
 import { observingKmipRequests, operationLabel, reportKmipRequest } from './observer';
@@ -88,6 +88,8 @@ export class KmipClient extends KmipOperations {
   private connecting: Promise<KmipConnection> | undefined;
   /** A connection attempt started ahead of the request that will take it. */
   private early: Promise<KmipConnection> | undefined;
+  /** Aborted by close(): the attempts under way are abandoned, their sockets destroyed. */
+  private attempts = new AbortController();
 
   constructor(opts: KmipServerOptions) {
     super();
@@ -238,12 +240,20 @@ export class KmipClient extends KmipOperations {
     this.early.catch(() => undefined); // the batch that takes it reports the failure
   }
 
+  /**
+   * Connected, in a settled version, ready for a request: takes a preconnect's attempt (its
+   * failure is this call's). `handshakeMs`: how long that connection took to make.
+   */
+  async ready(): Promise<{ endpoint: string; handshakeMs: number }> {
+    const conn = await this.takeConnection();
+    await this.version(conn);
+    return { endpoint: conn.endpoint, handshakeMs: conn.tls.handshakeMs };
+  }
+
+  /** Closes the connection and abandons any attempt under way; the client may connect again. */
   close(): void {
-    // A connection still being made ahead of a request that never came closes when it lands.
-    this.early?.then(
-      (c) => c.close(),
-      () => undefined,
-    );
+    this.attempts.abort();
+    this.attempts = new AbortController();
     this.early = undefined;
     this.conn?.close();
     this.conn = undefined;
@@ -262,12 +272,17 @@ export class KmipClient extends KmipOperations {
 
   private connection(): Promise<KmipConnection> {
     if (this.conn?.open) return Promise.resolve(this.conn);
-    // Concurrent callers share one connection attempt.
-    this.connecting ??= this.openAny().finally(() => (this.connecting = undefined));
+    // Concurrent callers share one connection attempt (until close() abandons it).
+    if (!this.connecting) {
+      const attempt = this.openAny(this.attempts.signal).finally(() => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      });
+      this.connecting = attempt;
+    }
     return this.connecting;
   }
 
-  private async openAny(): Promise<KmipConnection> {
+  private async openAny(signal: AbortSignal): Promise<KmipConnection> {
     const attempts: KmipError[] = [];
     for (const host of this.failures.order(this.opts.hostnames, (h) =>
       formatEndpoint(h, this.port),
@@ -282,18 +297,28 @@ export class KmipClient extends KmipOperations {
           key: this.opts.key,
           connectTimeoutMs: this.opts.connectTimeoutMs ?? 3000,
           maxResponseBytes: this.opts.maxResponseBytes ?? 4 * 1024 * 1024,
+          signal,
           ...(this.opts.logger ? { logger: this.opts.logger } : {}),
         });
+        // Abandoned while the version is negotiated: the connection is closed, not kept.
+        const onAbort = (): void => conn.close();
+        signal.addEventListener('abort', onAbort, { once: true });
         try {
           await this.version(conn);
         } catch (err) {
           conn.close();
           throw err;
+        } finally {
+          signal.removeEventListener('abort', onAbort);
         }
+        if (signal.aborted) throw abandoned('response', endpoint);
         this.failures.succeeded(endpoint);
         this.conn = conn;
         return conn;
       } catch (err) {
+        // Given up on purpose: no failure of the endpoint's, and no other endpoint tried.
+        if (signal.aborted)
+          throw abandoned(err instanceof KmipError ? err.stage : 'connect', endpoint);
         const e =
           err instanceof KmipError ? err : new KmipError('connect', String(err), { endpoint });
         this.failures.failed(endpoint);

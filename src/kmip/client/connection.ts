@@ -20,6 +20,8 @@ export interface ConnectionOptions extends TlsMaterial {
   port: number;
   connectTimeoutMs: number;
   maxResponseBytes: number;
+  /** Abandons the attempt (the socket destroyed at once): another server won the race. */
+  signal?: AbortSignal;
   logger?: Logger;
 }
 
@@ -72,12 +74,15 @@ export class KmipConnection {
     const endpoint = formatEndpoint(opts.host, opts.port);
     const started = performance.now();
     const deadline = started + opts.connectTimeoutMs;
+    if (opts.signal?.aborted) throw abandoned('connect', endpoint);
     let address = opts.host;
     if (isIP(opts.host) === 0) {
       try {
-        address = (await withTimeout(lookup(opts.host), opts.connectTimeoutMs)).address;
+        address = (await withTimeout(lookup(opts.host), opts.connectTimeoutMs, opts.signal))
+          .address;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
+        if (opts.signal?.aborted) throw abandoned('dns', endpoint);
         throw new KmipError('dns', `cannot resolve ${opts.host}: ${e.code ?? e.message}`, {
           endpoint,
           code: e.code,
@@ -240,8 +245,10 @@ function handshake(
         ),
       Math.max(0, timeoutMs),
     );
+    const onAbort = (): void => done(abandoned(stage, endpoint));
     const done = (err?: KmipError): void => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners('error');
       socket.removeAllListeners('secureConnect');
       if (err) {
@@ -252,27 +259,36 @@ function handshake(
     };
     socket.once('connect', () => (stage = 'tls'));
     socket.once('secureConnect', () => done());
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', (err: NodeJS.ErrnoException) =>
       done(new KmipError(stageOfTlsError(err, stage), err.message, { endpoint, code: err.code })),
     );
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** The error of an attempt given up on purpose, at the stage it had reached. */
+export function abandoned(stage: KmipStage, endpoint: string): KmipError {
+  return new KmipError(stage, 'connection attempt abandoned', { endpoint });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
+    const stop = (e: unknown): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    };
+    const onAbort = (): void => stop(new Error('abandoned'));
     const timer = setTimeout(
-      () => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+      () => stop(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
       ms,
     );
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    }, stop);
   });
 }
