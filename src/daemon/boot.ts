@@ -26,6 +26,9 @@ import { createNotifier } from './notify';
 import { prepareStateDir } from './state-dir';
 import { acquireStateLock } from '../store/state-lock';
 
+/** How often the store's history is trimmed (see Store.maintain). */
+const STORE_MAINTENANCE_MS = 60 * 60 * 1000;
+
 export interface Daemon {
   api: { host: string; port: number };
   close(): Promise<void>;
@@ -84,6 +87,14 @@ export async function startDaemon(
       componentLogger(logger, 'faults'),
     );
     undo.push(stopCertificateChecks);
+    // The store's history stays bounded: on etcd, old tombstones removed and revisions
+    // compacted (SQLite keeps no history). Hourly, after the boot.
+    const maintenance = setInterval(() => {
+      store.maintain().catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message }, 'store maintenance deferred');
+      });
+    }, STORE_MAINTENANCE_MS).unref();
+    undo.push(() => clearInterval(maintenance));
     const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
     undo.push(() => unwatchRounds?.());
     const sear = await openSear(config, {

@@ -147,7 +147,12 @@ export const configSchema = {
           },
         },
       },
-      allOf: [{ if: { properties: { backend: { const: 'etcd' } } }, then: { required: ['etcd'] } }],
+      allOf: [
+        {
+          if: { required: ['backend'], properties: { backend: { const: 'etcd' } } },
+          then: { required: ['etcd'] },
+        },
+      ],
     },
     syslog: {
       type: 'object',

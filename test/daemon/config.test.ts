@@ -37,6 +37,7 @@ t.test('every key of the config table gets its default', async (t) => {
     metrics: {},
     log: { level: 'info' },
     syslog: { faults: false, socket: '/dev/log', facility: 'daemon' },
+    store: { backend: 'sqlite' },
   });
 });
 
@@ -202,3 +203,40 @@ t.test('parseListen', async (t) => {
     t.throws(() => parseListen(bad), /host:port/, bad);
   }
 });
+
+t.test(
+  'store: SQLite by default; etcd with its endpoints, prefix and, off loopback, TLS',
+  async (t) => {
+    t.same(parseConfig(minimal(), where).store, { backend: 'sqlite' }, 'the default');
+    t.match(errorOf({ ...minimal(), store: { backend: 'etcd' } }), /store\.etcd: required/);
+    t.match(errorOf({ ...minimal(), store: { backend: 'zk' } }), /store\.backend: must be one of/);
+    const local = { endpoints: ['http://127.0.0.1:2379'], prefix: '/ekmd/c1/' };
+    t.same(parseConfig({ ...minimal(), store: { backend: 'etcd', etcd: local } }, where).store, {
+      backend: 'etcd',
+      etcd: local,
+    });
+    const remote = { endpoints: ['https://10.0.0.1:2379'], prefix: '/ekmd/c1/' };
+    t.match(
+      errorOf({ ...minimal(), store: { backend: 'etcd', etcd: remote } }),
+      /store\.etcd\.tls is required: endpoint https:\/\/10\.0\.0\.1:2379 is not on this host's loopback/,
+    );
+    const tls = { ca: 'ca.pem', cert: 'node.pem', key: '/etc/ekmd/node.key' };
+    const withTls = parseConfig(
+      { ...minimal(), store: { backend: 'etcd', etcd: { ...remote, tls } } },
+      where,
+    ).store.etcd;
+    t.same(
+      withTls?.tls,
+      { ca: join(where.baseDir, 'ca.pem'), cert: join(where.baseDir, 'node.pem'), key: tls.key },
+      'TLS files resolve beside the config file',
+    );
+    t.match(
+      errorOf({ ...minimal(), store: { backend: 'etcd', etcd: { ...local, prefix: 'ekmd' } } }),
+      /store\.etcd\.prefix/,
+    );
+    t.match(
+      errorOf({ ...minimal(), store: { backend: 'etcd', etcd: { ...local, user: 'x' } } }),
+      /store\.etcd\.user: unknown key/,
+    );
+  },
+);

@@ -2,6 +2,7 @@
 // 0600, never over an existing file: the SQLite file copied whole (online backup from a
 // read-only connection), or, on a cluster store in etcd, a snapshot of every entry at one
 // revision. `ekmctl store restore FILE`: a snapshot written into an empty store.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_OK, UsageError } from '../../util/command';
 import { openSqliteStore, STORE_FILE } from '../../store';
@@ -25,13 +26,17 @@ const backup: Subcommand = {
   offline: true,
   flags: {
     state: stateFlag,
+    snapshot: {
+      type: 'boolean',
+      help: '--snapshot       a snapshot (JSON) even of a SQLite store, for `store restore`',
+    },
     json: { type: 'boolean', help: '--json           machine-readable output' },
   },
   details: [
     'The copy holds sealed secrets only; restoring it needs the same sealing root',
-    '(stateDir/seal.key or the systemd credential). A SQLite store (one node): stop ekmd,',
-    'move stateDir/ekmd.db and its -wal and -shm files aside, copy the backup to',
-    'stateDir/ekmd.db (owner ekmd, mode 0600), start ekmd. A cluster store in etcd',
+    '(stateDir/seal.key or the systemd credential). A SQLite store (one node) is copied',
+    'whole. To restore: stop ekmd, move stateDir/ekmd.db and its -wal and -shm files aside,',
+    'copy the backup to stateDir/ekmd.db (owner ekmd, mode 0600), start ekmd. A cluster store in etcd',
     '(stateDir/store.json names it): the backup is a snapshot; `ekmctl store restore`',
     'writes it into an empty prefix.',
   ],
@@ -52,7 +57,8 @@ const backup: Subcommand = {
       source = join(stateDir, STORE_FILE);
       const store = openSqliteStore(source, { readonly: true });
       try {
-        store.backup(dest);
+        if (ctx.bool('snapshot')) writeSnapshot(store, dest);
+        else store.backup(dest);
       } finally {
         await store.close();
       }
@@ -96,6 +102,7 @@ const restore: Subcommand = {
     let count: number;
     if (stateDir !== undefined) {
       target = join(stateDir, STORE_FILE);
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       const lock = acquireStateLock(stateDir); // no ekmd may run on it meanwhile
       try {
         const store = openSqliteStore(target);
