@@ -16,6 +16,7 @@ import type { BatchOutcome } from './batch';
 import { combine, type KmipClient } from './client';
 import { KmipError, type KmipStage } from './errors';
 import { hedgeDelayMs } from './hedging';
+import { observingKmipRequests, operationLabel, reportKmipRequest } from './observer';
 
 type Phase = 'connecting' | 'connected' | 'sent' | 'answered' | 'refused' | 'failed';
 
@@ -35,6 +36,8 @@ interface Attempt {
   error?: KmipError | Error;
   /** The stage it was at when the race closed it, and how long it had waited by then. */
   closed?: { stage: KmipStage; waitedMs: number };
+  /** It could not connect: counted as a failed request once the request is known. */
+  unreported?: { endpoint: string; ms: number };
 }
 
 export interface RaceOptions {
@@ -84,6 +87,7 @@ export class ServerRace {
         resolve: resolve as unknown as Request['resolve'],
         reject,
       };
+      this.reportConnectFailures();
       this.evaluate();
     });
   }
@@ -138,6 +142,21 @@ export class ServerRace {
     );
   }
 
+  /**
+   * A server that could not be connected to failed the request as far as its metrics go
+   * (as a client without the race reports it), under the request's operation.
+   */
+  private reportConnectFailures(): void {
+    const req = this.request;
+    if (!req || !observingKmipRequests()) return;
+    for (const a of this.attempts) {
+      if (!a.unreported) continue;
+      const { endpoint, ms } = a.unreported;
+      a.unreported = undefined;
+      reportKmipRequest({ endpoint, operation: operationLabel(req.ops), ms, result: 'failed' });
+    }
+  }
+
   private send(a: Attempt, req: Request): void {
     Object.assign(a, { phase: 'sent', since: performance.now(), overdue: false });
     if (req.hedged && this.order.length > 1) {
@@ -161,6 +180,11 @@ export class ServerRace {
     }
     clearTimeout(a.timer);
     a.error = err as Error;
+    if (a.phase === 'connecting' && err instanceof KmipError && err.isEndpointFailure) {
+      const endpoint = err.endpoint?.split(',').pop() ?? a.client.endpoints[0]!;
+      a.unreported = { endpoint, ms: performance.now() - a.since };
+      this.reportConnectFailures();
+    }
     // A KMIP result (or something that is no endpoint failure) is an answer: not retried.
     if (!(err instanceof KmipError) || !err.isEndpointFailure) a.phase = 'refused';
     else {
