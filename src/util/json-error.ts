@@ -16,6 +16,23 @@ export function jsonSyntaxError(text: string): string | undefined {
   }
 }
 
+/**
+ * `text` (read from `path`) parsed as a JSON object; an error names the line and column of a
+ * syntax error but never quotes the text (it may hold a password).
+ */
+export function parseJsonObject(text: string, path: string): { [k: string]: unknown } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not valid JSON (${jsonSyntaxError(text) ?? 'a syntax error'})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${path} must hold a JSON object`);
+  }
+  return parsed as { [k: string]: unknown };
+}
+
 class SyntaxAt extends Error {
   constructor(
     readonly offset: number,

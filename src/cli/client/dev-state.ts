@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { API_CERT_FILE } from '../../store/state-files';
-import { jsonSyntaxError } from '../../util/json-error';
+import { parseJsonObject } from '../../util/json-error';
 import { readPrivateJson } from './private-file';
 
 export const DEV_STATE_DIR = '.state';
@@ -41,16 +41,5 @@ export function findDevDaemon(cwd: string = process.cwd()): DevDaemon | undefine
 }
 
 function readJson(path: string): { [k: string]: unknown } {
-  const text = readFileSync(path, 'utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Never the engine's message: it quotes the text (the dev config holds a password).
-    throw new Error(`${path} is not valid JSON (${jsonSyntaxError(text) ?? 'a syntax error'})`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`${path} must hold a JSON object`);
-  }
-  return parsed as { [k: string]: unknown };
+  return parseJsonObject(readFileSync(path, 'utf8'), path);
 }

@@ -1,7 +1,7 @@
 // Files holding credentials are read only when private to their owner: mode 0600 (no
 // group or other bits) and owned by the user running ekmctl.
 import { readFileSync, statSync } from 'node:fs';
-import { jsonSyntaxError } from '../../util/json-error';
+import { parseJsonObject } from '../../util/json-error';
 
 /**
  * The JSON object in `path`, undefined when there is no such file; refuses a file others
@@ -25,16 +25,5 @@ export function readPrivateJson(path: string): { [k: string]: unknown } | undefi
   if (process.getuid && uid !== process.getuid()) {
     throw new Error(`refusing ${path}: it belongs to another user (uid ${uid})`);
   }
-  const text = readFileSync(path, 'utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Never the engine's message: it quotes the text, password included.
-    throw new Error(`${path} is not valid JSON (${jsonSyntaxError(text) ?? 'a syntax error'})`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`${path} must hold a JSON object`);
-  }
-  return parsed as { [k: string]: unknown };
+  return parseJsonObject(readFileSync(path, 'utf8'), path);
 }
