@@ -6,6 +6,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin } from '../helpers/paths';
+import { testStoreSetting } from '../helpers/test-store';
 
 export const BOOTSTRAP = { username: 'bootstrap', password: 'bootstrap-pw-S3CRET' };
 
@@ -42,6 +43,23 @@ export function workdir(t: { teardown(fn: () => void): void }, extra: object = {
     config: join(dir, 'ekmd.json'),
     ca: readFileSync(join(dir, 'api.crt'), 'utf8'),
   };
+}
+
+/**
+ * workdir() on the backend this suite runs on: with EKMD_TEST_STORE=etcd the config's
+ * `store` names a prefix of its own on the suite's etcd member (test/helpers/test-store).
+ */
+export async function testWorkdir(
+  t: { teardown(fn: () => void): void },
+  extra: object = {},
+): Promise<Workdir> {
+  const work = workdir(t, extra);
+  const store = await testStoreSetting(work.stateDir);
+  if (store) {
+    const config = JSON.parse(readFileSync(work.config, 'utf8')) as object;
+    writeFileSync(work.config, JSON.stringify({ ...config, store }), { mode: 0o600 });
+  }
+  return work;
 }
 
 export interface Ekmd {

@@ -127,14 +127,21 @@ export class SearService {
   start(): void {
     if (this.closed || this.unwatch.length) return;
     // At once after CreateCluster commits (on SQLite before its answer), so that the
-    // answer already has an MK; info() makes one too when asked first.
+    // answer already has an MK; info() makes one too when asked first. Awaited in the work
+    // chain, so that idle() waits for it and for the round after it: on etcd the MK's
+    // transaction takes a round trip, and the drives are not settled before they have DEKs.
     this.unwatch.push(
       this.store.watch(CLUSTER_KEY, () => {
-        this.enable().then(
-          () => this.trigger(),
-          (err: unknown) =>
-            this.options.logger?.warn({ err: (err as Error).message }, 'SEAR not enabled yet'),
+        const enabled = this.enable().then(
+          () => true,
+          (err: unknown) => {
+            this.options.logger?.warn({ err: (err as Error).message }, 'SEAR not enabled yet');
+            return false;
+          },
         );
+        this.run(async () => {
+          if (await enabled) this.trigger();
+        });
       }),
       this.store.watch(DRIVE_PREFIX, (e) => this.onDriveRecord(e)),
     );

@@ -1,0 +1,3 @@
+// test/api/key-servers.test.ts on the etcd store (test/helpers/test-store.ts).
+process.env.EKMD_TEST_STORE = 'etcd';
+require('../api/key-servers.test');
