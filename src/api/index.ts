@@ -8,6 +8,7 @@ import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-servers/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/key-servers/kmip-tester';
 import { AuditBatcher, LoginAudit } from '../cluster/audit';
+import type { NodeIdentity } from '../cluster/nodes/node-records';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -24,6 +25,7 @@ import { clusterMethods } from './methods/cluster-methods';
 import { keyPairMethods } from './methods/key-pair-methods';
 import { keyProviderMethods } from './methods/key-provider-methods';
 import { keyServerMethods } from './methods/key-server-methods';
+import { nodeMethods } from './methods/node-methods';
 import { selfSignedIdentity } from './self-signed';
 
 export interface ApiServerOptions {
@@ -47,6 +49,8 @@ export interface ApiServerOptions {
   encryptionStates?: EncryptionStateSource;
   /** The cluster's name at CreateCluster; defaults to the host name. */
   nodeName?: string;
+  /** This node in the node records; default: from stateDir's node.json and the host. */
+  node?: NodeIdentity;
   /** Timeouts and connection caps; default API_LIMITS. */
   limits?: Partial<ApiLimits>;
 }
@@ -68,6 +72,7 @@ export const builtInMethods: ApiMethod[] = [
   ...keyPairMethods,
   ...keyServerMethods,
   ...keyProviderMethods,
+  ...nodeMethods,
 ];
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
@@ -134,6 +139,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         server.closeAllConnections();
       });
       await loginAudit.flush();
+      await services.nodes.close();
     },
   };
 }

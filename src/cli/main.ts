@@ -41,6 +41,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'drives: list, add, remove',
     load: () => require('./commands/drives'),
   },
+  nodes: {
+    summary: "the cluster's nodes: list, add, remove",
+    load: () => require('./commands/nodes'),
+  },
   async: {
     summary: 'results of asynchronous work: get, list',
     load: () => require('./commands/async'),

@@ -1,22 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { packageVersion } from '../util/package-version';
 
 export async function run(): Promise<number> {
-  // package.json sits two levels above dist/src/cli and src/cli alike.
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(__dirname, rel), 'utf8')) as {
-        name?: string;
-        version: string;
-      };
-      if (pkg.name === 'ekmd') {
-        process.stdout.write(`ekmd ${pkg.version}\n`);
-        return 0;
-      }
-    } catch {
-      // try the next location
-    }
-  }
-  process.stdout.write('ekmd (version unknown)\n');
+  const version = packageVersion();
+  process.stdout.write(version ? `ekmd ${version}\n` : 'ekmd (version unknown)\n');
   return 0;
 }

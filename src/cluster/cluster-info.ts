@@ -4,7 +4,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Json, Store, StoreReader } from '../store/store';
+import type { Json, Store, StoreReader, StoreTx } from '../store/store';
 import { hashCredentials, storeCredentials } from './admin';
 import { ElementError, invalidParameter } from './errors';
 
@@ -56,6 +56,8 @@ export class ClusterService {
       /** The node's name, which becomes the cluster's; defaults to the host name. */
       nodeName?: string;
       encryptionStates?: EncryptionStateSource;
+      /** The node records: this node becomes node 1 in CreateCluster's transaction. */
+      nodes?: { createIn(tx: StoreTx, addresses: string[]): void; created(): Promise<void> };
     } = {},
   ) {}
 
@@ -89,7 +91,9 @@ export class ClusterService {
       this.refuseIfCreated(tx);
       tx.put(CLUSTER_KEY, record as unknown as Json);
       storeCredentials(tx, admin);
+      this.options.nodes?.createIn(tx, params.nodes);
     });
+    await this.options.nodes?.created();
     this.options.logger?.info({ uuid: record.uuid, mvip: record.mvip }, 'cluster created');
   }
 

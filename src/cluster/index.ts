@@ -7,6 +7,9 @@ import { ClusterKeyPair } from './key-pair';
 import { KeyProviderService } from './key-servers/key-providers';
 import type { KeyServerTester } from './key-servers/key-server-tester';
 import { KeyServerService } from './key-servers/key-servers';
+import { nodeIdentity } from './nodes/node-identity';
+import type { NodeIdentity } from './nodes/node-records';
+import { NodeService } from './nodes/node-service';
 import type { Sealer } from './sealer';
 
 export interface ClusterServices {
@@ -15,6 +18,7 @@ export interface ClusterServices {
   keyPair: ClusterKeyPair;
   keyServers: KeyServerService;
   keyProviders: KeyProviderService;
+  nodes: NodeService;
 }
 
 export interface ClusterServiceOptions {
@@ -24,6 +28,10 @@ export interface ClusterServiceOptions {
   bootstrapAdmin?: { username: string; password: string };
   logger?: Logger;
   nodeName?: string;
+  /** This node in the node records; default: derived from stateDir and the host. */
+  node?: NodeIdentity;
+  /** Where this node's identity file is kept (node.json), when `node` is not given. */
+  stateDir?: string;
   encryptionStates?: EncryptionStateSource;
 }
 
@@ -33,12 +41,17 @@ export async function openClusterServices(
   const { store, sealer, tester, logger } = options;
   const keyPair = new ClusterKeyPair(store, sealer, logger);
   const keyServers = new KeyServerService(store, keyPair, tester, logger);
+  const self = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
+  const nodes = new NodeService(store, self, logger);
+  await nodes.start();
   return {
     cluster: new ClusterService(store, {
       logger,
       nodeName: options.nodeName,
       encryptionStates: options.encryptionStates,
+      nodes,
     }),
+    nodes,
     admin: await AdminCredentials.open(store, options.bootstrapAdmin),
     keyPair,
     keyServers,

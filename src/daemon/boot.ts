@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
+import { nodeIdentity } from '../cluster/nodes/node-identity';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import type { EarlyRequest } from '../cluster/boot-unlock/key-plan';
 import { zeroWhenAnswered } from '../cluster/boot-unlock/fetch-keys';
@@ -154,6 +155,8 @@ export async function startDaemon(
       listen: listen.now,
       tls,
       stateDir: config.stateDir,
+      nodeName: config.node.name,
+      node: nodeIdentity(config.stateDir, config.node),
       bootstrapAdmin: config.admin,
       kmip: {
         connectTimeoutMs: config.kmip.connectTimeoutMs,

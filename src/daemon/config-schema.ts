@@ -154,6 +154,15 @@ export const configSchema = {
         },
       ],
     },
+    node: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        ip: { type: 'string', minLength: 2, maxLength: 64 },
+      },
+    },
     syslog: {
       type: 'object',
       additionalProperties: false,

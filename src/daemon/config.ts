@@ -43,6 +43,8 @@ export interface Config {
   /** Prometheus endpoint; off when listen is absent. */
   metrics: { listen?: string };
   log: { level: LogLevel };
+  /** This node in the cluster's node records (ListActiveNodes: name, mip). */
+  node: { name?: string; ip?: string };
   /** Cluster faults as RFC 5424 lines on the local syslog socket, when `faults` is on. */
   syslog: { faults: boolean; socket: string; facility: SyslogFacility };
   /** Where cluster state lives: stateDir's SQLite file, or etcd shared by the nodes. */
@@ -101,6 +103,9 @@ export function parseConfig(raw: unknown, where: { source: string; baseDir: stri
     } catch (err) {
       problems.push(`${key}: ${(err as Error).message}`);
     }
+  }
+  if (c.node.ip !== undefined && !isIP(c.node.ip)) {
+    problems.push(`node.ip: ${JSON.stringify(c.node.ip)} is not an IP address`);
   }
   const abs = (p: string) => resolve(where.baseDir, p);
   c.syslog.socket = abs(c.syslog.socket);

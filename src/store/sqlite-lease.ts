@@ -4,6 +4,7 @@ import type { Json, StoreLease } from './store';
 
 interface LeaseHost {
   put(key: string, value: Json): Promise<number>;
+  create(key: string, value: Json): Promise<boolean>;
   revoke(): Promise<void>;
   /** Throws when the store is closed. */
   check(): void;
@@ -24,6 +25,11 @@ export class SqliteLease implements StoreLease {
   async put(key: string, value: Json): Promise<number> {
     this.checkHeld();
     return this.host.put(key, value);
+  }
+
+  async create(key: string, value: Json): Promise<boolean> {
+    this.checkHeld();
+    return this.host.create(key, value);
   }
 
   async keepAlive(): Promise<void> {

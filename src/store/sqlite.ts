@@ -135,6 +135,15 @@ class SqliteFileStore implements SqliteStore {
   }
 
   async compareAndSet(key: string, expectedRevision: number, value: Json): Promise<boolean> {
+    return this.compareAndSetWithLease(key, expectedRevision, value, 0);
+  }
+
+  private compareAndSetWithLease(
+    key: string,
+    expectedRevision: number,
+    value: Json,
+    lease: number,
+  ): boolean {
     checkKey(key);
     checkRevision(expectedRevision, 'expected revision');
     const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
@@ -142,7 +151,7 @@ class SqliteFileStore implements SqliteStore {
       const row = this.stmt.row.get(key);
       const live = row && !row.deleted ? row.mod_revision : 0;
       if (live !== expectedRevision) return false;
-      w.put(key, encoded);
+      w.put(key, encoded, lease);
       return true;
     });
   }
@@ -178,6 +187,7 @@ class SqliteFileStore implements SqliteStore {
     const id = this.nextLease++;
     const lease = new SqliteLease(id, ttlSeconds, {
       put: (key, value) => this.putWithLease(key, value, id),
+      create: async (key, value) => this.compareAndSetWithLease(key, 0, value, id),
       revoke: async () => this.revokeLease(id),
       check: () => this.ensureOpen(),
     });

@@ -7,6 +7,8 @@ export const STORE_FILE = 'ekmd.db';
 export const SEAL_KEY_FILE = 'seal.key';
 /** On etcd: the cluster store this node joined (prefix, endpoints, TLS file paths). */
 export const JOINED_STORE_FILE = 'store.json';
+/** This node's identity in the cluster's node records: its UUID (0600). */
+export const NODE_FILE = 'node.json';
 /** flock'ed by the running ekmd: one daemon per stateDir. */
 export const LOCK_FILE = 'ekmd.lock';
 /** The API's self-signed certificate (0644), made when the config names none. */

@@ -58,6 +58,11 @@ export interface StoreLease {
   readonly ttlSeconds: number;
   /** Write `key` tied to this lease; returns the revision. */
   put(key: string, value: Json): Promise<number>;
+  /**
+   * Write `key` tied to this lease only if it is absent (an election: the first to create
+   * the key holds it until its lease ends); returns whether it was written.
+   */
+  create(key: string, value: Json): Promise<boolean>;
   /** Refresh now (refreshes also run by themselves, every third of the TTL). */
   keepAlive(): Promise<void>;
   /** End the lease: its keys are deleted. */

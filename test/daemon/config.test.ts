@@ -36,9 +36,21 @@ t.test('every key of the config table gets its default', async (t) => {
     unlock: { retry: { maxDelayMs: 30000 }, metadataGraceSec: 360, keyCheckIntervalSec: 300 },
     metrics: {},
     log: { level: 'info' },
+    node: {},
     syslog: { faults: false, socket: '/dev/log', facility: 'daemon' },
     store: { backend: 'sqlite' },
   });
+});
+
+t.test('node: a name and an IP address, checked', async (t) => {
+  const c = parseConfig({ ...minimal(), node: { name: 'n1', ip: '10.1.2.3' } }, where);
+  t.same(c.node, { name: 'n1', ip: '10.1.2.3' });
+  t.match(
+    errorOf({ ...minimal(), node: { ip: 'node1.example' } }),
+    /node\.ip: "node1\.example" is not an IP address/,
+  );
+  t.match(errorOf({ ...minimal(), node: { name: '' } }), /node/);
+  t.match(errorOf({ ...minimal(), node: { zone: 'a' } }), /node/);
 });
 
 t.test('the example file in systemd/ sets every key; its password is refused', async (t) => {
@@ -55,7 +67,7 @@ t.test('the example file in systemd/ sets every key; its password is refused', a
     where,
   );
   t.equal(c.drives.backend, 'ioctl');
-  t.ok(c.api.tls && c.admin && c.metrics.listen && c.drives.ioctl && c.drives.roles);
+  t.ok(c.api.tls && c.admin && c.metrics.listen && c.drives.ioctl && c.drives.roles && c.node.ip);
   t.same(
     Object.keys(example).includes('syslog') && Object.keys((example as any).syslog).sort(),
     ['facility', 'faults', 'socket'],

@@ -13,6 +13,8 @@ import { toStoreError } from './errors';
 export interface LeaseHost {
   /** Write `key` tied to `lease`; resolves once this node's view holds it. */
   putLeased(key: string, value: Json, lease: EtcdLease): Promise<number>;
+  /** Write `key` tied to `lease` iff it is absent; resolves once the view agrees. */
+  createLeased(key: string, value: Json, lease: EtcdLease): Promise<boolean>;
   /** Revoke `lease` (`revoke` sends it); resolves once the view has lost its keys. */
   revokeLease(lease: EtcdLease, revoke: () => Promise<void>): Promise<void>;
   leaseEnded(lease: EtcdLease): void;
@@ -61,13 +63,13 @@ export class EtcdLease implements StoreLease {
   }
 
   async put(key: string, value: Json): Promise<number> {
-    if (this.ended) {
-      throw new StoreError(
-        `${this.io.where}: put of store key ${JSON.stringify(key)} under lease ${this.id}: ` +
-          'the lease has ended (expired or revoked); nothing written',
-      );
-    }
+    this.refuseIfEnded('put', key);
     return this.host.putLeased(key, value, this);
+  }
+
+  async create(key: string, value: Json): Promise<boolean> {
+    this.refuseIfEnded('create', key);
+    return this.host.createLeased(key, value, this);
   }
 
   async keepAlive(): Promise<void> {
@@ -86,6 +88,14 @@ export class EtcdLease implements StoreLease {
   onLost(fn: (err: Error) => void): void {
     if (this.lostError) fn(this.lostError);
     else this.lostHandlers.push(fn);
+  }
+
+  private refuseIfEnded(what: string, key: string): void {
+    if (!this.ended) return;
+    throw new StoreError(
+      `${this.io.where}: ${what} of store key ${JSON.stringify(key)} under lease ${this.id}: ` +
+        'the lease has ended (expired or revoked); nothing written',
+    );
   }
 
   /** Stop keep-alives without revoking (the store is closing and etcd is gone). */

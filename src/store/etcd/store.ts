@@ -127,12 +127,25 @@ export class EtcdStore implements Store, LeaseHost {
   }
 
   async compareAndSet(key: string, expectedRevision: number, value: Json): Promise<boolean> {
+    return this.compareAndSetKey(key, expectedRevision, value, undefined);
+  }
+
+  private async compareAndSetKey(
+    key: string,
+    expectedRevision: number,
+    value: Json,
+    lease: string | undefined,
+  ): Promise<boolean> {
     checkKey(key);
     checkRevision(expectedRevision, 'expected revision');
     const encoded = encodeBoundedValue(key, value, MAX_VALUE_BYTES);
-    const what = `compare-and-set of store key ${JSON.stringify(key)}`;
+    const what =
+      `compare-and-set of store key ${JSON.stringify(key)}` +
+      (lease ? ` under lease ${lease}` : '');
     this.beginWrite(what);
-    return this.gate.track(compareAndSetKey(this.io, this.gate, key, expectedRevision, encoded));
+    return this.gate.track(
+      compareAndSetKey(this.io, this.gate, key, expectedRevision, encoded, lease),
+    );
   }
 
   async transaction<R>(fn: (tx: StoreTx) => R): Promise<R> {
@@ -232,6 +245,10 @@ export class EtcdStore implements Store, LeaseHost {
 
   async putLeased(key: string, value: Json, lease: EtcdLease): Promise<number> {
     return this.putKey(key, value, lease.id);
+  }
+
+  async createLeased(key: string, value: Json, lease: EtcdLease): Promise<boolean> {
+    return this.compareAndSetKey(key, 0, value, lease.id);
   }
 
   async revokeLease(lease: EtcdLease, revoke: () => Promise<void>): Promise<void> {

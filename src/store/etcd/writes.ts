@@ -39,9 +39,10 @@ export async function compareAndSetKey(
   key: string,
   expected: number,
   encoded: string,
+  lease?: string,
 ): Promise<boolean> {
   const etcdKey = io.dataKey(key);
-  const put = { request_put: { key: etcdKey, value: Buffer.from(encoded) } };
+  const put = { request_put: { key: etcdKey, value: Buffer.from(encoded), lease: lease ?? '0' } };
   const what = `compare-and-set of store key ${JSON.stringify(key)}`;
   let mod = expected;
   for (let round = 0; round < 8; round++) {

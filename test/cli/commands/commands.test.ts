@@ -94,6 +94,22 @@ t.test('cluster info', async (t) => {
   t.equal(info.encryptionAtRestState, 'disabled');
 });
 
+t.test('nodes list, remove refused', async (t) => {
+  const human = await admin('nodes', 'list');
+  t.equal(human.status, 0, human.stderr);
+  t.match(human.stdout, /^NODE\s+PENDING\s+NAME\s+MIP/m);
+  t.match(human.stdout, /^1\s+-\s+\S+\s+\S+\s+\S+\s+\S+\s+master\s*$/m, 'node 1, the master');
+  const r = await admin('nodes', 'list', '--json');
+  t.equal(r.status, 0, r.stderr);
+  const all = JSON.parse(r.stdout);
+  t.match(all, { masterNodeID: 1, pendingNodes: [], nodes: [{ nodeID: 1 }] });
+  const last = await admin('nodes', 'remove', '1');
+  t.equal(last.status, 1);
+  t.match(last.stderr, /^xEnsembleInvalidSize: /);
+  const bad = await admin('nodes', 'add', 'x');
+  t.equal(bad.status, 2, 'a usage error');
+});
+
 let clientCert: string;
 t.test('keypair create and csr', async (t) => {
   const bad = await admin('keypair', 'create', '--country', 'USA');

@@ -36,6 +36,30 @@ export const leaseCases: Record<string, Case> = {
     },
   },
 
+  'create under a lease: the first holder wins until its lease ends (an election)': {
+    run: async (t, b) => {
+      const { store, location } = await fresh(t, b);
+      const other = await client(t, location);
+      const first = await store.grantLease(5);
+      const second = await other.grantLease(5);
+      t.equal(await first.create('master', { node: 1 }), true, 'the first create wins');
+      t.equal(await second.create('master', { node: 2 }), false, 'the second is refused');
+      t.same(other.get('master')?.value, { node: 1 }, 'and reads the holder, not its own value');
+      t.equal(await first.create('master', { node: 1 }), false, 'a held key is not created again');
+      await store.put('plain', 1);
+      await store.delete('plain');
+      t.equal(await second.create('plain', 2), true, 'a deleted key is absent: created');
+      await first.revoke();
+      await until('the key is free everywhere', () => other.get('master') === undefined);
+      t.equal(await second.create('master', { node: 2 }), true, 'free once the lease ended');
+      t.same(store.get('master')?.value, { node: 2 });
+      const err = await refusal(() => first.create('master', 3));
+      t.ok(err instanceof StoreError, err.message);
+      await second.revoke();
+      await until('the second lease takes its keys along', () => store.get('plain') === undefined);
+    },
+  },
+
   "closing the store ends its leases, in every node's view": {
     run: async (t, b) => {
       const { location, store } = await fresh(t, b);
