@@ -9,6 +9,7 @@ import type { KeyServerTester } from '../cluster/key-servers/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/key-servers/kmip-tester';
 import { AuditBatcher, LoginAudit } from '../cluster/audit';
 import type { NodeIdentity } from '../cluster/nodes/node-records';
+import type { NodeFaults } from '../cluster/nodes/offline-watch';
 import type { Sealer } from '../cluster/sealer';
 import type { Store } from '../store/store';
 import { BasicAuth } from './auth';
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
   nodeName?: string;
   /** This node in the node records; default: from stateDir's node.json and the host. */
   node?: NodeIdentity;
+  /** Where the elected master raises nodeOffline (the daemon's FaultService). */
+  faults?: NodeFaults;
   /** Timeouts and connection caps; default API_LIMITS. */
   limits?: Partial<ApiLimits>;
 }

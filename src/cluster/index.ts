@@ -10,6 +10,7 @@ import { KeyServerService } from './key-servers/key-servers';
 import { nodeIdentity } from './nodes/node-identity';
 import type { NodeIdentity } from './nodes/node-records';
 import { NodeService } from './nodes/node-service';
+import type { NodeFaults } from './nodes/offline-watch';
 import type { Sealer } from './sealer';
 
 export interface ClusterServices {
@@ -32,6 +33,8 @@ export interface ClusterServiceOptions {
   node?: NodeIdentity;
   /** Where this node's identity file is kept (node.json), when `node` is not given. */
   stateDir?: string;
+  /** Where the elected master raises nodeOffline. */
+  faults?: NodeFaults;
   encryptionStates?: EncryptionStateSource;
 }
 
@@ -42,7 +45,7 @@ export async function openClusterServices(
   const keyPair = new ClusterKeyPair(store, sealer, logger);
   const keyServers = new KeyServerService(store, keyPair, tester, logger);
   const self = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
-  const nodes = new NodeService(store, self, logger);
+  const nodes = new NodeService(store, self, { logger, faults: options.faults });
   await nodes.start();
   return {
     cluster: new ClusterService(store, {

@@ -157,6 +157,7 @@ export async function startDaemon(
       stateDir: config.stateDir,
       nodeName: config.node.name,
       node: nodeIdentity(config.stateDir, config.node),
+      faults,
       bootstrapAdmin: config.admin,
       kmip: {
         connectTimeoutMs: config.kmip.connectTimeoutMs,

@@ -24,7 +24,6 @@ import { unknownNames } from './promql';
  * their alerts carry until the fault-code table holds them; from then on the table's.
  */
 const PENDING_CLUSTER_CODES: Record<string, string> = {
-  nodeOffline: 'error',
   ensembleDegraded: 'error',
 };
 

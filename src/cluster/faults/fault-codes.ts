@@ -62,6 +62,10 @@ export const FAULT_CODES = {
     blocksUpgrade: false,
     per: 'node',
   },
+  // Element: type node, per node. Severity ours: 'error' — the node's drives and its API are
+  // out of the cluster's reach. Blocks upgrades (ours): a rolling upgrade would take a
+  // second node down while one is already gone. Raised by the master (cluster/nodes).
+  nodeOffline: { severity: 'error', type: 'node', blocksUpgrade: true, per: 'node' },
 } as const satisfies Record<string, FaultCodeInfo>;
 
 export type FaultCode = keyof typeof FAULT_CODES;

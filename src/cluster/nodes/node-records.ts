@@ -11,6 +11,8 @@ export const PENDING_NODE_PREFIX = 'nodes/pending/';
 export const NODE_COUNTERS_KEY = 'nodes/counters';
 /** Held by the elected cluster master, under its lease. */
 export const MASTER_KEY = 'nodes/master';
+/** nodes/alive/<nodeID>: held by each running active node, under its session lease. */
+export const ALIVE_PREFIX = 'nodes/alive/';
 
 /** What a node says of itself: from its config, its host and its local identity file. */
 export interface NodeIdentity {
@@ -52,6 +54,7 @@ export interface MasterRecord {
 }
 
 export const activeNodeKey = (nodeID: number): string => `${ACTIVE_NODE_PREFIX}${nodeID}`;
+export const aliveKey = (nodeID: number): string => `${ALIVE_PREFIX}${nodeID}`;
 export const pendingNodeKey = (uuid: string): string => `${PENDING_NODE_PREFIX}${uuid}`;
 
 export function activeNodes(reader: StoreReader): NodeRecord[] {

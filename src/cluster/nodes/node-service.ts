@@ -7,7 +7,8 @@ import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import { CLUSTER_KEY } from '../cluster-info';
 import { listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
-import { MasterElection } from './master-election';
+import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
+import { OfflineWatch, type NodeFaults } from './offline-watch';
 import {
   activeNodeKey,
   activeNodes,
@@ -41,12 +42,23 @@ export interface AddedNode {
 
 export class NodeService {
   private election: MasterElection | undefined;
+  private offlineWatch: OfflineWatch | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly self: NodeIdentity,
-    private readonly logger?: Logger,
+    private readonly options: {
+      logger?: Logger;
+      /** Where the master raises nodeOffline; without it nothing watches the nodes. */
+      faults?: NodeFaults;
+      /** The session lease's TTL (default MASTER_LEASE_TTL_SECONDS). */
+      leaseTtlSeconds?: number;
+    } = {},
   ) {}
+
+  private get logger(): Logger | undefined {
+    return this.options.logger;
+  }
 
   /** ListActiveNodes. */
   active(): { [k: string]: Json }[] {
@@ -203,18 +215,40 @@ export class NodeService {
       return ids;
     });
     this.logger?.info({ nodeIDs: removed }, 'nodes removed');
+    // A removed node is not offline: it is gone.
+    for (const nodeID of removed) await this.options.faults?.resolve('nodeOffline', { nodeID });
   }
 
   async close(): Promise<void> {
     await this.election?.stop();
+    await this.offlineWatch?.stop();
   }
 
   /** Runs for master once this node is in the cluster; settles after the first try. */
   private async elect(): Promise<void> {
     const mine = this.selfRecord();
     if (this.election || !mine) return;
-    this.election = new MasterElection(this.store, mine.nodeID, this.logger);
+    const ttlSeconds = this.options.leaseTtlSeconds ?? MASTER_LEASE_TTL_SECONDS;
+    this.election = new MasterElection(this.store, mine.nodeID, {
+      logger: this.logger,
+      ttlSeconds,
+      onChange: (leading) => this.masterDuties(leading, ttlSeconds),
+    });
     await this.election.settled();
+  }
+
+  /** What only the master runs: the watch of the other nodes' liveness. */
+  private masterDuties(leading: boolean, ttlSeconds: number): void {
+    const { faults } = this.options;
+    if (!faults) return;
+    if (leading && !this.offlineWatch) {
+      // A grace of one TTL after the key is gone: a node just started, or the others just
+      // after this node took over, may not have put their alive keys yet.
+      this.offlineWatch = new OfflineWatch(this.store, faults, ttlSeconds * 1000, this.logger);
+    } else if (!leading && this.offlineWatch) {
+      void this.offlineWatch.stop();
+      this.offlineWatch = undefined;
+    }
   }
 
   private refuseUnlessCreated(reader: StoreReader): void {

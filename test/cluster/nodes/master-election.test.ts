@@ -32,7 +32,7 @@ void (async () => {
       await client(t, location),
       await client(t, location),
     ];
-    const elections = stores.map((s, i) => new MasterElection(s, i + 1, undefined, TTL));
+    const elections = stores.map((s, i) => new MasterElection(s, i + 1, { ttlSeconds: TTL }));
     t.teardown(() => Promise.all(elections.map((e) => e.stop())));
     await until('a master', () => elections.some((e) => e.isMaster()));
     await Promise.all(elections.map((e) => e.settled()));
@@ -56,9 +56,9 @@ void (async () => {
     const location = backend.fresh(t);
     const racer = await backend.racer!(t, location);
     const other = await client(t, location);
-    const cutOff = new MasterElection(racer.store, 1, undefined, TTL);
+    const cutOff = new MasterElection(racer.store, 1, { ttlSeconds: TTL });
     await until('the first node is master', () => cutOff.isMaster());
-    const follower = new MasterElection(other, 2, undefined, TTL);
+    const follower = new MasterElection(other, 2, { ttlSeconds: TTL });
     t.teardown(async () => {
       racer.release();
       await Promise.all([cutOff.stop(), follower.stop()]);
