@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ClusterServices } from '../cluster';
 import { isAuditedMethod, type AuditEvent } from '../cluster/audit';
 import { ElementError } from '../cluster/errors';
+import { StoreConflictError, StoreUnavailableError } from '../store/errors';
 import type { ApiMethod } from './method';
 import { compileParams, type ParamsValidator } from './params';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from './versions';
@@ -92,9 +93,13 @@ export class Dispatcher {
       this.log(entry.method.name, id, started);
       reply = unusedParameters ? { id, result, unusedParameters } : { id, result };
     } catch (err) {
-      if (err instanceof ElementError) {
-        this.log(entry.method.name, id, started, err.elementName);
-        reply = failure(id, err.elementName, err.message);
+      const known = err instanceof ElementError ? err : storeFailure(err);
+      if (known) {
+        this.log(entry.method.name, id, started, known.elementName);
+        if (!(err instanceof ElementError)) {
+          this.logger?.warn({ method: entry.method.name, err: (err as Error).message }, 'store');
+        }
+        reply = failure(id, known.elementName, known.message);
       } else {
         this.logger?.error({ method: entry.method.name, err }, 'API method failed');
         reply = failure(id, 'xInternalError', "Internal error; see the node's log.");
@@ -158,6 +163,23 @@ function getApi(names: () => string[]): ApiMethod {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The store's refusals a caller can act on: unreachable or without quorum (retry later; the
+ * message says whether the write may have been applied), or too many concurrent writers.
+ */
+function storeFailure(err: unknown): ElementError | undefined {
+  if (err instanceof StoreUnavailableError) {
+    return new ElementError(
+      'xClusterStoreUnavailable',
+      `The cluster store is unavailable (${err.message}); retry once it is back.`,
+    );
+  }
+  if (err instanceof StoreConflictError) {
+    return new ElementError('xDBVersionMismatch', 'Concurrent changes kept conflicting; retry.');
+  }
+  return undefined;
 }
 
 function failure(id: RpcID, name: string, message: string): RpcReply {
