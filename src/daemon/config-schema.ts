@@ -147,7 +147,14 @@ export const configSchema = {
           },
         },
       },
-      allOf: [{ if: { properties: { backend: { const: 'etcd' } } }, then: { required: ['etcd'] } }],
+      // `required` in the if: a config without store.backend (sqlite by default) matches
+      // the if's properties vacuously, and Ajv applies the default only after allOf.
+      allOf: [
+        {
+          if: { required: ['backend'], properties: { backend: { const: 'etcd' } } },
+          then: { required: ['etcd'] },
+        },
+      ],
     },
     syslog: {
       type: 'object',

@@ -36,8 +36,14 @@ t.test('every key of the config table gets its default', async (t) => {
     unlock: { retry: { maxDelayMs: 30000 }, metadataGraceSec: 360, keyCheckIntervalSec: 300 },
     metrics: {},
     log: { level: 'info' },
+    store: { backend: 'sqlite' },
     syslog: { faults: false, socket: '/dev/log', facility: 'daemon' },
   });
+});
+
+t.test('store: sqlite without a store key; the etcd backend needs its settings', async (t) => {
+  t.same(parseConfig({ ...minimal(), store: {} }, where).store, { backend: 'sqlite' });
+  t.match(errorOf({ ...minimal(), store: { backend: 'etcd' } }), /store\.etcd: required/);
 });
 
 t.test('the example file in systemd/ sets every key; its password is refused', async (t) => {
