@@ -49,6 +49,11 @@ t.test("Environment= as systemd reads it: the [Service] section's, in order", as
 t.test("the load runs' ekmd gets the checkout's unit environment", async (t) => {
   t.equal(UNIT_FILE, join(repoRoot, 'systemd', 'ekmd.service'), 'the unit of this checkout');
   t.same(shippedEnvironment(), unitEnvironment(readFileSync(UNIT_FILE, 'utf8')));
+  t.same(
+    shippedEnvironment(),
+    { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
+    "the unit's malloc settings, which the load runs measure",
+  );
 });
 
 t.test('a bench variant: a name and Environment= words', async (t) => {
