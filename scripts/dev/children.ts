@@ -31,14 +31,23 @@ export class Children {
     this.died.catch(() => {});
   }
 
-  /** Spawns `node args…`; `echo` also gets its stdout as it arrives. */
-  start(name: string, args: string[], echo?: (chunk: Buffer) => void): Child {
+  /**
+   * Spawns `node args…` with this environment and `env` added; `echo` also gets its stdout
+   * as it arrives.
+   */
+  start(
+    name: string,
+    args: string[],
+    echo?: (chunk: Buffer) => void,
+    env: Record<string, string> = {},
+  ): Child {
     const logPath = join(this.logs, `${name}.log`);
     const log = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
     // Own process group: a terminal's Ctrl-C reaches only us; we stop them in order.
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
+      env: { ...process.env, ...env },
     });
     let out = '';
     const take = (c: Buffer) => {

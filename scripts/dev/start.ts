@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { API_CERT_FILE } from '../../src/store/state-files';
 import { makeDevPki } from '../pki/dev-pki';
+import { shippedEnvironment } from '../reliability/load/unit-env';
 import { runBin } from '../reliability/matrix/child';
 import { DevApi } from './api';
 import { reportBoot, watchBootUnlock } from './boot-report';
@@ -165,6 +166,8 @@ async function main(): Promise<number> {
       opts.logs === 'pretty'
         ? prettyLines((text) => process.stdout.write(text), process.stdout.isTTY === true)
         : undefined,
+      // The environment the systemd unit gives ekmd (its malloc settings), as a node runs it.
+      shippedEnvironment(),
     );
     await step(children.waitFor(ekmd, /"msg":"ekmd ready"/, 'ready'));
     api = new DevApi(port, readFileSync(join(L.ekmdState, API_CERT_FILE), 'utf8'), admin);

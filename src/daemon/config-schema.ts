@@ -147,6 +147,8 @@ export const configSchema = {
           },
         },
       },
+      // `required` in the if: a config without store.backend (sqlite by default) matches
+      // the if's properties vacuously, and Ajv applies the default only after allOf.
       allOf: [
         {
           if: { required: ['backend'], properties: { backend: { const: 'etcd' } } },

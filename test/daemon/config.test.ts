@@ -53,6 +53,11 @@ t.test('node: a name and an IP address, checked', async (t) => {
   t.match(errorOf({ ...minimal(), node: { zone: 'a' } }), /node/);
 });
 
+t.test('store: sqlite without a store key; the etcd backend needs its settings', async (t) => {
+  t.same(parseConfig({ ...minimal(), store: {} }, where).store, { backend: 'sqlite' });
+  t.match(errorOf({ ...minimal(), store: { backend: 'etcd' } }), /store\.etcd: required/);
+});
+
 t.test('the example file in systemd/ sets every key; its password is refused', async (t) => {
   const example = JSON.parse(
     readFileSync(join(repoRoot, 'systemd', 'ekmd.example.json'), 'utf8'),

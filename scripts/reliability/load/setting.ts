@@ -1,7 +1,8 @@
 // The node the load runs drive: the fault matrix's scenario (ekmd, ekmd-sim, EAR enabled)
 // outside a cell, with its own directory and dev PKI. The dev key server runs as its own
 // process (`ekmctl kmip dev-server`) so the load generator's event loop does not slow its
-// TLS handshakes; ekmd keeps its default KMIP timeouts.
+// TLS handshakes; ekmd keeps its default KMIP timeouts. ekmd starts with the environment
+// the systemd unit gives it (unit-env.ts) unless the caller names another.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,14 +10,20 @@ import { makeDevPki } from '../../pki/dev-pki';
 import { Observations, type CellContext } from '../matrix/cell';
 import { BINS, Child } from '../matrix/child';
 import { earScenario, type Scenario } from '../matrix/scenario';
+import { shippedEnvironment } from './unit-env';
 
 export interface LoadSetting extends Scenario {
   ctx: CellContext;
   kmipPort: number;
+  /** The variables ekmd was started with, besides the runner's own environment. */
+  ekmdEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
-export async function loadSetting(drives: number): Promise<LoadSetting> {
+export async function loadSetting(
+  drives: number,
+  ekmdEnv: Record<string, string> = shippedEnvironment(),
+): Promise<LoadSetting> {
   const dir = mkdtempSync(join(tmpdir(), 'ekmd-load-'));
   const seen = new Observations();
   try {
@@ -47,11 +54,13 @@ export async function loadSetting(drives: number): Promise<LoadSetting> {
       drives,
       port: kmipPort,
       kmip: { connectTimeoutMs: 3000, requestTimeoutMs: 10_000 },
+      env: ekmdEnv,
     });
     return {
       ...s,
       ctx,
       kmipPort,
+      ekmdEnv,
       async close() {
         await seen.cleanup();
         rmSync(dir, { recursive: true, force: true });

@@ -21,6 +21,8 @@ export interface NodeOptions {
   stateDir?: string;
   kmip?: { connectTimeoutMs?: number; requestTimeoutMs?: number };
   retryMaxDelayMs?: number;
+  /** Variables every ekmd start adds to this process's environment (e.g. the unit's). */
+  env?: Record<string, string>;
 }
 
 export interface CurrentFault {
@@ -113,7 +115,11 @@ export class MatrixNode {
   /** Starts ekmd and waits for "ekmd ready"; `env` adds e.g. EKMD_TEST_HOOKS. */
   async startEkmd(env: NodeJS.ProcessEnv = {}): Promise<void> {
     this.api?.close();
-    this.ekmd = new Child('ekmd', [BINS.ekmd, '--config', this.config], { ...process.env, ...env });
+    this.ekmd = new Child('ekmd', [BINS.ekmd, '--config', this.config], {
+      ...process.env,
+      ...this.opts.env,
+      ...env,
+    });
     const m = await this.ekmd.waitFor(/^.*"msg":"ekmd ready".*$/m);
     const port = (JSON.parse(m[0]) as { api: { port: number } }).api.port;
     const ca = readFileSync(join(this.stateDir, API_CERT_FILE), 'utf8');

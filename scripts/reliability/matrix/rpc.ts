@@ -1,6 +1,14 @@
 // A JSON-RPC client for ekmd's API as the SolidFire SDK uses it (Basic auth, POST
 // /json-rpc/12.3); one keep-alive connection per client, so load runs are many clients.
 import { Agent, request } from 'node:https';
+import type { Socket } from 'node:net';
+
+/** A call's error when its connection ended before the TLS handshake: nothing was sent. */
+export class RefusedBeforeHandshake extends Error {
+  constructor(method: string, cause: Error) {
+    super(`${method}: connection closed before its TLS handshake: ${cause.message}`);
+  }
+}
 
 export interface RpcError {
   name: string;
@@ -16,6 +24,8 @@ export class RpcClient {
   private nextId = 0;
   private readonly agent: Agent;
   private readonly auth: string;
+  /** Connections whose TLS handshake finished. */
+  private readonly secured = new WeakSet<Socket>();
 
   constructor(
     readonly port: number,
@@ -36,6 +46,7 @@ export class RpcClient {
   call(method: string, params: object = {}): Promise<RpcReply> {
     const body = JSON.stringify({ method, params, id: this.nextId++ });
     return new Promise((resolve, reject) => {
+      let socket: Socket | undefined;
       const req = request(
         {
           host: '127.0.0.1',
@@ -62,7 +73,13 @@ export class RpcClient {
         },
       );
       req.setTimeout(60_000, () => req.destroy(new Error(`${method}: no answer in 60 s`)));
-      req.on('error', reject);
+      req.on('socket', (s: Socket) => {
+        socket = s;
+        if (!this.secured.has(s)) s.once('secureConnect', () => this.secured.add(s));
+      });
+      req.on('error', (err) =>
+        reject(socket && !this.secured.has(socket) ? new RefusedBeforeHandshake(method, err) : err),
+      );
       req.end(body);
     });
   }
