@@ -4,7 +4,7 @@
 // guard armed or released), so that the next start's early unlock is not stale. Written
 // only when its content changed; removed when nothing is to be unlocked.
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store';
+import type { Store, StoreChange } from '../../store/store';
 import { DRIVE_PREFIX } from '../drives/drive-records';
 import { KEY_PAIR_KEY } from '../key-pair';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
@@ -46,10 +46,15 @@ export class KeyPlanKeeper {
     this.text ??= text;
   }
 
-  /** Rewrites the plan a moment after its records change (one rewrite per burst). */
+  /**
+   * Rewrites the plan a moment after its records change (one rewrite per burst); at once
+   * when a drive starts being erased, before its revert is sent: a start that follows a
+   * crash then must not ask for, or try, the key on its way out.
+   */
   rewriteAfterChanges(): void {
     if (this.unwatch) return;
-    const rewriteSoon = () => {
+    const rewriteSoon = (change: StoreChange) => {
+      if (change.type === 'put' && isErasing(change)) return this.writeIfChanged();
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.writeIfChanged();
@@ -82,3 +87,6 @@ export class KeyPlanKeeper {
     if (this.timer) clearTimeout(this.timer);
   }
 }
+
+const isErasing = (change: StoreChange & { type: 'put' }): boolean =>
+  change.key.startsWith(DRIVE_PREFIX) && (change.value as { step?: unknown }).step === 'erasing';
