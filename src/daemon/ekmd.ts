@@ -66,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
   earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
   if (coreDumps.dumpable !== 0) logger.warn(coreDumps, 'could not make ekmd non-dumpable');
   await ioTurn();
+  // The rest of the boot loads synchronously, in chunks that would stall the early unlock's
+  // handshake, Get and unlocks: it waits for the early pass, for EARLY_HEAD_START_MS at most
+  // (a key server that does not answer must not hold the store and the API back).
+  if (early) await earlyPassOr(early.done, EARLY_HEAD_START_MS);
   for (const load of BOOT_STAGES) {
     load();
     await ioTurn();
@@ -114,6 +118,16 @@ const BOOT_STAGES = [
 ];
 
 const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The longest the boot's loading waits for the early unlock's pass. */
+const EARLY_HEAD_START_MS = 500;
+
+/** Settles when `pass` does or `ms` have passed, whichever comes first. */
+async function earlyPassOr(pass: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pass, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /** Runs ekmd with these arguments; the exit code becomes the process's. */
 export function run(argv: string[]): void {
