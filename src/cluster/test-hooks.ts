@@ -36,7 +36,11 @@ export type CrashPoint =
   | 'sear.afterCreate'
   | 'sear.afterNewKey'
   | 'sear.afterCommit'
-  | 'sear.afterDestroyOld';
+  | 'sear.afterDestroyOld'
+  // The early unlock before the store (boot-unlock/early-unlock.ts): its keys in hand, and
+  // a refusal written to the early guards' file.
+  | 'early.beforeAttempts'
+  | 'early.afterGuard';
 
 export function crashPoint(point: CrashPoint): void {
   if (armed.has(point)) process.kill(process.pid, 'SIGKILL');

@@ -43,12 +43,20 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  // The drives' keys are sent for before the rest of the boot loads (early-keys.ts).
-  const { sendForKeysEarly, HeldLog } = require('./early-keys') as typeof import('./early-keys');
-  const earlyLog = new HeldLog();
-  const early = sendForKeysEarly(config, process.env, earlyLog);
+  // The drives are unlocked from key-plan.json before the rest of the boot loads, and
+  // whether or not the store answers (early-unlock.ts).
+  const { startEarlyUnlock, HeldLog } =
+    require('./early-unlock') as typeof import('./early-unlock');
+  const { StateLockOnce } = require('./state-lock-once') as typeof import('./state-lock-once');
+  const earlyLog = new HeldLog(config.log.level);
+  const lock = new StateLockOnce(config.stateDir);
+  const early = startEarlyUnlock(config, {
+    env: process.env,
+    log: earlyLog,
+    takeLock: () => void lock.take(),
+  });
   // No core file from here on, whoever started ekmd (the unit's LimitCORE=0 covers the
-  // moments before, which are spent sending for the keys rather than loading koffi).
+  // moments before, which are spent starting the unlock rather than loading koffi).
   const { forbidCoreDumps } = require('./no-core-dumps') as typeof import('./no-core-dumps');
   const coreDumps = forbidCoreDumps();
   // A turn for the key server's connection between the loads (they run synchronously).
@@ -58,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
   earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
   if (coreDumps.dumpable !== 0) logger.warn(coreDumps, 'could not make ekmd non-dumpable');
   await ioTurn();
+  // The rest of the boot loads synchronously, in chunks that would stall the early unlock's
+  // handshake, Get and unlocks: it waits for the early pass, for EARLY_HEAD_START_MS at most
+  // (a key server that does not answer must not hold the store and the API back).
+  if (early) await earlyPassOr(early.done, EARLY_HEAD_START_MS);
   for (const load of BOOT_STAGES) {
     load();
     await ioTurn();
@@ -65,8 +77,16 @@ export async function main(argv: string[]): Promise<number> {
   const { startDaemon } = require('./boot') as typeof import('./boot');
   let daemon: import('./boot').Daemon;
   try {
-    daemon = await startDaemon(config, logger, process.env, early);
+    daemon = await startDaemon(config, logger, process.env, {
+      ...(early ? { early } : {}),
+      lock,
+      stopped: stop,
+    });
   } catch (err) {
+    if ((err as Error).name === 'BootStopped') {
+      logger.info({ signal: await stop }, 'ekmd stopped before its store opened');
+      return EXIT_OK;
+    }
     // Expected refusals (lock held, corrupt store, bad seal key) need no stack trace.
     const expected = /^(StateLockError|StoreError|SealError)$/.test((err as Error).name);
     logger.fatal(expected ? { reason: (err as Error).message } : { err }, 'ekmd failed to start');
@@ -85,8 +105,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * The boot's modules in parts, native bindings first: loading runs synchronously, and the
- * turn of the event loop after each part lets the early request's handshake and Get move
- * on as soon as the key server answers, rather than after the whole boot has loaded.
+ * turn of the event loop after each part lets the early unlock move on as soon as a drive
+ * or the key server answers, rather than after the whole boot has loaded.
  */
 const BOOT_STAGES = [
   () => require('../store/state-lock'),
@@ -98,6 +118,16 @@ const BOOT_STAGES = [
 ];
 
 const ioTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The longest the boot's loading waits for the early unlock's pass. */
+const EARLY_HEAD_START_MS = 500;
+
+/** Settles when `pass` does or `ms` have passed, whichever comes first. */
+async function earlyPassOr(pass: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pass, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
 
 /** Runs ekmd with these arguments; the exit code becomes the process's. */
 export function run(argv: string[]): void {
@@ -111,7 +141,8 @@ export function run(argv: string[]): void {
 export function warm(): void {
   require('./config');
   require('./no-core-dumps');
-  require('./early-keys');
+  require('./early-unlock');
+  require('./state-lock-once');
   require('./log');
   require('./boot');
   require('../api');

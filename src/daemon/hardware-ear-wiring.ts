@@ -1,6 +1,6 @@
 // Drives and hardware EAR for the daemon: the drive backend named by `drives.backend`
-// (sim: ekmd-sim's socket; ioctl: the kernel through libc plus /sys/block), the services
-// over them, and the API methods and GetClusterInfo hook startApiServer takes.
+// (drive-backend.ts; the early unlock's when it opened one), the services over it, and the
+// API methods and GetClusterInfo hook startApiServer takes.
 import type { Logger } from 'pino';
 import type { ApiMethod } from '../api';
 import { asyncMethods } from '../api/methods/async-methods';
@@ -13,12 +13,9 @@ import { DriveService } from '../cluster/drives/drives';
 import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
-import type { DriveInfo, DriveInventory, InventoryEvent } from '../opal/inventory';
-import type { DriveTransport } from '../opal/transport';
-import { SimInventory } from '../opal/sim-socket/inventory';
-import { SimTransport } from '../opal/sim-socket/transport';
 import type { Store } from '../store/store';
 import type { Config } from './config';
+import { openDriveBackend, type DriveBackend } from './drive-backend';
 import { recordingSink } from '../metrics/recording';
 
 export interface HardwareEar {
@@ -40,9 +37,17 @@ export interface HardwareEar {
 
 export function openHardwareEar(
   config: Pick<Config, 'drives' | 'kmip'> & Partial<Pick<Config, 'unlock' | 'stateDir'>>,
-  deps: { store: Store; sealer: Sealer; faults?: FaultService; logger?: Logger },
+  deps: {
+    store: Store;
+    sealer: Sealer;
+    faults?: FaultService;
+    logger?: Logger;
+    /** Opened already (by the early unlock); taken over, ended by close(). */
+    backend?: DriveBackend;
+  },
 ): HardwareEar {
-  const { transport, inventory, end } = driveBackend(config, deps.logger);
+  const backend = deps.backend ?? openDriveBackend(config, deps.logger);
+  const { transport, inventory, end } = backend;
   const asyncResults = new AsyncResultService(deps.store);
   const drives = new DriveService(deps.store, inventory, asyncResults, {
     ...(config.drives.roles ? { roles: config.drives.roles } : {}),
@@ -84,7 +89,7 @@ export function openHardwareEar(
         : {}),
       ...(config.stateDir ? { keyPlanDir: config.stateDir } : {}),
       metrics: recordingSink,
-      ...afterUnlockStep(config.drives.backend, transport),
+      ...(backend.afterUnlock ? { afterUnlock: backend.afterUnlock } : {}),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
   const unwatchAdded =
@@ -118,74 +123,3 @@ export function openHardwareEar(
     },
   };
 }
-
-/**
- * What follows a successful unlock: on real disks (ioctl) a re-read of the partition
- * table, since the boot-time scan saw only I/O errors while they were locked. The
- * simulator has no partitions.
- */
-export function afterUnlockStep(
-  backend: Config['drives']['backend'],
-  transport: DriveTransport,
-): { afterUnlock?: (path: string) => Promise<void> } {
-  if (backend !== 'ioctl') return {};
-  const { rereadPartitions } = require('../opal/blk') as typeof import('../opal/blk');
-  return { afterUnlock: (path) => rereadPartitions(transport, path) };
-}
-
-function driveBackend(
-  config: Pick<Config, 'drives'>,
-  logger?: Logger,
-): { transport: DriveTransport; inventory: DriveInventory; end(): Promise<void> } {
-  if (config.drives.backend === 'sim') {
-    const socket = config.drives.sim!.socket;
-    const transport = new SimTransport(socket);
-    return { transport, inventory: new SimInventory(socket), end: () => transport.end() };
-  }
-  // Loaded only for this backend (fs/promises and the libc bindings are not free at start).
-  const { LibcTransport } =
-    require('../opal/libc-transport') as typeof import('../opal/libc-transport');
-  const { SysfsInventory } =
-    require('../opal/sysfs-inventory') as typeof import('../opal/sysfs-inventory');
-  const transport = new LibcTransport(logger ? { logger } : {});
-  return {
-    transport,
-    inventory: new ConfiguredDevices(
-      config.drives.ioctl!.devices,
-      new SysfsInventory({ transport, ...(logger ? { logger } : {}) }),
-    ),
-    end: async () => {},
-  };
-}
-
-/** Only the drives `drives.ioctl.devices` names (paths; `*` matches within a name). */
-export class ConfiguredDevices implements DriveInventory {
-  private readonly patterns: RegExp[];
-
-  constructor(
-    devices: string[],
-    private readonly inner: DriveInventory,
-  ) {
-    this.patterns = devices.map((d) => new RegExp(`^${d.split('*').map(escape).join('[^/]*')}$`));
-  }
-
-  private wanted(path: string): boolean {
-    return this.patterns.some((p) => p.test(path));
-  }
-
-  async list(): Promise<DriveInfo[]> {
-    return (await this.inner.list()).filter((d) => this.wanted(d.path));
-  }
-
-  watch(fn: (event: InventoryEvent) => void): () => void {
-    return this.inner.watch((e) => {
-      if (this.wanted(e.type === 'added' ? e.drive.path : e.path)) fn(e);
-    });
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

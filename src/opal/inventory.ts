@@ -19,6 +19,12 @@ export type InventoryEvent =
 
 export interface DriveInventory {
   list(): Promise<DriveInfo[]>;
+  /**
+   * The serial of the drive at each of `paths` that has one, without opening any (what
+   * list() does besides costs a round trip per drive): the early unlock's check that a
+   * device is still the drive it was.
+   */
+  serialsAt?(paths: string[]): Promise<Map<string, string>>;
   /** Subscribe to plug/unplug/relock events; returns an unsubscribe. */
   watch(fn: (event: InventoryEvent) => void): () => void;
   close(): Promise<void>;

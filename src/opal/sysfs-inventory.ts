@@ -2,7 +2,7 @@
 // capacity from BLKGETSIZE64, and Opal support from GET_STATUS. Plug, unplug and relock
 // are found by polling: no udevd is assumed on a storage node's boot path.
 import { readFile, readdir, access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { IOC_OPAL_GET_STATUS, OpalStatusFlag, decodeOpalStatus, encodeOpalStatus } from './abi';
 import { BLKGETSIZE64 } from './blk';
@@ -49,6 +49,16 @@ async function readVpdSerial(path: string): Promise<string | undefined> {
   }
 }
 
+/** A whole disk's serial: NVMe's serial, SCSI/SATA's VPD page 0x80, its WWID, or its name. */
+async function serialOf(name: string, dir: string): Promise<string> {
+  return (
+    (await readTrimmed(join(dir, 'device/serial'))) ??
+    (await readVpdSerial(join(dir, 'device/vpd_pg80'))) ??
+    (await readTrimmed(join(dir, 'device/wwid'))) ??
+    name
+  );
+}
+
 export class SysfsInventory implements DriveInventory {
   private readonly transport: DriveTransport;
   private readonly sysBlock: string;
@@ -72,6 +82,25 @@ export class SysfsInventory implements DriveInventory {
 
   async list(): Promise<DriveInfo[]> {
     return (await this.scan()).map((s) => s.info);
+  }
+
+  /** Read from sysfs as list() reads them; a path outside devDir, or without a disk, has none. */
+  async serialsAt(paths: string[]): Promise<Map<string, string>> {
+    const serials = new Map<string, string>();
+    await Promise.all(
+      paths.map(async (path) => {
+        if (dirname(path) !== this.devDir) return;
+        const name = basename(path);
+        const dir = join(this.sysBlock, name);
+        try {
+          await access(join(dir, 'device'));
+        } catch {
+          return;
+        }
+        serials.set(path, await serialOf(name, dir));
+      }),
+    );
+    return serials;
   }
 
   watch(fn: (event: InventoryEvent) => void): () => void {
@@ -150,11 +179,7 @@ export class SysfsInventory implements DriveInventory {
 
   private async describe(name: string, dir: string): Promise<Seen | undefined> {
     const path = join(this.devDir, name);
-    const serial =
-      (await readTrimmed(join(dir, 'device/serial'))) ??
-      (await readVpdSerial(join(dir, 'device/vpd_pg80'))) ??
-      (await readTrimmed(join(dir, 'device/wwid'))) ??
-      name;
+    const serial = await serialOf(name, dir);
     const model = (await readTrimmed(join(dir, 'device/model'))) ?? '';
     const sectors = Number(await readTrimmed(join(dir, 'size')));
     let fd: number;

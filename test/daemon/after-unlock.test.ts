@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterUnlockStep } from '../../src/daemon/hardware-ear-wiring';
+import { afterUnlockStep } from '../../src/daemon/drive-backend';
 import { LibcTransport } from '../../src/opal/libc-transport';
 import { SimTransport } from '../../src/opal/sim-socket/transport';
 

@@ -1,6 +1,6 @@
 // What loading the boot sequence loads: only what boot unlock needs comes first. The API
 // server, node-forge (CSRs, the self-signed certificate) and prom-client (metrics) are
-// loaded later, when they are used; the early key request needs none of the store, the
+// loaded later, when they are used; the early unlock needs none of the store, the
 // lock or the logger. Checked in a fresh process.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -43,8 +43,8 @@ t.test(
   },
 );
 
-t.test('the early key request (early-keys) loads neither SQLite, koffi nor pino', async (t) => {
-  const loaded = loadedBy(join(__dirname, '../../src/daemon/early-keys.js'));
+t.test('the early unlock (early-unlock) loads neither SQLite, koffi nor pino', async (t) => {
+  const loaded = loadedBy(join(__dirname, '../../src/daemon/early-unlock.js'));
   t.ok(
     loaded.some((f) => f.endsWith(join('src', 'kmip', 'client', 'index.js'))),
     'the KMIP client is loaded',

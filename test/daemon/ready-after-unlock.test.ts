@@ -2,13 +2,17 @@
 // first unlock pass is over — every drive unlocked or its fault raised — with STATUS=
 // progress lines before it. One drive's PIN was changed out of band: it stays locked, is
 // reported, and does not hold the boot; nor does a stalled key server (the first pass is
-// bounded by kmip.connectTimeoutMs).
+// bounded by kmip.connectTimeoutMs), nor a cluster store that cannot be reached: the drives
+// are unlocked from key-plan.json and the API answers "store unavailable" meanwhile.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
+import { EARLY_GUARDS_FILE } from '../../src/cluster/boot-unlock/early-guards';
 import { KEY_PLAN_FILE } from '../../src/cluster/boot-unlock/key-plan';
 import { readFaults } from '../../src/cluster/faults';
 import { sealLabel, type DriveKeyRecord } from '../../src/cluster/drive-keys/drive-keys';
@@ -127,7 +131,8 @@ t.test('READY=1 after the first unlock pass, STATUS lines before it', async (t) 
   t.same(failed[0]?.driveIDs, [wrong.driveID], 'driveFailed raised for the refused drive');
 });
 
-t.test('a stalled key server does not hold READY=1: faults raised, drives waiting', async (t) => {
+/** A node with hardware EAR enabled on a dev KMIP key server, its key plan written. */
+async function earOnKeyServer(t: Test): Promise<{ node: EarNode; eks: DevKmipServer }> {
   const node = await startEarNode(t, {
     drives: 3,
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
@@ -162,6 +167,11 @@ t.test('a stalled key server does not hold READY=1: faults raised, drives waitin
   await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
   await client.ok('EnableEncryptionAtRest', { keyProviderID });
   await waitForEarState(node, 'enabled', 30_000);
+  return { node, eks };
+}
+
+t.test('a stalled key server does not hold READY=1: faults raised, drives waiting', async (t) => {
+  const { node, eks } = await earOnKeyServer(t);
   await node.close();
   node.sim.powerCycle();
   eks.fault = { kind: 'stall' };
@@ -185,8 +195,8 @@ t.test('a stalled key server does not hold READY=1: faults raised, drives waitin
   t.ok(existsSync(join(node.dir, KEY_PLAN_FILE)), 'the first round wrote the key plan');
   await node.close();
 
-  // Started again from the key plan: the keys are sent for before the store is loaded,
-  // and that request's log lines and faults are the same as a request from the store's.
+  // Started again from the key plan: the early unlock sends for the keys before the store
+  // is loaded, and that request's log lines and faults are the same as a round's.
   const again = await bootEkmd(t, node, { kmip: { connectTimeoutMs: 1000 } });
   t.same(again.lockedAtReady, [true, true, true], 'still locked, still ready');
   await again.stop();
@@ -207,7 +217,11 @@ t.test('a stalled key server does not hold READY=1: faults raised, drives waitin
   const served = await bootEkmd(t, node, { log: { level: 'debug' } });
   t.same(served.lockedAtReady, [false, false, false], 'unlocked by the keys asked for early');
   await served.stop();
-  t.match(served.output(), /keys were sent for before the store opened \(key plan\)/);
+  t.match(
+    served.output(),
+    /"unlocked":3,"foundUnlocked":0,"failed":0,"planned":3,.*"msg":"early unlock over"/,
+    'unlocked by the early unlock, before the store opened',
+  );
   await node.open();
   t.same(
     readFaults(node.store, 'current').filter((f) => f.code === 'kmipServerFault'),
@@ -215,3 +229,117 @@ t.test('a stalled key server does not hold READY=1: faults raised, drives waitin
     'kmipServerFault resolved',
   );
 });
+
+/** The AK of `keyID` as the dev key server holds it. */
+function akAtKeyServer(node: EarNode, keyID: string): Buffer {
+  const { kmipUID } = node.store.get<DriveKeyRecord>(`keys/${keyID}`)!.value;
+  const { objects } = JSON.parse(readFileSync(join(node.dir, 'eks', 'objects.json'), 'utf8')) as {
+    objects: { uid: string; material?: string }[];
+  };
+  return Buffer.from(objects.find((o) => o.uid === kmipUID)!.material!, 'hex');
+}
+
+/** The first match of `re` in ekmd's output, waited for (10 s at most); null if none. */
+async function logLine(booted: Booted, re: RegExp): Promise<RegExpExecArray | null> {
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const m = re.exec(booted.output());
+    if (m) return m;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return null;
+}
+
+/** A loopback port nothing listens on (taken, then given back). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A JSON-RPC call to the API at `port` (its certificate not checked): status and body. */
+function callApi(port: number, method: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/json-rpc', rejectUnauthorized: false },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ id: 1, method, params: {} }));
+  });
+}
+
+t.test(
+  'an unreachable store does not keep the drives locked: READY=1, the API says why',
+  async (t) => {
+    const { node } = await earOnKeyServer(t);
+    await node.close();
+    // A first start with its store writes the key plan.
+    const first = await bootEkmd(t, node);
+    t.equal(await first.stop(), 0);
+    t.ok(existsSync(join(node.dir, KEY_PLAN_FILE)), 'the key plan is written');
+    await node.open();
+    // One drive's PIN changed out of band: it refuses its key before the store opens.
+    const drives = (await node.client.ok('ListDrives')).drives as Record<string, any>[];
+    const wrong = drives.find((d) => d.slot === 2)!;
+    await node
+      .opal(2)
+      .setPin(
+        { who: OpalUser.ADMIN1, pin: akAtKeyServer(node, wrong.keyID) },
+        OpalUser.ADMIN1,
+        Buffer.from('changed-out-of-band'),
+      );
+    await node.close();
+    node.sim.powerCycle();
+
+    // etcd is down: nothing listens at its endpoint.
+    const etcd = { endpoints: [`http://127.0.0.1:${await closedPort()}`], prefix: '/ekmd/t/' };
+    const booted = await bootEkmd(t, node, {
+      store: { backend: 'etcd', etcd },
+      log: { level: 'info' },
+    });
+    t.same(booted.lockedAtReady, [false, false, true], 'unlocked from the key plan; one refused');
+    t.match(
+      statusLines(booted.got).pop(),
+      /2 drives unlocked from the key plan; waiting for the store/,
+      'the status says the store is awaited',
+    );
+    // Its log line may trail READY=1 (the notification does not wait for stdout).
+    const listening =
+      /"port":(\d+),"msg":"API answers \\"store unavailable\\" until the store opens"/;
+    const at = await logLine(booted, listening);
+    t.ok(at, 'the API listens while the store is awaited');
+    const answer = await callApi(Number(at![1]), 'ListDrives');
+    t.equal(answer.status, 503);
+    t.match(answer.body.error, { code: 503, name: 'xClusterStoreUnavailable' }, 'a clear error');
+    t.equal(node.sim.status().drives[2]!.tries.admin1, 1, 'one attempt at the refusing drive');
+    t.ok(existsSync(join(node.dir, EARLY_GUARDS_FILE)), 'its guard waits in a file');
+
+    // Restarted before the store is back: the refusing drive is not offered its key again.
+    t.equal(await booted.stop(), 0, 'clean exit on SIGTERM while the store is awaited');
+    const again = await bootEkmd(t, node, { store: { backend: 'etcd', etcd } });
+    t.equal(node.sim.status().drives[2]!.tries.admin1, 1, 'no second attempt (guard file)');
+    t.equal(await again.stop(), 0);
+
+    // The store is back (here: the node's own SQLite store): the guard and the drive's
+    // outcome are recorded, and the round does not try the drive either.
+    const back = await bootEkmd(t, node);
+    t.same(back.lockedAtReady, [false, false, true]);
+    t.equal(await back.stop(), 0);
+    t.equal(node.sim.status().drives[2]!.tries.admin1, 1, 'still one attempt');
+    t.notOk(existsSync(join(node.dir, EARLY_GUARDS_FILE)), 'the guard file is gone');
+    await node.open();
+    t.match(
+      node.store.get(`boot-unlock/guard/${wrong.driveID}`)?.value,
+      { keyID: wrong.keyID },
+      'the guard is in the store',
+    );
+    const failed = readFaults(node.store, 'current').filter((f) => f.code === 'driveFailed');
+    t.same(failed[0]?.driveIDs, [wrong.driveID], 'driveFailed raised for the refused drive');
+  },
+);

@@ -7,7 +7,9 @@
 // at the key servers every keyCheckIntervalSec.
 //
 // BootUnlockService decides when rounds run (never two at once) and holds what lasts
-// between them. The keys sent for ahead are prefetch-keys.ts's, a round is unlock-round.ts
+// between them. A boot's first round comes after the early unlock (early-unlock.ts, run
+// from key-plan.json before the store opened) and records what it did (early-outcome.ts);
+// without one, the keys are sent for ahead (prefetch-keys.ts). A round is unlock-round.ts
 // (round-drives, round-keys, round-unlocks), what it reports is round-report.ts.
 import type { Logger } from 'pino';
 import { opalDriveOpener } from '../../opal/drive';
@@ -25,12 +27,14 @@ import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import type { Sealer } from '../sealer';
 import { settleChain } from '../settle';
 import { reportMovedMetadataDrives } from './drive-outcomes';
+import { recordEarlyOutcome } from './early-outcome';
+import type { EarlyOutcome } from './early-unlock';
 import { zeroWhenAnswered } from './fetch-keys';
 import { checkAndReportHeldKeys } from './key-check';
-import type { EarlyRequest } from './key-plan';
+import { planFromStore } from './key-plan';
 import { KeyPlanKeeper } from './plan-keeper';
 import { freshOrDropped, sendForKeysAhead, type Prefetched } from './prefetch-keys';
-import { candidateDrives, candidateKeys } from './round-drives';
+import { externallyKeyed, readRoundRecords } from './round-drives';
 import { NODE_ID, reportRound, type ReportMemory } from './round-report';
 import { emptyRoundResult, type RoundResult, type UnlockProgress } from './round-result';
 import { readBootID, releaseGuardIn } from './try-guard';
@@ -79,6 +83,8 @@ export class BootUnlockService {
   private closed = false;
   /** The keys asked for ahead of the first round (see prefetchKeys). */
   private prefetched: Prefetched | undefined;
+  /** The early unlock's pass, for the next round to wait for and record (see adoptEarly). */
+  private early: Promise<EarlyOutcome | undefined> | undefined;
   private firstPassDone!: () => void;
   /** Settles once the first round has finished: every drive unlocked or its fault raised. */
   readonly firstPass = new Promise<void>((resolve) => (this.firstPassDone = resolve));
@@ -110,10 +116,13 @@ export class BootUnlockService {
     if (deps.keyPlanDir) {
       this.planKeeper = new KeyPlanKeeper({
         store: deps.store,
-        keyPair,
         dir: deps.keyPlanDir,
-        keysToAsk: () =>
-          getEar(deps.store).state === 'enabled' ? candidateKeys(deps.store).map((c) => c.key) : [],
+        plan: () => {
+          if (getEar(deps.store).state !== 'enabled') return undefined;
+          const records = readRoundRecords(deps.store);
+          const keyed = externallyKeyed(records);
+          return planFromStore(deps.store, keyPair, keyed, records.guards, this.bootID());
+        },
         ...(deps.logger ? { logger: deps.logger } : {}),
       });
     }
@@ -126,16 +135,25 @@ export class BootUnlockService {
    * rest of the start. The first round takes from the answers the keys of the drives it
    * finds locked; the others are zeroed unused, and a key server's outcome counts only for
    * the keys taken. Drives the TryLimit guard holds are left out.
-   * `early`: the keys already sent for from key-plan.json before the store opened; taken
-   * instead when the store names the same servers and key pair, else zeroed unused.
+   * Not after adoptEarly.
    */
-  prefetchKeys(early?: EarlyRequest): void {
-    if (this.closed || this.prefetched || getEar(this.deps.store).state !== 'enabled') {
-      if (early) zeroWhenAnswered(early.answers);
-      return;
-    }
-    if (early) this.planKeeper?.rememberFileText(early.text);
-    this.prefetched = sendForKeysAhead({ ...this.roundDeps, bootID: this.bootID() }, early);
+  prefetchKeys(): void {
+    if (this.closed || this.prefetched || this.early) return;
+    if (getEar(this.deps.store).state !== 'enabled') return;
+    this.prefetched = sendForKeysAhead({ ...this.roundDeps, bootID: this.bootID() });
+  }
+
+  /**
+   * The early unlock's pass (before the store opened): the next round waits for it to end,
+   * records what it did (guards, timings), reports the key servers it asked with its own,
+   * and finds the drives it unlocked unlocked. That round opens no key server connection
+   * ahead of need: the early pass left locked only drives it could not unlock.
+   * `planText`: the key plan file as the early unlock read it (saves reading it again).
+   */
+  adoptEarly(pass: Promise<EarlyOutcome | undefined>, planText?: string): void {
+    if (this.closed || this.early) return;
+    this.early = pass;
+    if (planText !== undefined) this.planKeeper?.rememberFileText(planText);
   }
 
   /** First round now, then on inventory events and retries; idempotent. */
@@ -224,19 +242,24 @@ export class BootUnlockService {
   /** One pass over the locked drives. */
   async round(): Promise<RoundResult> {
     const { store } = this.deps;
+    const early = await this.takeEarly();
     if (getEar(store).state !== 'enabled') return emptyRoundResult();
     const bootID = this.bootID();
-    const candidates = candidateDrives(store);
+    const records = readRoundRecords(store);
     const prefetched = freshOrDropped(this.prefetched);
     this.prefetched = undefined;
-    const { result, servers } = await unlockRound(
-      { ...this.roundDeps, bootID },
-      candidates,
-      prefetched,
-    );
+    // After an early pass: no connection ahead of need, and what it left locked waits for
+    // the retry rather than being tried again at once.
+    const round = await unlockRound({ ...this.roundDeps, bootID }, records, prefetched, {
+      preconnect: !early,
+      ...(early ? { decided: early.failed } : {}),
+    });
+    const { result } = round;
+    // The early pass's findings first: a server this round asked again speaks for itself.
+    const servers = new Map([...(early?.servers ?? []), ...round.servers]);
     const graceEndsInMs = await reportRound(this.deps, this.memory, {
       servers,
-      candidates,
+      candidates: records.candidates,
       result,
     });
     this.roundWhenGraceEnds(graceEndsInMs);
@@ -279,6 +302,25 @@ export class BootUnlockService {
     if (inMs === undefined || this.closed) return;
     this.graceTimer = setTimeout(() => this.trigger(), inMs + 10);
     this.graceTimer.unref();
+  }
+
+  /** The early pass, once over and recorded; undefined when there was none (or it failed). */
+  private async takeEarly(): Promise<EarlyOutcome | undefined> {
+    const pass = this.early;
+    if (!pass) return undefined;
+    this.early = Promise.resolve(undefined); // prefetchKeys stays off
+    const early = await pass;
+    if (!early || this.closed) return undefined;
+    await recordEarlyOutcome(
+      {
+        store: this.deps.store,
+        metrics: this.roundDeps.metrics,
+        ...(this.deps.keyPlanDir ? { keyPlanDir: this.deps.keyPlanDir } : {}),
+        ...(this.deps.logger ? { logger: this.deps.logger } : {}),
+      },
+      early,
+    );
+    return early;
   }
 
   private bootID(): string {

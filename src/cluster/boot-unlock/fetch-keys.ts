@@ -79,16 +79,35 @@ export function collectKeys(
   records: DriveKeyRecord[],
   answers: KeyAnswers,
 ): FetchedKeys {
-  const out: FetchedKeys = { aks: new Map(), servers: new Map() };
+  const out = collectExternalKeys(
+    records.filter((r) => r.keyProviderID !== null),
+    answers,
+  );
   for (const r of records)
     if (r.keyProviderID === null) out.aks.set(r.keyID, unsealInternalKey(sealer, r));
-  const byProvider = groupBy(
-    records.filter((r) => r.keyProviderID !== null),
-    (r) => r.keyProviderID!,
-  );
+  return out;
+}
+
+/** What taking a key from the answers needs of its record. */
+export type ExternalKey = Pick<DriveKeyRecord, 'keyID' | 'kmipUID' | 'keyCheckValue' | 'serial'> & {
+  keyProviderID: number | null;
+};
+
+/**
+ * The AKs of `records` (keys at a provider) from `answers`, each checked against its key
+ * check value, and each contacted key server's outcome for these keys. Every fetched key
+ * not handed out is zeroed here.
+ */
+export function collectExternalKeys(records: ExternalKey[], answers: KeyAnswers): FetchedKeys {
+  const out: FetchedKeys = { aks: new Map(), servers: new Map() };
+  const byProvider = groupBy(records, (r) => r.keyProviderID!);
   const handedOut = new Set<Buffer>();
   for (const [keyProviderID, group] of byProvider) {
-    const answer = answers.get(keyProviderID)!;
+    const answer = answers.get(keyProviderID);
+    if (!answer) {
+      for (const r of group) out.aks.set(r.keyID, { reason: 'no key server asked', retry: true });
+      continue;
+    }
     for (const [keyServerID, why] of answer.failed) noteServer(out.servers, keyServerID, why);
     const fetched = answer.value;
     if (!fetched) {
@@ -99,8 +118,10 @@ export function collectKeys(
     }
     const missing: string[] = [];
     for (const r of group) {
-      const got = fetched.get(r.kmipUID!)!;
-      if (got instanceof Error) {
+      const got = fetched.get(r.kmipUID!);
+      if (got === undefined) {
+        out.aks.set(r.keyID, { reason: 'key not asked for', retry: true });
+      } else if (got instanceof Error) {
         missing.push(`${r.kmipUID}: ${got.message}`);
         out.aks.set(r.keyID, {
           reason: `key unavailable at the key server: ${got.message}`,
@@ -149,7 +170,10 @@ function unsealInternalKey(sealer: Sealer, record: DriveKeyRecord): Buffer | Key
 }
 
 /** `ak` when it matches the record's key check value; else zeroed, and why not. */
-function verifyKeyCheckValue(ak: Buffer, record: DriveKeyRecord): Buffer | KeyFailure {
+function verifyKeyCheckValue(
+  ak: Buffer,
+  record: ExternalKey | DriveKeyRecord,
+): Buffer | KeyFailure {
   if (checkMatches(ak, record)) return ak;
   ak.fill(0);
   return { reason: `key ${record.keyID} does not match its key check value`, retry: false };

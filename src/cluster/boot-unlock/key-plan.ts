@@ -1,19 +1,20 @@
-// What the next boot will ask its key servers for, kept beside the store (key-plan.json)
-// so that a start can send for the drives' keys before it has loaded the store: per key
-// provider holding a drive's AK, its servers (endpoints, CA, client certificate, the KMIP
-// version they settled on) and the AKs' UIDs, with the cluster's private key sealed as in
-// the store. Nothing in it is secret in clear. A cache, not state: a start uses what it
-// fetched only when the store, once open, names the same servers and key pair, and the
-// round still takes only keys that match their key check values.
+// What the next boot needs to unlock the drives before it has opened the store, kept beside
+// the store (key-plan.json): per key provider holding a drive's AK, its servers (endpoints,
+// CA, client certificate, the KMIP version they settled on); per drive under hardware EAR
+// with its AK at a provider, its serial, device path, keyID, provider, KMIP UID and key
+// check value (an HMAC under the AK: not secret); the TryLimit guards of this boot; and
+// the cluster's private key sealed as in the store. Nothing in it is secret in clear.
+// The early unlock (early-unlock.ts) follows it; the store stays the truth, and its first
+// round covers whatever the plan got wrong.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../store/store';
-import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
-import type { KeyAnswers } from './fetch-keys';
 import type { ClusterKeyPair } from '../key-pair';
 import { serversOfProvider, type KeyServerRecord } from '../key-servers/kmip-records';
 import { rememberedVersion } from '../key-servers/kmip-versions';
 import { KEY_PLAN_FORMAT as FORMAT } from './key-plan-schema';
+import type { KeyedDrive } from './round-drives';
+import type { TryGuard } from './try-guard';
 import { writeFileAtomic } from '../../util/atomic-file';
 
 export const KEY_PLAN_FILE = 'key-plan.json';
@@ -31,7 +32,27 @@ export interface PlannedProvider {
   keyProviderID: number;
   /** In the order the provider's client tries them. */
   servers: PlannedServer[];
-  uids: string[];
+}
+
+/** What unlocking one drive takes, its key aside. */
+export interface PlannedDrive {
+  driveID: number;
+  serial: string;
+  /** What the DriveTransport opens. */
+  path: string;
+  keyID: string;
+  keyProviderID: number;
+  kmipUID: string;
+  /** hex HMAC-SHA256 under the AK of the serial (drive-keys.ts). */
+  keyCheckValue: string;
+}
+
+/** A TryLimit guard of this boot: that key is not offered to that drive again. */
+export interface PlannedGuard {
+  driveID: number;
+  keyID: string;
+  keyCheckValue: string;
+  bootID: string;
 }
 
 export interface KeyPlan {
@@ -39,63 +60,76 @@ export interface KeyPlan {
   /** The cluster's private key as the store holds it (sealed, base64). */
   sealedPrivateKey: string;
   providers: PlannedProvider[];
-}
-
-/** Keys sent for by following a plan before the store opened (daemon/early-keys.ts). */
-export interface EarlyRequest {
-  plan: KeyPlan;
-  /** The plan file's text as read. */
-  text: string;
-  /** performance.now() when the request was sent. */
-  at: number;
-  answers: Promise<KeyAnswers | undefined>;
-}
-
-/** The plan for the external keys among `records`; undefined when there are none. */
-export function planFromStore(
-  store: Store,
-  keyPair: ClusterKeyPair,
-  records: DriveKeyRecord[],
-): KeyPlan | undefined {
-  const sealedPrivateKey = keyPair.sealedPrivateKey();
-  const uids = uidsByProvider(records);
-  const providers: PlannedProvider[] = [];
-  for (const [keyProviderID, group] of [...uids].sort((a, b) => a[0] - b[0])) {
-    const servers = serversOfProvider(store, keyProviderID).map((s) => {
-      const version = rememberedVersion(store, s);
-      return {
-        keyServerID: s.keyServerID,
-        kmipKeyServerHostnames: s.kmipKeyServerHostnames,
-        kmipKeyServerPort: s.kmipKeyServerPort,
-        kmipCaCertificate: s.kmipCaCertificate,
-        kmipClientCertificate: s.kmipClientCertificate,
-        ...(version ? { version } : {}),
-      };
-    });
-    if (servers.length) providers.push({ keyProviderID, servers, uids: group });
-  }
-  if (!sealedPrivateKey || providers.length === 0) return undefined;
-  return { format: FORMAT, sealedPrivateKey, providers };
+  /** By driveID. */
+  drives: PlannedDrive[];
+  guards: PlannedGuard[];
 }
 
 /**
- * Whether keys fetched by following `used` may stand for `current`'s: the same key pair,
- * and every provider in both asked the same servers in the same order. (Which UIDs the
- * answers cover is the round's to check; the versions only saved a round trip.)
+ * The plan for the drives `keyed` whose AK is at a provider with servers, with the guards
+ * of the boot `bootID`; undefined when there is no such drive or no key pair.
  */
-export function sameServers(used: KeyPlan, current: KeyPlan): boolean {
-  if (used.sealedPrivateKey !== current.sealedPrivateKey) return false;
-  const now = new Map(current.providers.map((p) => [p.keyProviderID, p.servers]));
-  return used.providers.every((p) => {
-    const servers = now.get(p.keyProviderID);
-    return (
-      !!servers &&
-      JSON.stringify(p.servers.map(withoutVersion)) === JSON.stringify(servers.map(withoutVersion))
-    );
-  });
+export function planFromStore(
+  store: Store,
+  keyPair: ClusterKeyPair,
+  keyed: KeyedDrive[],
+  guards: ReadonlyMap<number, TryGuard>,
+  bootID: string,
+): KeyPlan | undefined {
+  const sealedPrivateKey = keyPair.sealedPrivateKey();
+  if (!sealedPrivateKey) return undefined;
+  const providers = new Map<number, PlannedProvider | undefined>();
+  const drives: PlannedDrive[] = [];
+  for (const { drive, key } of keyed) {
+    if (key.keyProviderID === null || !key.kmipUID) continue;
+    const id = key.keyProviderID;
+    if (!providers.has(id)) providers.set(id, plannedProvider(store, id));
+    if (!providers.get(id)) continue;
+    drives.push({
+      driveID: drive.driveID,
+      serial: key.serial,
+      path: drive.path,
+      keyID: key.keyID,
+      keyProviderID: id,
+      kmipUID: key.kmipUID,
+      keyCheckValue: key.keyCheckValue,
+    });
+  }
+  if (drives.length === 0) return undefined;
+  const planned = new Set(drives.map((d) => d.driveID));
+  return {
+    format: FORMAT,
+    sealedPrivateKey,
+    providers: [...providers.values()]
+      .filter((p): p is PlannedProvider => !!p)
+      .sort((a, b) => a.keyProviderID - b.keyProviderID),
+    drives: drives.sort((a, b) => a.driveID - b.driveID),
+    guards: [...guards]
+      .filter(([driveID, g]) => planned.has(driveID) && g.bootID === bootID)
+      .map(([driveID, g]) => ({
+        driveID,
+        keyID: g.keyID,
+        keyCheckValue: g.keyCheckValue,
+        bootID: g.bootID,
+      }))
+      .sort((a, b) => a.driveID - b.driveID),
+  };
 }
 
-const withoutVersion = ({ version: _version, ...rest }: PlannedServer) => rest;
+function plannedProvider(store: Store, keyProviderID: number): PlannedProvider | undefined {
+  const servers = serversOfProvider(store, keyProviderID).map((s) => {
+    const version = rememberedVersion(store, s);
+    return {
+      keyServerID: s.keyServerID,
+      kmipKeyServerHostnames: s.kmipKeyServerHostnames,
+      kmipKeyServerPort: s.kmipKeyServerPort,
+      kmipCaCertificate: s.kmipCaCertificate,
+      kmipClientCertificate: s.kmipClientCertificate,
+      ...(version ? { version } : {}),
+    };
+  });
+  return servers.length ? { keyProviderID, servers } : undefined;
+}
 
 /** The plan in `text` when `validate` (keyPlanSchema's) accepts it; undefined otherwise. */
 export function parseKeyPlan(

@@ -1,16 +1,17 @@
 // Keeps key-plan.json (key-plan.ts) true to the records it is made of: rewritten after
 // every unlock round and, between rounds, a moment after any of its records changed (EAR
-// enabled, a key server or the key pair replaced), so that the next start's early request
-// is not stale. Written only when its content changed; removed when nothing is to be asked.
+// enabled, a drive secured or moved, a key server or the key pair replaced, a TryLimit
+// guard armed or released), so that the next start's early unlock is not stale. Written
+// only when its content changed; removed when nothing is to be unlocked.
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store';
+import type { Store, StoreChange } from '../../store/store';
 import { DRIVE_PREFIX } from '../drives/drive-records';
-import type { DriveKeyRecord } from '../drive-keys/drive-keys';
-import { KEY_PAIR_KEY, type ClusterKeyPair } from '../key-pair';
+import { KEY_PAIR_KEY } from '../key-pair';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
 import { SERVER_PREFIX } from '../key-servers/kmip-records';
 import { KMIP_VERSIONS_PREFIX } from '../key-servers/kmip-versions';
-import { keyPlanText, planFromStore, readKeyPlanText, writeKeyPlan } from './key-plan';
+import { keyPlanText, readKeyPlanText, writeKeyPlan, type KeyPlan } from './key-plan';
+import { GUARD_PREFIX } from './try-guard';
 
 /** What a plan is made of: a change to any of these rewrites it, PLAN_DELAY_MS later. */
 const PLAN_SOURCES = [
@@ -20,6 +21,7 @@ const PLAN_SOURCES = [
   KMIP_VERSIONS_PREFIX,
   KEY_PAIR_KEY,
   'ear/',
+  GUARD_PREFIX,
 ];
 const PLAN_DELAY_MS = 1000;
 
@@ -32,23 +34,27 @@ export class KeyPlanKeeper {
   constructor(
     private readonly deps: {
       store: Store;
-      keyPair: ClusterKeyPair;
       dir: string;
-      /** The keys a start would ask for now (none when hardware EAR is not enabled). */
-      keysToAsk: () => DriveKeyRecord[];
+      /** The plan as the records are now (none when hardware EAR is not enabled). */
+      plan: () => KeyPlan | undefined;
       logger?: Logger;
     },
   ) {}
 
-  /** The file's content as the early request read it (saves reading it again). */
+  /** The file's content as the early unlock read it (saves reading it again). */
   rememberFileText(text: string): void {
     this.text ??= text;
   }
 
-  /** Rewrites the plan a moment after its records change (one rewrite per burst). */
+  /**
+   * Rewrites the plan a moment after its records change (one rewrite per burst); at once
+   * when a drive starts being erased, before its revert is sent: a start that follows a
+   * crash then must not ask for, or try, the key on its way out.
+   */
   rewriteAfterChanges(): void {
     if (this.unwatch) return;
-    const rewriteSoon = () => {
+    const rewriteSoon = (change: StoreChange) => {
+      if (change.type === 'put' && isErasing(change)) return this.writeIfChanged();
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.writeIfChanged();
@@ -63,9 +69,9 @@ export class KeyPlanKeeper {
    * only its head start.
    */
   writeIfChanged(): void {
-    const { store, keyPair, dir, logger } = this.deps;
+    const { dir, logger } = this.deps;
     try {
-      const plan = planFromStore(store, keyPair, this.deps.keysToAsk());
+      const plan = this.deps.plan();
       const text = keyPlanText(plan);
       this.text ??= readKeyPlanText(dir);
       if (text === this.text) return;
@@ -81,3 +87,6 @@ export class KeyPlanKeeper {
     if (this.timer) clearTimeout(this.timer);
   }
 }
+
+const isErasing = (change: StoreChange & { type: 'put' }): boolean =>
+  change.key.startsWith(DRIVE_PREFIX) && (change.value as { step?: unknown }).step === 'erasing';

@@ -3,9 +3,8 @@
 // provider starts connecting (TLS handshake, version negotiation) while the drives' status
 // is read, so that the Get goes out the moment the round knows what to ask for.
 import type { KmipProvider } from '../../kmip/client';
-import { getKeyRecord, type DriveKeyRecord } from '../drive-keys/drive-keys';
+import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import { openProvider } from '../drive-keys/kmip-keys';
-import type { DriveRecord } from '../drives/drive-records';
 import {
   answersCover,
   collectKeys,
@@ -17,7 +16,7 @@ import {
   type KeyAnswers,
 } from './fetch-keys';
 import type { Prefetched } from './prefetch-keys';
-import type { DriveToTry } from './round-drives';
+import type { DriveToTry, RoundRecords } from './round-drives';
 
 export interface RoundKeysDeps extends Omit<FetchDeps, 'opened'> {
   /** Called once the round waits on the key server (see BootUnlockService.keysAsked). */
@@ -31,21 +30,23 @@ export interface RoundKeysDeps extends Omit<FetchDeps, 'opened'> {
  */
 export async function keysForRound(
   deps: RoundKeysDeps,
-  candidates: DriveRecord[],
+  records: RoundRecords,
   prefetched: Prefetched | undefined,
   findDrivesToTry: () => Promise<DriveToTry[]>,
+  opts: { preconnect: boolean } = { preconnect: true },
 ): Promise<{ toTry: DriveToTry[]; keys: FetchedKeys }> {
   // With keys asked for ahead, no other connection is made unless they fall short.
-  const opened = prefetched ? new Map<number, KmipProvider>() : openProviders(deps, candidates);
+  const opened =
+    prefetched || !opts.preconnect ? new Map<number, KmipProvider>() : openProviders(deps, records);
   let prefetchTaken = false;
   try {
     const toTry = await findDrivesToTry();
     const fetchStarted = performance.now();
-    const records = toTry.map((d) => d.key);
+    const keyRecords = toTry.map((d) => d.key);
     if (!prefetched?.answered) deps.keysAsked();
     const answers = await prefetched?.answers;
     prefetchTaken = true;
-    const keys = await takeOrFetch(deps, records, answers, opened);
+    const keys = await takeOrFetch(deps, keyRecords, answers, opened);
     if (toTry.length)
       deps.logger?.debug(
         { keys: toTry.length, ms: Math.round(performance.now() - fetchStarted) },
@@ -76,11 +77,11 @@ async function takeOrFetch(
  * A client per key provider holding a candidate's key, already connecting. One that
  * cannot be opened is left to fetchKeys, which opens it again and reports why.
  */
-function openProviders(deps: FetchDeps, candidates: DriveRecord[]): Map<number, KmipProvider> {
+function openProviders(deps: FetchDeps, records: RoundRecords): Map<number, KmipProvider> {
   const opened = new Map<number, KmipProvider>();
   const { store, keyPair, kmip, logger } = deps;
-  for (const d of candidates) {
-    const providerID = getKeyRecord(store, d.keyID!)?.keyProviderID;
+  for (const d of records.candidates) {
+    const providerID = records.keys.get(d.keyID!)?.keyProviderID;
     if (providerID === null || providerID === undefined || opened.has(providerID)) continue;
     try {
       const provider = openProvider(store, keyPair, providerID, kmip, logger);

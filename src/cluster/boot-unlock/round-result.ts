@@ -48,6 +48,8 @@ export type FailDrive = (driveID: number, failure: KeyFailure) => void;
 /** A round's result as its steps find it out. */
 export interface RoundTally {
   readonly result: RoundResult;
+  /** driveID → why it is still locked, and whether a later attempt may do better. */
+  readonly failures: ReadonlyMap<number, KeyFailure>;
   fail: FailDrive;
   unlocked(driveID: number): void;
   /** The result, its progress counted over the `total` drives the round looked at. */
@@ -58,10 +60,13 @@ export function roundTally(): RoundTally {
   const result = emptyRoundResult();
   /** The failed drives a later round may unlock. */
   const waiting = new Set<number>();
+  const failures = new Map<number, KeyFailure>();
   return {
     result,
+    failures,
     fail(driveID, failure) {
       result.failed.set(driveID, failure.reason);
+      failures.set(driveID, failure);
       if (failure.retry) waiting.add(driveID);
       result.retry ||= failure.retry;
     },

@@ -1,13 +1,14 @@
 // The TryLimit guard. sed-opal cannot read a drive's Tries counter without a key, so a key
 // the drive refused is remembered here, per drive, with the key's identity and the boot it
 // was refused in: that key is never offered to that drive again until the key changes or
-// the machine boots again (a new boot_id). Persisted, so a daemon restart does not retry.
+// the machine boots again (a new boot_id). Persisted, so a daemon restart does not retry;
+// a refusal met before the store opened waits in early-guards.ts's file until it is.
 import { readFileSync } from 'node:fs';
-import type { Json, Store, StoreTx } from '../../store/store';
+import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import type { DriveKeyRecord } from '../drive-keys/drive-keys';
 import { bootIDOverride } from '../test-hooks';
 
-const GUARD_PREFIX = 'boot-unlock/guard/';
+export const GUARD_PREFIX = 'boot-unlock/guard/';
 
 export interface TryGuard {
   keyID: string;
@@ -32,33 +33,56 @@ export function readBootID(file = BOOT_ID_FILE): string {
 
 const guardKey = (driveID: number): string => `${GUARD_PREFIX}${driveID}`;
 
+/** The key a guard names: its identity and its key check value. */
+export type GuardedKey = Pick<DriveKeyRecord, 'keyID' | 'kmipUID' | 'keyCheckValue'>;
+
+/** True when `guard` holds `key` back during the boot `bootID`. */
+export function guardHolds(
+  guard: Pick<TryGuard, 'keyID' | 'keyCheckValue' | 'bootID'>,
+  key: Pick<GuardedKey, 'keyID' | 'keyCheckValue'>,
+  bootID: string,
+): boolean {
+  return (
+    guard.bootID === bootID &&
+    guard.keyID === key.keyID &&
+    guard.keyCheckValue === key.keyCheckValue
+  );
+}
+
 /** True when this key was refused by this drive during this boot. */
 export function isGuarded(
-  store: Store,
+  store: StoreReader,
   driveID: number,
   key: DriveKeyRecord,
   bootID: string,
 ): boolean {
   const g = store.get<TryGuard>(guardKey(driveID))?.value;
-  return (
-    !!g && g.bootID === bootID && g.keyID === key.keyID && g.keyCheckValue === key.keyCheckValue
-  );
+  return !!g && guardHolds(g, key, bootID);
 }
 
-export async function recordRefusal(
-  store: Store,
-  driveID: number,
-  key: DriveKeyRecord,
-  bootID: string,
-): Promise<void> {
-  const guard: TryGuard = {
+/** The guard of a key refused now, during the boot `bootID`. */
+export function guardOf(key: GuardedKey, bootID: string): TryGuard {
+  return {
     keyID: key.keyID,
     kmipUID: key.kmipUID,
     keyCheckValue: key.keyCheckValue,
     bootID,
     refusedAt: new Date().toISOString(),
   };
-  await store.put(guardKey(driveID), guard as unknown as Json);
+}
+
+export async function recordRefusal(
+  store: Store,
+  driveID: number,
+  key: GuardedKey,
+  bootID: string,
+): Promise<void> {
+  await store.put(guardKey(driveID), guardOf(key, bootID) as unknown as Json);
+}
+
+/** Records a guard met elsewhere (before the store opened) inside the caller's transaction. */
+export function putGuardIn(tx: StoreTx, driveID: number, guard: TryGuard): void {
+  tx.put(guardKey(driveID), guard as unknown as Json);
 }
 
 export async function clearGuard(store: Store, driveID: number): Promise<void> {

@@ -1,10 +1,13 @@
-// One drive, one attempt: unlock the global range (RW) as Admin1 with its AK, confirm by
-// re-reading the drive's status, then IOC_OPAL_SAVE so the kernel re-unlocks it after a
-// suspend/resume. OpalDrive zeroes every PIN it is given, so each call gets its own copy.
+// One drive, one attempt: unlock the global range (RW) as Admin1 with its AK, confirmed by
+// OpalDrive.unlock's read-back (GET_LR_STATUS, or the drive's LOCKED flag on kernels
+// without it), then IOC_OPAL_SAVE so the kernel re-unlocks it after a suspend/resume.
+// OpalDrive zeroes every PIN it is given, so each call gets its own copy. The boot's
+// rounds and the early unlock before the store both unlock through here.
 import type { Logger } from 'pino';
 import { OpalUser } from '../../opal/abi';
 import type { OpalDrive } from '../../opal/drive';
 import { OpalLockedOutError, OpalNotAuthorizedError } from '../../opal/errors';
+import type { KeyFailure } from './fetch-keys';
 
 export type UnlockOutcome =
   | { kind: 'unlocked' }
@@ -19,17 +22,13 @@ export async function unlockDrive(
 ): Promise<UnlockOutcome> {
   const admin1 = () => ({ who: OpalUser.ADMIN1, pin: Buffer.from(ak) });
   try {
-    await drive.unlock(admin1(), 0, 'rw');
+    const { verifiedBy } = await drive.unlock(admin1(), 0, 'rw');
+    // Only without GET_LR_STATUS: the drive still says a range is locked.
+    if (verifiedBy === 'unverified') return { kind: 'failed', reason: 'still locked after unlock' };
   } catch (err) {
     if (err instanceof OpalNotAuthorizedError) return { kind: 'refused' };
     if (err instanceof OpalLockedOutError) return { kind: 'lockedOut' };
     return { kind: 'failed', reason: `unlock: ${(err as Error).message}` };
-  }
-  try {
-    if ((await drive.status()).locked)
-      return { kind: 'failed', reason: 'still locked after unlock' };
-  } catch (err) {
-    return { kind: 'failed', reason: `status after unlock: ${(err as Error).message}` };
   }
   try {
     await drive.save(admin1(), 0, 'rw');
@@ -38,4 +37,18 @@ export async function unlockDrive(
     logger?.warn({ device: drive.path, err: (err as Error).message }, 'IOC_OPAL_SAVE failed');
   }
   return { kind: 'unlocked' };
+}
+
+/** Why a drive is still locked after `outcome`; undefined when it unlocked. */
+export function failureOf(outcome: UnlockOutcome): KeyFailure | undefined {
+  switch (outcome.kind) {
+    case 'unlocked':
+      return undefined;
+    case 'refused':
+      return { reason: 'the drive refused its key (NOT_AUTHORIZED)', retry: false };
+    case 'lockedOut':
+      return { reason: 'authority locked out (TryLimit reached)', retry: false };
+    default:
+      return { reason: outcome.reason, retry: true };
+  }
 }

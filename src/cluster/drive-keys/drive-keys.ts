@@ -41,7 +41,10 @@ export function keyCheckValue(ak: Buffer, serial: string): string {
   return createHmac('sha256', ak).update(`ekmd drive AK check|${serial}`).digest('hex');
 }
 
-export function checkMatches(ak: Buffer, record: DriveKeyRecord): boolean {
+export function checkMatches(
+  ak: Buffer,
+  record: Pick<DriveKeyRecord, 'keyCheckValue' | 'serial'>,
+): boolean {
   const expected = Buffer.from(record.keyCheckValue, 'hex');
   const actual = Buffer.from(keyCheckValue(ak, record.serial), 'hex');
   return expected.length === actual.length && timingSafeEqual(expected, actual);

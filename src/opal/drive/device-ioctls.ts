@@ -1,7 +1,10 @@
 // The one thin, logged ioctl wrapper under every Opal task (cryptsetup's hw_opal has the
 // same seam): a drive's flow runs under its lock on one open fd, each ioctl's argument is
 // zeroed after the call unless the kernel writes an answer into it, a failure becomes a
-// typed error, and every PIN handed in is zeroed whatever happens.
+// typed error, and every PIN handed in is zeroed whatever happens. hold() keeps the node
+// open across several flows (a boot's status read, then its unlock and save): one open and
+// one close for all of them, where each costs a round trip (a thread-pool call, or a
+// message to the simulator).
 import type { Logger } from 'pino';
 import * as abi from '../abi';
 import { OpalIoctlUnsupportedError, resultError } from '../errors';
@@ -12,6 +15,8 @@ export class DeviceIoctls {
   private readonly logger: Logger | undefined;
   /** The per-device child, made at the first debug line: most drives never write one. */
   private child: Logger | undefined;
+  /** The fd hold() opened, shared by every flow until release(). */
+  private held: Promise<number> | undefined;
 
   constructor(
     readonly transport: DriveTransport,
@@ -25,6 +30,29 @@ export class DeviceIoctls {
     return { op: d.name, device: this.path };
   }
 
+  /**
+   * Opens the node now and keeps it open for the flows that follow, until release(). Rejects
+   * as open(2) would; the flows then fail the same way.
+   */
+  async hold(): Promise<void> {
+    this.held ??= this.transport.open(this.path);
+    await this.held;
+  }
+
+  /** Closes what hold() opened, once the flow using it (if any) is over. */
+  async release(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    if (!held) return;
+    let fd: number;
+    try {
+      fd = await held;
+    } catch {
+      return; // never opened
+    }
+    await driveLock(this.transport, this.path).run(() => this.transport.close(fd));
+  }
+
   /** Check arguments, then run `fn` on an open fd under the drive lock; always zero `pins`. */
   protected async exclusive<T>(
     pins: Buffer[],
@@ -34,11 +62,12 @@ export class DeviceIoctls {
     try {
       validate();
       return await driveLock(this.transport, this.path).run(async () => {
-        const fd = await this.transport.open(this.path);
+        const held = this.held;
+        const fd = await (held ?? this.transport.open(this.path));
         try {
           return await fn(fd);
         } finally {
-          await this.transport.close(fd);
+          if (!held) await this.transport.close(fd);
         }
       });
     } finally {

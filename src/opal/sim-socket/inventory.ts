@@ -16,6 +16,14 @@ export class SimInventory implements DriveInventory {
     return header.drives as DriveInfo[];
   }
 
+  /** One `list` request, whatever the number of paths. */
+  async serialsAt(paths: string[]): Promise<Map<string, string>> {
+    const wanted = new Set(paths);
+    const serials = new Map<string, string>();
+    for (const d of await this.list()) if (wanted.has(d.path)) serials.set(d.path, d.serial);
+    return serials;
+  }
+
   watch(fn: (event: InventoryEvent) => void): () => void {
     const off = this.conn.onEvent((e) => fn(e as unknown as InventoryEvent));
     // Subscribing is idempotent on the server; a failure shows up on the next request.

@@ -6,7 +6,7 @@ import { SimConnection } from './connection';
 
 export class SimTransport implements DriveTransport {
   /** Requests are pipelined on one socket: many drives can be in flight at once. */
-  readonly maxInFlight = 32;
+  readonly maxInFlight = 1024;
   private readonly conn: SimConnection;
 
   constructor(socketPath: string) {

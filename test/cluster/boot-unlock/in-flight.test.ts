@@ -1,7 +1,8 @@
 // How many drives a boot unlock round works on at once comes from the transport: the
 // ioctl side is bound by libuv's thread pool, the simulator's socket is not. Counted at
-// the transport (open → close of a drive operation) while a real round unlocks real
-// simulated drives.
+// the transport (calls under way at once: open, ioctl, close) while a real round unlocks
+// real simulated drives. A locked drive stays open from its status read to its save:
+// an open drive costs no thread, a call does.
 import t from 'tap';
 import { BootUnlockService } from '../../../src/cluster/boot-unlock';
 import { FaultService } from '../../../src/cluster/faults';
@@ -11,28 +12,31 @@ import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ea
 
 const DRIVES = 6;
 
-/** Delegates to the simulator; counts drive operations open at once (the peak). */
+/** Delegates to the simulator; counts the calls under way at once (the peak) and the opens. */
 function countingTransport(
   sim: SimTransport,
   maxInFlight: number | undefined,
-): DriveTransport & { peak: number } {
-  let open = 0;
+): DriveTransport & { peak: number; opens: number } {
+  let busy = 0;
+  const counted = async <T>(call: () => Promise<T>): Promise<T> => {
+    busy++;
+    counting.peak = Math.max(counting.peak, busy);
+    try {
+      return await call();
+    } finally {
+      busy--;
+    }
+  };
   const counting = {
     peak: 0,
+    opens: 0,
     ...(maxInFlight !== undefined ? { maxInFlight } : {}),
-    async open(path: string) {
-      open++;
-      counting.peak = Math.max(counting.peak, open);
-      return sim.open(path);
+    open: (path: string) => {
+      counting.opens++;
+      return counted(() => sim.open(path));
     },
-    ioctl: (fd: number, request: number, buf: Buffer) => sim.ioctl(fd, request, buf),
-    async close(fd: number) {
-      try {
-        await sim.close(fd);
-      } finally {
-        open--;
-      }
-    },
+    ioctl: (fd: number, request: number, buf: Buffer) => counted(() => sim.ioctl(fd, request, buf)),
+    close: (fd: number) => counted(() => sim.close(fd)),
   };
   return counting;
 }
@@ -44,7 +48,7 @@ t.test('a round keeps as many drives in flight as the transport allows', async (
   await waitForEarState(node, 'enabled');
   const sim = new SimTransport(node.socket);
   t.teardown(() => sim.end());
-  t.equal(sim.maxInFlight, 32, 'the simulator transport allows many at once');
+  t.equal(sim.maxInFlight, 1024, 'the simulator transport allows many at once');
 
   const round = async (maxInFlight: number | undefined) => {
     node.sim.powerCycle();
@@ -61,7 +65,7 @@ t.test('a round keeps as many drives in flight as the transport allows', async (
     });
     try {
       const result = await service.round();
-      return { result, peak: transport.peak };
+      return { result, peak: transport.peak, opens: transport.opens };
     } finally {
       await service.close();
       faults.close();
@@ -70,7 +74,8 @@ t.test('a round keeps as many drives in flight as the transport allows', async (
 
   const one = await round(1);
   t.equal(one.result.unlocked.length, DRIVES, 'one at a time: every drive unlocked');
-  t.equal(one.peak, 1, 'never more than one drive operation open');
+  t.equal(one.peak, 1, 'never more than one call under way');
+  t.equal(one.opens, DRIVES, 'each drive opened once for its status, unlock and save');
 
   const unsaid = await round(undefined);
   t.equal(unsaid.result.unlocked.length, DRIVES, 'a transport that does not say: all unlocked');
@@ -78,7 +83,7 @@ t.test('a round keeps as many drives in flight as the transport allows', async (
 
   const many = await round(sim.maxInFlight);
   t.equal(many.result.unlocked.length, DRIVES, 'many at a time: every drive unlocked');
-  t.equal(many.peak, DRIVES, 'every drive at once when the transport allows it');
+  t.ok(many.peak >= DRIVES, `every drive at once when the transport allows it (${many.peak})`);
   t.ok(
     node.sim.status().drives.every((d) => !d.locked),
     'the simulator shows every drive unlocked',

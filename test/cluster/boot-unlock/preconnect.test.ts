@@ -2,19 +2,10 @@
 // drives' status is read, not after: a status scan that waits for "kmip connected"
 // completes. Nothing locked → the early connection is closed and no request is sent; the
 // key server down → one connection attempt per round, the same faults as before. Keys sent
-// for ahead of the first round (prefetchKeys) serve it without a second request; so do keys
-// sent for from key-plan.json before the store opened, when the plan still holds.
+// for ahead of the first round (prefetchKeys) serve it without a second request. A round
+// keeps key-plan.json, what the next start's early unlock follows (early-unlock.test.ts).
 import t, { type Test } from 'tap';
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -23,10 +14,8 @@ import { BootUnlockService, type RoundResult } from '../../../src/cluster/boot-u
 import {
   KEY_PLAN_FILE,
   parseKeyPlan,
-  type EarlyRequest,
   type KeyPlan,
 } from '../../../src/cluster/boot-unlock/key-plan';
-import { sendForKeysEarly } from '../../../src/daemon/early-keys';
 import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-validators';
 import { FaultService } from '../../../src/cluster/faults';
 import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
@@ -203,15 +192,8 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     t.same(u.faults.list('current'), [], 'no fault');
   });
 
-  const kmip = { connectTimeoutMs: 1000, requestTimeoutMs: 3000 };
   const planFile = join(node.dir, KEY_PLAN_FILE);
-  /** Every AK the early request fetched, once answered (to see them zeroed). */
-  const fetched = async (early: EarlyRequest) =>
-    [...((await early.answers)?.values() ?? [])].flatMap((a) =>
-      [...(a.value?.values() ?? [])].filter((v): v is Buffer => Buffer.isBuffer(v)),
-    );
-
-  t.test('a round keeps key-plan.json: servers, UIDs, the private key sealed', async (t) => {
+  t.test('a round keeps key-plan.json: servers, drives, the private key sealed', async (t) => {
     rmSync(planFile, { force: true });
     const u = unlocker(node, undefined, node.dir);
     t.teardown(() => u.close());
@@ -227,7 +209,12 @@ t.test('boot unlock connects to the key server during the status scan', async (t
       plan.providers[0]!.servers.map((s) => [s.keyServerID, s.kmipKeyServerPort]),
       [[keyServerID, port]],
     );
-    t.equal(plan.providers[0]!.uids.length, 3, 'every drive’s AK');
+    t.equal(plan.drives.length, 3, 'every drive');
+    t.ok(
+      plan.drives.every((d) => d.keyProviderID === keyProviderID && d.kmipUID && d.serial),
+      'each with its serial, provider and UID',
+    );
+    t.same(plan.guards, [], 'no guard');
     const text = readFileSync(planFile, 'utf8');
     t.notMatch(text, /PRIVATE KEY/, 'no private key in clear');
     t.ok(
@@ -244,71 +231,6 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     else await node.store.delete(memory);
     await waitFor(() => planned().servers[0]!.version !== '1.2', 5000);
     t.pass('rewritten after a change between rounds, and back');
-  });
-
-  t.test('the next start sends for the keys from the plan; the round takes them', async (t) => {
-    node.sim.powerCycle();
-    const early = sendForKeysEarly({ stateDir: node.dir, kmip });
-    t.ok(early, 'sent');
-    const u = unlocker(node, undefined, node.dir);
-    t.teardown(() => u.close());
-    u.service.prefetchKeys(early);
-    const result = await u.service.round();
-    allUnlocked(t, result);
-    t.equal(u.count('kmip connected'), 0, 'no connection of its own: the early one served');
-    t.equal(u.count('kmip batch'), 0);
-    const aks = await fetched(early!);
-    t.equal(aks.length, 3);
-    t.ok(
-      aks.every((ak) => ak.every((b) => b === 0)),
-      'every fetched AK zeroed after the unlock',
-    );
-  });
-
-  t.test('a plan naming other servers: its answers are zeroed, the keys asked anew', async (t) => {
-    node.sim.powerCycle();
-    const early = sendForKeysEarly({ stateDir: node.dir, kmip })!;
-    // As if the key server had moved since the plan was written (same answers, other port).
-    const moved: EarlyRequest = {
-      ...early,
-      plan: {
-        ...early.plan,
-        providers: early.plan.providers.map((p) => ({
-          ...p,
-          servers: p.servers.map((s) => ({ ...s, kmipKeyServerPort: s.kmipKeyServerPort + 1 })),
-        })),
-      },
-    };
-    const u = unlocker(node, undefined, node.dir);
-    t.teardown(() => u.close());
-    u.service.prefetchKeys(moved);
-    const result = await u.service.round();
-    t.equal(result.unlocked.length, 3, 'unlocked from the store’s own request');
-    t.equal(u.count('kmip batch'), 1, 'one Get of its own');
-    const aks = await fetched(early);
-    await waitFor(() => aks.every((ak) => ak.every((b) => b === 0)));
-    t.pass('the early answers were zeroed unused');
-  });
-
-  t.test('no early request without a valid plan and an existing seal key', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'ekmd-plan-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'no plan');
-    const text = readFileSync(planFile, 'utf8');
-    writeFileSync(join(dir, KEY_PLAN_FILE), text);
-    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'no seal key');
-    t.notOk(existsSync(join(dir, 'seal.key')), 'and none made');
-    for (const bad of [
-      text.slice(0, 40),
-      '{}',
-      JSON.stringify({ ...JSON.parse(text), extra: 1 }),
-      JSON.stringify({ ...JSON.parse(text), providers: [] }),
-    ]) {
-      t.equal(parseKeyPlan(bad, schemaValidator(KEY_PLAN_SCHEMA).validate), undefined);
-    }
-    writeFileSync(join(dir, KEY_PLAN_FILE), '{"format":1');
-    copyFileSync(join(node.dir, 'seal.key'), join(dir, 'seal.key'));
-    t.equal(sendForKeysEarly({ stateDir: dir, kmip }), undefined, 'a garbled plan');
   });
 
   t.test('key server down: one attempt per round, faults as before', async (t) => {
