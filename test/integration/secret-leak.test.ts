@@ -7,7 +7,9 @@
 // private key unsealed from the store, the sealing root, the admin password, the
 // simulator's internal key) is looked for, as hex, upper-case hex, base64 and base64url,
 // in all of ekmd's log output, every API response and every plaintext file of the state
-// directory, and as raw bytes in the SQLite files (where secrets are only ever sealed).
+// directory, and as raw bytes in the SQLite files (where secrets are only ever sealed) or,
+// on etcd (test/etcd/secret-leak.test.ts), in a snapshot of etcd's whole backend, history
+// included: a store snapshot alone yields no secret.
 import t from 'tap';
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -15,7 +17,8 @@ import { join } from 'node:path';
 import { ClusterKeyPair } from '../../src/cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../src/cluster/key-references';
 import { sealLabel } from '../../src/cluster/drive-keys/drive-keys';
-import { openSealer, openSqliteStore } from '../../src/store';
+import { openSealer } from '../../src/store';
+import { openTestStore, testEtcd } from '../helpers/test-store';
 import { bin } from '../helpers/paths';
 import {
   ADMIN,
@@ -27,6 +30,24 @@ import {
   waitEar,
   type Node,
 } from './fixtures/node-scenario';
+
+/** etcd's whole backend (every key of every prefix, with its kept history), as a member sends it. */
+async function etcdSnapshot(endpoints: string[]): Promise<Buffer> {
+  const { Etcd3 } = require('etcd3') as typeof import('etcd3');
+  const client = new Etcd3({ hosts: endpoints });
+  try {
+    const stream = await client.maintenance.snapshot();
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (r) => chunks.push(Buffer.from(r.blob)));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    return Buffer.concat(chunks);
+  } finally {
+    client.close();
+  }
+}
 
 interface Secret {
   what: string;
@@ -164,7 +185,7 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
 
   // What the store holds sealed: internal keys (drive PINs after disable) and the key pair.
   const stateDir = node.work.stateDir;
-  const store = openSqliteStore(join(stateDir, 'ekmd.db'));
+  const store = await openTestStore(stateDir);
   const sealer = openSealer({ stateDir });
   try {
     for (const e of store.list<{ keyID: string; sealedKey?: string | null }>(
@@ -226,9 +247,11 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
     binaries.push([name, bytes]);
     if (!/^ekmd\.db(-wal|-shm)?$/.test(name)) texts.push([name, bytes.toString('latin1')]);
   }
+  const etcd = await testEtcd();
+  if (etcd) binaries.push(['etcd snapshot', await etcdSnapshot(etcd.endpoints)]);
   t.ok(
-    binaries.some(([n]) => n === 'ekmd.db'),
-    'the store file is searched',
+    binaries.some(([n]) => n === (etcd ? 'etcd snapshot' : 'ekmd.db')),
+    'the store is searched',
   );
 
   // The search itself finds a planted leak in each form.
