@@ -52,6 +52,10 @@ export const leaseCases: Record<string, Case> = {
       await first.revoke();
       await until('the key is free everywhere', () => other.get('master') === undefined);
       t.equal(await second.create('master', { node: 2 }), true, 'free once the lease ended');
+      await until(
+        "the new holder in the other node's view",
+        () => store.get('master') !== undefined,
+      );
       t.same(store.get('master')?.value, { node: 2 });
       const err = await refusal(() => first.create('master', 3));
       t.ok(err instanceof StoreError, err.message);
