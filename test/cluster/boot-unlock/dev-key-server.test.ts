@@ -3,55 +3,15 @@
 // stay locked; back → unlocked by the retry rounds, both faults resolved.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { KmipClient } from '../../../src/kmip/client';
-import { DevKmipServer } from '../../../src/kmip/server';
-import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
-import { caFromPem, signCsr } from '../pki';
-import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
+import { startNodeWithDevEks } from './dev-eks-node';
 import { openUnlocker, waitFor } from './unlock-harness';
 
 t.test('boot unlock with the dev key server', async (t) => {
-  const node = await startEarNode(t, {
-    drives: 3,
-    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
-  });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (port: number) =>
-    DevKmipServer.start({
-      stateDir: join(node.dir, 'eks'),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  let eks = await startEks(0);
-  const port = eks.address.port;
-  t.teardown(() => eks.close());
-
-  await createCluster(node);
+  const { node, pki, port, keyServerID, eks } = await startNodeWithDevEks(t, 3);
   const { client } = node;
-  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
-  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
-  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
-  const { keyServerID } = (
-    await client.ok('CreateKeyServerKmip', {
-      kmipCaCertificate: ca.certPem,
-      kmipClientCertificate: signCsr(ca, csr),
-      kmipKeyServerHostnames: ['127.0.0.1'],
-      kmipKeyServerName: 'dev',
-      kmipKeyServerPort: port,
-    })
-  ).kmipKeyServer;
-  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
-    .kmipKeyProvider;
-  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
-  await client.ok('EnableEncryptionAtRest', { keyProviderID });
-  await waitForEarState(node, 'enabled', 30_000);
+  const read = (p: string) => readFileSync(p, 'utf8');
   const drives = (await client.ok('ListDrives')).drives as Record<string, any>[];
   const sim = () => node.sim.status().drives;
   const data = (slot: number) => Buffer.alloc(512, 0x60 + slot);
@@ -72,7 +32,7 @@ t.test('boot unlock with the dev key server', async (t) => {
   });
 
   t.test('key server down → faults, drives locked; back → unlocked, faults resolved', async (t) => {
-    await eks.close();
+    await eks.stop();
     node.sim.powerCycle();
     const u = openUnlocker(node);
     t.teardown(() => u.close());
@@ -92,7 +52,7 @@ t.test('boot unlock with the dev key server', async (t) => {
     await new Promise((r) => setTimeout(r, 500));
     t.equal(u.currentFaults('kmipServerFault').length, 1, 'retry rounds keep one fault');
 
-    eks = await startEks(port);
+    await eks.start();
     await waitFor(() => sim().every((s) => !s.locked));
     await u.service.idle();
     t.same(u.currentFaults('kmipServerFault'), [], 'kmipServerFault resolved');

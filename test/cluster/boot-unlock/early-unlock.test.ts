@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { BootUnlockService } from '../../../src/cluster/boot-unlock';
 import {
   EARLY_GUARDS_FILE,
@@ -35,57 +34,18 @@ import {
 import { fetchAks } from '../../../src/cluster/drive-keys/kmip-keys';
 import { FaultService } from '../../../src/cluster/faults';
 import { SEAL_LABEL } from '../../../src/cluster/key-pair';
-import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { startEarlyUnlock } from '../../../src/daemon/early-unlock';
 import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-validators';
-import { DevKmipServer } from '../../../src/kmip/server';
 import { OpalUser } from '../../../src/opal/abi';
 import { SimInventory } from '../../../src/opal/sim-socket/inventory';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
-import { caFromPem, signCsr } from '../pki';
-import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
+import { startNodeWithDevEks } from './dev-eks-node';
 
 const DRIVES = 3;
 const kmip = { connectTimeoutMs: 1000, requestTimeoutMs: 3000 };
 
 t.test('the early unlock, before the store', async (t) => {
-  const node = await startEarNode(t, {
-    drives: DRIVES,
-    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
-  });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (port: number) =>
-    DevKmipServer.start({
-      stateDir: join(node.dir, 'eks'),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  let eks = await startEks(0);
-  const port = eks.address.port;
-  t.teardown(() => eks.close());
-  await createCluster(node);
-  const { client } = node;
-  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
-  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
-  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
-  const { keyServerID } = (
-    await client.ok('CreateKeyServerKmip', {
-      kmipCaCertificate: ca.certPem,
-      kmipClientCertificate: signCsr(ca, csr),
-      kmipKeyServerHostnames: ['127.0.0.1'],
-      kmipKeyServerName: 'dev',
-      kmipKeyServerPort: port,
-    })
-  ).kmipKeyServer;
-  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
-    .kmipKeyProvider;
-  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
-  await client.ok('EnableEncryptionAtRest', { keyProviderID });
-  await waitForEarState(node, 'enabled', 30_000);
+  const { node, keyServerID, eks } = await startNodeWithDevEks(t, DRIVES);
 
   // A round writes the plan the early unlock follows.
   const service = (bootID = 'boot-1') => {
@@ -219,9 +179,9 @@ t.test('the early unlock, before the store', async (t) => {
   });
 
   t.test('keys that do not arrive: drives left locked, the server named', async (t) => {
-    await eks.close();
+    await eks.stop();
     t.teardown(async () => {
-      eks = await startEks(port);
+      await eks.start();
     });
     const { outcome } = await runEarly();
     t.same(outcome.unlocked, []);

@@ -9,7 +9,6 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import { BootUnlockService, type RoundResult } from '../../../src/cluster/boot-unlock';
 import {
   KEY_PLAN_FILE,
@@ -18,18 +17,11 @@ import {
 } from '../../../src/cluster/boot-unlock/key-plan';
 import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-validators';
 import { FaultService } from '../../../src/cluster/faults';
-import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
-import { DevKmipServer } from '../../../src/kmip/server';
+import { startNodeWithDevEks } from './dev-eks-node';
 import * as abi from '../../../src/opal/abi';
 import type { DriveTransport } from '../../../src/opal/transport';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
-import { caFromPem, signCsr } from '../pki';
-import {
-  createCluster,
-  startEarNode,
-  waitForEarState,
-  type EarNode,
-} from '../hardware-ear/ear-node';
+import { type EarNode } from '../hardware-ear/ear-node';
 import { waitFor } from './unlock-harness';
 
 /** A BootUnlockService whose status reads can be held until a condition, with its log. */
@@ -93,44 +85,7 @@ function unlocker(
 }
 
 t.test('boot unlock connects to the key server during the status scan', async (t) => {
-  const node = await startEarNode(t, {
-    drives: 3,
-    tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
-  });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (port: number) =>
-    DevKmipServer.start({
-      stateDir: join(node.dir, 'eks'),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  let eks = await startEks(0);
-  const port = eks.address.port;
-  t.teardown(() => eks.close());
-
-  await createCluster(node);
-  const { client } = node;
-  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
-  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
-  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
-  const { keyServerID } = (
-    await client.ok('CreateKeyServerKmip', {
-      kmipCaCertificate: ca.certPem,
-      kmipClientCertificate: signCsr(ca, csr),
-      kmipKeyServerHostnames: ['127.0.0.1'],
-      kmipKeyServerName: 'dev',
-      kmipKeyServerPort: port,
-    })
-  ).kmipKeyServer;
-  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
-    .kmipKeyProvider;
-  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
-  await client.ok('EnableEncryptionAtRest', { keyProviderID });
-  await waitForEarState(node, 'enabled', 30_000);
+  const { node, port, keyServerID, keyProviderID, eks } = await startNodeWithDevEks(t, 3);
   const sim = () => node.sim.status().drives;
   const allUnlocked = (t: Test, result: RoundResult) => {
     t.equal(result.failed.size, 0, [...result.failed.values()].join('; '));
@@ -234,7 +189,7 @@ t.test('boot unlock connects to the key server during the status scan', async (t
   });
 
   t.test('key server down: one attempt per round, faults as before', async (t) => {
-    await eks.close();
+    await eks.stop();
     node.sim.powerCycle();
     const u = unlocker(node);
     t.teardown(() => u.close());
@@ -248,7 +203,7 @@ t.test('boot unlock connects to the key server during the status scan', async (t
     );
     const fault = u.faults.list('current').find((f) => f.code === 'kmipServerFault');
     t.match(fault?.details, /Key server dev \(127\.0\.0\.1:\d+\)/);
-    eks = await startEks(port);
+    await eks.start();
     const again = await u.service.round();
     t.equal(again.unlocked.length, 3, 'back → unlocked');
   });
