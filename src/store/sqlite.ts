@@ -25,6 +25,7 @@ import {
   type Store,
   type StoreChange,
   type StoreEntry,
+  type EnsembleMember,
   type StoreLease,
   type StoreTx,
 } from './store';
@@ -193,6 +194,12 @@ class SqliteFileStore implements SqliteStore {
     });
     this.leases.set(id, lease);
     return lease;
+  }
+
+  /** An embedded store: no ensemble. */
+  async ensemble(): Promise<EnsembleMember[]> {
+    this.ensureOpen();
+    return [];
   }
 
   /** SQLite keeps no history beyond the rows: nothing to compact, tombstones kept. */

@@ -71,6 +71,15 @@ export interface StoreLease {
   onLost(fn: (err: Error) => void): void;
 }
 
+/** One member of the replicated store, as this node sees it. */
+export interface EnsembleMember {
+  /** The member's client URL, as the config names it. */
+  endpoint: string;
+  healthy: boolean;
+  /** Why not, when not. */
+  problem?: string;
+}
+
 export interface MaintenanceOptions {
   /** Keep history (and etcd's tombstones) at least this long. Default one hour. */
   retainMs?: number;
@@ -111,6 +120,8 @@ export interface Store {
   revision(): number;
   /** Grant a lease of `ttlSeconds`, kept alive until revoked, lost, or the store closes. */
   grantLease(ttlSeconds: number): Promise<StoreLease>;
+  /** The replicated store's members and their health; none for an embedded store. */
+  ensemble(): Promise<EnsembleMember[]>;
   /** Drop history older than the retention (see each backend for what else it bounds). */
   maintain(options?: MaintenanceOptions): Promise<MaintenanceReport>;
   /** Ends watches and leases; every later call fails with a StoreError. */

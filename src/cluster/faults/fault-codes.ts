@@ -14,7 +14,7 @@ export type FaultSeverity = 'warning' | 'error' | 'critical' | 'bestPractice';
 export type FaultType = 'node' | 'drive' | 'cluster' | 'service' | 'volume';
 
 /** What one fault of a code is about: the subject member that tells two faults apart. */
-export type FaultSubjectKind = 'node' | 'service' | 'keyServer';
+export type FaultSubjectKind = 'node' | 'service' | 'keyServer' | 'cluster';
 
 export interface FaultCodeInfo {
   severity: FaultSeverity;
@@ -66,6 +66,10 @@ export const FAULT_CODES = {
   // out of the cluster's reach. Blocks upgrades (ours): a rolling upgrade would take a
   // second node down while one is already gone. Raised by the master (cluster/nodes).
   nodeOffline: { severity: 'error', type: 'node', blocksUpgrade: true, per: 'node' },
+  // Element: an ensemble node lost network or power. Type cluster, one for the cluster
+  // (ours), its details naming each unhealthy member. Severity ours: 'error' — one more
+  // loss and the store refuses writes. Raised by the master (cluster/nodes).
+  ensembleDegraded: { severity: 'error', type: 'cluster', blocksUpgrade: true, per: 'cluster' },
 } as const satisfies Record<string, FaultCodeInfo>;
 
 export type FaultCode = keyof typeof FAULT_CODES;

@@ -50,14 +50,15 @@ export const NEXT_ID_KEY = 'faults/nextID';
 export const recordKey = (clusterFaultID: number): string =>
   `${RECORD_PREFIX}${String(clusterFaultID).padStart(10, '0')}`;
 
-const SUBJECT_MEMBER: Record<FaultSubjectKind, keyof FaultSubject> = {
+const SUBJECT_MEMBER: Record<Exclude<FaultSubjectKind, 'cluster'>, keyof FaultSubject> = {
   node: 'nodeID',
   service: 'serviceID',
   keyServer: 'keyServerID',
 };
 
-/** faults/current/<code>/<kind>-<id>: the one current fault of a code and subject. */
+/** faults/current/<code>/<kind>-<id> (or /cluster): the one current fault of a code and subject. */
 export function currentKey(code: FaultCode, per: FaultSubjectKind, subject: FaultSubject): string {
+  if (per === 'cluster') return `${CURRENT_PREFIX}${code}/cluster`; // one for the cluster
   const member = SUBJECT_MEMBER[per];
   if (subject[member] === undefined) throw new Error(`fault ${code} needs ${member}`);
   for (const [name, id] of Object.entries(subject)) {

@@ -8,6 +8,7 @@ import { CLUSTER_KEY } from '../cluster-info';
 import { listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
 import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
+import { EnsembleWatch } from './ensemble-watch';
 import { OfflineWatch, type NodeFaults } from './offline-watch';
 import {
   activeNodeKey,
@@ -43,6 +44,7 @@ export interface AddedNode {
 export class NodeService {
   private election: MasterElection | undefined;
   private offlineWatch: OfflineWatch | undefined;
+  private ensembleWatch: EnsembleWatch | undefined;
 
   constructor(
     private readonly store: Store,
@@ -53,6 +55,8 @@ export class NodeService {
       faults?: NodeFaults;
       /** The session lease's TTL (default MASTER_LEASE_TTL_SECONDS). */
       leaseTtlSeconds?: number;
+      /** How often the master checks the store's ensemble (default ENSEMBLE_CHECK_MS). */
+      ensembleCheckMs?: number;
     } = {},
   ) {}
 
@@ -222,6 +226,7 @@ export class NodeService {
   async close(): Promise<void> {
     await this.election?.stop();
     await this.offlineWatch?.stop();
+    await this.ensembleWatch?.stop();
   }
 
   /** Runs for master once this node is in the cluster; settles after the first try. */
@@ -237,7 +242,7 @@ export class NodeService {
     await this.election.settled();
   }
 
-  /** What only the master runs: the watch of the other nodes' liveness. */
+  /** What only the master runs: the watches of the nodes' liveness and the ensemble. */
   private masterDuties(leading: boolean, ttlSeconds: number): void {
     const { faults } = this.options;
     if (!faults) return;
@@ -245,9 +250,17 @@ export class NodeService {
       // A grace of one TTL after the key is gone: a node just started, or the others just
       // after this node took over, may not have put their alive keys yet.
       this.offlineWatch = new OfflineWatch(this.store, faults, ttlSeconds * 1000, this.logger);
+      this.ensembleWatch = new EnsembleWatch(
+        this.store,
+        faults,
+        this.options.ensembleCheckMs,
+        this.logger,
+      );
     } else if (!leading && this.offlineWatch) {
       void this.offlineWatch.stop();
+      void this.ensembleWatch?.stop();
       this.offlineWatch = undefined;
+      this.ensembleWatch = undefined;
     }
   }
 

@@ -44,7 +44,8 @@ export class EtcdIo {
 
   constructor(
     readonly config: EtcdStoreConfig,
-    tls: EtcdTlsMaterial | undefined,
+    /** The client's TLS material (kept for the ensemble check's per-member clients). */
+    readonly tls: EtcdTlsMaterial | undefined,
     readonly timeoutMs: number,
   ) {
     this.where = `etcd at ${config.endpoints.join(', ')} (prefix ${config.prefix})`;
@@ -208,7 +209,7 @@ function requireLeader(client: Etcd3): void {
 const noSignal = new AbortController().signal;
 
 /** No circuit breaker: a member that comes back is used again at once. */
-const passThrough = {
+export const passThrough = {
   execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T) =>
     fn({ signal: noSignal }),
 } as unknown as HostPolicy;

@@ -18,6 +18,7 @@ import {
   type Store,
   type StoreChange,
   type StoreEntry,
+  type EnsembleMember,
   type StoreLease,
   type StoreTx,
 } from '../store';
@@ -32,6 +33,7 @@ import { commitTx, ViewTx } from './tx';
 import { EtcdView } from './view';
 import { EtcdKvWatch } from './watch';
 import { compareAndSetKey, deleteKey } from './writes';
+import { ensembleStatus } from './ensemble';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_MAX_ATTEMPTS = 50;
@@ -204,6 +206,10 @@ export class EtcdStore implements Store, LeaseHost {
   viewHealth(): ViewHealth {
     this.io.ensureOpen('view health');
     return this.gate.health();
+  }
+
+  async ensemble(): Promise<EnsembleMember[]> {
+    return ensembleStatus(this.io);
   }
 
   async grantLease(ttlSeconds: number): Promise<StoreLease> {

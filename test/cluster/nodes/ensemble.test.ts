@@ -1,0 +1,83 @@
+// ensembleDegraded on three etcd members: one member killed → the master raises it (type
+// cluster, naming that member) while the store still takes writes; the member back → the
+// fault resolves. On SQLite there is no ensemble to report.
+import t from 'tap';
+import { join } from 'node:path';
+import { startEtcd } from '../../../scripts/etcd/members';
+import { ClusterService } from '../../../src/cluster/cluster-info';
+import { FaultService, readFaults } from '../../../src/cluster/faults';
+import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
+import { NodeService } from '../../../src/cluster/nodes/node-service';
+import { openSqliteStore, type Store } from '../../../src/store';
+import { openEtcdStore } from '../../../src/store/etcd';
+import { tempDir } from '../../store/tmpdir';
+
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<number> {
+  const start = Date.now();
+  while (!ok()) {
+    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - start;
+}
+
+const degraded = (store: Store) =>
+  readFaults(store, 'current').filter((f) => f.code === 'ensembleDegraded');
+
+const CREATE = {
+  acceptEula: true,
+  mvip: '10.0.0.10',
+  svip: '10.0.1.10',
+  nodes: ['10.0.1.1'],
+  username: 'admin',
+  password: 'a long enough password',
+};
+
+t.test('one member of three down: ensembleDegraded, resolved when it is back', async (t) => {
+  const etcd = await startEtcd(t, { members: 3 });
+  const store = await openEtcdStore(
+    { endpoints: etcd.endpoints, prefix: '/ensemble/' },
+    { create: true },
+  );
+  const faults = new FaultService(store);
+  const nodes = new NodeService(store, nodeIdentity(tempDir(t)), {
+    faults,
+    leaseTtlSeconds: 2,
+    ensembleCheckMs: 250,
+  });
+  t.teardown(async () => {
+    await nodes.close();
+    faults.close();
+    await store.close();
+  });
+  await nodes.start();
+  await new ClusterService(store, { nodes }).create(CREATE);
+  t.ok(nodes.isMaster());
+  t.same(
+    (await store.ensemble()).map((m) => m.healthy),
+    [true, true, true],
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  t.same(degraded(store), [], 'no fault while every member is healthy');
+
+  await etcd.kill(1);
+  const raisedIn = await until('ensembleDegraded raised', () => degraded(store).length === 1);
+  t.comment(`raised ${raisedIn} ms after the member was killed`);
+  const [fault] = degraded(store);
+  t.match(fault, { type: 'cluster', severity: 'error', nodeID: 0 });
+  t.match(fault!.details, `2 of 3 ensemble members healthy; unhealthy: ${etcd.endpoints[1]}`);
+
+  await etcd.restart(1);
+  await until('resolved', () => degraded(store).length === 0);
+  t.match(
+    readFaults(store, 'resolved').filter((f) => f.code === 'ensembleDegraded'),
+    [{ resolved: true }],
+  );
+});
+
+t.test('an embedded store has no ensemble', async (t) => {
+  const dir = tempDir(t);
+  const store = openSqliteStore(join(dir, 'ekmd.db'));
+  t.teardown(() => store.close());
+  t.same(await store.ensemble(), []);
+});
