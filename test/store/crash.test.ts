@@ -18,10 +18,13 @@ async function killWriterAfter(t: Test, location: Location, commits: number): Pr
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => child.kill('SIGKILL'));
+  // Listened for from the start: the exit may come before the last output is read.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   let reported: number[] = [];
   let lines = '';
   await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the writer exited (${code})`)));
+    const early = (code: number | null) => reject(new Error(`the writer exited (${code})`));
+    child.once('exit', early);
     child.stdout.on('data', (chunk: Buffer) => {
       lines += chunk.toString();
       reported = lines
@@ -29,13 +32,13 @@ async function killWriterAfter(t: Test, location: Location, commits: number): Pr
         .filter((l) => l !== '')
         .map(Number);
       if (reported.length >= commits) {
-        child.removeAllListeners('exit');
+        child.off('exit', early);
         child.kill('SIGKILL');
         resolve();
       }
     });
   });
-  await new Promise((resolve) => child.once('exit', resolve));
+  await exited;
   return reported[reported.length - 1];
 }
 
