@@ -3,13 +3,13 @@
 // naming them; all healthy resolves it. An embedded store has no ensemble: nothing to do.
 import type { Logger } from 'pino';
 import type { EnsembleMember, Store } from '../../store/store';
+import { Periodic } from '../../util/periodic';
 import type { NodeFaults } from './offline-watch';
 
 export const ENSEMBLE_CHECK_MS = 10_000;
 
 export class EnsembleWatch {
-  private readonly timer: NodeJS.Timeout;
-  private checking: Promise<void> | undefined;
+  private readonly periodic: Periodic;
   private told: string | undefined;
 
   constructor(
@@ -18,21 +18,15 @@ export class EnsembleWatch {
     intervalMs = ENSEMBLE_CHECK_MS,
     private readonly logger?: Logger,
   ) {
-    this.timer = setInterval(() => this.check(), intervalMs);
-    this.timer.unref();
-    this.check();
+    this.periodic = new Periodic(
+      () => this.checkOnce(),
+      intervalMs,
+      (err) => this.logger?.warn({ err: err.message }, 'ensemble check failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
-  }
-
-  private check(): void {
-    if (this.checking) return;
-    this.checking = this.checkOnce()
-      .catch((err: Error) => this.logger?.warn({ err: err.message }, 'ensemble check failed'))
-      .finally(() => (this.checking = undefined));
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private async checkOnce(): Promise<void> {

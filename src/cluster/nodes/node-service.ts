@@ -215,12 +215,14 @@ export class NodeService {
           'Removing these nodes would leave the cluster without a node; a cluster keeps one.',
         );
       }
-      for (const id of ids) tx.delete(activeNodeKey(id));
+      for (const id of ids) {
+        tx.delete(activeNodeKey(id));
+        // A removed node is not offline: it is gone (resolved in the same commit).
+        this.options.faults?.resolveIn(tx, 'nodeOffline', { nodeID: id });
+      }
       return ids;
     });
     this.logger?.info({ nodeIDs: removed }, 'nodes removed');
-    // A removed node is not offline: it is gone.
-    for (const nodeID of removed) await this.options.faults?.resolve('nodeOffline', { nodeID });
   }
 
   async close(): Promise<void> {

@@ -3,14 +3,17 @@
 // is back. The grace lets a node that just started, or a master that just took over, see
 // the others' keys arrive before calling them offline.
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store';
+import type { Store, StoreTx } from '../../store/store';
+import { Periodic } from '../../util/periodic';
 import type { FaultCode, FaultSubject } from '../faults';
 import { activeNodes, aliveKey } from './node-records';
 
-/** What the watch needs of the faults. */
+/** What the node watches and RemoveNodes need of the faults. */
 export interface NodeFaults {
   raise(code: FaultCode, subject: FaultSubject, details: string): Promise<unknown>;
   resolve(code: FaultCode, subject: FaultSubject): Promise<unknown>;
+  /** Resolve inside a caller's transaction (with the change that ends the condition). */
+  resolveIn(tx: StoreTx, code: FaultCode, subject: FaultSubject): unknown;
 }
 
 export class OfflineWatch {
@@ -18,8 +21,7 @@ export class OfflineWatch {
   private readonly missingSince = new Map<number, number>();
   /** What this watch last told the faults, per node. */
   private readonly told = new Map<number, 'offline' | 'online'>();
-  private readonly timer: NodeJS.Timeout;
-  private checking: Promise<void> | undefined;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly store: Store,
@@ -27,21 +29,15 @@ export class OfflineWatch {
     private readonly graceMs: number,
     private readonly logger?: Logger,
   ) {
-    this.timer = setInterval(() => this.check(), Math.max(100, graceMs / 4));
-    this.timer.unref();
-    this.check();
+    this.periodic = new Periodic(
+      () => this.checkOnce(),
+      Math.max(100, graceMs / 4),
+      (err) => this.logger?.warn({ err: err.message }, 'node liveness check failed'),
+    );
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
-  }
-
-  private check(): void {
-    if (this.checking) return;
-    this.checking = this.checkOnce()
-      .catch((err: Error) => this.logger?.warn({ err: err.message }, 'node liveness check failed'))
-      .finally(() => (this.checking = undefined));
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private async checkOnce(): Promise<void> {
