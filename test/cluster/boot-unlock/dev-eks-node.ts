@@ -1,5 +1,5 @@
 // A node under hardware EAR with its AKs at the dev key server over mutual TLS: a cluster,
-// its key pair and CSR signed by the dev PKI, one key server and provider, EAR enabled.
+// its key server and provider set up as an operator would (addProvider), EAR enabled.
 // The key server can be stopped and started again on its port.
 import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
@@ -13,13 +13,11 @@ import {
   waitForEarState,
   type EarNode,
 } from '../hardware-ear/ear-node';
-import { caFromPem, signCsr, type TestCa } from '../pki';
+import { addProvider } from '../sear/eks-setup';
 
 export interface DevEksNode {
   node: EarNode;
   pki: DevPki;
-  /** The CA that signed the cluster's client certificate. */
-  ca: TestCa;
   port: number;
   keyServerID: number;
   keyProviderID: number;
@@ -46,23 +44,8 @@ export async function startNodeWithDevEks(t: Test, drives: number): Promise<DevE
   const port = server.address.port;
   t.teardown(() => server?.close());
   await createCluster(node);
-  const { client } = node;
-  await client.ok('CreatePublicPrivateKeyPair', { commonName: 'storage-node-1' });
-  const csr = (await client.ok('GetClientCertificateSignRequest')).clientCertificateSignRequest;
-  const ca = caFromPem(read(pki.ca), read(join(pki.dir, 'ca-key.pem')));
-  const { keyServerID } = (
-    await client.ok('CreateKeyServerKmip', {
-      kmipCaCertificate: ca.certPem,
-      kmipClientCertificate: signCsr(ca, csr),
-      kmipKeyServerHostnames: ['127.0.0.1'],
-      kmipKeyServerName: 'dev',
-      kmipKeyServerPort: port,
-    })
-  ).kmipKeyServer;
-  const { keyProviderID } = (await client.ok('CreateKeyProviderKmip', { keyProviderName: 'eks' }))
-    .kmipKeyProvider;
-  await client.ok('AddKeyServerToProviderKmip', { keyProviderID, keyServerID });
-  await client.ok('EnableEncryptionAtRest', { keyProviderID });
+  const { keyProviderID, keyServerID } = await addProvider(node, pki, port, 'dev');
+  await node.client.ok('EnableEncryptionAtRest', { keyProviderID });
   await waitForEarState(node, 'enabled', 30_000);
   const eks = {
     async stop() {
@@ -73,5 +56,5 @@ export async function startNodeWithDevEks(t: Test, drives: number): Promise<DevE
       server = await startEks(port);
     },
   };
-  return { node, pki, ca, port, keyServerID, keyProviderID, eks };
+  return { node, pki, port, keyServerID, keyProviderID, eks };
 }

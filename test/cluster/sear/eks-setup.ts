@@ -16,6 +16,7 @@ export async function addProvider(
   node: { client: ApiCaller },
   pki: DevPki,
   port: number,
+  serverName = 'eks',
 ): Promise<{ keyProviderID: number; keyServerID: number }> {
   const read = (p: string) => readFileSync(p, 'utf8');
   const { client } = node;
@@ -27,7 +28,7 @@ export async function addProvider(
       kmipCaCertificate: ca.certPem,
       kmipClientCertificate: signCsr(ca, csr),
       kmipKeyServerHostnames: ['127.0.0.1'],
-      kmipKeyServerName: 'eks',
+      kmipKeyServerName: serverName,
       kmipKeyServerPort: port,
     })
   ).kmipKeyServer;
