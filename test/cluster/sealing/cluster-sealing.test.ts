@@ -49,8 +49,7 @@ const matchingKeyTester: KeyServerTester = {
   },
 };
 
-async function startNode(t: Test, location: Location, n: number) {
-  const dir = tempDir(t);
+async function startNode(t: Test, location: Location, n: number, dir = tempDir(t)) {
   const store = await client(t, location);
   const local = openSealer({ stateDir: dir });
   const sealing = new ClusterSealing(store, local, dir);
@@ -220,5 +219,42 @@ void (async () => {
         );
       }
     }
+  });
+
+  t.test('a cluster created before sealing keys gets one from node 1 at start', async (t) => {
+    const location = backend.fresh(t);
+    const dir = tempDir(t);
+    const old = await client(t, location);
+    const oldNodes = new NodeService(old, nodeIdentity(dir, { name: 'node-1', ip: '10.0.0.1' }), {
+      leaseTtlSeconds: TTL,
+    });
+    await oldNodes.start();
+    await new ClusterService(old, { nodes: oldNodes }).create(CREATE(['10.0.0.1']));
+    await new ClusterKeyPair(old, openSealer({ stateDir: dir })).create({ commonName: 'old' });
+    const before = old.get<KeyPairRecord>(KEY_PAIR_KEY)!.value.sealedPrivateKey;
+    t.equal(Buffer.from(before, 'base64')[0], 0x01, "sealed under node 1's seal.key");
+    await oldNodes.close();
+    await old.close();
+
+    const n1 = await startNode(t, location, 1, dir);
+    t.same(n1.store.get('sealing/state')?.value, { generation: 1 });
+    t.same(n1.sealing.generations(), [1]);
+    const after = n1.store.get<KeyPairRecord>(KEY_PAIR_KEY)!.value.sealedPrivateKey;
+    t.equal(blobGeneration(Buffer.from(after, 'base64')), 1, 'sealed again under the new key');
+    t.match(
+      n1.keyPair.withPrivateKeyPem((p) => p.toString()),
+      /PRIVATE KEY/,
+    );
+    t.ok(n1.store.get('sealing/grants/1'), 'node 1 granted it to itself');
+
+    // A node added now receives it and unseals the old cluster's key pair.
+    const n2 = await startNode(t, location, 2);
+    await until('node 2 pending', () => n1.nodes.pending().length === 1);
+    await n1.nodes.add([n1.nodes.pending()[0]!.pendingNodeID as number]);
+    await until('node 2 holds it', () => n2.sealing.generations().includes(1));
+    t.same(
+      n2.keyPair.withPrivateKeyPem((p) => Buffer.from(p)),
+      n1.keyPair.withPrivateKeyPem((p) => Buffer.from(p)),
+    );
   });
 })();
