@@ -206,7 +206,12 @@ export class NodeService {
         this.queue(() => this.left());
       }
     });
-    this.queue(() => (this.selfRecord() ? this.joined() : this.register()));
+    this.queue(async () => {
+      if (this.selfRecord()) return this.joined();
+      // Removed while it was down: what it held of the sealing key is of no use now.
+      if (created(this.store)) this.options.sealing?.forget();
+      return this.register();
+    });
     await this.transitions;
   }
 
