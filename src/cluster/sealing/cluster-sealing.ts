@@ -28,6 +28,7 @@ import {
 import type { Sealer } from '../../store/seal';
 import { MAX_TX_WRITES, type Json, type Store, type StoreTx } from '../../store/store';
 import { CLUSTER_KEY } from '../cluster-info';
+import { ElementError } from '../errors';
 import type { NodeRecord } from '../nodes/node-records';
 import { sealedBlobs } from './sealed-records';
 import {
@@ -84,9 +85,10 @@ export class ClusterSealing {
     }
     const key = this.keyring.get(state.generation);
     if (!key) {
-      throw new Error(
-        `this node does not hold the cluster sealing key (generation ${state.generation}) ` +
-          'yet; add nodes through a node that does',
+      throw new ElementError(
+        'xClusterSealingKeyNotHeld',
+        `This node does not hold the cluster sealing key (generation ${state.generation}) ` +
+          'yet; retry in a moment, or through another node.',
       );
     }
     for (const node of nodes) this.putGrant(tx, node, state.generation, key);
@@ -99,7 +101,15 @@ export class ClusterSealing {
   rotateIn(tx: StoreTx, removed: number[], remaining: NodeRecord[]): void {
     for (const nodeID of removed) tx.delete(grantKey(nodeID));
     const state = sealingState(tx);
-    if (state) this.newGenerationIn(tx, state.generation + 1, remaining);
+    if (!state) return;
+    if (!this.keyring.has(state.generation)) {
+      throw new ElementError(
+        'xClusterSealingKeyNotHeld',
+        `This node does not hold the cluster sealing key (generation ${state.generation}) ` +
+          'yet, which removing a node rotates; retry in a moment, or through another node.',
+      );
+    }
+    this.newGenerationIn(tx, state.generation + 1, remaining);
   }
 
   /**

@@ -256,5 +256,17 @@ void (async () => {
       n2.keyPair.withPrivateKeyPem((p) => Buffer.from(p)),
       n1.keyPair.withPrivateKeyPem((p) => Buffer.from(p)),
     );
+
+    // A node without the key (as one just added, before its grant reached it) cannot
+    // rotate it: RemoveNodes through it is refused and changes nothing.
+    n2.sealing.forget();
+    const revision = n2.store.revision();
+    const refused = await n2.nodes.remove([1]).then(
+      () => undefined,
+      (err: { elementName?: string }) => err.elementName,
+    );
+    t.equal(refused, 'xClusterSealingKeyNotHeld');
+    t.equal(n2.store.revision(), revision, 'nothing removed');
+    t.equal(n1.nodes.active().length, 2);
   });
 })();
