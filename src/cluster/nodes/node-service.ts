@@ -338,7 +338,13 @@ export class NodeService {
     const { sealing } = this.options;
     if (sealing) {
       // Node 1 sealed the records of a cluster created before sealing keys: it makes one.
-      if (mine.nodeID === 1) await sealing.migrate(() => activeNodes(this.store));
+      if (mine.nodeID === 1) {
+        await sealing
+          .migrate(() => activeNodes(this.store))
+          .catch((err: Error) => {
+            this.logger?.error({ err: err.message }, 'cluster sealing key not made; next start');
+          });
+      }
       sealing.follow(mine.nodeID);
     }
     await this.elect();

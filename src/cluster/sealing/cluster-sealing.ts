@@ -150,7 +150,19 @@ export class ClusterSealing {
     this.unwatch = undefined;
   }
 
+  /** pickUp, its failure logged: a grant this node cannot open must not stop the node. */
   private pickUp(nodeID: number): void {
+    try {
+      this.unwrapGrant(nodeID);
+    } catch (err) {
+      this.logger?.error(
+        { nodeID, err: (err as Error).message },
+        "cannot take the cluster sealing key from this node's grant; add the node again",
+      );
+    }
+  }
+
+  private unwrapGrant(nodeID: number): void {
     const grant = this.store.get<GrantRecord>(grantKey(nodeID))?.value;
     if (!grant || this.keyring.has(grant.generation)) return;
     const uuid = this.store.get<{ uuid: string }>(CLUSTER_KEY)?.value.uuid ?? '';
