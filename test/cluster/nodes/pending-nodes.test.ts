@@ -102,7 +102,9 @@ void (async () => {
     await until('no pending node left', () => n1.nodes.pending().length === 0);
     await until('nodeIDs kept locally', () => localNodeID(n2) === 2 && localNodeID(n3) === 3);
     t.equal(localNodeID(n1), 1);
-    await until('a master elected', () => n1.store.get('nodes/master') !== undefined);
+    await until('a master elected, seen by all', () =>
+      [n1, n3].every((n) => n.store.get('nodes/master') !== undefined),
+    );
     const master = n1.nodes.masterNodeID();
     t.ok([1, 2, 3].includes(master), 'one of the three is master');
     t.equal(n3.nodes.masterNodeID(), master, 'and every node names the same');
