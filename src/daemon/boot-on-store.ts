@@ -7,6 +7,7 @@ import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
+import { fencedStore } from '../cluster/nodes/fenced-store';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
 import type { Sealer } from '../cluster/sealer';
 import { parseVersion } from '../kmip/client';
@@ -160,11 +161,10 @@ export async function startOnStore(
     if (!s.readiness.done && !passOver) notifier.status('unlocking drives');
     await firstPassOrCap(hw.unlock.firstPass, firstPassCapMs(config), logger);
   } else if (!drivesStarted) notifier.status('waiting for the drives backend');
-  // kmipCertificateFault: checked now, daily, and when a key server changes.
-  const stopCertificateChecks = watchKeyServerCertificates(
-    store,
-    faults,
-    componentLogger(logger, 'faults'),
+  // kmipCertificateFault: a cluster-wide job, run by the master only (now, daily, and when
+  // a key server changes), its writes fenced; a node that becomes master starts it.
+  const stopCertificateChecks = api.services.nodes.whileMaster((fence) =>
+    watchKeyServerCertificates(fencedStore(fence), faults, componentLogger(logger, 'faults')),
   );
   undo.push(stopCertificateChecks);
   sear.start();

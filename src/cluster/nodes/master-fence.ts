@@ -1,0 +1,54 @@
+// Fencing the master's writes: a write made for a master job commits only while this node
+// is the acting master of the term it was elected in. Inside the write's transaction the
+// fence reads nodes/master and refuses unless it names this node and its lease; since a
+// transaction commits only if nothing it read has changed (on etcd a compare on the key's
+// revision, on SQLite one writer at a time), a master replaced meanwhile (its lease expired,
+// the key deleted and created again by another node) cannot commit: the transaction runs
+// again, sees the new holder and throws NotMasterError, writing nothing.
+import type { Store, StoreReader, StoreTx } from '../../store/store';
+import { MASTER_KEY, type MasterRecord } from './node-records';
+
+export class NotMasterError extends Error {
+  override readonly name = 'NotMasterError';
+}
+
+/** The term this node acts as master in: its nodeID and the lease of its election key. */
+export interface MasterTerm {
+  nodeID: number;
+  lease: string;
+}
+
+export class MasterFence {
+  constructor(
+    readonly store: Store,
+    /** The term while this node acts as master; undefined while it does not. */
+    private readonly term: () => MasterTerm | undefined,
+  ) {}
+
+  /** Whether this node acts as master now (as far as it knows without the store). */
+  acting(): boolean {
+    return this.term() !== undefined;
+  }
+
+  /** Throws NotMasterError unless the store's master key is this node's current term. */
+  check(reader: StoreReader): void {
+    const term = this.term();
+    if (!term)
+      throw new NotMasterError('this node is not the acting cluster master; nothing written');
+    const held = reader.get<MasterRecord>(MASTER_KEY)?.value;
+    if (!held || held.nodeID !== term.nodeID || held.lease !== term.lease) {
+      throw new NotMasterError(
+        `node ${term.nodeID} is no longer the cluster master (the master key names ` +
+          `${held ? `node ${held.nodeID}` : 'no node'}); nothing written`,
+      );
+    }
+  }
+
+  /** A store transaction that commits only while this node is master (see above). */
+  transaction<R>(fn: (tx: StoreTx) => R): Promise<R> {
+    return this.store.transaction((tx) => {
+      this.check(tx);
+      return fn(tx);
+    });
+  }
+}
