@@ -88,6 +88,8 @@ export async function startOnStore(
     faults,
     logger,
     inventory: hw.drives.inventory,
+    // A rekey is run by the cluster master, whichever node it was asked of.
+    rekeyOnMaster: true,
   });
   undo.push(() => sear.close());
   await ioTurn();
@@ -168,6 +170,8 @@ export async function startOnStore(
   );
   undo.push(stopCertificateChecks);
   sear.start();
+  // Rekeys (and an interrupted one's end) and replaced keys' destruction: the master's.
+  undo.push(api.services.nodes.whileMaster(sear.masterJob));
   s.readiness.ready();
   undo.push(() => {
     notifier.stopping();

@@ -22,12 +22,12 @@ export class MasterFence {
   constructor(
     readonly store: Store,
     /** The term while this node acts as master; undefined while it does not. */
-    private readonly term: () => MasterTerm | undefined,
+    private readonly currentTerm: () => MasterTerm | undefined,
   ) {}
 
-  /** Whether this node acts as master now (as far as it knows without the store). */
-  acting(): boolean {
-    return this.term() !== undefined;
+  /** The term this node acts as master in now; undefined while it does not. */
+  term(): MasterTerm | undefined {
+    return this.currentTerm();
   }
 
   /** Throws NotMasterError unless the store's master key is this node's current term. */
