@@ -1,6 +1,7 @@
 // The boot once its store is open (boot.ts has the order and the reasons): faults, drives
 // and hardware EAR, software EAR, metrics, the drives' start and first unlock round, the
-// API and the key servers' certificate check, READY=1. Every step pushes its undo.
+// API and the cluster master's jobs (certificate checks, rekeys, store maintenance),
+// READY=1. Every step pushes its undo.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
@@ -72,14 +73,6 @@ export async function startOnStore(
   if (hw.unlock && early) hw.unlock.adoptEarly(early.done, early.planText);
   else hw.unlock?.prefetchKeys();
   await ioTurn();
-  // The store's history stays bounded: on etcd, old tombstones removed and revisions
-  // compacted (SQLite keeps no history). Hourly, after the boot.
-  const maintenance = setInterval(() => {
-    store.maintain().catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'store maintenance deferred');
-    });
-  }, STORE_MAINTENANCE_MS).unref();
-  undo.push(() => clearInterval(maintenance));
   const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
   undo.push(() => unwatchRounds?.());
   const sear = await openSear(config, {
@@ -172,6 +165,18 @@ export async function startOnStore(
   sear.start();
   // Rekeys (and an interrupted one's end) and replaced keys' destruction: the master's.
   undo.push(api.services.nodes.whileMaster(sear.masterJob));
+  // The store's history stays bounded: on etcd, old tombstones removed and revisions
+  // compacted (SQLite keeps no history). Hourly, by the master: once for the cluster.
+  undo.push(
+    api.services.nodes.whileMaster(() => {
+      const maintenance = setInterval(() => {
+        store.maintain().catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'store maintenance deferred');
+        });
+      }, STORE_MAINTENANCE_MS).unref();
+      return () => clearInterval(maintenance);
+    }),
+  );
   s.readiness.ready();
   undo.push(() => {
     notifier.stopping();
