@@ -30,6 +30,20 @@ export class MasterFence {
     return this.currentTerm();
   }
 
+  /**
+   * This fence held to the term now: it refuses once this node acts in another term too,
+   * so work started in one term (a job, a rekey in flight) never writes in the next.
+   */
+  pinned(): MasterFence {
+    const now = this.currentTerm();
+    return new MasterFence(this.store, () => {
+      const term = this.currentTerm();
+      return term && now && term.nodeID === now.nodeID && term.lease === now.lease
+        ? term
+        : undefined;
+    });
+  }
+
   /** Throws NotMasterError unless the store's master key is this node's current term. */
   check(reader: StoreReader): void {
     const term = this.term();

@@ -28,7 +28,8 @@ export class MasterJobs {
 
   /** This node starts (a fence) or stops (undefined) acting as master. */
   async lead(fence: MasterFence | undefined): Promise<void> {
-    this.fence = fence;
+    // Jobs get the fence of this term: what they start writes in no later term.
+    this.fence = fence?.pinned();
     if (fence) for (const job of this.jobs) this.start(job, fence);
     else await Promise.all([...this.running.keys()].map((job) => this.stop(job)));
   }

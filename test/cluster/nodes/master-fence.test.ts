@@ -57,6 +57,26 @@ t.test('SQLite: the master writes; stopped, it writes nothing', async (t) => {
   t.equal(store.get('jobs/a')?.value, 1, 'nothing deleted');
 });
 
+t.test('a pinned fence writes in its own term only', async (t) => {
+  const { store } = await fresh(t, sqliteBackend());
+  let term = { nodeID: 1, lease: 'lease-1' };
+  await store.put(MASTER_KEY, term);
+  const fence = new MasterFence(store, () => term);
+  const pinned = fence.pinned();
+  await pinned.transaction((tx) => tx.put('jobs/first', 1));
+  t.equal(store.get('jobs/first')?.value, 1, 'written in its term');
+  // The same node master again, in a later term (a new lease).
+  term = { nodeID: 1, lease: 'lease-2' };
+  await store.put(MASTER_KEY, term);
+  await t.rejects(
+    pinned.transaction((tx) => tx.put('jobs/late', 1)),
+    NotMasterError,
+  );
+  t.equal(store.get('jobs/late'), undefined, 'nothing written in the later term');
+  await fence.transaction((tx) => tx.put('jobs/now', 1));
+  t.equal(store.get('jobs/now')?.value, 1, 'the unpinned fence follows the term');
+});
+
 void (async () => {
   const cluster = await startEtcd(t);
   const backend = etcdBackend(cluster.endpoints);
