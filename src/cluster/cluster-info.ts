@@ -124,7 +124,7 @@ export class ClusterService {
         defaultProtectionScheme: PROTECTION,
         enabledProtectionSchemes: [PROTECTION],
         encryptionAtRestState: states.encryptionAtRestState,
-        ensemble: c.nodes,
+        ensemble: ensembleHosts(this.store) ?? c.nodes,
         mvip: c.mvip,
         mvipInterface: 'team1G',
         mvipNodeID: 1,
@@ -148,4 +148,21 @@ export class ClusterService {
       throw new ElementError('xClusterAlreadyCreated', 'A cluster has already been created.');
     }
   }
+}
+
+/**
+ * GetClusterInfo's ensemble: the hosts of the replicated store's members, as Element lists
+ * its ensemble nodes' IPs; undefined for an embedded store (the cluster's own nodes then).
+ */
+export function ensembleHosts(store: Pick<Store, 'ensembleEndpoints'>): string[] | undefined {
+  const endpoints = store.ensembleEndpoints();
+  if (endpoints.length === 0) return undefined;
+  const hosts = endpoints.map((e) => {
+    try {
+      return new URL(e).hostname.replace(/^\[(.*)\]$/, '$1');
+    } catch {
+      return e; // not a URL: shown as configured
+    }
+  });
+  return hosts;
 }

@@ -1,12 +1,14 @@
 // The boot once its store is open (boot.ts has the order and the reasons): faults, drives
 // and hardware EAR, software EAR, metrics, the drives' start and first unlock round, the
-// API and the key servers' certificate check, READY=1. Every step pushes its undo.
+// API and the cluster master's jobs (certificate checks, rekeys, store maintenance),
+// READY=1. Every step pushes its undo.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
+import { fencedStore } from '../cluster/nodes/fenced-store';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
 import { ClusterSealing } from '../cluster/sealing/cluster-sealing';
 import type { Sealer } from '../cluster/sealer';
@@ -79,14 +81,6 @@ export async function startOnStore(
   if (hw.unlock && early) hw.unlock.adoptEarly(early.done, early.planText);
   else hw.unlock?.prefetchKeys();
   await ioTurn();
-  // The store's history stays bounded: on etcd, old tombstones removed and revisions
-  // compacted (SQLite keeps no history). Hourly, after the boot.
-  const maintenance = setInterval(() => {
-    store.maintain().catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'store maintenance deferred');
-    });
-  }, STORE_MAINTENANCE_MS).unref();
-  undo.push(() => clearInterval(maintenance));
   const unwatchRounds = hw.unlock?.onRound((p) => notifier.status(progressLine(p)));
   undo.push(() => unwatchRounds?.());
   const sear = await openSear(config, {
@@ -95,6 +89,8 @@ export async function startOnStore(
     faults,
     logger,
     inventory: hw.drives.inventory,
+    // A rekey is run by the cluster master, whichever node it was asked of.
+    rekeyOnMaster: true,
   });
   undo.push(() => sear.close());
   await ioTurn();
@@ -169,14 +165,27 @@ export async function startOnStore(
     if (!s.readiness.done && !passOver) notifier.status('unlocking drives');
     await firstPassOrCap(hw.unlock.firstPass, firstPassCapMs(config), logger);
   } else if (!drivesStarted) notifier.status('waiting for the drives backend');
-  // kmipCertificateFault: checked now, daily, and when a key server changes.
-  const stopCertificateChecks = watchKeyServerCertificates(
-    store,
-    faults,
-    componentLogger(logger, 'faults'),
+  // kmipCertificateFault: a cluster-wide job, run by the master only (now, daily, and when
+  // a key server changes), its writes fenced; a node that becomes master starts it.
+  const stopCertificateChecks = api.services.nodes.whileMaster((fence) =>
+    watchKeyServerCertificates(fencedStore(fence), faults, componentLogger(logger, 'faults')),
   );
   undo.push(stopCertificateChecks);
   sear.start();
+  // Rekeys (and an interrupted one's end) and replaced keys' destruction: the master's.
+  undo.push(api.services.nodes.whileMaster(sear.masterJob));
+  // The store's history stays bounded: on etcd, old tombstones removed and revisions
+  // compacted (SQLite keeps no history). Hourly, by the master: once for the cluster.
+  undo.push(
+    api.services.nodes.whileMaster(() => {
+      const maintenance = setInterval(() => {
+        store.maintain().catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'store maintenance deferred');
+        });
+      }, STORE_MAINTENANCE_MS).unref();
+      return () => clearInterval(maintenance);
+    }),
+  );
   s.readiness.ready();
   undo.push(() => {
     notifier.stopping();

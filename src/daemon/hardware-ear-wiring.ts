@@ -9,6 +9,7 @@ import { earMethods } from '../api/methods/ear-methods';
 import { AsyncResultService } from '../cluster/async-results/async-results';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import { BootUnlockService } from '../cluster/boot-unlock';
+import { REKEY_RESULT_TYPE } from '../cluster/sear/rekey';
 import { DriveService } from '../cluster/drives/drives';
 import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
@@ -108,7 +109,8 @@ export function openHardwareEar(
     ear,
     unlock,
     async start() {
-      await asyncResults.failInterrupted();
+      // A rekey's result is settled by the cluster master from the rekey's journal.
+      await asyncResults.failInterrupted([REKEY_RESULT_TYPE]);
       await drives.start();
       ear.recover();
       unlock?.start();

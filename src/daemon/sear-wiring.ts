@@ -9,6 +9,7 @@ import { searMethods, withSearDriveStatus } from '../api/methods/sear-methods';
 import { AsyncResultService } from '../cluster/async-results/async-results';
 import type { FaultService } from '../cluster/faults';
 import type { Sealer } from '../cluster/sealer';
+import type { MasterJob } from '../cluster/nodes/master-jobs';
 import { SearService } from '../cluster/sear/sear-service';
 import { DataPathUnsupportedError, type DataPath } from '../opal/datapath';
 import type { DriveInventory } from '../opal/inventory';
@@ -25,6 +26,8 @@ export interface Sear {
   decorate(methods: ApiMethod[]): ApiMethod[];
   /** Follows the cluster and drives; attaches the DEKs in the background. */
   start(): void;
+  /** The cluster master's part: rekeys and key destruction (NodeService.whileMaster). */
+  masterJob: MasterJob;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,8 @@ export async function openSear(
     inventory?: DriveInventory;
     /** Instead of the backend's own (tests: a backend without a DEK layer). */
     dataPath?: DataPath;
+    /** Rekeys run by the cluster master (masterJob), whichever node they were asked of. */
+    rekeyOnMaster?: boolean;
   },
 ): Promise<Sear> {
   const dataPath =
@@ -74,6 +79,7 @@ export async function openSear(
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     metrics: recordingSink,
+    ...(deps.rekeyOnMaster ? { rekeyOnMaster: true } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'sear' }) } : {}),
   });
   await service.recover();
@@ -82,6 +88,7 @@ export async function openSear(
     methods: searMethods(service),
     decorate: (methods) => withSearDriveStatus(methods, service),
     start: () => service.start(),
+    masterJob: (fence) => service.masterJob(fence),
     async close() {
       await service.close();
       if (dataPath instanceof SimDataPath) await dataPath.close();

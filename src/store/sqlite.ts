@@ -204,6 +204,10 @@ class SqliteFileStore implements SqliteStore {
     return [];
   }
 
+  ensembleEndpoints(): string[] {
+    return [];
+  }
+
   /** SQLite keeps no history beyond the rows: nothing to compact, tombstones kept. */
   async maintain(): Promise<MaintenanceReport> {
     this.ensureOpen();

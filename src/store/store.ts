@@ -127,6 +127,8 @@ export interface Store {
   grantLease(ttlSeconds: number): Promise<StoreLease>;
   /** The replicated store's members and their health; none for an embedded store. */
   ensemble(): Promise<EnsembleMember[]>;
+  /** The replicated store's members as configured (client URLs), no call made; none embedded. */
+  ensembleEndpoints(): string[];
   /** Drop history older than the retention (see each backend for what else it bounds). */
   maintain(options?: MaintenanceOptions): Promise<MaintenanceReport>;
   /** Ends watches and leases; every later call fails with a StoreError. */

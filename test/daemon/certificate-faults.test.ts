@@ -1,10 +1,12 @@
 // The daemon checks the key servers' certificates at start: a client certificate of a key
 // server in an active provider that expires within 30 days is a kmipCertificateFault in
-// ListClusterFaults as soon as the API answers.
+// ListClusterFaults as soon as the API answers. The check is the cluster master's: the
+// cluster exists, so this node (node 1) is elected and runs it.
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { ClusterService } from '../../src/cluster/cluster-info';
 import { providerKey, serverKey } from '../../src/cluster/key-servers/kmip-records';
 import { startDaemon } from '../../src/daemon/boot';
 import { parseConfig } from '../../src/daemon/config';
@@ -17,6 +19,13 @@ t.test('kmipCertificateFault at start', async (t) => {
   const w = workdir(t);
   mkdirSync(w.stateDir, { mode: 0o700 });
   const store = openSqliteStore(join(w.stateDir, STORE_FILE));
+  await new ClusterService(store).create({
+    acceptEula: true,
+    mvip: '127.0.0.1',
+    svip: '127.0.0.1',
+    nodes: ['127.0.0.1'],
+    ...BOOTSTRAP,
+  });
   await store.transaction((tx) => {
     tx.put(providerKey(1), { keyProviderID: 1, keyProviderName: 'eks' });
     tx.put('keys/k1', { keyID: 'k1', keyProviderID: 1, state: 'live' });

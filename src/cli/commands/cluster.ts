@@ -80,7 +80,7 @@ const info: Subcommand = {
             ['uniqueID', c.uniqueID],
             ['mvip', c.mvip],
             ['svip', c.svip],
-            ['nodes', c.ensemble],
+            ['ensemble', c.ensemble],
             ['encryption at rest', c.encryptionAtRestState],
             ['software encryption', c.softwareEncryptionAtRestState],
           ]),

@@ -263,8 +263,15 @@ function render(r: Report): string {
     out.push(
       r.faults.length
         ? table(
-            ['FAULT', 'SEVERITY', 'CODE', 'DETAILS'],
-            r.faults.map((f) => [f.clusterFaultID, f.severity, f.code, f.details]),
+            ['FAULT', 'SEVERITY', 'CODE', 'NODE', 'DETAILS'],
+            // NODE: the node the fault is about; blank (-) for a cluster-wide fault.
+            r.faults.map((f) => [
+              f.clusterFaultID,
+              f.severity,
+              f.code,
+              f.nodeID || undefined,
+              f.details,
+            ]),
           )
         : 'current faults:       none\n',
     );

@@ -92,12 +92,15 @@ export class AsyncResultService {
       }));
   }
 
-  /** At start: whatever was running died with the previous process. */
-  async failInterrupted(): Promise<number[]> {
+  /**
+   * At start: whatever was running died with the previous process, except the results of
+   * `ownedElsewhere` types, which a journal of their own settles (the master's rekey).
+   */
+  async failInterrupted(ownedElsewhere: string[] = []): Promise<number[]> {
     const running = this.store
       .list<AsyncRecord>(RESULT_PREFIX)
       .map((e) => e.value)
-      .filter((r) => r.status === 'running');
+      .filter((r) => r.status === 'running' && !ownedElsewhere.includes(r.resultType));
     await writeInChunks(this.store, running, 1, (tx, r) =>
       this.fail(tx, r.asyncResultID, {
         name: 'xAsyncOperationInterrupted',

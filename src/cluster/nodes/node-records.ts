@@ -56,6 +56,8 @@ export interface NodeCounters {
 
 export interface MasterRecord {
   nodeID: number;
+  /** The lease the key is held under: a fenced write checks it is still this master's term. */
+  lease?: string;
 }
 
 export const activeNodeKey = (nodeID: number): string => `${ACTIVE_NODE_PREFIX}${nodeID}`;

@@ -18,6 +18,8 @@ import type { ClusterSealing } from '../sealing/cluster-sealing';
 import { saveLocalNodeID } from './node-identity';
 import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
 import { EnsembleWatch } from './ensemble-watch';
+import { fencedFaults } from './fenced-faults';
+import { MasterJobs, type MasterJob } from './master-jobs';
 import { OfflineWatch, type NodeFaults } from './offline-watch';
 import {
   ACTIVE_NODE_PREFIX,
@@ -57,8 +59,7 @@ export interface AddedNode {
 
 export class NodeService {
   private election: MasterElection | undefined;
-  private offlineWatch: OfflineWatch | undefined;
-  private ensembleWatch: EnsembleWatch | undefined;
+  private readonly masterJobs: MasterJobs;
   /** This node's pending record's lease, while it waits to be added. */
   private pendingLease: StoreLease | undefined;
   /** The nodeID this node runs as, once active. */
@@ -88,7 +89,33 @@ export class NodeService {
        */
       sealing?: ClusterSealing;
     } = {},
-  ) {}
+  ) {
+    this.masterJobs = new MasterJobs(options.logger);
+    const { faults } = options;
+    if (faults) {
+      const ttlSeconds = options.leaseTtlSeconds ?? MASTER_LEASE_TTL_SECONDS;
+      // A grace of one TTL after the key is gone: a node just started, or the others just
+      // after this node took over, may not have put their alive keys yet.
+      this.whileMaster((fence) => {
+        const watch = new OfflineWatch(
+          this.store,
+          fencedFaults(faults, fence),
+          ttlSeconds * 1000,
+          this.logger,
+        );
+        return () => watch.stop();
+      });
+      this.whileMaster((fence) => {
+        const watch = new EnsembleWatch(
+          this.store,
+          fencedFaults(faults, fence),
+          options.ensembleCheckMs,
+          this.logger,
+        );
+        return () => watch.stop();
+      });
+    }
+  }
 
   private get logger(): Logger | undefined {
     return this.options.logger;
@@ -127,6 +154,14 @@ export class NodeService {
   /** Whether this node is the elected cluster master now. */
   isMaster(): boolean {
     return this.election?.isMaster() ?? false;
+  }
+
+  /**
+   * Runs `job` while this node acts as cluster master (started with the master's fence,
+   * through which it writes; stopped when this node steps down). Returns its removal.
+   */
+  whileMaster(job: MasterJob): () => Promise<void> {
+    return this.masterJobs.add(job);
   }
 
   /**
@@ -298,8 +333,7 @@ export class NodeService {
     await this.dropPending();
     this.options.sealing?.close();
     await this.election?.stop();
-    await this.offlineWatch?.stop();
-    await this.ensembleWatch?.stop();
+    await this.masterJobs.lead(undefined);
   }
 
   /** A pending node's record made active as `nodeID`, inside AddNodes' or CreateCluster's tx. */
@@ -418,31 +452,14 @@ export class NodeService {
     this.election = new MasterElection(this.store, mine.nodeID, {
       logger: this.logger,
       ttlSeconds,
-      onChange: (leading) => this.masterDuties(leading, ttlSeconds),
+      onChange: (leading) => this.masterDuties(leading),
     });
     await this.election.settled();
   }
 
-  /** What only the master runs: the watches of the nodes' liveness and the ensemble. */
-  private masterDuties(leading: boolean, ttlSeconds: number): void {
-    const { faults } = this.options;
-    if (!faults) return;
-    if (leading && !this.offlineWatch) {
-      // A grace of one TTL after the key is gone: a node just started, or the others just
-      // after this node took over, may not have put their alive keys yet.
-      this.offlineWatch = new OfflineWatch(this.store, faults, ttlSeconds * 1000, this.logger);
-      this.ensembleWatch = new EnsembleWatch(
-        this.store,
-        faults,
-        this.options.ensembleCheckMs,
-        this.logger,
-      );
-    } else if (!leading && this.offlineWatch) {
-      void this.offlineWatch.stop();
-      void this.ensembleWatch?.stop();
-      this.offlineWatch = undefined;
-      this.ensembleWatch = undefined;
-    }
+  /** The master's jobs start when this node starts acting as master, stop when it stops. */
+  private masterDuties(leading: boolean): void {
+    void this.masterJobs.lead(leading ? this.election?.fence : undefined);
   }
 
   private refuseUnlessCreated(reader: StoreReader): void {

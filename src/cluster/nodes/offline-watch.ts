@@ -12,6 +12,8 @@ import { activeNodes, aliveKey } from './node-records';
 export interface NodeFaults {
   raise(code: FaultCode, subject: FaultSubject, details: string): Promise<unknown>;
   resolve(code: FaultCode, subject: FaultSubject): Promise<unknown>;
+  /** Raise inside a caller's transaction (a master's fenced one). */
+  raiseIn(tx: StoreTx, code: FaultCode, subject: FaultSubject, details: string): unknown;
   /** Resolve inside a caller's transaction (with the change that ends the condition). */
   resolveIn(tx: StoreTx, code: FaultCode, subject: FaultSubject): unknown;
 }

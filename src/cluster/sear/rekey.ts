@@ -135,15 +135,36 @@ export class Rekey {
   }
 
   /** At open: the journal of a rekey the previous process did not finish. Store only. */
-  async recover(): Promise<void> {
+  async recover(
+    why = 'it was interrupted by a restart of the daemon before it committed',
+  ): Promise<void> {
     const journal = getJournal(this.deps.store);
     if (!journal) return;
     if (journal.phase === 'committed') await this.complete(journal);
-    else if (journal.phase !== 'rollingBack')
-      await this.rollBack(
-        journal,
-        'it was interrupted by a restart of the daemon before it committed',
-      );
+    else if (journal.phase !== 'rollingBack') await this.rollBack(journal, why);
+  }
+
+  /**
+   * On the cluster master, in its term (`term`: its election lease), when it starts acting
+   * and whenever the journal changes: a rekey begun on any node and not yet taken is taken
+   * by this term and run; one a previous term took (its master stopped or stepped down)
+   * was interrupted: finished when it had committed, else rolled back, as after a restart.
+   */
+  async resume(term: string): Promise<void> {
+    const journal = getJournal(this.deps.store);
+    if (!journal || journal.phase === 'rollingBack') return;
+    if (journal.phase !== 'started' || journal.takenBy !== undefined) {
+      await this.recover('it was interrupted by a change of cluster master before it committed');
+      return;
+    }
+    const taken = await this.deps.store.transaction((tx) => {
+      const now = getJournal(tx);
+      if (now?.asyncHandle !== journal.asyncHandle || now.phase !== 'started' || now.takenBy)
+        return false;
+      putJournal(tx, { ...now, takenBy: term });
+      return true;
+    });
+    if (taken) await this.finish();
   }
 
   /** The rekey journaled by begin(): new MK, DEKs re-wrapped, commit, old MK destroyed. */

@@ -26,8 +26,9 @@ import { newDek, unwrapKey, wrapKey } from './key-wrap';
 import { cleanUpKeys } from './key-cleanup';
 import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
 import { KeyServerRequests } from './key-server-requests';
-import { Rekey, type RekeyParams } from './rekey';
+import { Rekey, type RekeyDeps, type RekeyParams } from './rekey';
 import {
+  JOURNAL_KEY,
   getMasterKey,
   getSearState,
   keyInfo,
@@ -44,6 +45,8 @@ import { settleChain } from '../settle';
 import { mapLimit } from '../../util/map-limit';
 import { writeInChunks } from '../store-chunks';
 import type { MetricsSink } from '../metrics-sink';
+import { fencedStore } from '../nodes/fenced-store';
+import type { MasterFence } from '../nodes/master-fence';
 
 const PARALLEL_ATTACH = 8;
 const ATTACHED = 'attached';
@@ -60,6 +63,12 @@ export interface SearOptions {
   inventory?: DriveInventory;
   metrics?: MetricsSink;
   logger?: Logger;
+  /**
+   * The cluster-wide work (running a rekey, finishing or rolling back an interrupted one,
+   * destroying replaced keys) is the cluster master's: masterJob() runs it, and neither
+   * recover() nor rekey() nor the rounds do. Without it this service does all of it.
+   */
+  rekeyOnMaster?: boolean;
 }
 
 export class SearService {
@@ -94,7 +103,12 @@ export class SearService {
       ...(options.faults ? { faults: options.faults } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.rekeys = new Rekey({
+    this.rekeys = new Rekey(this.rekeyDeps());
+  }
+
+  private rekeyDeps(): RekeyDeps {
+    const { options } = this;
+    return {
       store: options.store,
       sealer: options.sealer,
       asyncResults: options.asyncResults,
@@ -103,7 +117,7 @@ export class SearService {
       checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
-    });
+    };
   }
 
   private get store(): Store {
@@ -120,7 +134,45 @@ export class SearService {
    */
   async recover(): Promise<void> {
     await this.enable();
-    await this.rekeys.recover();
+    if (!this.options.rekeyOnMaster) await this.rekeys.recover();
+  }
+
+  /**
+   * The master's part (with rekeyOnMaster), run while this node is master, every write
+   * through its fence: the rekey journal resumed now and whenever it changes (a rekey begun
+   * on any node is taken and run; one a previous master left is finished or rolled back),
+   * then the keys to destroy at the key servers, retried with backoff.
+   */
+  masterJob(fence: MasterFence): () => Promise<void> {
+    const term = fence.term();
+    if (!term) return async () => undefined;
+    const store = fencedStore(fence);
+    const rekeys = new Rekey({ ...this.rekeyDeps(), store });
+    const backoff = new Backoff(this.options.retryMaxDelayMs ?? 30_000);
+    let stopped = false;
+    let queued = false;
+    let retry: NodeJS.Timeout | undefined;
+    const go = (): void => {
+      if (stopped || queued) return;
+      queued = true;
+      this.run(async () => {
+        queued = false;
+        if (stopped || !softwareEarEnabled(this.store)) return;
+        await this.requests.inSession(() => rekeys.resume(term.lease));
+        const again = await cleanUpKeys(store, this.requests.ask, this.options.logger);
+        clearTimeout(retry);
+        if (!again || stopped) return backoff.reset();
+        retry = setTimeout(go, backoff.next());
+        retry.unref();
+      });
+    };
+    const unwatch = this.store.watch(JOURNAL_KEY, () => go());
+    go();
+    return async () => {
+      stopped = true;
+      unwatch();
+      clearTimeout(retry);
+    };
   }
 
   /** Follows cluster creation and the drives from now on; the first round at once. */
@@ -189,7 +241,9 @@ export class SearService {
       this.enableIn(tx);
       return this.rekeys.begin(tx, params);
     });
-    this.run(() => this.requests.inSession(() => this.rekeys.finish()));
+    // With rekeyOnMaster the master takes it on (it watches the journal).
+    if (!this.options.rekeyOnMaster)
+      this.run(() => this.requests.inSession(() => this.rekeys.finish()));
     this.trigger(); // a rolled-back key to destroy, drives that appeared meanwhile
     return handle;
   }
@@ -286,7 +340,9 @@ export class SearService {
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     await this.enable();
-    let retry = await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
+    let retry = this.options.rekeyOnMaster
+      ? false // the master destroys the keys (masterJob)
+      : await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
     const drives = this.drivesToDo();
     if (drives.length === 0) return retry;
     this.roundEpochs = new Map(drives.map((d) => [d.serial, this.epochs.get(d.serial) ?? 0]));

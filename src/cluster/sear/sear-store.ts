@@ -9,7 +9,7 @@ import { KEY_REFERENCE_PREFIX, type KeyReferenceState } from '../key-references'
 
 const STATE_KEY = 'sear/state';
 export const DEK_PREFIX = 'sear/deks/';
-const JOURNAL_KEY = 'sear/rekey';
+export const JOURNAL_KEY = 'sear/rekey';
 
 export interface SearState {
   /** Incremented each time SEAR is enabled (Element's `version`): 1 on a cluster. */
@@ -126,6 +126,11 @@ export interface RekeyJournal {
   phase: RekeyPhase;
   from: KeyInfo;
   to: KeyInfo;
+  /**
+   * The master term (its election lease) that took the rekey on: a journal taken by a term
+   * that is not running it any more was interrupted. Absent: begun, not yet taken.
+   */
+  takenBy?: string;
 }
 
 export function getJournal(tx: StoreReader): RekeyJournal | undefined {

@@ -214,6 +214,10 @@ export class EtcdStore implements Store, LeaseHost {
     return ensembleStatus(this.io);
   }
 
+  ensembleEndpoints(): string[] {
+    return [...this.io.config.endpoints];
+  }
+
   async grantLease(ttlSeconds: number): Promise<StoreLease> {
     checkLeaseTtl(ttlSeconds);
     this.beginWrite('lease grant');

@@ -73,11 +73,15 @@ t.test('faults: warning exits 1, error exits 2, resolved exits 0', async (t) => 
     { keyServerID: 1 },
     'Client certificate expires in 3 days.',
   );
+  await faults.raise('disableDriveSecurityFailed', { nodeID: 1 }, 'Node ID 1: drive 2 refused.');
   const warn = await status();
   t.equal(warn.status, 1, warn.stdout);
   t.match(warn.stdout, /: WARNING\n/);
-  t.match(warn.stdout, /^FAULT\s+SEVERITY\s+CODE\s+DETAILS$/m);
-  t.match(warn.stdout, /^\d+\s+warning\s+kmipCertificateFault\s+Client certificate expires/m);
+  t.match(warn.stdout, /^FAULT\s+SEVERITY\s+CODE\s+NODE\s+DETAILS$/m);
+  // A cluster-wide fault has no node; a node's fault names it.
+  t.match(warn.stdout, /^\d+\s+warning\s+kmipCertificateFault\s+-\s+Client certificate expires/m);
+  t.match(warn.stdout, /^\d+\s+warning\s+disableDriveSecurityFailed\s+1\s+Node ID 1: drive 2/m);
+  await faults.resolve('disableDriveSecurityFailed', { nodeID: 1 });
   t.match(warn.stdout, /^WARNING: fault kmipCertificateFault: Client certificate/m);
 
   await faults.raise('kmipServerFault', { keyServerID: 1 }, 'Key server 1 does not answer.');

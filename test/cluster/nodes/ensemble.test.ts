@@ -1,10 +1,12 @@
 // ensembleDegraded on three etcd members: one member killed → the master raises it (type
 // cluster, naming that member) while the store still takes writes; the member back → the
-// fault resolves. On SQLite there is no ensemble to report.
+// fault resolves. GetClusterInfo's ensemble lists the members' hosts (Element: the ensemble
+// nodes' IPs). On SQLite there is no ensemble to report: GetClusterInfo names the cluster's
+// node.
 import t from 'tap';
 import { join } from 'node:path';
 import { startEtcd } from '../../../scripts/etcd/members';
-import { ClusterService } from '../../../src/cluster/cluster-info';
+import { ClusterService, ensembleHosts } from '../../../src/cluster/cluster-info';
 import { FaultService, readFaults } from '../../../src/cluster/faults';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
 import { NodeService } from '../../../src/cluster/nodes/node-service';
@@ -51,8 +53,15 @@ t.test('one member of three down: ensembleDegraded, resolved when it is back', a
     await store.close();
   });
   await nodes.start();
-  await new ClusterService(store, { nodes }).create(CREATE);
+  const clusterService = new ClusterService(store, { nodes });
+  await clusterService.create(CREATE);
   t.ok(nodes.isMaster());
+  t.same(store.ensembleEndpoints(), etcd.endpoints);
+  t.same(
+    clusterService.info().ensemble,
+    etcd.endpoints.map((e) => new URL(e).hostname),
+    "GetClusterInfo's ensemble: the members' hosts",
+  );
   t.same(
     (await store.ensemble()).map((m) => m.healthy),
     [true, true, true],
@@ -80,4 +89,20 @@ t.test('an embedded store has no ensemble', async (t) => {
   const store = openSqliteStore(join(dir, 'ekmd.db'));
   t.teardown(() => store.close());
   t.same(await store.ensemble(), []);
+  t.same(store.ensembleEndpoints(), []);
+  const clusterService = new ClusterService(store);
+  await clusterService.create(CREATE);
+  t.same(clusterService.info().ensemble, ['10.0.1.1'], 'the cluster node, as before');
+});
+
+t.test('ensemble hosts: IPv4, IPv6 without brackets, names as they are', async (t) => {
+  const hosts = ensembleHosts({
+    ensembleEndpoints: () => [
+      'https://10.0.0.1:2379',
+      'https://[fd00::2]:2379',
+      'http://etcd-3.example:2379',
+    ],
+  });
+  t.same(hosts, ['10.0.0.1', 'fd00::2', 'etcd-3.example']);
+  t.equal(ensembleHosts({ ensembleEndpoints: () => [] }), undefined, 'none: embedded');
 });
