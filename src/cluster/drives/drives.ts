@@ -3,13 +3,17 @@
 // first time is `available`; AddDrives makes it `active` (after hardware EAR, when
 // enabled, has secured it); RemoveDrives takes an active drive back to `available`
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
+// Nodes sharing a store each record and work on their own drives (node-scope.ts); ListDrives
+// lists every node's.
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
+import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 import {
+  driveNodeID,
   driveView,
   getDrive,
   listDriveRecords,
@@ -18,6 +22,7 @@ import {
   type DriveRecord,
   type DriveType,
 } from './drive-records';
+import { SINGLE_NODE, type NodeScope } from './node-scope';
 
 export type DriveRole = 'volume' | 'block';
 
@@ -37,12 +42,16 @@ export interface DriveSecurer {
 export interface DriveServiceOptions {
   /** Serial or slot number → role; absent: slot 0 is the metadata (volume) drive. */
   roles?: Record<string, DriveRole>;
+  /** Which records are this node's; default: a single node's (all are node 1's). */
+  scope?: NodeScope;
   logger?: Logger;
 }
 
 export class DriveService {
   private securer: DriveSecurer | undefined;
   private unwatch: (() => void) | undefined;
+  /** While this node is not in the store's cluster: waits for it to be added. */
+  private unwatchNodes: (() => void) | undefined;
   private readonly jobs = new Set<Promise<void>>();
   private readonly addedListeners = new Set<(driveIDs: number[]) => void>();
 
@@ -52,6 +61,10 @@ export class DriveService {
     private readonly asyncResults: AsyncResultService,
     private readonly options: DriveServiceOptions = {},
   ) {}
+
+  private get scope(): NodeScope {
+    return this.options.scope ?? SINGLE_NODE;
+  }
 
   /** Hardware EAR registers itself so that drives added under EAR are secured first. */
   setSecurer(securer: DriveSecurer): void {
@@ -70,6 +83,10 @@ export class DriveService {
   /** Reads the inventory into records and follows plug/unplug from then on. */
   async start(): Promise<void> {
     this.unwatch?.(); // start() may be retried after the inventory was unreachable
+    if (this.scope.nodeID(this.store) === undefined) {
+      this.awaitMembership();
+      return;
+    }
     this.unwatch = this.inventory.watch((e) => this.onEvent(e));
     const drives = await this.inventory.list();
     // Each drive's record stands on its own: found drives are recorded in chunks (a
@@ -79,23 +96,42 @@ export class DriveService {
     for (let first = 0; first < drives.length; first += perTx) {
       await this.store.transaction((tx) => {
         // One read of the records per chunk: a lookup per drive would be quadratic.
+        const self = this.scope.nodeID(tx);
+        if (self === undefined) return; // removed meanwhile: its drives are no longer its own
         const known = bySerial(listDriveRecords(tx));
         drives.slice(first, first + perTx).forEach((d, i) => {
-          this.upsert(tx, d, first + i, known.get(d.serial));
+          this.record(tx, self, d, first + i, known.get(d.serial));
         });
       });
     }
     this.logFound(recorded);
     const seen = new Set(drives.map((d) => d.serial));
-    const gone = listDriveRecords(this.store).filter((d) => !seen.has(d.serial) && d.present);
+    const gone = this.scope.drives(this.store).filter((d) => !seen.has(d.serial) && d.present);
     await writeInChunks(this.store, gone, 1, (tx, d) => this.markGone(tx, getDrive(tx, d.driveID)));
     if (!this.interruptedSettled) {
-      const interrupted = listDriveRecords(this.store).filter(wasInterrupted);
+      const interrupted = this.scope.drives(this.store).filter(wasInterrupted);
       await writeInChunks(this.store, interrupted, 1, (tx, d) =>
         settleInterrupted(tx, getDrive(tx, d.driveID)),
       );
     }
     this.interruptedSettled = true;
+  }
+
+  /**
+   * A node the store's cluster does not list (yet) records no drive: another node's records
+   * could carry the same serials. Its drives are read once AddNodes has made it a node.
+   */
+  private awaitMembership(): void {
+    this.options.logger?.info('this node is not in the cluster yet: its drives wait for AddNodes');
+    if (this.unwatchNodes) return;
+    this.unwatchNodes = this.store.watch(ACTIVE_NODE_PREFIX, () => {
+      if (this.scope.nodeID(this.store) === undefined) return;
+      this.unwatchNodes?.();
+      this.unwatchNodes = undefined;
+      this.start().catch((err: unknown) =>
+        this.options.logger?.error({ err }, 'drives not read after this node was added'),
+      );
+    });
   }
 
   /** Waits for running AddDrives/RemoveDrives jobs (tests, shutdown). */
@@ -105,17 +141,20 @@ export class DriveService {
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    this.unwatchNodes?.();
     await this.idle();
   }
 
+  /** ListDrives: every node's drives. */
   list(): ReturnType<typeof driveView>[] {
     return listDriveRecords(this.store)
       .filter((d) => d.present || d.status === 'failed')
       .map(driveView);
   }
 
+  /** This node's drive records. */
   records(): DriveRecord[] {
-    return listDriveRecords(this.store);
+    return this.scope.drives(this.store);
   }
 
   /** AddDrives: checks every drive first; nothing changes unless all can be added. */
@@ -126,7 +165,7 @@ export class DriveService {
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
     const handle = await this.store.transaction((tx) => {
       const records = params.map((p) => {
-        const d = getDrive(tx, p.driveID);
+        const d = this.scope.ownDrive(tx, p.driveID);
         if (!d.present) throw notPresent(d);
         if (d.status !== 'available') {
           throw new ElementError(
@@ -147,7 +186,7 @@ export class DriveService {
   async remove(driveIDs: number[]): Promise<number> {
     checkCount(driveIDs.length);
     const handle = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => getDrive(tx, id));
+      const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
       for (const d of records) {
         if (d.status !== 'active' && d.status !== 'failed') {
           throw new ElementError(
@@ -171,7 +210,7 @@ export class DriveService {
     const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
     const handle = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => getDrive(tx, id));
+      const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
       for (const d of records) {
         if (!d.present) throw notPresent(d);
         if (d.status !== 'available') {
@@ -303,13 +342,17 @@ export class DriveService {
     const recorded = new Set(listDriveRecords(this.store).map((d) => d.serial));
     this.store
       .transaction((tx) => {
+        const self = this.scope.nodeID(tx);
+        if (self === undefined) return;
         const known = listDriveRecords(tx);
         if (e.type === 'added') {
           const existing = known.find((d) => d.serial === e.drive.serial);
-          const slot = existing?.slot ?? known.filter((d) => d.present).length;
-          this.upsert(tx, e.drive, slot, existing);
+          const own = known.filter((d) => driveNodeID(d) === self && d.present);
+          this.record(tx, self, e.drive, existing?.slot ?? own.length, existing);
         } else if (e.type === 'removed') {
-          const d = known.find((r) => r.serial === e.serial && r.present);
+          const d = known.find(
+            (r) => r.serial === e.serial && r.present && driveNodeID(r) === self,
+          );
           if (d) this.markGone(tx, d);
         }
       })
@@ -327,9 +370,40 @@ export class DriveService {
     }
   }
 
+  /**
+   * A drive this node (`self`) sees, into its record. A serial is the drive's identity: a
+   * record of another node is taken over only when that node does not see the drive (it
+   * moved here); while that node sees it too, the record is left alone and the conflict
+   * logged (two drives reporting one serial, or the other node not yet past its unplug).
+   */
+  private record(
+    tx: StoreTx,
+    self: number,
+    info: DriveInfo,
+    slot: number,
+    existing: DriveRecord | undefined,
+  ): void {
+    const owner = existing && driveNodeID(existing);
+    if (existing && owner !== self) {
+      if (existing.present) {
+        this.options.logger?.warn(
+          { driveID: existing.driveID, nodeID: owner, path: info.path },
+          'drive serial already recorded as present on another node: not recorded here',
+        );
+        return;
+      }
+      this.options.logger?.info(
+        { driveID: existing.driveID, fromNodeID: owner, nodeID: self },
+        'drive moved to this node',
+      );
+    }
+    this.upsert(tx, self, info, slot, existing);
+  }
+
   /** `existing`: the record with this serial, if there is one. */
   private upsert(
     tx: StoreTx,
+    self: number,
     info: DriveInfo,
     slot: number,
     existing: DriveRecord | undefined,
@@ -338,6 +412,7 @@ export class DriveService {
       const back = !existing.present && existing.status === 'failed' ? 'active' : existing.status;
       const updated: DriveRecord = {
         ...existing,
+        nodeID: self,
         path: info.path,
         present: true,
         opal: info.opal,
@@ -351,6 +426,7 @@ export class DriveService {
     }
     const created: DriveRecord = {
       driveID: nextDriveID(tx),
+      nodeID: self,
       serial: info.serial,
       path: info.path,
       model: info.model,
