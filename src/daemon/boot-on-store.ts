@@ -7,6 +7,7 @@ import { faultMethods } from '../api/methods/fault-methods';
 import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock';
 import { FaultService } from '../cluster/faults';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
+import { NodeScope } from '../cluster/drives/node-scope';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
 import type { Sealer } from '../cluster/sealer';
 import { parseVersion } from '../kmip/client';
@@ -57,11 +58,15 @@ export async function startOnStore(
       })
     : undefined;
   undo.push(() => faultSyslog?.close());
+  // This node in the node records: its drive records are those of its nodeID.
+  const node = nodeIdentity(config.stateDir, config.node);
+  const scope = new NodeScope(node.uuid);
   const hw = openHardwareEar(config, {
     store,
     sealer,
     faults,
     logger,
+    scope,
     ...(early ? { backend: early.backend } : {}),
   });
   s.claimBackend();
@@ -86,6 +91,7 @@ export async function startOnStore(
     sealer,
     faults,
     logger,
+    scope,
     inventory: hw.drives.inventory,
   });
   undo.push(() => sear.close());
@@ -98,6 +104,7 @@ export async function startOnStore(
     const { startMetricsServer } = require('./metrics') as typeof import('./metrics');
     const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
       store,
+      scope,
       faults,
       faultSyslog,
       logger: componentLogger(logger, 'metrics'),
@@ -137,7 +144,7 @@ export async function startOnStore(
     tls,
     stateDir: config.stateDir,
     nodeName: config.node.name,
-    node: nodeIdentity(config.stateDir, config.node),
+    node,
     faults,
     bootstrapAdmin: config.admin,
     kmip: {

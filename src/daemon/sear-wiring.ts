@@ -3,6 +3,7 @@
 // service, and its API methods. open() settles an interrupted rekey from the store before
 // the async results of a dead process are failed, so GetAsyncResult tells whether the
 // rekey finished or was rolled back.
+import type { NodeScope } from '../cluster/drives/node-scope';
 import type { Logger } from 'pino';
 import type { ApiMethod } from '../api';
 import { searMethods, withSearDriveStatus } from '../api/methods/sear-methods';
@@ -51,6 +52,8 @@ export async function openSear(
     logger?: Logger;
     /** Plug and relock events (the drive service's inventory). */
     inventory?: DriveInventory;
+    /** Which drive records are this node's; default: a single node's. */
+    scope?: NodeScope;
     /** Instead of the backend's own (tests: a backend without a DEK layer). */
     dataPath?: DataPath;
   },
@@ -72,6 +75,7 @@ export async function openSear(
     },
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
+    ...(deps.scope ? { scope: deps.scope } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     metrics: recordingSink,
     ...(deps.logger ? { logger: deps.logger.child({ component: 'sear' }) } : {}),
