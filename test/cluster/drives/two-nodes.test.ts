@@ -1,0 +1,249 @@
+// Drives carry their node: two nodes on one etcd, each with its simulator. Each node records
+// only its own drives (a node outside the cluster records none until AddNodes), ListDrives on
+// either lists both nodes' drives with their nodeID, and a sync of one node never touches the
+// other's records. A drive method given the other node's drive is refused, naming the owner,
+// and changes nothing; RemoveNodes counts the node's own drives. Under hardware EAR, node 2's
+// unlock round asks the key server for its own drives' keys only, and its drives left locked
+// are node 2's driveFailed.
+import t from 'tap';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { makeDevPki } from '../../../scripts/pki/dev-pki';
+import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
+import { DRIVE_PREFIX } from '../../../src/cluster/drives/drive-records';
+import { readFaults } from '../../../src/cluster/faults';
+import { pendingNodeKey, type PendingNodeRecord } from '../../../src/cluster/nodes/node-records';
+import { DevKmipServer } from '../../../src/kmip/server';
+import type { Json } from '../../../src/store';
+import { withoutAudit } from '../../../src/cluster/audit';
+import { addProvider } from '../sear/eks-setup';
+import { startTwoNodes, until, type ClusterNode } from './two-node-fixture';
+
+interface ListedDrive {
+  driveID: number;
+  nodeID: number;
+  serial: string;
+  status: string;
+}
+
+async function listDrives(node: ClusterNode): Promise<ListedDrive[]> {
+  return (await node.client.ok('ListDrives')).drives as ListedDrive[];
+}
+
+/** The drive records with their revisions: a write to any shows. */
+const records = (node: ClusterNode) => JSON.stringify(node.store.list(DRIVE_PREFIX));
+
+t.test('two nodes, one store: each node its own drives', async (t) => {
+  const { a, b } = await startTwoNodes(t, { a: 2, b: 3 });
+
+  // Node 2 is not in the cluster yet: it records none of its drives.
+  t.same(
+    (await listDrives(b)).map((d) => d.nodeID),
+    [1, 1],
+    'before AddNodes only node 1 has drives',
+  );
+
+  // Node 2 registers as pending and is added through node 1's API.
+  const lease = await b.store.grantLease(10);
+  const pending: PendingNodeRecord = { ...b.identity, pendingNodeID: 1 };
+  await lease.put(pendingNodeKey(b.identity.uuid), pending as unknown as Json);
+  await until('node 1 sees it pending', () => a.store.list('nodes/pending/').length === 1);
+  await a.client.ok('AddNodes', { pendingNodes: [1] });
+  await lease.revoke();
+  await until('node 2 records its drives', () => b.hw.drives.records().length === 3);
+  await until('node 1 sees them', () => a.store.list(DRIVE_PREFIX).length === 5);
+
+  for (const node of [a, b]) {
+    const listed = await listDrives(node);
+    t.equal(listed.length, 5, `${node.name}: ListDrives lists both nodes' drives`);
+    const byNode = (id: number) => listed.filter((d) => d.nodeID === id).map((d) => d.serial);
+    t.same(byNode(1).sort(), a.serials().sort(), `${node.name}: node 1's drives say nodeID 1`);
+    t.same(byNode(2).sort(), b.serials().sort(), `${node.name}: node 2's drives say nodeID 2`);
+    t.equal(new Set(listed.map((d) => d.driveID)).size, 5, 'driveIDs are cluster-unique');
+  }
+  t.same(
+    a.hw.drives
+      .records()
+      .map((d) => d.serial)
+      .sort(),
+    a.serials().sort(),
+    'each node works on its own records',
+  );
+
+  // A sync of either node (a restart's) writes nothing: no record flaps between nodes.
+  const before = records(a);
+  await a.resync();
+  await b.resync();
+  await a.resync();
+  await until('views agree', () => records(a) === records(b));
+  t.equal(records(a), before, 'the syncs changed no record');
+
+  // A drive unplugged from node 1 changes node 1's record only.
+  const bRecords = JSON.stringify(b.hw.drives.records());
+  a.sim.unplug(1);
+  await until('node 1 marks its drive gone', () => a.hw.drives.records().some((d) => !d.present));
+  await until('node 2 sees it', () =>
+    b.store.list(DRIVE_PREFIX).some((e) => !(e.value as { present: boolean }).present),
+  );
+  t.equal(JSON.stringify(b.hw.drives.records()), bRecords, "node 2's records untouched");
+  a.sim.plug(1);
+  await until('node 1 has it back', () => a.hw.drives.records().every((d) => d.present));
+
+  // Another node's drive, given to this node's API: refused, naming its node; no change.
+  const other = (await listDrives(a)).find((d) => d.nodeID === 2)!;
+  const state = () => JSON.stringify(withoutAudit(a.store.list('')));
+  const unchanged = state();
+  for (const [method, params] of [
+    ['AddDrives', { drives: [{ driveID: other.driveID }] }],
+    ['SecureEraseDrives', { drives: [other.driveID] }],
+    ['RemoveDrives', { drives: [other.driveID] }],
+    ['RetryDriveUnlock', { driveIDs: [other.driveID] }],
+  ] as const) {
+    const reply = await a.client.call(method, params);
+    t.equal(reply.error?.name, 'xDriveNotOnThisNode', `${method} refused`);
+    t.match(
+      reply.error?.message,
+      `Drive ${other.driveID} belongs to node 2`,
+      `${method} names the drive's node`,
+    );
+  }
+  t.equal(state(), unchanged, 'nothing changed');
+
+  // Node 2 adds one of its drives on its own API; RemoveNodes then counts it as node 2's.
+  await b.client.ok('AddDrives', { drives: [{ driveID: other.driveID }] });
+  await b.hw.drives.idle();
+  await until('node 1 sees it active', () =>
+    a.store
+      .list(DRIVE_PREFIX)
+      .some(
+        (e) =>
+          (e.value as { driveID: number; status: string }).driveID === other.driveID &&
+          (e.value as { status: string }).status === 'active',
+      ),
+  );
+  const removal = await a.client.call('RemoveNodes', { nodes: [2] });
+  t.equal(removal.error?.name, 'xNodeHasActiveDrives');
+  t.match(removal.error?.message, 'Node ID 2 still has 1 drive(s) in use');
+});
+
+t.test(
+  "node 2's unlock asks for its own keys; its locked drives are its driveFailed",
+  async (t) => {
+    const { a, b } = await startTwoNodes(t, { a: 2, b: 2 });
+    const lease = await b.store.grantLease(10);
+    await lease.put(pendingNodeKey(b.identity.uuid), {
+      ...b.identity,
+      pendingNodeID: 1,
+    } as unknown as Json);
+    await until('pending', () => a.store.list('nodes/pending/').length === 1);
+    await a.client.ok('AddNodes', { pendingNodes: [1] });
+    await lease.revoke();
+    await until('node 2 records its drives', () => b.hw.drives.records().length === 2);
+
+    const pki = await makeDevPki(join(a.dir, 'pki'));
+    const read = (p: string) => readFileSync(p, 'utf8');
+    const startEks = (port: number) =>
+      DevKmipServer.start({
+        stateDir: join(a.dir, 'eks'),
+        host: '127.0.0.1',
+        port,
+        ca: read(pki.ca),
+        cert: read(pki.server.cert),
+        key: read(pki.server.key),
+      });
+    let eks: DevKmipServer | undefined = await startEks(0);
+    const port = eks.address.port;
+    t.teardown(() => eks?.close());
+    // The UIDs of the keys the server hands out (its engine's Get, observed, not replaced).
+    const asked: string[] = [];
+    const watchGets = (server: DevKmipServer) => {
+      const engine = (server as unknown as { engine: Record<string, unknown> }).engine;
+      const get = (engine.get as (p: unknown, ctx: unknown) => unknown).bind(engine);
+      const owned = (engine.owned as (p: unknown, ctx: unknown) => { uid: string }).bind(engine);
+      engine.get = (p: unknown, ctx: unknown) => {
+        const answer = get(p, ctx);
+        asked.push(owned(p, ctx).uid);
+        return answer;
+      };
+    };
+    watchGets(eks);
+
+    const { keyProviderID } = await addProvider(a, pki, port, 'dev');
+    await a.client.ok('EnableEncryptionAtRest', { keyProviderID });
+    let ear = '';
+    const readEar = async () =>
+      (ear = (await a.client.ok('GetClusterInfo')).clusterInfo.encryptionAtRestState as string);
+    for (const deadline = Date.now() + 30_000; (await readEar()) !== 'enabled';) {
+      if (Date.now() > deadline) throw new Error(`encryptionAtRestState stayed ${ear}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await a.hw.ear.idle();
+    t.ok(
+      a.hw.drives.records().every((d) => d.security === 'enabled'),
+      "node 1's drives are secured by node 1",
+    );
+    t.ok(
+      b.hw.drives.records().every((d) => d.security === 'none'),
+      "node 1 leaves node 2's drives alone",
+    );
+    // Node 2 secures its own drives as they are added under EAR.
+    const bIDs = b.hw.drives.records().map((d) => d.driveID);
+    await b.client.ok('AddDrives', { drives: bIDs.map((driveID) => ({ driveID })) });
+    await b.hw.drives.idle();
+    t.ok(
+      b.hw.drives.records().every((d) => d.security === 'enabled' && d.nodeID === 2),
+      "node 2's drives secured, still node 2's",
+    );
+
+    const uidsOf = (ids: number[]) =>
+      a.store
+        .list<DriveKeyRecord>('keys/')
+        .map((e) => e.value)
+        .filter((k) => k.purpose === 'driveAuthentication' && k.state === 'live')
+        .filter((k) => ids.includes(k.driveID))
+        .map((k) => k.kmipUID!)
+        .sort();
+    const aUIDs = uidsOf(a.hw.drives.records().map((d) => d.driveID));
+    const bUIDs = uidsOf(bIDs);
+    t.equal(bUIDs.length, 2);
+
+    // Node 2's drives lose power; its round unlocks them with its own keys, asked once.
+    await b.hw.unlock!.idle();
+    asked.length = 0;
+    b.sim.powerCycle();
+    await until('node 2 unlocked its drives', () => b.sim.drives.every((d) => !d.status().locked));
+    await b.hw.unlock!.idle();
+    t.same([...new Set(asked)].sort(), bUIDs, 'only node 2’s keys were asked for');
+    t.notOk(
+      asked.some((uid) => aUIDs.includes(uid)),
+      'none of node 1’s',
+    );
+    t.ok(
+      a.sim.drives.every((d) => !d.status().locked),
+      "node 1's drives were not touched",
+    );
+    const plan = JSON.parse(readFileSync(join(b.dir, 'key-plan.json'), 'utf8')) as {
+      drives: { serial: string }[];
+    };
+    t.same(
+      plan.drives.map((d) => d.serial).sort(),
+      b.serials().sort(),
+      "node 2's key plan holds its own drives",
+    );
+
+    // Key server down: node 2's drives stay locked, and the fault is node 2's.
+    await eks.close();
+    eks = undefined;
+    b.sim.powerCycle();
+    await until(
+      'driveFailed for node 2',
+      () => readFaults(a.store, 'current').some((f) => f.code === 'driveFailed'),
+      30_000,
+    );
+    const failed = readFaults(a.store, 'current').filter((f) => f.code === 'driveFailed');
+    t.match(failed, [
+      { nodeID: 2, details: 'Node ID 2 has 2 failed drive(s).', driveIDs: [...bIDs].sort() },
+    ]);
+    await b.hw.unlock!.close();
+  },
+);
