@@ -51,7 +51,7 @@ export function openHardwareEar(
 ): HardwareEar {
   const backend = deps.backend ?? openDriveBackend(config, deps.logger);
   const { transport, inventory, end } = backend;
-  const asyncResults = new AsyncResultService(deps.store);
+  const asyncResults = new AsyncResultService(deps.store, deps.scope);
   const drives = new DriveService(deps.store, inventory, asyncResults, {
     ...(config.drives.roles ? { roles: config.drives.roles } : {}),
     ...(deps.scope ? { scope: deps.scope } : {}),

@@ -67,7 +67,7 @@ export async function openSear(
     store: deps.store,
     sealer: deps.sealer,
     dataPath,
-    asyncResults: new AsyncResultService(deps.store),
+    asyncResults: new AsyncResultService(deps.store, deps.scope),
     kmip: {
       connectTimeoutMs: config.kmip.connectTimeoutMs,
       requestTimeoutMs: config.kmip.requestTimeoutMs,

@@ -1,8 +1,9 @@
 // Element's asynchronous results: a long operation returns an asyncHandle at once and
 // records its outcome here. GetAsyncResult purges a completed result unless keepResult;
 // ListAsyncResults never purges. Records survive restarts; an operation that was running
-// when the daemon stopped is completed with an error at the next start.
-import type { Json, Store, StoreTx } from '../../store/store';
+// when the daemon stopped is completed with an error at the next start of the node that
+// ran it (nodes sharing the store each fail only their own).
+import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 
@@ -24,13 +25,30 @@ interface AsyncRecord {
   details: { [k: string]: Json };
   result?: { [k: string]: Json };
   error?: AsyncError;
+  /** The node whose process runs the operation; absent in records written before: node 1. */
+  nodeID?: number;
 }
+
+/** Which node this process is (cluster/drives' NodeScope); without one, node 1. */
+export interface AsyncResultOwner {
+  nodeID(reader: StoreReader): number | undefined;
+}
+
+/** The node of a single-node cluster, and of records that name none. */
+const NODE_1 = 1;
 
 const key = (handle: number): string => `${RESULT_PREFIX}${handle}`;
 const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class AsyncResultService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly owner?: AsyncResultOwner,
+  ) {}
+
+  private nodeID(reader: StoreReader): number | undefined {
+    return this.owner ? this.owner.nodeID(reader) : NODE_1;
+  }
 
   /** Starts a result inside the caller's transaction, so it commits with the change it tracks. */
   start(tx: StoreTx, resultType: string, details: { [k: string]: Json } = {}): number {
@@ -45,6 +63,8 @@ export class AsyncResultService {
       lastUpdateTime: time,
       details,
     };
+    const nodeID = this.nodeID(tx);
+    if (nodeID !== undefined) record.nodeID = nodeID;
     tx.put(key(handle), record as unknown as Json);
     return handle;
   }
@@ -92,12 +112,17 @@ export class AsyncResultService {
       }));
   }
 
-  /** At start: whatever was running died with the previous process. */
+  /**
+   * At start: whatever this node was running died with its previous process. Another node's
+   * running operations are its own (its restart fails them, not this one's).
+   */
   async failInterrupted(): Promise<number[]> {
+    const self = this.nodeID(this.store);
+    if (self === undefined) return [];
     const running = this.store
       .list<AsyncRecord>(RESULT_PREFIX)
       .map((e) => e.value)
-      .filter((r) => r.status === 'running');
+      .filter((r) => r.status === 'running' && (r.nodeID ?? NODE_1) === self);
     await writeInChunks(this.store, running, 1, (tx, r) =>
       this.fail(tx, r.asyncResultID, {
         name: 'xAsyncOperationInterrupted',

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
+import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
 import { DRIVE_PREFIX } from '../../../src/cluster/drives/drive-records';
 import { readFaults } from '../../../src/cluster/faults';
 import { pendingNodeKey, type PendingNodeRecord } from '../../../src/cluster/nodes/node-records';
@@ -124,6 +125,14 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
   const removal = await a.client.call('RemoveNodes', { nodes: [2] });
   t.equal(removal.error?.name, 'xNodeHasActiveDrives');
   t.match(removal.error?.message, 'Node ID 2 still has 1 drive(s) in use');
+
+  // A restart of node 1 fails node 1's interrupted operations, not node 2's running ones.
+  const resultsOf = (node: ClusterNode) => new AsyncResultService(node.store, node.scope);
+  const handle = await b.store.transaction((tx) => resultsOf(b).start(tx, 'DriveAdd', {}));
+  await until('node 1 sees it', () => a.store.get(`async/results/${handle}`) !== undefined);
+  t.same(await resultsOf(a).failInterrupted(), [], "node 1's restart leaves it running");
+  t.equal((await resultsOf(a).get(handle, true)).status, 'running');
+  t.same(await resultsOf(b).failInterrupted(), [handle], "node 2's restart fails it");
 });
 
 t.test(
