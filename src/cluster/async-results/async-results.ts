@@ -51,7 +51,13 @@ export class AsyncResultService {
   }
 
   /** Starts a result inside the caller's transaction, so it commits with the change it tracks. */
-  start(tx: StoreTx, resultType: string, details: { [k: string]: Json } = {}): number {
+  /** `nodeID`: the node that will run it, when not this one (a request for another node). */
+  start(
+    tx: StoreTx,
+    resultType: string,
+    details: { [k: string]: Json } = {},
+    nodeID = this.nodeID(tx),
+  ): number {
     const handle = (tx.get<number>(NEXT_HANDLE)?.value ?? 0) + 1;
     tx.put(NEXT_HANDLE, handle);
     const time = now();
@@ -63,7 +69,6 @@ export class AsyncResultService {
       lastUpdateTime: time,
       details,
     };
-    const nodeID = this.nodeID(tx);
     if (nodeID !== undefined) record.nodeID = nodeID;
     tx.put(key(handle), record as unknown as Json);
     return handle;
@@ -75,6 +80,11 @@ export class AsyncResultService {
 
   fail(tx: StoreTx, handle: number, error: AsyncError): void {
     this.finish(tx, handle, { error });
+  }
+
+  /** Whether the result is still running (not failed by a restart, say). */
+  isRunning(tx: StoreReader, handle: number): boolean {
+    return tx.get<AsyncRecord>(key(handle))?.value.status === 'running';
   }
 
   /** GetAsyncResult: Element's shape; a completed result is purged unless keepResult. */

@@ -4,7 +4,8 @@
 // enabled, has secured it); RemoveDrives takes an active drive back to `available`
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
 // Nodes sharing a store each record and work on their own drives (node-scope.ts); ListDrives
-// lists every node's.
+// lists every node's. SecureEraseDrives of another node's drives is recorded as an intent
+// that node carries out (drive-intents.ts).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
@@ -22,6 +23,14 @@ import {
   type DriveRecord,
   type DriveType,
 } from './drive-records';
+import {
+  intentKey,
+  intentsFor,
+  INTENT_PREFIX,
+  putIntent,
+  requireOnline,
+  type EraseIntent,
+} from './drive-intents';
 import { SINGLE_NODE, type NodeScope } from './node-scope';
 
 export type DriveRole = 'volume' | 'block';
@@ -52,6 +61,8 @@ export class DriveService {
   private unwatch: (() => void) | undefined;
   /** While this node is not in the store's cluster: waits for it to be added. */
   private unwatchNodes: (() => void) | undefined;
+  /** Requests of other nodes' APIs for this node's drives (drive-intents.ts). */
+  private unwatchIntents: (() => void) | undefined;
   private readonly jobs = new Set<Promise<void>>();
   private readonly addedListeners = new Set<(driveIDs: number[]) => void>();
 
@@ -115,6 +126,12 @@ export class DriveService {
       );
     }
     this.interruptedSettled = true;
+    // After the interrupted results were failed (asyncResults.failInterrupted, run first):
+    // an intent whose result a restart failed is dropped, not carried out.
+    this.unwatchIntents ??= this.store.watch(INTENT_PREFIX, (c) => {
+      if (c.type === 'put') this.takeIntents();
+    });
+    this.takeIntents();
   }
 
   /**
@@ -142,6 +159,8 @@ export class DriveService {
   async stop(): Promise<void> {
     this.unwatch?.();
     this.unwatchNodes?.();
+    this.unwatchIntents?.();
+    this.unwatchIntents = undefined;
     await this.idle();
   }
 
@@ -204,35 +223,94 @@ export class DriveService {
     return handle;
   }
 
-  /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
+  /**
+   * SecureEraseDrives: available drives only; nothing changes unless all can be erased. The
+   * drives of another node (one node per call) are recorded as that node's intent, with the
+   * async result, for it to carry out; refused while that node is offline.
+   */
   async secureErase(driveIDs: number[]): Promise<number> {
     checkCount(driveIDs.length);
     const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const handle = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
-      for (const d of records) {
-        if (!d.present) throw notPresent(d);
-        if (d.status !== 'available') {
-          throw new ElementError(
-            'xDriveNotAvailable',
-            `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
-          );
-        }
-        if (d.step !== null) {
-          throw new ElementError(
-            'xDriveNotAvailable',
-            `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
-          );
-        }
+    const { handle, here } = await this.store.transaction((tx) => {
+      const records = driveIDs.map((id) => getDrive(tx, id));
+      const owners = [...new Set(records.map(driveNodeID))];
+      if (owners.length > 1) {
+        throw invalid(
+          'drives',
+          `the drives are on nodes ${owners.join(', ')}; erase each node's drives in a call of its own.`,
+        );
       }
-      // step `erasing` is the erase's journal: a restart finds the drive still erasing and
-      // hardware EAR finishes the erase, whatever the drive had been through.
-      for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
-      return this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs });
+      const owner = owners[0]!;
+      const self = this.scope.nodeID(tx);
+      if (owner === self) {
+        journalErase(tx, records);
+        return {
+          handle: this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }),
+          here: true,
+        };
+      }
+      if (self === undefined) this.scope.ownDrive(tx, driveIDs[0]!); // not in the cluster: refused
+      requireOnline(tx, owner, driveIDs);
+      checkErasable(records);
+      const asyncHandle = this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }, owner);
+      putIntent(tx, {
+        kind: 'secureErase',
+        nodeID: owner,
+        driveIDs,
+        asyncHandle,
+        requestedBy: self ?? null,
+      });
+      return { handle: asyncHandle, here: false };
     });
-    this.track(this.finishErase(handle, driveIDs));
+    if (here) this.track(this.finishErase(handle, driveIDs));
+    else
+      this.options.logger?.info({ handle, driveIDs }, 'SecureEraseDrives recorded for their node');
     return handle;
+  }
+
+  /** Carries out the intents waiting for this node (each taken once: see takeIntent). */
+  private takeIntents(): void {
+    const self = this.scope.nodeID(this.store);
+    if (self === undefined) return;
+    for (const intent of intentsFor(this.store, self)) this.track(this.takeIntent(intent));
+  }
+
+  /**
+   * Takes an intent in one transaction: it leaves the store, and the drives, checked again
+   * (another call may have changed them meanwhile), are journaled, or the async result fails
+   * with the reason: all or none. Already taken, or its result failed by a restart: nothing.
+   */
+  private async takeIntent(intent: EraseIntent): Promise<void> {
+    const { asyncHandle: handle, driveIDs } = intent;
+    const taken = await this.store.transaction((tx) => {
+      const k = intentKey(intent.nodeID, handle);
+      if (!tx.get(k)) return false;
+      tx.delete(k);
+      if (!this.asyncResults.isRunning(tx, handle)) return false;
+      try {
+        journalErase(
+          tx,
+          driveIDs.map((id) => this.scope.ownDrive(tx, id)),
+        );
+      } catch (err) {
+        if (!(err instanceof ElementError)) throw err;
+        this.asyncResults.fail(tx, handle, {
+          name: err.elementName,
+          message: err.message,
+          driveIDs: [],
+          failedDriveIDs: driveIDs,
+        });
+        return false;
+      }
+      return true;
+    });
+    if (!taken) return;
+    this.options.logger?.info(
+      { handle, driveIDs, requestedBy: intent.requestedBy },
+      'SecureEraseDrives taken from another node',
+    );
+    await this.finishErase(handle, driveIDs);
   }
 
   private async finishErase(handle: number, ids: number[]): Promise<void> {
@@ -470,6 +548,35 @@ function invalid(name: string, why: string): ElementError {
 
 function notPresent(d: DriveRecord): ElementError {
   return new ElementError('xDriveNotAvailable', `Drive ${d.driveID} is not present.`);
+}
+
+/** Throws, naming the drive, unless every drive can be erased now. */
+function checkErasable(records: DriveRecord[]): void {
+  for (const d of records) {
+    if (!d.present) throw notPresent(d);
+    if (d.status !== 'available') {
+      throw new ElementError(
+        'xDriveNotAvailable',
+        `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
+      );
+    }
+    if (d.step !== null) {
+      throw new ElementError(
+        'xDriveNotAvailable',
+        `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks the drives, then journals them: step `erasing` is the erase's journal; a restart
+ * finds the drive still erasing and hardware EAR finishes the erase, whatever the drive had
+ * been through.
+ */
+function journalErase(tx: StoreTx, records: DriveRecord[]): void {
+  checkErasable(records);
+  for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
 }
 
 /** A failed drive taken out of use keeps its record (and key) but leaves the list. */

@@ -2,7 +2,9 @@
 // only its own drives (a node outside the cluster records none until AddNodes), ListDrives on
 // either lists both nodes' drives with their nodeID, and a sync of one node never touches the
 // other's records. A drive method given the other node's drive is refused, naming the owner,
-// and changes nothing; RemoveNodes counts the node's own drives. Under hardware EAR, node 2's
+// and changes nothing, except SecureEraseDrives: recorded as the owner's intent (refused
+// while it is offline), carried out by the owner, its outcome read on any node. RemoveNodes
+// counts the node's own drives; a node's restart fails only its own async results. Under hardware EAR, node 2's
 // unlock round asks the key server for its own drives' keys only, and its drives left locked
 // are node 2's driveFailed.
 import t from 'tap';
@@ -11,9 +13,15 @@ import { readFileSync } from 'node:fs';
 import { makeDevPki } from '../../../scripts/pki/dev-pki';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
-import { DRIVE_PREFIX } from '../../../src/cluster/drives/drive-records';
+import { DRIVE_PREFIX, getDrive } from '../../../src/cluster/drives/drive-records';
 import { readFaults } from '../../../src/cluster/faults';
-import { pendingNodeKey, type PendingNodeRecord } from '../../../src/cluster/nodes/node-records';
+import {
+  aliveKey,
+  pendingNodeKey,
+  type PendingNodeRecord,
+} from '../../../src/cluster/nodes/node-records';
+import { NodeService } from '../../../src/cluster/nodes/node-service';
+import { INTENT_PREFIX } from '../../../src/cluster/drives/drive-intents';
 import { DevKmipServer } from '../../../src/kmip/server';
 import type { Json } from '../../../src/store';
 import { withoutAudit } from '../../../src/cluster/audit';
@@ -96,7 +104,6 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
   const unchanged = state();
   for (const [method, params] of [
     ['AddDrives', { drives: [{ driveID: other.driveID }] }],
-    ['SecureEraseDrives', { drives: [other.driveID] }],
     ['RemoveDrives', { drives: [other.driveID] }],
     ['RetryDriveUnlock', { driveIDs: [other.driveID] }],
   ] as const) {
@@ -109,6 +116,60 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
     );
   }
   t.equal(state(), unchanged, 'nothing changed');
+
+  // SecureEraseDrives of node 2's drive through node 1: refused while node 2 is offline (no
+  // session), and when the call mixes both nodes' drives, with nothing recorded...
+  const erase = { drives: [other.driveID] };
+  const offline = await a.client.call('SecureEraseDrives', erase);
+  t.equal(offline.error?.name, 'xNodeOffline', 'refused while node 2 is offline');
+  t.match(offline.error?.message, `Node ID 2, which holds drive(s) ${other.driveID}, is offline`);
+  const mine = (await listDrives(a)).find((d) => d.nodeID === 1)!;
+  const mixed = await a.client.call('SecureEraseDrives', {
+    drives: [mine.driveID, other.driveID],
+  });
+  t.equal(mixed.error?.name, 'xInvalidParameter', 'one node per call');
+  t.equal(state(), unchanged, 'nothing recorded');
+  // ...and recorded as node 2's intent once it runs, carried out by node 2, its outcome
+  // read on node 1.
+  const sessionB = new NodeService(b.store, b.identity);
+  let sessionOpen = true;
+  t.teardown(() => (sessionOpen ? sessionB.close() : undefined));
+  await sessionB.start();
+  await until('node 2 alive', () => a.store.get(aliveKey(2)) !== undefined);
+  const { asyncHandle } = await a.client.ok('SecureEraseDrives', erase);
+  let outcome: Record<string, unknown> = {};
+  for (const deadline = Date.now() + 20_000; outcome.status !== 'complete';) {
+    if (Date.now() > deadline) throw new Error(`erase still ${String(outcome.status)}`);
+    outcome = await a.client.ok('GetAsyncResult', { asyncHandle, keepResult: true });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.match(outcome, { resultType: 'DriveSecureErase', result: { driveIDs: [other.driveID] } });
+  t.same(a.store.list(INTENT_PREFIX), [], 'the intent was taken');
+  await until('node 1 sees it available', () =>
+    a.store.list(DRIVE_PREFIX).some((e) => {
+      const d = e.value as { driveID: number; status: string; step: unknown };
+      return d.driveID === other.driveID && d.status === 'available' && d.step === null;
+    }),
+  );
+  t.match(
+    (await listDrives(a)).find((d) => d.driveID === other.driveID),
+    { nodeID: 2, status: 'available' },
+    'erased by node 2, still node 2’s',
+  );
+  // Node 2 stops before taking a recorded intent: its restart fails the request (nothing
+  // reached the drive) and drops the intent; the drive is as it was.
+  await b.hw.drives.stop();
+  const second = await a.client.ok('SecureEraseDrives', erase);
+  await until('node 2 sees the intent', () => b.store.list(INTENT_PREFIX).length === 1);
+  const beforeRestart = JSON.stringify(getDrive(b.store, other.driveID));
+  await new AsyncResultService(b.store, b.scope).failInterrupted();
+  await b.hw.drives.start();
+  await until('intent dropped', () => a.store.list(INTENT_PREFIX).length === 0);
+  t.match(await a.client.ok('GetAsyncResult', { asyncHandle: second.asyncHandle }), {
+    status: 'complete',
+    error: { name: 'xAsyncOperationInterrupted' },
+  });
+  t.equal(JSON.stringify(getDrive(b.store, other.driveID)), beforeRestart, 'drive untouched');
 
   // Node 2 adds one of its drives on its own API; RemoveNodes then counts it as node 2's.
   await b.client.ok('AddDrives', { drives: [{ driveID: other.driveID }] });
@@ -133,6 +194,8 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
   t.same(await resultsOf(a).failInterrupted(), [], "node 1's restart leaves it running");
   t.equal((await resultsOf(a).get(handle, true)).status, 'running');
   t.same(await resultsOf(b).failInterrupted(), [handle], "node 2's restart fails it");
+  sessionOpen = false;
+  await sessionB.close();
 });
 
 t.test(
