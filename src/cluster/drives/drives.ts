@@ -31,7 +31,7 @@ import {
   requireOnline,
   type EraseIntent,
 } from './drive-intents';
-import { SINGLE_NODE, type NodeScope } from './node-scope';
+import { nodeInCluster, SINGLE_NODE, type NodeScope } from './node-scope';
 
 export type DriveRole = 'volume' | 'block';
 
@@ -164,10 +164,15 @@ export class DriveService {
     await this.idle();
   }
 
-  /** ListDrives: every node's drives. */
+  /** ListDrives: the drives of every node of the cluster (not those of a removed node). */
   list(): ReturnType<typeof driveView>[] {
+    const nodes = new Map<number, boolean>();
+    const inCluster = (id: number): boolean => {
+      if (!nodes.has(id)) nodes.set(id, nodeInCluster(this.store, id));
+      return nodes.get(id)!;
+    };
     return listDriveRecords(this.store)
-      .filter((d) => d.present || d.status === 'failed')
+      .filter((d) => (d.present || d.status === 'failed') && inCluster(driveNodeID(d)))
       .map(driveView);
   }
 
@@ -451,8 +456,9 @@ export class DriveService {
   /**
    * A drive this node (`self`) sees, into its record. A serial is the drive's identity: a
    * record of another node is taken over only when that node does not see the drive (it
-   * moved here); while that node sees it too, the record is left alone and the conflict
-   * logged (two drives reporting one serial, or the other node not yet past its unplug).
+   * moved here) or is no longer in the cluster (removed); while that node sees it too, the
+   * record is left alone and the conflict logged (two drives reporting one serial, or the
+   * other node not yet past its unplug).
    */
   private record(
     tx: StoreTx,
@@ -463,7 +469,7 @@ export class DriveService {
   ): void {
     const owner = existing && driveNodeID(existing);
     if (existing && owner !== self) {
-      if (existing.present) {
+      if (existing.present && nodeInCluster(tx, owner!)) {
         this.options.logger?.warn(
           { driveID: existing.driveID, nodeID: owner, path: info.path },
           'drive serial already recorded as present on another node: not recorded here',

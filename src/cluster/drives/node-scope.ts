@@ -52,5 +52,14 @@ export class NodeScope {
   }
 }
 
+/**
+ * Whether `nodeID` is a node of the store's cluster now: one of nodes/active/, or node 1
+ * while no node is recorded. A removed node's records are of no node.
+ */
+export function nodeInCluster(reader: StoreReader, nodeID: number): boolean {
+  const nodes = activeNodes(reader);
+  return nodes.length === 0 ? nodeID === SINGLE_NODE_ID : nodes.some((n) => n.nodeID === nodeID);
+}
+
 /** The scope of a node that is alone with its store: every record is node 1's. */
 export const SINGLE_NODE = new NodeScope();

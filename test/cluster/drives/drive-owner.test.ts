@@ -2,7 +2,8 @@
 // their node is node 1's (its node's next sync writes the nodeID); a record another node
 // holds as present is left alone by this node's sync (no second record for one serial, the
 // conflict only logged) and refused to its drive methods; once that node no longer sees the
-// drive, the node that does takes the record over, driveID and all.
+// drive, or is removed from the cluster, the node that does takes the record over, driveID
+// and all. A removed node's drives leave ListDrives.
 import t from 'tap';
 import {
   DRIVE_PREFIX,
@@ -10,6 +11,7 @@ import {
   getDrive,
   type DriveRecord,
 } from '../../../src/cluster/drives/drive-records';
+import { activeNodeKey } from '../../../src/cluster/nodes/node-records';
 import type { Json } from '../../../src/store';
 import { startEarNode } from '../hardware-ear/ear-node';
 
@@ -18,7 +20,11 @@ const put = (d: object) => d as unknown as Json;
 t.test('legacy records, drives held elsewhere, drives moved here', async (t) => {
   const node = await startEarNode(t, { drives: 3 });
   const { store } = node;
-  const [first, second] = node.hw.drives.records() as [DriveRecord, DriveRecord];
+  const [first, second, third] = node.hw.drives.records() as [
+    DriveRecord,
+    DriveRecord,
+    DriveRecord,
+  ];
   t.equal(first.nodeID, 1, 'a new record carries its node');
 
   const { nodeID: _dropped, ...legacy } = first;
@@ -29,7 +35,10 @@ t.test('legacy records, drives held elsewhere, drives moved here', async (t) => 
   await node.hw.drives.start();
   t.equal(getDrive(store, first.driveID).nodeID, 1, "its node's sync writes its nodeID");
 
-  // Node 2's record of the drive this node sees, still present there.
+  // Node 2 is a node of the cluster (this one stays node 1); its record of a drive this node
+  // sees says present there.
+  for (const nodeID of [1, 2])
+    await store.put(activeNodeKey(nodeID), put({ nodeID, uuid: `n${nodeID}` }));
   const elsewhere = { ...second, nodeID: 2, path: 'node-2:sim:1' };
   await store.put(driveKey(second.driveID), put(elsewhere));
   await node.hw.drives.start();
@@ -58,4 +67,18 @@ t.test('legacy records, drives held elsewhere, drives moved here', async (t) => 
     path: second.path,
   });
   t.equal(store.list(DRIVE_PREFIX).length, 3);
+
+  // A drive node 2 holds, present there; then node 2 is removed from the cluster.
+  const ofTwo = { ...third, nodeID: 2, path: 'node-2:sim:2' };
+  await store.put(driveKey(third.driveID), put(ofTwo));
+  await node.hw.drives.start();
+  t.same(getDrive(store, third.driveID), ofTwo, 'left alone while node 2 is in the cluster');
+  const listedIDs = async () =>
+    ((await node.client.ok('ListDrives')).drives as DriveRecord[]).map((d) => d.driveID);
+  t.ok((await listedIDs()).includes(third.driveID), "ListDrives lists node 2's drive");
+  await store.delete(activeNodeKey(2));
+  t.notOk((await listedIDs()).includes(third.driveID), "a removed node's drive is not listed");
+  await node.hw.drives.start();
+  t.match(getDrive(store, third.driveID), { nodeID: 1, present: true, path: third.path });
+  t.ok((await listedIDs()).includes(third.driveID), 'taken over: listed as this node’s');
 });
