@@ -9,6 +9,7 @@ import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock
 import { FaultService } from '../cluster/faults';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import { fencedStore } from '../cluster/nodes/fenced-store';
+import { NodeScope } from '../cluster/drives/node-scope';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
 import { ClusterSealing } from '../cluster/sealing/cluster-sealing';
 import type { Sealer } from '../cluster/sealer';
@@ -67,11 +68,15 @@ export async function startOnStore(
       })
     : undefined;
   undo.push(() => faultSyslog?.close());
+  // This node in the node records: its drive records are those of its nodeID.
+  const node = nodeIdentity(config.stateDir, config.node);
+  const scope = new NodeScope(node.uuid);
   const hw = openHardwareEar(config, {
     store,
     sealer,
     faults,
     logger,
+    scope,
     ...(early ? { backend: early.backend } : {}),
   });
   s.claimBackend();
@@ -88,6 +93,7 @@ export async function startOnStore(
     sealer,
     faults,
     logger,
+    scope,
     inventory: hw.drives.inventory,
     // A rekey is run by the cluster master, whichever node it was asked of.
     rekeyOnMaster: true,
@@ -102,6 +108,7 @@ export async function startOnStore(
     const { startMetricsServer } = require('./metrics') as typeof import('./metrics');
     const metrics = await startMetricsServer(parseListen(config.metrics.listen), {
       store,
+      scope,
       faults,
       faultSyslog,
       logger: componentLogger(logger, 'metrics'),
@@ -142,7 +149,7 @@ export async function startOnStore(
     tls,
     stateDir: config.stateDir,
     nodeName: config.node.name,
-    node: nodeIdentity(config.stateDir, config.node),
+    node,
     faults,
     bootstrapAdmin: config.admin,
     kmip: {

@@ -11,6 +11,7 @@ import type { EncryptionStateSource } from '../cluster/cluster-info';
 import { BootUnlockService } from '../cluster/boot-unlock';
 import { REKEY_RESULT_TYPE } from '../cluster/sear/rekey';
 import { DriveService } from '../cluster/drives/drives';
+import type { NodeScope } from '../cluster/drives/node-scope';
 import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
@@ -45,13 +46,16 @@ export function openHardwareEar(
     logger?: Logger;
     /** Opened already (by the early unlock); taken over, ended by close(). */
     backend?: DriveBackend;
+    /** Which drive records are this node's; default: a single node's (all node 1's). */
+    scope?: NodeScope;
   },
 ): HardwareEar {
   const backend = deps.backend ?? openDriveBackend(config, deps.logger);
   const { transport, inventory, end } = backend;
-  const asyncResults = new AsyncResultService(deps.store);
+  const asyncResults = new AsyncResultService(deps.store, deps.scope);
   const drives = new DriveService(deps.store, inventory, asyncResults, {
     ...(config.drives.roles ? { roles: config.drives.roles } : {}),
+    ...(deps.scope ? { scope: deps.scope } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'drives' }) } : {}),
   });
   const ear = new HardwareEarService({
@@ -65,6 +69,7 @@ export function openHardwareEar(
     },
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
+    ...(deps.scope ? { scope: deps.scope } : {}),
     ...(deps.logger ? { logger: deps.logger.child({ component: 'hardware-ear' }) } : {}),
   });
   drives.setSecurer(ear);
@@ -90,6 +95,7 @@ export function openHardwareEar(
         : {}),
       ...(config.stateDir ? { keyPlanDir: config.stateDir } : {}),
       metrics: recordingSink,
+      ...(deps.scope ? { scope: deps.scope } : {}),
       ...(backend.afterUnlock ? { afterUnlock: backend.afterUnlock } : {}),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { listDriveRecords } from '../cluster/drives/drive-records';
+import { SINGLE_NODE, type NodeScope } from '../cluster/drives/node-scope';
 import type { FaultService } from '../cluster/faults';
 import type { FaultSyslog } from '../cluster/faults/fault-syslog';
 import { eventRegistry, observeKmipRequests } from '../metrics';
@@ -21,6 +21,8 @@ export { observeUnlock, setRekeyProgress } from '../metrics';
 
 export interface MetricsDeps {
   store: Store;
+  /** This node's drives: the drive gauge counts only those. */
+  scope?: NodeScope;
   faults: FaultService;
   /** Fault lines to syslog, when syslog.faults is on: their dropped count is exported. */
   faultSyslog?: FaultSyslog;
@@ -37,7 +39,7 @@ export function daemonRegistry(deps: MetricsDeps): Registry {
     registers: [own],
     collect() {
       this.reset();
-      for (const d of listDriveRecords(deps.store)) {
+      for (const d of (deps.scope ?? SINGLE_NODE).drives(deps.store)) {
         this.inc({ status: d.present ? d.status : 'absent', security: d.security });
       }
     },

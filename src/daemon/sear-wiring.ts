@@ -3,6 +3,7 @@
 // service, and its API methods. open() settles an interrupted rekey from the store before
 // the async results of a dead process are failed, so GetAsyncResult tells whether the
 // rekey finished or was rolled back.
+import type { NodeScope } from '../cluster/drives/node-scope';
 import type { Logger } from 'pino';
 import type { ApiMethod } from '../api';
 import { searMethods, withSearDriveStatus } from '../api/methods/sear-methods';
@@ -54,6 +55,8 @@ export async function openSear(
     logger?: Logger;
     /** Plug and relock events (the drive service's inventory). */
     inventory?: DriveInventory;
+    /** Which drive records are this node's; default: a single node's. */
+    scope?: NodeScope;
     /** Instead of the backend's own (tests: a backend without a DEK layer). */
     dataPath?: DataPath;
     /** Rekeys run by the cluster master (masterJob), whichever node they were asked of. */
@@ -69,7 +72,7 @@ export async function openSear(
     store: deps.store,
     sealer: deps.sealer,
     dataPath,
-    asyncResults: new AsyncResultService(deps.store),
+    asyncResults: new AsyncResultService(deps.store, deps.scope),
     kmip: {
       connectTimeoutMs: config.kmip.connectTimeoutMs,
       requestTimeoutMs: config.kmip.requestTimeoutMs,
@@ -77,6 +80,7 @@ export async function openSear(
     },
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.inventory ? { inventory: deps.inventory } : {}),
+    ...(deps.scope ? { scope: deps.scope } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     metrics: recordingSink,
     ...(deps.rekeyOnMaster ? { rekeyOnMaster: true } : {}),

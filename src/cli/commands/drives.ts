@@ -8,6 +8,8 @@ import { waitDeadline, waitFlags, waitForHandle } from '../client/wait';
 
 export interface Drive {
   driveID: number;
+  /** The node that holds the drive. */
+  nodeID: number;
   slot: number;
   serial: string;
   capacity: number;
@@ -28,9 +30,10 @@ const list: Subcommand = {
       ctx.json
         ? json(drives)
         : table(
-            ['ID', 'SLOT', 'SERIAL', 'SIZE', 'STATUS', 'TYPE', 'PROVIDER', 'PROBLEM'],
+            ['ID', 'NODE', 'SLOT', 'SERIAL', 'SIZE', 'STATUS', 'TYPE', 'PROVIDER', 'PROBLEM'],
             drives.map((d) => [
               d.driveID,
+              d.nodeID,
               d.slot,
               d.serial,
               `${(d.capacity / GB).toFixed(1)}G`,

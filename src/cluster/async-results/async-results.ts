@@ -1,8 +1,9 @@
 // Element's asynchronous results: a long operation returns an asyncHandle at once and
 // records its outcome here. GetAsyncResult purges a completed result unless keepResult;
 // ListAsyncResults never purges. Records survive restarts; an operation that was running
-// when the daemon stopped is completed with an error at the next start.
-import type { Json, Store, StoreTx } from '../../store/store';
+// when the daemon stopped is completed with an error at the next start of the node that
+// ran it (nodes sharing the store each fail only their own).
+import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 
@@ -24,16 +25,39 @@ interface AsyncRecord {
   details: { [k: string]: Json };
   result?: { [k: string]: Json };
   error?: AsyncError;
+  /** The node whose process runs the operation; absent in records written before: node 1. */
+  nodeID?: number;
 }
+
+/** Which node this process is (cluster/drives' NodeScope); without one, node 1. */
+export interface AsyncResultOwner {
+  nodeID(reader: StoreReader): number | undefined;
+}
+
+/** The node of a single-node cluster, and of records that name none. */
+const NODE_1 = 1;
 
 const key = (handle: number): string => `${RESULT_PREFIX}${handle}`;
 const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class AsyncResultService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly owner?: AsyncResultOwner,
+  ) {}
+
+  private nodeID(reader: StoreReader): number | undefined {
+    return this.owner ? this.owner.nodeID(reader) : NODE_1;
+  }
 
   /** Starts a result inside the caller's transaction, so it commits with the change it tracks. */
-  start(tx: StoreTx, resultType: string, details: { [k: string]: Json } = {}): number {
+  /** `nodeID`: the node that will run it, when not this one (a request for another node). */
+  start(
+    tx: StoreTx,
+    resultType: string,
+    details: { [k: string]: Json } = {},
+    nodeID = this.nodeID(tx),
+  ): number {
     const handle = (tx.get<number>(NEXT_HANDLE)?.value ?? 0) + 1;
     tx.put(NEXT_HANDLE, handle);
     const time = now();
@@ -45,6 +69,7 @@ export class AsyncResultService {
       lastUpdateTime: time,
       details,
     };
+    if (nodeID !== undefined) record.nodeID = nodeID;
     tx.put(key(handle), record as unknown as Json);
     return handle;
   }
@@ -55,6 +80,11 @@ export class AsyncResultService {
 
   fail(tx: StoreTx, handle: number, error: AsyncError): void {
     this.finish(tx, handle, { error });
+  }
+
+  /** Whether the result is still running (not failed by a restart, say). */
+  isRunning(tx: StoreReader, handle: number): boolean {
+    return tx.get<AsyncRecord>(key(handle))?.value.status === 'running';
   }
 
   /** GetAsyncResult: Element's shape; a completed result is purged unless keepResult. */
@@ -93,14 +123,22 @@ export class AsyncResultService {
   }
 
   /**
-   * At start: whatever was running died with the previous process, except the results of
-   * `ownedElsewhere` types, which a journal of their own settles (the master's rekey).
+   * At start: whatever this node was running died with its previous process, except the
+   * results of `ownedElsewhere` types, which a journal of their own settles (the master's
+   * rekey). Another node's running operations are its own (its restart fails them).
    */
   async failInterrupted(ownedElsewhere: string[] = []): Promise<number[]> {
+    const self = this.nodeID(this.store);
+    if (self === undefined) return [];
     const running = this.store
       .list<AsyncRecord>(RESULT_PREFIX)
       .map((e) => e.value)
-      .filter((r) => r.status === 'running' && !ownedElsewhere.includes(r.resultType));
+      .filter(
+        (r) =>
+          r.status === 'running' &&
+          (r.nodeID ?? NODE_1) === self &&
+          !ownedElsewhere.includes(r.resultType),
+      );
     await writeInChunks(this.store, running, 1, (tx, r) =>
       this.fail(tx, r.asyncResultID, {
         name: 'xAsyncOperationInterrupted',

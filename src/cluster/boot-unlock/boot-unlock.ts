@@ -19,7 +19,7 @@ import type { Store } from '../../store/store';
 import { InFlightLimit } from '../../util/in-flight-limit';
 import { Backoff } from '../backoff';
 import type { KmipSettings } from '../drive-keys/kmip-keys';
-import { getDrive, listDriveRecords } from '../drives/drive-records';
+import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
 import { getEar } from '../ear-state';
 import type { FaultService } from '../faults';
 import { ClusterKeyPair } from '../key-pair';
@@ -35,7 +35,7 @@ import { planFromStore } from './key-plan';
 import { KeyPlanKeeper } from './plan-keeper';
 import { freshOrDropped, sendForKeysAhead, type Prefetched } from './prefetch-keys';
 import { externallyKeyed, readRoundRecords } from './round-drives';
-import { NODE_ID, reportRound, type ReportMemory } from './round-report';
+import { reportRound, type ReportMemory } from './round-report';
 import { emptyRoundResult, type RoundResult, type UnlockProgress } from './round-result';
 import { readBootID, releaseGuardIn } from './try-guard';
 import { unlockRound, type RoundDeps } from './unlock-round';
@@ -64,6 +64,8 @@ export interface BootUnlockDeps {
   bootID?: () => string;
   /** Unlock durations go here; none recorded when absent. */
   metrics?: MetricsSink;
+  /** Which drive records are this node's (the only ones it unlocks); default: a single node's. */
+  scope?: NodeScope;
   logger?: Logger;
 }
 
@@ -102,6 +104,7 @@ export class BootUnlockService {
     const keyPair = new ClusterKeyPair(deps.store, deps.sealer, deps.logger);
     this.roundDeps = {
       store: deps.store,
+      scope: deps.scope ?? SINGLE_NODE,
       sealer: deps.sealer,
       kmip: deps.kmip,
       keyPair,
@@ -119,7 +122,7 @@ export class BootUnlockService {
         dir: deps.keyPlanDir,
         plan: () => {
           if (getEar(deps.store).state !== 'enabled') return undefined;
-          const records = readRoundRecords(deps.store);
+          const records = readRoundRecords(deps.store, this.roundDeps.scope);
           const keyed = externallyKeyed(records);
           return planFromStore(deps.store, keyPair, keyed, records.guards, this.bootID());
         },
@@ -186,12 +189,14 @@ export class BootUnlockService {
   /**
    * The operator's release of the TryLimit guard (`ekmctl drives retry-unlock`): forget
    * the refusals of these drives (all when none are named) and run a round at once.
-   * Returns the drives whose guard was released. An unknown drive ID changes nothing.
+   * Returns the drives whose guard was released. An unknown drive ID, or another node's
+   * drive, changes nothing.
    */
   async releaseGuards(driveIDs?: number[]): Promise<number[]> {
+    const { scope } = this.roundDeps;
     const released = await this.deps.store.transaction((tx) => {
-      const ids = driveIDs ?? listDriveRecords(tx).map((d) => d.driveID);
-      for (const id of ids) getDrive(tx, id); // xDriveIDDoesNotExist before any change
+      const ids = driveIDs ?? scope.drives(tx).map((d) => d.driveID);
+      for (const id of ids) scope.ownDrive(tx, id); // refused before any change
       return ids.filter((id) => releaseGuardIn(tx, id));
     });
     this.deps.logger?.info({ driveIDs: released }, 'TryLimit guard released by the operator');
@@ -202,9 +207,10 @@ export class BootUnlockService {
   /** Re-evaluates the metadata-drive faults (after AddDrives made drives active). */
   async reconcile(): Promise<void> {
     if (this.closed) return;
-    await this.deps.store.transaction((tx) =>
-      reportMovedMetadataDrives(tx, this.deps.faults, NODE_ID),
-    );
+    await this.deps.store.transaction((tx) => {
+      const nodeID = this.roundDeps.scope.nodeID(tx);
+      if (nodeID !== undefined) reportMovedMetadataDrives(tx, this.deps.faults, nodeID);
+    });
   }
 
   /** Queues a check of the held keys at their key servers (after any running round). */
@@ -243,9 +249,10 @@ export class BootUnlockService {
   async round(): Promise<RoundResult> {
     const { store } = this.deps;
     const early = await this.takeEarly();
-    if (getEar(store).state !== 'enabled') return emptyRoundResult();
+    const nodeID = this.roundDeps.scope.nodeID(store);
+    if (getEar(store).state !== 'enabled' || nodeID === undefined) return emptyRoundResult();
     const bootID = this.bootID();
-    const records = readRoundRecords(store);
+    const records = readRoundRecords(store, this.roundDeps.scope);
     const prefetched = freshOrDropped(this.prefetched);
     this.prefetched = undefined;
     // After an early pass: no connection ahead of need, and what it left locked waits for
@@ -258,6 +265,7 @@ export class BootUnlockService {
     // The early pass's findings first: a server this round asked again speaks for itself.
     const servers = new Map([...(early?.servers ?? []), ...round.servers]);
     const graceEndsInMs = await reportRound(this.deps, this.memory, {
+      nodeID,
       servers,
       candidates: records.candidates,
       result,

@@ -10,7 +10,13 @@
 // faults resolve. driveAvailable lists only the drives moved here (ours: drives never
 // added are the operator's choice, not a fault).
 import type { Json, StoreTx } from '../../store/store';
-import { driveKey, getDrive, putDrive, type DriveRecord } from '../drives/drive-records';
+import {
+  driveKey,
+  driveNodeID,
+  getDrive,
+  putDrive,
+  type DriveRecord,
+} from '../drives/drive-records';
 import type { FaultService } from '../faults';
 
 const MOVED_PREFIX = 'boot-unlock/metadata-moved/';
@@ -85,6 +91,7 @@ export function reportMovedMetadataDrives(tx: StoreTx, faults: FaultService, nod
   const waiting: number[] = [];
   for (const { key, value: m } of tx.list<MovedDrive>(MOVED_PREFIX)) {
     const d = tx.get<DriveRecord>(driveKey(m.driveID))?.value;
+    if (d && driveNodeID(d) !== nodeID) continue; // another node's, reported there
     const subject = { serviceID: m.driveID, driveID: m.driveID, nodeID };
     if (!d || d.status === 'active' || !d.present) {
       tx.delete(key);

@@ -8,6 +8,7 @@ import { uidsByProvider, type DriveKeyRecord } from '../drive-keys/drive-keys';
 import { getEar } from '../ear-state';
 import type { FaultService } from '../faults';
 import { askProvider, type AskDeps } from '../key-servers/ask-provider';
+import type { NodeScope } from '../drives/node-scope';
 import { candidateKeys } from './round-drives';
 import type { ReportMemory } from './round-report';
 import { noteServer, reportServers, type ServerOutcomes } from '../key-servers/server-faults';
@@ -60,12 +61,12 @@ export async function checkHeldKeys(deps: AskDeps, records: DriveKeyRecord[]): P
  * server asked; what it found wrong with keys replaces `memory.keyProblems`.
  */
 export async function checkAndReportHeldKeys(
-  deps: AskDeps & { faults: FaultService },
+  deps: AskDeps & { faults: FaultService; scope: NodeScope },
   memory: Pick<ReportMemory, 'keyProblems'>,
 ): Promise<void> {
   const { store, faults, logger } = deps;
   if (getEar(store).state !== 'enabled') return;
-  const records = candidateKeys(store).map((c) => c.key);
+  const records = candidateKeys(store, deps.scope).map((c) => c.key);
   if (records.length === 0) return;
   const { outcomes, keyProblems } = await checkHeldKeys(deps, records);
   memory.keyProblems = keyProblems;

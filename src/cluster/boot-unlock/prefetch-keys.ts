@@ -9,6 +9,7 @@ import type { KmipSettings } from '../drive-keys/kmip-keys';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
 import { requestKeys, zeroWhenAnswered, type KeyAnswers } from './fetch-keys';
+import type { NodeScope } from '../drives/node-scope';
 import { externallyKeyed, readRoundRecords } from './round-drives';
 import { guardHolds } from './try-guard';
 
@@ -35,6 +36,8 @@ export interface PrefetchDeps {
   kmip: KmipSettings;
   /** This boot's id: keys the TryLimit guard holds back are not asked for. */
   bootID: string;
+  /** This node's drives: only their keys are asked for. */
+  scope: NodeScope;
   logger?: Logger;
 }
 
@@ -43,7 +46,7 @@ export interface PrefetchDeps {
  * Undefined when there is nothing to ask for.
  */
 export function sendForKeysAhead(deps: PrefetchDeps): Prefetched | undefined {
-  const records = readRoundRecords(deps.store);
+  const records = readRoundRecords(deps.store, deps.scope);
   const keys = externallyKeyed(records)
     .filter(({ drive, key }) => {
       const guard = records.guards.get(drive.driveID);

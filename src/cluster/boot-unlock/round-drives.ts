@@ -9,7 +9,8 @@ import type { OpalDrive } from '../../opal/drive';
 import type { StoreReader } from '../../store/store';
 import type { InFlightLimit } from '../../util/in-flight-limit';
 import type { DriveKeyRecord } from '../drive-keys/drive-keys';
-import { listDriveRecords, type DriveRecord } from '../drives/drive-records';
+import type { DriveRecord } from '../drives/drive-records';
+import type { NodeScope } from '../drives/node-scope';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
 import type { KeyFailure } from './fetch-keys';
 import type { FailDrive } from './round-result';
@@ -37,6 +38,8 @@ export interface RoundRecords {
 }
 
 export interface DriveScanDeps {
+  /** This node's drives: the only ones its rounds unlock and ask keys for. */
+  scope: NodeScope;
   openDrive: (drive: DriveRecord) => OpalDrive;
   inFlight: InFlightLimit;
   /** This boot's id, for the TryLimit guard. */
@@ -44,7 +47,8 @@ export interface DriveScanDeps {
   logger?: Logger;
 }
 
-export function readRoundRecords(store: StoreReader): RoundRecords {
+/** `scope`: whose drives (this node's: a node asks only for its own drives' keys). */
+export function readRoundRecords(store: StoreReader, scope: NodeScope): RoundRecords {
   const keys = new Map<string, DriveKeyRecord>();
   for (const { value } of store.list<DriveKeyRecord>(KEY_REFERENCE_PREFIX)) {
     if (value.purpose === 'driveAuthentication') keys.set(value.keyID, value);
@@ -54,20 +58,20 @@ export function readRoundRecords(store: StoreReader): RoundRecords {
     guards.set(Number(key.slice(GUARD_PREFIX.length)), value);
   }
   // A drive being erased is not unlocked: its AK is on its way out (a revert may race).
-  const candidates = listDriveRecords(store).filter(
-    (d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing',
-  );
+  const candidates = scope
+    .drives(store)
+    .filter((d) => d.present && d.security === 'enabled' && d.keyID && d.step !== 'erasing');
   return { candidates, keys, guards };
 }
 
 /** The drives a round looks at (see RoundRecords.candidates). */
-export function candidateDrives(store: StoreReader): DriveRecord[] {
-  return readRoundRecords(store).candidates;
+export function candidateDrives(store: StoreReader, scope: NodeScope): DriveRecord[] {
+  return readRoundRecords(store, scope).candidates;
 }
 
 /** The candidates whose key is held at a key provider, with their key records. */
-export function candidateKeys(store: StoreReader): KeyedDrive[] {
-  return externallyKeyed(readRoundRecords(store));
+export function candidateKeys(store: StoreReader, scope: NodeScope): KeyedDrive[] {
+  return externallyKeyed(readRoundRecords(store, scope));
 }
 
 export function externallyKeyed(records: RoundRecords): KeyedDrive[] {

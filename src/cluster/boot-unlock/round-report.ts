@@ -11,8 +11,6 @@ import { OUTCOME_WRITES, recordOutcomes, reportMovedMetadataDrives } from './dri
 import type { RoundResult } from './round-result';
 import { reportServers, type ServerOutcomes } from '../key-servers/server-faults';
 
-/** This daemon is one node of its cluster. */
-export const NODE_ID = 1;
 const DEFAULT_METADATA_GRACE_SEC = 360;
 
 export interface ReportDeps {
@@ -41,10 +39,16 @@ export interface ReportMemory {
 export async function reportRound(
   deps: ReportDeps,
   memory: ReportMemory,
-  round: { servers: ServerOutcomes; candidates: DriveRecord[]; result: RoundResult },
+  round: {
+    /** This node's: its driveFailed and driveAvailable faults. */
+    nodeID: number;
+    servers: ServerOutcomes;
+    candidates: DriveRecord[];
+    result: RoundResult;
+  },
 ): Promise<number | undefined> {
   const { faults, store, logger } = deps;
-  const { servers, candidates, result } = round;
+  const { nodeID, servers, candidates, result } = round;
   for (const [driveID, reason] of result.failed) {
     logger?.warn({ driveID, reason }, 'drive left locked');
   }
@@ -59,7 +63,7 @@ export async function reportRound(
     faults.reportNodeDrivesIn(
       tx,
       'driveFailed',
-      NODE_ID,
+      nodeID,
       [...result.failed.keys()].sort((a, b) => a - b),
     );
   });
@@ -79,7 +83,7 @@ export async function reportRound(
     );
     if (end !== undefined) graceEnd = Math.min(graceEnd ?? end, end);
   }
-  await store.transaction((tx) => reportMovedMetadataDrives(tx, faults, NODE_ID));
+  await store.transaction((tx) => reportMovedMetadataDrives(tx, faults, nodeID));
   return graceEnd === undefined ? undefined : Math.max(0, graceEnd - now);
 }
 

@@ -1,5 +1,6 @@
 // Store layout of drives: one record per drive ever seen, keyed by a driveID that is never
-// reused, matched to the inventory by serial. The record holds Element's status and type
+// reused (cluster-wide), matched to the inventory by serial, and owned by the node that
+// sees it (nodeID). The record holds Element's status and type
 // and the drive's hardware-encryption state (which key unlocks it, and how far
 // provisioning got) so that a restart can resume or roll back.
 import type { Json, StoreTx, StoreReader } from '../../store/store';
@@ -46,6 +47,11 @@ export interface EraseJournal {
 
 export interface DriveRecord {
   driveID: number;
+  /**
+   * The node whose inventory holds the drive: only that node works on the record. Absent
+   * in records written before drives carried their node: those are node 1's (driveNodeID).
+   */
+  nodeID?: number;
   serial: string;
   /** What the DriveTransport opens. */
   path: string;
@@ -70,6 +76,12 @@ export interface DriveRecord {
   driveSecurityFaultReason: string;
   driveFailureDetail: string | null;
 }
+
+/** The nodeID of a single node, and of records written before drives carried their node. */
+export const SINGLE_NODE_ID = 1;
+
+/** A record's node (see DriveRecord.nodeID). */
+export const driveNodeID = (d: DriveRecord): number => d.nodeID ?? SINGLE_NODE_ID;
 
 export const driveKey = (id: number): string => `${DRIVE_PREFIX}${id}`;
 
@@ -110,7 +122,7 @@ export function driveView(d: DriveRecord): { [k: string]: Json } {
     driveSecurityFaultReason: d.driveSecurityFaultReason,
     ...(d.keyID ? { keyID: d.keyID } : {}),
     ...(d.keyProviderID !== null ? { keyProviderID: d.keyProviderID } : {}),
-    nodeID: 1,
+    nodeID: driveNodeID(d),
     segmentFileSize: usable(d.capacity),
     serial: d.serial,
     slot: d.slot,

@@ -3,13 +3,18 @@
 // first time is `available`; AddDrives makes it `active` (after hardware EAR, when
 // enabled, has secured it); RemoveDrives takes an active drive back to `available`
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
+// Nodes sharing a store each record and work on their own drives (node-scope.ts); ListDrives
+// lists every node's. SecureEraseDrives of another node's drives is recorded as an intent
+// that node carries out (drive-intents.ts).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
+import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 import {
+  driveNodeID,
   driveView,
   getDrive,
   listDriveRecords,
@@ -18,6 +23,15 @@ import {
   type DriveRecord,
   type DriveType,
 } from './drive-records';
+import {
+  intentKey,
+  intentsFor,
+  INTENT_PREFIX,
+  putIntent,
+  requireOnline,
+  type EraseIntent,
+} from './drive-intents';
+import { nodeInCluster, SINGLE_NODE, type NodeScope } from './node-scope';
 
 export type DriveRole = 'volume' | 'block';
 
@@ -37,12 +51,18 @@ export interface DriveSecurer {
 export interface DriveServiceOptions {
   /** Serial or slot number → role; absent: slot 0 is the metadata (volume) drive. */
   roles?: Record<string, DriveRole>;
+  /** Which records are this node's; default: a single node's (all are node 1's). */
+  scope?: NodeScope;
   logger?: Logger;
 }
 
 export class DriveService {
   private securer: DriveSecurer | undefined;
   private unwatch: (() => void) | undefined;
+  /** While this node is not in the store's cluster: waits for it to be added. */
+  private unwatchNodes: (() => void) | undefined;
+  /** Requests of other nodes' APIs for this node's drives (drive-intents.ts). */
+  private unwatchIntents: (() => void) | undefined;
   private readonly jobs = new Set<Promise<void>>();
   private readonly addedListeners = new Set<(driveIDs: number[]) => void>();
 
@@ -52,6 +72,10 @@ export class DriveService {
     private readonly asyncResults: AsyncResultService,
     private readonly options: DriveServiceOptions = {},
   ) {}
+
+  private get scope(): NodeScope {
+    return this.options.scope ?? SINGLE_NODE;
+  }
 
   /** Hardware EAR registers itself so that drives added under EAR are secured first. */
   setSecurer(securer: DriveSecurer): void {
@@ -70,6 +94,10 @@ export class DriveService {
   /** Reads the inventory into records and follows plug/unplug from then on. */
   async start(): Promise<void> {
     this.unwatch?.(); // start() may be retried after the inventory was unreachable
+    if (this.scope.nodeID(this.store) === undefined) {
+      this.awaitMembership();
+      return;
+    }
     this.unwatch = this.inventory.watch((e) => this.onEvent(e));
     const drives = await this.inventory.list();
     // Each drive's record stands on its own: found drives are recorded in chunks (a
@@ -79,23 +107,48 @@ export class DriveService {
     for (let first = 0; first < drives.length; first += perTx) {
       await this.store.transaction((tx) => {
         // One read of the records per chunk: a lookup per drive would be quadratic.
+        const self = this.scope.nodeID(tx);
+        if (self === undefined) return; // removed meanwhile: its drives are no longer its own
         const known = bySerial(listDriveRecords(tx));
         drives.slice(first, first + perTx).forEach((d, i) => {
-          this.upsert(tx, d, first + i, known.get(d.serial));
+          this.record(tx, self, d, first + i, known.get(d.serial));
         });
       });
     }
     this.logFound(recorded);
     const seen = new Set(drives.map((d) => d.serial));
-    const gone = listDriveRecords(this.store).filter((d) => !seen.has(d.serial) && d.present);
+    const gone = this.scope.drives(this.store).filter((d) => !seen.has(d.serial) && d.present);
     await writeInChunks(this.store, gone, 1, (tx, d) => this.markGone(tx, getDrive(tx, d.driveID)));
     if (!this.interruptedSettled) {
-      const interrupted = listDriveRecords(this.store).filter(wasInterrupted);
+      const interrupted = this.scope.drives(this.store).filter(wasInterrupted);
       await writeInChunks(this.store, interrupted, 1, (tx, d) =>
         settleInterrupted(tx, getDrive(tx, d.driveID)),
       );
     }
     this.interruptedSettled = true;
+    // After the interrupted results were failed (asyncResults.failInterrupted, run first):
+    // an intent whose result a restart failed is dropped, not carried out.
+    this.unwatchIntents ??= this.store.watch(INTENT_PREFIX, (c) => {
+      if (c.type === 'put') this.takeIntents();
+    });
+    this.takeIntents();
+  }
+
+  /**
+   * A node the store's cluster does not list (yet) records no drive: another node's records
+   * could carry the same serials. Its drives are read once AddNodes has made it a node.
+   */
+  private awaitMembership(): void {
+    this.options.logger?.info('this node is not in the cluster yet: its drives wait for AddNodes');
+    if (this.unwatchNodes) return;
+    this.unwatchNodes = this.store.watch(ACTIVE_NODE_PREFIX, () => {
+      if (this.scope.nodeID(this.store) === undefined) return;
+      this.unwatchNodes?.();
+      this.unwatchNodes = undefined;
+      this.start().catch((err: unknown) =>
+        this.options.logger?.error({ err }, 'drives not read after this node was added'),
+      );
+    });
   }
 
   /** Waits for running AddDrives/RemoveDrives jobs (tests, shutdown). */
@@ -105,17 +158,27 @@ export class DriveService {
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    this.unwatchNodes?.();
+    this.unwatchIntents?.();
+    this.unwatchIntents = undefined;
     await this.idle();
   }
 
+  /** ListDrives: the drives of every node of the cluster (not those of a removed node). */
   list(): ReturnType<typeof driveView>[] {
+    const nodes = new Map<number, boolean>();
+    const inCluster = (id: number): boolean => {
+      if (!nodes.has(id)) nodes.set(id, nodeInCluster(this.store, id));
+      return nodes.get(id)!;
+    };
     return listDriveRecords(this.store)
-      .filter((d) => d.present || d.status === 'failed')
+      .filter((d) => (d.present || d.status === 'failed') && inCluster(driveNodeID(d)))
       .map(driveView);
   }
 
+  /** This node's drive records. */
   records(): DriveRecord[] {
-    return listDriveRecords(this.store);
+    return this.scope.drives(this.store);
   }
 
   /** AddDrives: checks every drive first; nothing changes unless all can be added. */
@@ -126,7 +189,7 @@ export class DriveService {
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
     const handle = await this.store.transaction((tx) => {
       const records = params.map((p) => {
-        const d = getDrive(tx, p.driveID);
+        const d = this.scope.ownDrive(tx, p.driveID);
         if (!d.present) throw notPresent(d);
         if (d.status !== 'available') {
           throw new ElementError(
@@ -147,7 +210,7 @@ export class DriveService {
   async remove(driveIDs: number[]): Promise<number> {
     checkCount(driveIDs.length);
     const handle = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => getDrive(tx, id));
+      const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
       for (const d of records) {
         if (d.status !== 'active' && d.status !== 'failed') {
           throw new ElementError(
@@ -165,35 +228,94 @@ export class DriveService {
     return handle;
   }
 
-  /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
+  /**
+   * SecureEraseDrives: available drives only; nothing changes unless all can be erased. The
+   * drives of another node (one node per call) are recorded as that node's intent, with the
+   * async result, for it to carry out; refused while that node is offline.
+   */
   async secureErase(driveIDs: number[]): Promise<number> {
     checkCount(driveIDs.length);
     const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
     if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const handle = await this.store.transaction((tx) => {
+    const { handle, here } = await this.store.transaction((tx) => {
       const records = driveIDs.map((id) => getDrive(tx, id));
-      for (const d of records) {
-        if (!d.present) throw notPresent(d);
-        if (d.status !== 'available') {
-          throw new ElementError(
-            'xDriveNotAvailable',
-            `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
-          );
-        }
-        if (d.step !== null) {
-          throw new ElementError(
-            'xDriveNotAvailable',
-            `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
-          );
-        }
+      const owners = [...new Set(records.map(driveNodeID))];
+      if (owners.length > 1) {
+        throw invalid(
+          'drives',
+          `the drives are on nodes ${owners.join(', ')}; erase each node's drives in a call of its own.`,
+        );
       }
-      // step `erasing` is the erase's journal: a restart finds the drive still erasing and
-      // hardware EAR finishes the erase, whatever the drive had been through.
-      for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
-      return this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs });
+      const owner = owners[0]!;
+      const self = this.scope.nodeID(tx);
+      if (owner === self) {
+        journalErase(tx, records);
+        return {
+          handle: this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }),
+          here: true,
+        };
+      }
+      if (self === undefined) this.scope.ownDrive(tx, driveIDs[0]!); // not in the cluster: refused
+      requireOnline(tx, owner, driveIDs);
+      checkErasable(records);
+      const asyncHandle = this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }, owner);
+      putIntent(tx, {
+        kind: 'secureErase',
+        nodeID: owner,
+        driveIDs,
+        asyncHandle,
+        requestedBy: self ?? null,
+      });
+      return { handle: asyncHandle, here: false };
     });
-    this.track(this.finishErase(handle, driveIDs));
+    if (here) this.track(this.finishErase(handle, driveIDs));
+    else
+      this.options.logger?.info({ handle, driveIDs }, 'SecureEraseDrives recorded for their node');
     return handle;
+  }
+
+  /** Carries out the intents waiting for this node (each taken once: see takeIntent). */
+  private takeIntents(): void {
+    const self = this.scope.nodeID(this.store);
+    if (self === undefined) return;
+    for (const intent of intentsFor(this.store, self)) this.track(this.takeIntent(intent));
+  }
+
+  /**
+   * Takes an intent in one transaction: it leaves the store, and the drives, checked again
+   * (another call may have changed them meanwhile), are journaled, or the async result fails
+   * with the reason: all or none. Already taken, or its result failed by a restart: nothing.
+   */
+  private async takeIntent(intent: EraseIntent): Promise<void> {
+    const { asyncHandle: handle, driveIDs } = intent;
+    const taken = await this.store.transaction((tx) => {
+      const k = intentKey(intent.nodeID, handle);
+      if (!tx.get(k)) return false;
+      tx.delete(k);
+      if (!this.asyncResults.isRunning(tx, handle)) return false;
+      try {
+        journalErase(
+          tx,
+          driveIDs.map((id) => this.scope.ownDrive(tx, id)),
+        );
+      } catch (err) {
+        if (!(err instanceof ElementError)) throw err;
+        this.asyncResults.fail(tx, handle, {
+          name: err.elementName,
+          message: err.message,
+          driveIDs: [],
+          failedDriveIDs: driveIDs,
+        });
+        return false;
+      }
+      return true;
+    });
+    if (!taken) return;
+    this.options.logger?.info(
+      { handle, driveIDs, requestedBy: intent.requestedBy },
+      'SecureEraseDrives taken from another node',
+    );
+    await this.finishErase(handle, driveIDs);
   }
 
   private async finishErase(handle: number, ids: number[]): Promise<void> {
@@ -303,13 +425,17 @@ export class DriveService {
     const recorded = new Set(listDriveRecords(this.store).map((d) => d.serial));
     this.store
       .transaction((tx) => {
+        const self = this.scope.nodeID(tx);
+        if (self === undefined) return;
         const known = listDriveRecords(tx);
         if (e.type === 'added') {
           const existing = known.find((d) => d.serial === e.drive.serial);
-          const slot = existing?.slot ?? known.filter((d) => d.present).length;
-          this.upsert(tx, e.drive, slot, existing);
+          const own = known.filter((d) => driveNodeID(d) === self && d.present);
+          this.record(tx, self, e.drive, existing?.slot ?? own.length, existing);
         } else if (e.type === 'removed') {
-          const d = known.find((r) => r.serial === e.serial && r.present);
+          const d = known.find(
+            (r) => r.serial === e.serial && r.present && driveNodeID(r) === self,
+          );
           if (d) this.markGone(tx, d);
         }
       })
@@ -327,9 +453,41 @@ export class DriveService {
     }
   }
 
+  /**
+   * A drive this node (`self`) sees, into its record. A serial is the drive's identity: a
+   * record of another node is taken over only when that node does not see the drive (it
+   * moved here) or is no longer in the cluster (removed); while that node sees it too, the
+   * record is left alone and the conflict logged (two drives reporting one serial, or the
+   * other node not yet past its unplug).
+   */
+  private record(
+    tx: StoreTx,
+    self: number,
+    info: DriveInfo,
+    slot: number,
+    existing: DriveRecord | undefined,
+  ): void {
+    const owner = existing && driveNodeID(existing);
+    if (existing && owner !== self) {
+      if (existing.present && nodeInCluster(tx, owner!)) {
+        this.options.logger?.warn(
+          { driveID: existing.driveID, nodeID: owner, path: info.path },
+          'drive serial already recorded as present on another node: not recorded here',
+        );
+        return;
+      }
+      this.options.logger?.info(
+        { driveID: existing.driveID, fromNodeID: owner, nodeID: self },
+        'drive moved to this node',
+      );
+    }
+    this.upsert(tx, self, info, slot, existing);
+  }
+
   /** `existing`: the record with this serial, if there is one. */
   private upsert(
     tx: StoreTx,
+    self: number,
     info: DriveInfo,
     slot: number,
     existing: DriveRecord | undefined,
@@ -338,6 +496,7 @@ export class DriveService {
       const back = !existing.present && existing.status === 'failed' ? 'active' : existing.status;
       const updated: DriveRecord = {
         ...existing,
+        nodeID: self,
         path: info.path,
         present: true,
         opal: info.opal,
@@ -351,6 +510,7 @@ export class DriveService {
     }
     const created: DriveRecord = {
       driveID: nextDriveID(tx),
+      nodeID: self,
       serial: info.serial,
       path: info.path,
       model: info.model,
@@ -394,6 +554,35 @@ function invalid(name: string, why: string): ElementError {
 
 function notPresent(d: DriveRecord): ElementError {
   return new ElementError('xDriveNotAvailable', `Drive ${d.driveID} is not present.`);
+}
+
+/** Throws, naming the drive, unless every drive can be erased now. */
+function checkErasable(records: DriveRecord[]): void {
+  for (const d of records) {
+    if (!d.present) throw notPresent(d);
+    if (d.status !== 'available') {
+      throw new ElementError(
+        'xDriveNotAvailable',
+        `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
+      );
+    }
+    if (d.step !== null) {
+      throw new ElementError(
+        'xDriveNotAvailable',
+        `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks the drives, then journals them: step `erasing` is the erase's journal; a restart
+ * finds the drive still erasing and hardware EAR finishes the erase, whatever the drive had
+ * been through.
+ */
+function journalErase(tx: StoreTx, records: DriveRecord[]): void {
+  checkErasable(records);
+  for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
 }
 
 /** A failed drive taken out of use keeps its record (and key) but leaves the list. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { getKeyRecord, keyRecordFor, putKeyRecord } from '../drive-keys/drive-keys';
 import { loadAks, zeroAll } from '../drive-keys/key-source';
-import { getDrive, listDriveRecords, putDrive } from '../drives/drive-records';
+import { getDrive, putDrive } from '../drives/drive-records';
 import { getEar, putEar } from '../ear-state';
 import { ElementError } from '../errors';
 import { mapLimit } from '../../util/map-limit';
@@ -35,10 +35,12 @@ export async function beginDisable(deps: EarDeps): Promise<void> {
 /** Opens every secured drive for good, then, once none is left `disabling`, `disabled`. */
 export async function finishDisable(deps: EarDeps): Promise<void> {
   // A drive being erased is left to its erase, which destroys its AK.
-  const drives = listDriveRecords(deps.store).filter(
-    (d) =>
-      d.keyID && d.step !== 'erasing' && (d.security === 'enabled' || d.security === 'disabling'),
-  );
+  const drives = deps.scope
+    .drives(deps.store)
+    .filter(
+      (d) =>
+        d.keyID && d.step !== 'erasing' && (d.security === 'enabled' || d.security === 'disabling'),
+    );
   await writeInChunks(deps.store, drives, 1, (tx, d) =>
     putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' }),
   );
@@ -70,7 +72,7 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
     zeroAll(aks);
   }
   // Still `disabling`: retried.
-  if (listDriveRecords(deps.store).some((d) => d.security === 'disabling')) return;
+  if (deps.scope.drives(deps.store).some((d) => d.security === 'disabling')) return;
   await destroyPendingKeys(deps);
   await deps.store.transaction((tx) => {
     const { keyProviderID } = getEar(tx);

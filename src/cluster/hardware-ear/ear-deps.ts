@@ -4,6 +4,7 @@ import type { KmipProvider } from '../../kmip/client';
 import type { OpalDrive } from '../../opal/drive';
 import { loadAks, type KeySourceDeps } from '../drive-keys/key-source';
 import { openProvider } from '../drive-keys/kmip-keys';
+import type { NodeScope } from '../drives/node-scope';
 
 /** Work in progress that the store does not show; recovery and the retry decision read it. */
 export interface EarWorkState {
@@ -14,6 +15,8 @@ export interface EarWorkState {
 }
 
 export interface EarDeps extends KeySourceDeps {
+  /** This node's drive records: the only ones its hardware-EAR work touches. */
+  scope: NodeScope;
   openDrive: (drive: { path: string }) => OpalDrive;
   /** Drives worked on at once. */
   parallel: number;

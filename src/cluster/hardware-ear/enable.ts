@@ -79,12 +79,13 @@ export async function beginEnable(deps: EarDeps, keyProviderID: number | undefin
 export async function finishEnable(deps: EarDeps): Promise<void> {
   const { keyProviderID } = getEar(deps.store);
   await resumeProvisioning(deps);
-  const fresh = listDriveRecords(deps.store)
+  const fresh = deps.scope
+    .drives(deps.store)
     .filter((d) => d.present && d.opal && mayProvision(d))
     .map((d) => d.driveID);
   await provisionDrives(deps, fresh, keyProviderID);
   await destroyPendingKeys(deps);
-  if (listDriveRecords(deps.store).some((d) => d.security === 'provisioning')) return;
+  if (deps.scope.drives(deps.store).some((d) => d.security === 'provisioning')) return;
   crashPoint('ear.afterEnable');
   await deps.store.transaction((tx) => {
     if (getEar(tx).state !== 'enabling') return;
@@ -121,7 +122,7 @@ export async function secureAddedDrives(
  */
 export function forgetOwnershipRefusals(deps: EarDeps, driveIDs: number[]): Promise<number[]> {
   return deps.store.transaction((tx) => {
-    const drives = driveIDs.map((id) => getDrive(tx, id)); // all exist, or no change
+    const drives = driveIDs.map((id) => deps.scope.ownDrive(tx, id)); // all exist, or no change
     return drives.filter(refusedOwnership).map((d) => {
       putDrive(tx, { ...d, security: 'none', driveSecurityFaultReason: 'none' });
       return d.driveID;

@@ -12,8 +12,8 @@ import type { DriveTransport } from '../../opal/transport';
 import type { Json, Store, StoreReader } from '../../store/store';
 import type { EncryptionStates } from '../cluster-info';
 import type { KmipSettings } from '../drive-keys/kmip-keys';
-import { listDriveRecords } from '../drives/drive-records';
 import type { DriveSecurer } from '../drives/drives';
+import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
 import { getEar, softwareEarEnabled } from '../ear-state';
 import type { FaultService } from '../faults';
 import { ClusterKeyPair } from '../key-pair';
@@ -39,6 +39,8 @@ export interface HardwareEarOptions {
   parallel?: number;
   /** Cap of the backoff while keys or drives are out of reach. Default 30000. */
   retryMaxDelayMs?: number;
+  /** Which drive records are this node's; default: a single node's. */
+  scope?: NodeScope;
 }
 
 export class HardwareEarService implements DriveSecurer {
@@ -51,6 +53,7 @@ export class HardwareEarService implements DriveSecurer {
       store: options.store,
       sealer: options.sealer,
       keyPair,
+      scope: options.scope ?? SINGLE_NODE,
       kmip: options.kmip ?? {},
       ...(options.logger ? { logger: options.logger } : {}),
       openDrive: opalDriveOpener(options.transport, options.logger),
@@ -168,7 +171,7 @@ export class HardwareEarService implements DriveSecurer {
   private async reportFaults(): Promise<void> {
     if (!this.options.faults) return;
     try {
-      await reportEarFaults(this.store, this.options.faults);
+      await reportEarFaults(this.store, this.options.faults, this.deps.scope);
     } catch (err) {
       // A fault that cannot be written must not stop the drive work.
       this.options.logger?.error({ err: (err as Error).message }, 'EAR faults not reported');
@@ -183,11 +186,13 @@ export class HardwareEarService implements DriveSecurer {
       state === 'enabling' ||
       state === 'disabling' ||
       work.keyDestroyDeferred ||
-      listDriveRecords(this.store).some(
-        (d) =>
-          d.security === 'provisioning' ||
-          (d.present && d.step === 'erasing' && !work.liveCallErases.has(d.driveID)),
-      )
+      this.deps.scope
+        .drives(this.store)
+        .some(
+          (d) =>
+            d.security === 'provisioning' ||
+            (d.present && d.step === 'erasing' && !work.liveCallErases.has(d.driveID)),
+        )
     );
   }
 }

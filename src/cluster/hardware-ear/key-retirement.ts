@@ -57,10 +57,18 @@ export async function destroyPendingKeys(deps: EarDeps): Promise<void> {
  * drive ever saw them), then the records.
  */
 export async function destroyAksOfInterruptedRegister(deps: EarDeps): Promise<void> {
+  // Only this node's drives' keys: another node may be registering its own right now.
+  const own = new Set(deps.scope.drives(deps.store).map((d) => d.driveID));
   const orphans = deps.store
     .list<DriveKeyRecord>('keys/')
     .map((e) => e.value)
-    .filter((k) => k.keyProviderID !== null && k.kmipUID === null && k.state !== 'destroyed');
+    .filter(
+      (k) =>
+        own.has(k.driveID) &&
+        k.keyProviderID !== null &&
+        k.kmipUID === null &&
+        k.state !== 'destroyed',
+    );
   const byProvider = groupBy(orphans, (k) => k.keyProviderID!);
   const uuid = clusterUuid(deps.store);
   for (const [keyProviderID, keys] of byProvider) {

@@ -4,7 +4,7 @@
 // (drive-locking.ts) and its outcome recorded. After a crash, resumeProvisioning resumes
 // or rolls back every `provisioning` drive; a key is only let go once its drive has proved
 // it does not hold it, so no drive is left with a PIN nobody knows.
-import { getDrive, listDriveRecords, putDrive } from '../drives/drive-records';
+import { getDrive, putDrive } from '../drives/drive-records';
 import {
   getKeyRecord,
   keyRecordFor,
@@ -136,7 +136,7 @@ async function secureRecordedDrives(deps: EarDeps, work: DriveWork[]): Promise<v
 /** Every `provisioning` drive from an earlier process: resume it, or roll it back. */
 export async function resumeProvisioning(deps: EarDeps): Promise<void> {
   await destroyAksOfInterruptedRegister(deps);
-  const drives = listDriveRecords(deps.store).filter((d) => d.security === 'provisioning');
+  const drives = deps.scope.drives(deps.store).filter((d) => d.security === 'provisioning');
   if (drives.length === 0) return;
   const aks = await loadAks(
     deps,

@@ -6,7 +6,7 @@
 // have happened keeps its journal, and finishInterruptedErases finishes it after a restart.
 import { recordAuditIn } from '../audit';
 import { keyRecordFor, newDriveKey, putKeyRecord } from '../drive-keys/drive-keys';
-import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
+import { getDrive, putDrive, type DriveRecord } from '../drives/drive-records';
 import { crashPoint } from '../test-hooks';
 import { OpalStatusError } from '../../opal/errors';
 import { mapLimit } from '../../util/map-limit';
@@ -148,9 +148,9 @@ async function dropEraseJournal(
  * A drive or key server out of reach keeps its journal; the retry comes back to it.
  */
 export async function finishInterruptedErases(deps: EarDeps): Promise<void> {
-  const drives = listDriveRecords(deps.store).filter(
-    (d) => d.present && d.step === 'erasing' && !deps.work.liveCallErases.has(d.driveID),
-  );
+  const drives = deps.scope
+    .drives(deps.store)
+    .filter((d) => d.present && d.step === 'erasing' && !deps.work.liveCallErases.has(d.driveID));
   if (drives.length === 0) return;
   await mapLimit(drives, deps.parallel, async (d) => {
     try {

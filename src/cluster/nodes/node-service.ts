@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { Json, Store, StoreLease, StoreReader, StoreTx } from '../../store/store';
 import { CLUSTER_KEY } from '../cluster-info';
-import { listDriveRecords, type DriveStatus } from '../drives/drive-records';
+import { driveNodeID, listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
 import type { ClusterSealing } from '../sealing/cluster-sealing';
 import { saveLocalNodeID } from './node-identity';
@@ -44,10 +44,11 @@ const REGISTER_RETRY_MS = 1_000;
 /** Drives that hold data or are on their way out: RemoveNodes refuses their node. */
 const IN_USE: ReadonlySet<DriveStatus> = new Set(['active', 'erasing', 'removing']);
 
-/** A node's drives in use. Drive records carry no node yet: every drive is node 1's. */
+/** A node's drives in use (records without a node are node 1's). */
 function drivesInUse(reader: StoreReader, nodeID: number): number {
-  if (nodeID !== 1) return 0;
-  return listDriveRecords(reader).filter((d) => d.present && IN_USE.has(d.status)).length;
+  return listDriveRecords(reader).filter(
+    (d) => driveNodeID(d) === nodeID && d.present && IN_USE.has(d.status),
+  ).length;
 }
 
 export interface AddedNode {

@@ -16,7 +16,8 @@ import type { DriveInventory } from '../../opal/inventory';
 import type { Json, Store, StoreChange, StoreReader, StoreTx } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
-import { DRIVE_PREFIX, listDriveRecords, type DriveRecord } from '../drives/drive-records';
+import { DRIVE_PREFIX, type DriveRecord } from '../drives/drive-records';
+import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
 import type { FaultService } from '../faults';
 import { softwareEarEnabled } from '../ear-state';
 import { openProvider, type KmipSettings } from '../drive-keys/kmip-keys';
@@ -61,6 +62,8 @@ export interface SearOptions {
   retryMaxDelayMs?: number;
   /** Drives plugged in or relocked (power loss) get their DEK again. */
   inventory?: DriveInventory;
+  /** Which drive records are this node's (the only ones it attaches); default: a single node's. */
+  scope?: NodeScope;
   metrics?: MetricsSink;
   logger?: Logger;
   /**
@@ -72,6 +75,9 @@ export interface SearOptions {
 }
 
 export class SearService {
+  private get scope(): NodeScope {
+    return this.options.scope ?? SINGLE_NODE;
+  }
   private readonly keyPair: ClusterKeyPair;
   private readonly rekeys: Rekey;
   private job: Promise<void> = Promise.resolve();
@@ -316,9 +322,11 @@ export class SearService {
 
   /** Present drives not looked at yet (new, back, relocked) or worth another attempt. */
   private drivesToDo(): DriveRecord[] {
-    return listDriveRecords(this.store).filter(
-      (d) => d.present && (!this.attachState.has(d.serial) || this.unfinished.has(d.serial)),
-    );
+    return this.scope
+      .drives(this.store)
+      .filter(
+        (d) => d.present && (!this.attachState.has(d.serial) || this.unfinished.has(d.serial)),
+      );
   }
 
   /** SEAR on a cluster that has no MK yet: the first, internal one (a no-op otherwise). */
@@ -449,8 +457,10 @@ export class SearService {
     );
   }
 
+  /** This node's drives: what another node's hold is known there only. */
   private detachedDrives(tx: StoreReader): { [k: string]: Json }[] {
-    return listDriveRecords(tx)
+    return this.scope
+      .drives(tx)
       .filter((d) => d.present)
       .map((d) => ({ d, why: this.attachState.get(d.serial) ?? 'not attached yet' }))
       .filter(({ why }) => why !== ATTACHED)

@@ -36,7 +36,7 @@ const drives = async (): Promise<Drive[]> =>
 t.test('drives list', async (t) => {
   const r = await run('drives', 'list');
   t.equal(r.status, 0, r.stderr);
-  t.match(r.stdout, /^ID\s+SLOT\s+SERIAL\s+SIZE\s+STATUS\s+TYPE\s+PROVIDER\s+PROBLEM\n/);
+  t.match(r.stdout, /^ID\s+NODE\s+SLOT\s+SERIAL\s+SIZE\s+STATUS\s+TYPE\s+PROVIDER\s+PROBLEM\n/);
   t.equal(r.stdout.trim().split('\n').length, 4);
   t.same(
     (await drives()).map((d) => d.status),

@@ -1,0 +1,142 @@
+// Two ekmd nodes on one real etcd prefix, each with its own simulator, drives, hardware EAR,
+// boot unlock and API, as two daemons would run them. Node 1 creates the cluster; node 2
+// starts outside it and joins through AddNodes. Both share node 1's sealing root: the
+// cluster sealing key each node would hold wrapped under its own is not this fixture's
+// concern.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEtcdMembers, type EtcdCluster } from '../../../scripts/etcd/members';
+import { startApiServer, type ApiServer } from '../../../src/api';
+import { faultMethods } from '../../../src/api/methods/fault-methods';
+import { NodeScope } from '../../../src/cluster/drives/node-scope';
+import { FaultService } from '../../../src/cluster/faults';
+import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
+import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
+import type { NodeIdentity } from '../../../src/cluster/nodes/node-records';
+import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
+import { SimServer } from '../../../src/sim/server';
+import { Simulator } from '../../../src/sim/simulator';
+import { openSealer, type Store } from '../../../src/store';
+import { openEtcdStore } from '../../../src/store/etcd';
+import { API_CERT_FILE } from '../../../src/store/state-files';
+import { ElementClient } from '../../api/element-client';
+import { tempDir } from '../../store/tmpdir';
+import { ADMIN } from '../hardware-ear/ear-node';
+
+export interface ClusterNode {
+  name: string;
+  dir: string;
+  sim: Simulator;
+  identity: NodeIdentity;
+  scope: NodeScope;
+  store: Store;
+  faults: FaultService;
+  hw: HardwareEar;
+  api: ApiServer;
+  client: ElementClient;
+  /** The serials of its simulator's drives. */
+  serials(): string[];
+  /** Reads the inventory again (as a restart of the drive service would). */
+  resync(): Promise<void>;
+}
+
+export interface TwoNodes {
+  etcd: EtcdCluster;
+  prefix: string;
+  /** Node 1 (created the cluster) and the node started outside it. */
+  a: ClusterNode;
+  b: ClusterNode;
+}
+
+/** Starts etcd and both nodes; everything is stopped when `t` ends, in reverse order. */
+export async function startTwoNodes(
+  t: { teardown(fn: () => unknown): void },
+  drives: { a: number; b: number },
+): Promise<TwoNodes> {
+  const stops: (() => Promise<unknown>)[] = [];
+  t.teardown(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  });
+  const etcd = await startEtcdMembers({ members: 1 });
+  stops.push(() => etcd.stop());
+  const prefix = `/two-nodes/${process.pid}/`;
+  const sealerDir = tempDir(t);
+  const start = async (name: string, count: number): Promise<ClusterNode> => {
+    const dir = tempDir(t);
+    const socket = join(dir, 'sim.sock');
+    const sim = new Simulator({ stateDir: join(dir, 'sim'), drives: count, sizeMiB: 1 });
+    const simServer = new SimServer(sim, socket);
+    await simServer.listen();
+    stops.push(async () => {
+      await simServer.close();
+      sim.close();
+    });
+    const store = await openEtcdStore({ endpoints: etcd.endpoints, prefix }, { create: true });
+    stops.push(() => store.close());
+    const sealer = openSealer({ stateDir: sealerDir });
+    const identity = nodeIdentity(dir, { name, ip: '127.0.0.1' });
+    const scope = new NodeScope(identity.uuid);
+    const faults = new FaultService(store);
+    stops.push(async () => faults.close());
+    const hw = openHardwareEar(
+      {
+        drives: { backend: 'sim', sim: { socket } },
+        kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
+        stateDir: dir,
+      },
+      { store, sealer, faults, scope },
+    );
+    stops.push(() => hw.close());
+    const api = await startApiServer({
+      store,
+      sealer,
+      listen: { host: '127.0.0.1', port: 0 },
+      stateDir: dir,
+      node: identity,
+      bootstrapAdmin: ADMIN,
+      tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
+      nodeName: name,
+      methods: [...hw.methods, ...faultMethods(faults)],
+      encryptionStates: hw.encryptionStates,
+    });
+    stops.push(() => api.close());
+    await hw.start();
+    const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
+    const client = new ElementClient(api.address.port, ca, ADMIN.username, ADMIN.password);
+    stops.push(async () => client.close());
+    return {
+      name,
+      dir,
+      sim,
+      identity,
+      scope,
+      store,
+      faults,
+      hw,
+      api,
+      client,
+      serials: () => sim.drives.map((d) => d.rec.serial),
+      resync: () => hw.drives.start(),
+    };
+  };
+  const a = await start('node-a', drives.a);
+  await a.client.ok('CreateCluster', {
+    acceptEula: true,
+    mvip: '127.0.0.1',
+    svip: '127.0.0.1',
+    nodes: ['127.0.0.1'],
+    username: ADMIN.username,
+    password: ADMIN.password,
+  });
+  const b = await start('node-b', drives.b);
+  return { etcd, prefix, a, b };
+}
+
+/** Polls until `ok()` holds. */
+export async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!ok()) {
+    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
