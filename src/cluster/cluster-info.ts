@@ -1,4 +1,4 @@
-// The cluster itself: CreateCluster (single node for now) and GetClusterInfo, with every
+// The cluster itself: CreateCluster (this node and the pending nodes it names) and GetClusterInfo, with every
 // member the SolidFire SDK requires. The cluster uuid is a UUIDv4 (the SDK parses it).
 import { randomInt, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -56,15 +56,22 @@ export class ClusterService {
       /** The node's name, which becomes the cluster's; defaults to the host name. */
       nodeName?: string;
       encryptionStates?: EncryptionStateSource;
-      /** The node records: this node becomes node 1 in CreateCluster's transaction. */
+      /**
+       * The node records: this node becomes node 1 in CreateCluster's transaction, and the
+       * pending nodes the further addresses name become active in it.
+       */
       nodes?: { createIn(tx: StoreTx, addresses: string[]): void; created(): Promise<void> };
     } = {},
   ) {}
 
   async create(params: CreateClusterParams): Promise<void> {
     if (params.acceptEula !== true) throw invalidParameter('acceptEula', 'must be true.');
-    if (params.nodes.length !== 1) {
-      throw invalidParameter('nodes', 'this release creates single-node clusters: give one node.');
+    if (params.nodes.length < 1) throw invalidParameter('nodes', 'must name this node.');
+    if (params.nodes.length > 1 && !this.options.nodes) {
+      throw invalidParameter('nodes', 'this server creates single-node clusters: give one node.');
+    }
+    if (new Set(params.nodes).size !== params.nodes.length) {
+      throw invalidParameter('nodes', 'must not name an address twice.');
     }
     for (const param of ['mvip', 'svip'] as const) {
       if (!isIP(params[param])) throw invalidParameter(param, 'must be an IP address.');

@@ -45,7 +45,11 @@ export async function openClusterServices(
   const keyPair = new ClusterKeyPair(store, sealer, logger);
   const keyServers = new KeyServerService(store, keyPair, tester, logger);
   const self = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
-  const nodes = new NodeService(store, self, { logger, faults: options.faults });
+  const nodes = new NodeService(store, self, {
+    logger,
+    faults: options.faults,
+    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+  });
   await nodes.start();
   return {
     cluster: new ClusterService(store, {

@@ -65,6 +65,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 }
 
 class SqliteFileStore implements SqliteStore {
+  /** One node's file: no other node reads it. */
+  readonly shared = false;
   private readonly stmt;
   private readonly fanout: ChangeFanout;
   private readonly leases = new Map<number, SqliteLease>();

@@ -93,6 +93,11 @@ export interface MaintenanceReport {
 }
 
 export interface Store {
+  /**
+   * Whether other nodes share this store (etcd) or it is this node's alone (SQLite): only a
+   * shared store has nodes that join, and a cluster sealing key to share with them.
+   */
+  readonly shared: boolean;
   /** The entry as this node's view holds it. */
   get<T = Json>(key: string): StoreEntry<T> | undefined;
   /** Entries under `prefix` in key order (by their UTF-8 bytes). */

@@ -36,7 +36,12 @@ t.test('CreateCluster and GetClusterInfo', async (t) => {
       [{ ...params, svip: 5 }, 'xInvalidParameter', /svip/],
       [{ ...params, nodes: [] }, 'xInvalidParameter', /nodes/],
       [{ ...params, nodes: '10.0.0.1' }, 'xInvalidParameter', /nodes/],
-      [{ ...params, nodes: ['10.0.0.1', '10.0.0.2'] }, 'xInvalidParameter', /nodes/],
+      [{ ...params, nodes: ['10.0.0.1', '10.0.0.1'] }, 'xInvalidParameter', /nodes/],
+      [
+        { ...params, nodes: ['10.0.0.1', '10.0.0.2'] },
+        'xPendingNodeAddressDoesNotExist',
+        /10.0.0.2/,
+      ],
       [{ ...params, username: '' }, 'xInvalidParameter', /username/],
       [
         { ...params, enableSoftwareEncryptionAtRest: 'true' },

@@ -1,5 +1,5 @@
 // What this node says of itself in the node records: a UUID kept in its stateDir (node.json,
-// made at the first start), its name and management address (config node.*, else the host
+// made at the first start; once the node is in a cluster, also its nodeID), its name and management address (config node.*, else the host
 // name and the first non-internal IPv4 address), its platform and ekmd's version.
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -42,15 +42,38 @@ export function nodeIdentity(
 /** The UUID in stateDir/node.json; made (atomically, synced) when absent or unreadable. */
 function stateNodeUuid(stateDir: string): string {
   const path = join(stateDir, NODE_FILE);
-  try {
-    const { uuid } = JSON.parse(readFileSync(path, 'utf8')) as { uuid?: unknown };
-    if (typeof uuid === 'string' && UUID.test(uuid)) return uuid;
-  } catch {
-    // absent or garbled: a new identity (the node records match nodes by it)
-  }
+  // Absent or garbled: a new identity (the node records match nodes by it).
+  const recorded = readNodeFile(stateDir).uuid;
+  if (typeof recorded === 'string' && UUID.test(recorded)) return recorded;
   const uuid = randomUUID();
   writeFileAtomic(path, `${JSON.stringify({ uuid })}\n`, 0o600);
   return uuid;
+}
+
+/** The nodeID node.json keeps: this node's place in the cluster, as last seen. */
+export function localNodeID(stateDir: string): number | undefined {
+  const { nodeID } = readNodeFile(stateDir);
+  return typeof nodeID === 'number' && Number.isInteger(nodeID) ? nodeID : undefined;
+}
+
+/**
+ * Keeps this node's nodeID (undefined: none, it left the cluster) beside its UUID in
+ * node.json, atomically, so that the node knows its place without the store.
+ */
+export function saveLocalNodeID(stateDir: string, nodeID: number | undefined): void {
+  const current = readNodeFile(stateDir);
+  if (current.nodeID === nodeID) return;
+  const uuid = stateNodeUuid(stateDir);
+  const body = nodeID === undefined ? { uuid } : { uuid, nodeID };
+  writeFileAtomic(join(stateDir, NODE_FILE), `${JSON.stringify(body)}\n`, 0o600);
+}
+
+function readNodeFile(stateDir: string): { uuid?: unknown; nodeID?: unknown } {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, NODE_FILE), 'utf8')) as object;
+  } catch {
+    return {};
+  }
 }
 
 function hostUuid(): string {

@@ -23,6 +23,11 @@ export interface NodeIdentity {
   mip: string;
   softwareVersion: string;
   platform: NodePlatform;
+  /**
+   * The node's X25519 public key (SPKI DER, base64) that the cluster sealing key is wrapped
+   * to when the node is added; published in its pending record, kept in its active one.
+   */
+  sealingKey?: string;
 }
 
 export interface NodePlatform {

@@ -2,15 +2,24 @@
 // waiting to join it (pending), AddNodes and RemoveNodes, and the elected master. This node
 // becomes node 1 when CreateCluster runs here; a cluster created before nodes were recorded
 // gets its node 1 at the next start.
+//
+// On a shared store (etcd) a node that is not in the cluster registers itself as pending,
+// under a lease of its own (a pending node that stops drops out of the list), and waits: when
+// AddNodes or CreateCluster, run on any node, makes it active, it keeps its nodeID in
+// node.json and runs for master; when RemoveNodes retires it, it stops and is pending again
+// (Element: "a removed node registers itself as pending again"). On SQLite the store is this
+// node's alone: no other node could ever see a pending record, so none is written.
 import type { Logger } from 'pino';
-import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
+import type { Json, Store, StoreLease, StoreReader, StoreTx } from '../../store/store';
 import { CLUSTER_KEY } from '../cluster-info';
 import { listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
+import { saveLocalNodeID } from './node-identity';
 import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
 import { EnsembleWatch } from './ensemble-watch';
 import { OfflineWatch, type NodeFaults } from './offline-watch';
 import {
+  ACTIVE_NODE_PREFIX,
   activeNodeKey,
   activeNodes,
   counters,
@@ -23,7 +32,11 @@ import {
   type MasterRecord,
   type NodeIdentity,
   type NodeRecord,
+  type PendingNodeRecord,
 } from './node-records';
+
+/** How soon a failed pending registration (store unreachable, lease lost) is tried again. */
+const REGISTER_RETRY_MS = 1_000;
 
 /** Drives that hold data or are on their way out: RemoveNodes refuses their node. */
 const IN_USE: ReadonlySet<DriveStatus> = new Set(['active', 'erasing', 'removing']);
@@ -45,6 +58,15 @@ export class NodeService {
   private election: MasterElection | undefined;
   private offlineWatch: OfflineWatch | undefined;
   private ensembleWatch: EnsembleWatch | undefined;
+  /** This node's pending record's lease, while it waits to be added. */
+  private pendingLease: StoreLease | undefined;
+  /** The nodeID this node runs as, once active. */
+  private nodeID: number | undefined;
+  /** Joining, leaving and registering run one at a time, in order. */
+  private transitions: Promise<void> = Promise.resolve();
+  private unwatchSelf: (() => void) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -57,6 +79,8 @@ export class NodeService {
       leaseTtlSeconds?: number;
       /** How often the master checks the store's ensemble (default ENSEMBLE_CHECK_MS). */
       ensembleCheckMs?: number;
+      /** Where node.json keeps this node's nodeID (none: not kept). */
+      stateDir?: string;
     } = {},
   ) {}
 
@@ -100,11 +124,28 @@ export class NodeService {
   }
 
   /**
-   * CreateCluster's part, inside its transaction: this node becomes node 1. The addresses
-   * are CreateCluster's `nodes` (single-node clusters: one, this node's).
+   * CreateCluster's part, inside its transaction: this node becomes node 1, with the first
+   * address as its cluster address; each further address names a pending node (by its mip),
+   * which becomes active as node 2, 3… An address that names no pending node refuses the
+   * whole call.
    */
-  createIn(tx: StoreTx, addresses: string[]): void {
-    const [address] = addresses;
+  createIn(tx: StoreTx, addresses: string[]): NodeRecord[] {
+    const [address, ...others] = addresses;
+    const pending = pendingNodes(tx).filter((p) => p.uuid !== this.self.uuid);
+    const chosen = others.map((ip) => {
+      const matches = pending.filter((p) => p.mip === ip);
+      if (matches.length !== 1) {
+        throw new ElementError(
+          'xPendingNodeAddressDoesNotExist',
+          matches.length === 0
+            ? `No pending node has the address ${ip} (ListPendingNodes lists the pending nodes; ` +
+                'a node registers once ekmd runs on it with the cluster store).'
+            : `${matches.length} pending nodes have the address ${ip}; give each node its own ` +
+                'address (config node.ip).',
+        );
+      }
+      return matches[0]!;
+    });
     const record: NodeRecord = {
       ...this.self,
       nodeID: 1,
@@ -113,13 +154,18 @@ export class NodeService {
       addedAt: new Date().toISOString(),
     };
     tx.put(activeNodeKey(1), record as unknown as Json);
-    tx.put(NODE_COUNTERS_KEY, { ...counters(tx), nextNodeID: 2 } as unknown as Json);
+    tx.delete(pendingNodeKey(this.self.uuid));
+    const c = counters(tx);
+    c.nextNodeID = Math.max(c.nextNodeID, 2);
+    const records = [record, ...chosen.map((p) => this.activateIn(tx, p, c.nextNodeID++))];
+    tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
+    return records;
   }
 
   /**
    * At start: a cluster created before nodes were recorded gets this node as node 1; this
-   * node's record follows its name, address and version. Then, once this node is in the
-   * cluster, it runs for master.
+   * node's record follows its name, address, version and sealing key. Then, once this node
+   * is in the cluster, it runs for master; on a shared store, until then, it is pending.
    */
   async start(): Promise<void> {
     await this.store.transaction((tx) => {
@@ -132,26 +178,35 @@ export class NodeService {
         this.createIn(tx, [cluster?.nodes?.[0] ?? this.self.mip]);
         return;
       }
-      const { name, mip, softwareVersion, platform } = this.self;
-      if (
-        JSON.stringify([name, mip, softwareVersion, platform]) ===
-        JSON.stringify([mine.name, mine.mip, mine.softwareVersion, mine.platform])
-      )
-        return;
+      const { name, mip, softwareVersion, platform, sealingKey } = this.self;
+      const wanted = [name, mip, softwareVersion, platform, sealingKey ?? mine.sealingKey];
+      const recorded = [mine.name, mine.mip, mine.softwareVersion, mine.platform, mine.sealingKey];
+      if (JSON.stringify(wanted) === JSON.stringify(recorded)) return;
       tx.put(activeNodeKey(mine.nodeID), {
         ...mine,
         name,
         mip,
         softwareVersion,
         platform,
+        ...(sealingKey ? { sealingKey } : {}),
       } as unknown as Json);
     });
-    await this.elect();
+    // Watched before looking, so that an AddNodes landing in between is not missed.
+    this.unwatchSelf = this.store.watch(ACTIVE_NODE_PREFIX, (change) => {
+      if (change.type === 'put' && (change.value as { uuid?: string }).uuid === this.self.uuid) {
+        if (this.nodeID === undefined) this.queue(() => this.joined());
+      } else if (change.type === 'delete' && change.key === activeNodeKey(this.nodeID ?? 0)) {
+        this.queue(() => this.left());
+      }
+    });
+    this.queue(() => (this.selfRecord() ? this.joined() : this.register()));
+    await this.transitions;
   }
 
   /** After CreateCluster: this node is node 1, and runs for master. */
   async created(): Promise<void> {
-    await this.elect();
+    this.queue(() => this.joined());
+    await this.transitions;
   }
 
   /** AddNodes: pending nodes become active, each with a new nodeID. */
@@ -172,18 +227,8 @@ export class NodeService {
       const c = counters(tx);
       const added: AddedNode[] = [];
       for (const p of chosen) {
-        const nodeID = c.nextNodeID++;
-        const { pendingNodeID, ...identity } = p;
-        const record: NodeRecord = {
-          ...identity,
-          nodeID,
-          cip: p.mip,
-          sip: p.mip,
-          addedAt: new Date().toISOString(),
-        };
-        tx.put(activeNodeKey(nodeID), record as unknown as Json);
-        tx.delete(pendingNodeKey(p.uuid));
-        added.push({ pendingNodeID, nodeID, assignedNodeID: nodeID, mip: p.mip });
+        const { nodeID } = this.activateIn(tx, p, c.nextNodeID++);
+        added.push({ pendingNodeID: p.pendingNodeID, nodeID, assignedNodeID: nodeID, mip: p.mip });
       }
       tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
       return added;
@@ -226,9 +271,109 @@ export class NodeService {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.unwatchSelf?.();
+    clearTimeout(this.retry);
+    await this.transitions;
+    await this.dropPending();
     await this.election?.stop();
     await this.offlineWatch?.stop();
     await this.ensembleWatch?.stop();
+  }
+
+  /** A pending node's record made active as `nodeID`, inside AddNodes' or CreateCluster's tx. */
+  private activateIn(tx: StoreTx, p: PendingNodeRecord, nodeID: number): NodeRecord {
+    const { pendingNodeID: _, ...identity } = p;
+    const record: NodeRecord = {
+      ...identity,
+      nodeID,
+      cip: p.mip,
+      sip: p.mip,
+      addedAt: new Date().toISOString(),
+    };
+    tx.put(activeNodeKey(nodeID), record as unknown as Json);
+    tx.delete(pendingNodeKey(p.uuid));
+    return record;
+  }
+
+  /** Runs `step` after the transitions before it; a failure is logged, not thrown. */
+  private queue(step: () => Promise<void>): void {
+    this.transitions = this.transitions
+      .then(() => (this.closed ? undefined : step()))
+      .catch((err: Error) => {
+        this.logger?.warn({ err: err.message }, 'node membership step failed');
+      });
+  }
+
+  /** This node is in the cluster: it keeps its nodeID, leaves the pending list, runs. */
+  private async joined(): Promise<void> {
+    const mine = this.selfRecord();
+    if (!mine) return;
+    const joining = this.nodeID === undefined;
+    this.nodeID = mine.nodeID;
+    await this.dropPending();
+    if (this.options.stateDir) saveLocalNodeID(this.options.stateDir, mine.nodeID);
+    if (joining) this.logger?.info({ nodeID: mine.nodeID }, 'this node is in the cluster');
+    await this.elect();
+  }
+
+  /** RemoveNodes retired this node: it stops running for master and is pending again. */
+  private async left(): Promise<void> {
+    if (this.nodeID === undefined || this.selfRecord()) return;
+    this.logger?.warn({ nodeID: this.nodeID }, 'this node was removed from the cluster');
+    this.nodeID = undefined;
+    const election = this.election;
+    this.election = undefined;
+    await election?.stop();
+    if (this.options.stateDir) saveLocalNodeID(this.options.stateDir, undefined);
+    await this.register();
+  }
+
+  /**
+   * On a shared store, a node not in the cluster publishes a pending record under a lease of
+   * its own, with a pendingNodeID from the counters (never reused; kept when its previous
+   * run's record is still there). Retried while the store cannot take it.
+   */
+  private async register(): Promise<void> {
+    if (!this.store.shared || this.closed || this.pendingLease || this.selfRecord()) return;
+    try {
+      const ttl = this.options.leaseTtlSeconds ?? MASTER_LEASE_TTL_SECONDS;
+      const lease = await this.store.grantLease(ttl);
+      this.pendingLease = lease;
+      lease.onLost((err) => {
+        if (this.pendingLease !== lease) return;
+        this.pendingLease = undefined;
+        this.logger?.warn({ err: err.message }, 'pending registration lost; registering again');
+        this.queue(() => this.register());
+      });
+      const key = pendingNodeKey(this.self.uuid);
+      const pendingNodeID =
+        this.store.get<PendingNodeRecord>(key)?.value.pendingNodeID ??
+        (await this.store.transaction((tx) => {
+          const c = counters(tx);
+          const id = c.nextPendingNodeID++;
+          tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
+          return id;
+        }));
+      const record: PendingNodeRecord = { ...this.self, pendingNodeID };
+      await lease.put(key, record as unknown as Json);
+      this.logger?.info({ pendingNodeID, mip: this.self.mip }, 'registered as a pending node');
+    } catch (err) {
+      await this.dropPending();
+      if (this.closed) return;
+      this.logger?.warn({ err: (err as Error).message }, 'pending registration failed; retrying');
+      this.retry = setTimeout(() => this.queue(() => this.register()), REGISTER_RETRY_MS);
+      this.retry.unref();
+    }
+  }
+
+  /** Ends the pending record's lease (its key goes with it, if AddNodes left it). */
+  private async dropPending(): Promise<void> {
+    const lease = this.pendingLease;
+    this.pendingLease = undefined;
+    await lease?.revoke().catch((err: Error) => {
+      this.logger?.warn({ err: err.message }, 'pending lease not revoked; it expires by itself');
+    });
   }
 
   /** Runs for master once this node is in the cluster; settles after the first try. */

@@ -74,6 +74,8 @@ export async function openEtcdStore(
 }
 
 export class EtcdStore implements Store, LeaseHost {
+  /** Every node of the cluster reads and writes it. */
+  readonly shared = true;
   private readonly fanout: ChangeFanout;
   private readonly view: EtcdView;
   private readonly watcher: EtcdKvWatch;
