@@ -2,6 +2,7 @@
 // address 127.0.0.N, with its config, state and API certificate in the node's folder.
 // A node can be killed (kill -9), stopped and started again on the same state, as a
 // machine that crashes or reboots.
+import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../src/util/atomic-file';
@@ -21,6 +22,10 @@ export interface NodeOptions {
   env?: Record<string, string>;
   /** Given node N's ekmd stdout as it arrives (the dev command's pretty log). */
   echo?: (index: number) => ((chunk: Buffer) => void) | undefined;
+  /** Power-cycle the simulated drives before ekmd starts: every start is a node boot. */
+  powerCycle?: boolean;
+  /** Told when node N's ekmd is spawned (the dev command times its boot unlock from it). */
+  spawned?: (index: number, at: number) => void;
 }
 
 export interface NodeSetup {
@@ -80,6 +85,7 @@ export class ClusterNode {
       ]);
       await this.sim.waitFor(/ekmd-sim: serving/, 'serving', 30_000);
     }
+    if (this.setup.options.powerCycle) await powerCycle(this.simSocket);
     if (this.ekmd?.alive) throw new Error(`node ${index}: ekmd is already running`);
     this.ekmd = new Proc(
       `ekmd-${index}`,
@@ -88,6 +94,7 @@ export class ClusterNode {
       this.setup.options.env ?? {},
       this.setup.options.echo?.(index),
     );
+    this.setup.options.spawned?.(index, Date.now());
     await this.ready();
   }
 
@@ -125,4 +132,14 @@ export class ClusterNode {
     }
     return lines;
   }
+}
+
+/** Every simulated drive power-cycled (locked again), as at a node's boot. */
+function powerCycle(socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [EKMD_SIM, 'power-cycle', '--socket', socket], (err, stdout) => {
+      if (err) reject(new Error(`power-cycle failed: ${err.message} ${stdout}`));
+      else resolve();
+    });
+  });
 }
