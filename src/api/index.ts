@@ -3,7 +3,7 @@
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { openClusterServices, type ClusterServices } from '../cluster';
+import { openClusterServices, type ClusterSealing, type ClusterServices } from '../cluster';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import type { KeyServerTester } from '../cluster/key-servers/key-server-tester';
 import { KmipKeyServerTester, type KmipTesterOptions } from '../cluster/key-servers/kmip-tester';
@@ -31,7 +31,10 @@ import { selfSignedIdentity } from './self-signed';
 
 export interface ApiServerOptions {
   store: Store;
+  /** The node's own sealing root (seal.key): the self-signed identity is sealed under it. */
   sealer: Sealer;
+  /** The cluster sealing key on a shared store (the daemon's); see openClusterServices. */
+  sealing?: ClusterSealing;
   logger?: Logger;
   listen: { host: string; port: number };
   /** PEM contents (not paths); absent: a self-signed identity kept in stateDir. */

@@ -11,6 +11,7 @@ import { nodeIdentity } from './nodes/node-identity';
 import type { NodeIdentity } from './nodes/node-records';
 import { NodeService } from './nodes/node-service';
 import type { NodeFaults } from './nodes/offline-watch';
+import type { ClusterSealing } from './sealing/cluster-sealing';
 import type { Sealer } from './sealer';
 
 export interface ClusterServices {
@@ -33,6 +34,12 @@ export interface ClusterServiceOptions {
   node?: NodeIdentity;
   /** Where this node's identity file is kept (node.json), when `node` is not given. */
   stateDir?: string;
+  /**
+   * The cluster sealing key on a shared store (the daemon makes it: it seals drive keys
+   * too). Without it everything is sealed under `sealer`, the node's own seal.key: right
+   * for SQLite and for a single node on etcd.
+   */
+  sealing?: ClusterSealing;
   /** Where the elected master raises nodeOffline. */
   faults?: NodeFaults;
   encryptionStates?: EncryptionStateSource;
@@ -41,14 +48,18 @@ export interface ClusterServiceOptions {
 export async function openClusterServices(
   options: ClusterServiceOptions,
 ): Promise<ClusterServices> {
-  const { store, sealer, tester, logger } = options;
+  const { store, tester, logger } = options;
+  const { sealing } = options;
+  const sealer = sealing?.sealer ?? options.sealer;
   const keyPair = new ClusterKeyPair(store, sealer, logger);
   const keyServers = new KeyServerService(store, keyPair, tester, logger);
-  const self = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
+  const identity = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
+  const self = sealing ? { ...identity, sealingKey: sealing.publicKey } : identity;
   const nodes = new NodeService(store, self, {
     logger,
     faults: options.faults,
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+    ...(sealing ? { sealing } : {}),
   });
   await nodes.start();
   return {
@@ -68,6 +79,7 @@ export async function openClusterServices(
 
 export { ElementError } from './errors';
 export type { Sealer } from './sealer';
+export { ClusterSealing } from './sealing/cluster-sealing';
 export type {
   KeyServerEndpoint,
   KeyServerTester,

@@ -35,7 +35,7 @@ const SUBJECT_ATTRIBUTES: [keyof KeyPairSubject, string][] = [
   ['emailAddress', 'emailAddress'],
 ];
 
-interface KeyPairRecord {
+export interface KeyPairRecord {
   publicKeyPem: string;
   /** base64 of the sealed PKCS#8 PEM. */
   sealedPrivateKey: string;

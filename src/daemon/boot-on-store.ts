@@ -8,6 +8,7 @@ import { progressLine, watchKeyServerCertificates } from '../cluster/boot-unlock
 import { FaultService } from '../cluster/faults';
 import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
+import { ClusterSealing } from '../cluster/sealing/cluster-sealing';
 import type { Sealer } from '../cluster/sealer';
 import { parseVersion } from '../kmip/client';
 import type { Store } from '../store/store';
@@ -46,7 +47,14 @@ export async function startOnStore(
   logger: Logger,
   s: OnStore,
 ): Promise<ListenAddress> {
-  const { store, sealer, notifier, early, undo } = s;
+  const { store, notifier, early, undo } = s;
+  // On a shared store what cluster code seals goes under the cluster sealing key; the
+  // node's own seal.key keeps its own secrets (the API's key) and the key's grants.
+  const sealing = store.shared
+    ? new ClusterSealing(store, s.sealer, config.stateDir, componentLogger(logger, 'seal'))
+    : undefined;
+  undo.push(() => sealing?.close());
+  const sealer = sealing?.sealer ?? s.sealer;
   const faults = new FaultService(store, componentLogger(logger, 'faults'));
   undo.push(() => faults.close());
   const faultSyslog = config.syslog.faults
@@ -131,7 +139,8 @@ export async function startOnStore(
   const listen = apiListen(config, store);
   const api = await startApiServer({
     store,
-    sealer,
+    sealer: s.sealer,
+    ...(sealing ? { sealing } : {}),
     logger: componentLogger(logger, 'api'),
     listen: sameAddress(listen.now, s.waitedAt),
     tls,

@@ -10,6 +10,7 @@ import { earlyUnlock, type EarlyOutcome } from '../cluster/boot-unlock/early-unl
 import { parseKeyPlan, readKeyPlanText } from '../cluster/boot-unlock/key-plan';
 import { readBootID } from '../cluster/boot-unlock/try-guard';
 import { SEAL_LABEL } from '../cluster/key-pair';
+import { ClusterKeySealer, CskKeyring } from '../store/cluster-seal';
 import { openSealer } from '../store/seal';
 import type { Config, LogLevel } from './config';
 import { openDriveBackend, type DriveBackend } from './drive-backend';
@@ -93,11 +94,14 @@ export function startEarlyUnlock(
       return undefined;
     }
     // Never makes a seal key: the boot does that, under the state lock.
-    const sealer = openSealer({
+    const local = openSealer({
       stateDir,
       credentialsDir: (options.env ?? process.env).CREDENTIALS_DIRECTORY,
       create: false,
     });
+    // On a shared store the plan's blob is sealed under a cluster sealing key generation
+    // this node keeps in its stateDir (under seal.key); on SQLite under seal.key itself.
+    const sealer = new ClusterKeySealer(local, CskKeyring.open(stateDir, local));
     pem = sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
     backend = openDriveBackend(config, logger);
     const inventory = backend.inventory;

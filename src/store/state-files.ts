@@ -15,3 +15,7 @@ export const LOCK_FILE = 'ekmd.lock';
 export const API_CERT_FILE = 'api-tls.crt';
 /** Its private key, sealed under the sealing root (0600). */
 export const API_SEALED_KEY_FILE = 'api-tls.key.sealed';
+/** The cluster sealing key's generations this node holds, each sealed under seal.key (0600). */
+export const CLUSTER_SEAL_FILE = 'cluster-seal.json';
+/** This node's X25519 private key (grants are wrapped to it), sealed under seal.key (0600). */
+export const NODE_SEALING_KEY_FILE = 'node-sealing.key.sealed';

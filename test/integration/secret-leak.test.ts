@@ -18,6 +18,7 @@ import { ClusterKeyPair } from '../../src/cluster/key-pair';
 import { KEY_REFERENCE_PREFIX } from '../../src/cluster/key-references';
 import { sealLabel } from '../../src/cluster/drive-keys/drive-keys';
 import { openSealer } from '../../src/store';
+import { ClusterKeySealer, CskKeyring } from '../../src/store/cluster-seal';
 import { openTestStore, testEtcd } from '../helpers/test-store';
 import { bin } from '../helpers/paths';
 import {
@@ -186,7 +187,18 @@ t.test('a full scenario leaks no secret into logs, replies or files', async (t) 
   // What the store holds sealed: internal keys (drive PINs after disable) and the key pair.
   const stateDir = node.work.stateDir;
   const store = await openTestStore(stateDir);
-  const sealer = openSealer({ stateDir });
+  // On etcd the store's blobs are sealed under the cluster sealing key, whose generations
+  // the node keeps sealed under seal.key: each is a secret to look for too.
+  const local = openSealer({ stateDir });
+  const keyring = CskKeyring.open(stateDir, local);
+  const sealer = new ClusterKeySealer(local, keyring);
+  if (await testEtcd()) t.ok(keyring.generations().length > 0, 'the node holds a sealing key');
+  keep(
+    keyring.generations().map((g) => ({
+      what: `cluster sealing key generation ${g}`,
+      bytes: Buffer.from(keyring.get(g)!),
+    })),
+  );
   try {
     for (const e of store.list<{ keyID: string; sealedKey?: string | null }>(
       KEY_REFERENCE_PREFIX,

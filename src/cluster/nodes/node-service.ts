@@ -14,6 +14,7 @@ import type { Json, Store, StoreLease, StoreReader, StoreTx } from '../../store/
 import { CLUSTER_KEY } from '../cluster-info';
 import { listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
+import type { ClusterSealing } from '../sealing/cluster-sealing';
 import { saveLocalNodeID } from './node-identity';
 import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
 import { EnsembleWatch } from './ensemble-watch';
@@ -81,6 +82,11 @@ export class NodeService {
       ensembleCheckMs?: number;
       /** Where node.json keeps this node's nodeID (none: not kept). */
       stateDir?: string;
+      /**
+       * The cluster sealing key on a shared store: granted to nodes as they are made
+       * active, rotated when nodes are removed. None on SQLite.
+       */
+      sealing?: ClusterSealing;
     } = {},
   ) {}
 
@@ -159,6 +165,7 @@ export class NodeService {
     c.nextNodeID = Math.max(c.nextNodeID, 2);
     const records = [record, ...chosen.map((p) => this.activateIn(tx, p, c.nextNodeID++))];
     tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
+    this.options.sealing?.grantIn(tx, records, activeNodes(tx));
     return records;
   }
 
@@ -199,7 +206,12 @@ export class NodeService {
         this.queue(() => this.left());
       }
     });
-    this.queue(() => (this.selfRecord() ? this.joined() : this.register()));
+    this.queue(async () => {
+      if (this.selfRecord()) return this.joined();
+      // Removed while it was down: what it held of the sealing key is of no use now.
+      if (created(this.store)) this.options.sealing?.forget();
+      return this.register();
+    });
     await this.transitions;
   }
 
@@ -225,13 +237,16 @@ export class NodeService {
         return p;
       });
       const c = counters(tx);
-      const added: AddedNode[] = [];
-      for (const p of chosen) {
-        const { nodeID } = this.activateIn(tx, p, c.nextNodeID++);
-        added.push({ pendingNodeID: p.pendingNodeID, nodeID, assignedNodeID: nodeID, mip: p.mip });
-      }
+      const records = chosen.map((p) => this.activateIn(tx, p, c.nextNodeID++));
       tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
-      return added;
+      // Each gets the cluster sealing key, wrapped to the key it published, in this commit.
+      this.options.sealing?.grantIn(tx, records, activeNodes(tx));
+      return records.map((r, i) => ({
+        pendingNodeID: chosen[i]!.pendingNodeID,
+        nodeID: r.nodeID,
+        assignedNodeID: r.nodeID,
+        mip: r.mip,
+      }));
     });
   }
 
@@ -265,9 +280,14 @@ export class NodeService {
         // A removed node is not offline: it is gone (resolved in the same commit).
         this.options.faults?.resolveIn(tx, 'nodeOffline', { nodeID: id });
       }
+      // Its grant goes and the sealing key moves on: what is sealed from now on is closed
+      // to the removed nodes.
+      const remaining = nodes.filter((n) => !ids.includes(n.nodeID));
+      this.options.sealing?.rotateIn(tx, ids, remaining);
       return ids;
     });
     this.logger?.info({ nodeIDs: removed }, 'nodes removed');
+    await this.options.sealing?.resealStale();
   }
 
   async close(): Promise<void> {
@@ -276,6 +296,7 @@ export class NodeService {
     clearTimeout(this.retry);
     await this.transitions;
     await this.dropPending();
+    this.options.sealing?.close();
     await this.election?.stop();
     await this.offlineWatch?.stop();
     await this.ensembleWatch?.stop();
@@ -314,6 +335,12 @@ export class NodeService {
     await this.dropPending();
     if (this.options.stateDir) saveLocalNodeID(this.options.stateDir, mine.nodeID);
     if (joining) this.logger?.info({ nodeID: mine.nodeID }, 'this node is in the cluster');
+    const { sealing } = this.options;
+    if (sealing) {
+      // Node 1 sealed the records of a cluster created before sealing keys: it makes one.
+      if (mine.nodeID === 1) await sealing.migrate(() => activeNodes(this.store));
+      sealing.follow(mine.nodeID);
+    }
     await this.elect();
   }
 
@@ -325,6 +352,7 @@ export class NodeService {
     const election = this.election;
     this.election = undefined;
     await election?.stop();
+    this.options.sealing?.forget();
     if (this.options.stateDir) saveLocalNodeID(this.options.stateDir, undefined);
     await this.register();
   }

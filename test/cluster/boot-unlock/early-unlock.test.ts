@@ -15,6 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -39,6 +40,8 @@ import { KEY_PLAN_SCHEMA, schemaValidator } from '../../../src/daemon/generated-
 import { OpalUser } from '../../../src/opal/abi';
 import { SimInventory } from '../../../src/opal/sim-socket/inventory';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
+import { openSealer } from '../../../src/store';
+import { CskKeyring, sealWithCsk } from '../../../src/store/cluster-seal';
 import { startNodeWithDevEks } from './dev-eks-node';
 
 const DRIVES = 3;
@@ -322,5 +325,21 @@ t.test('the early unlock, before the store', async (t) => {
     const outcome = await started!.done;
     t.equal(outcome.foundUnlocked.length, DRIVES, 'every drive read unlocked');
     await started!.backend.end();
+
+    // On a shared store the plan's private key is sealed under a cluster sealing key
+    // generation, which the node keeps in cluster-seal.json under its seal.key.
+    const local = openSealer({ stateDir: dir, create: false });
+    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    const csk = randomBytes(32);
+    const sealedPrivateKey = sealWithCsk(csk, 3, pem, SEAL_LABEL).toString('base64');
+    pem.fill(0);
+    writeFileSync(join(dir, KEY_PLAN_FILE), JSON.stringify({ ...plan, sealedPrivateKey }));
+    t.equal(start(dir), undefined, 'a CSK blob without the generation kept: none');
+    CskKeyring.open(dir, local).add(3, csk);
+    csk.fill(0);
+    const shared = start(dir);
+    t.ok(shared, 'with the generation kept in the stateDir: started');
+    t.equal((await shared!.done).foundUnlocked.length, DRIVES, 'and it ran');
+    await shared!.backend.end();
   });
 });
