@@ -152,17 +152,18 @@ async function report(
     const ms = await unlocks.get(node.index);
     const sim = await simDrives(node.simSocket);
     const mine = sim.filter((d) => keyed.has(d.serial));
-    const locked = mine.filter((d) => d.locked).length;
     const since = Date.now() - (spawnedAt.get(node.index) ?? Date.now());
-    const n = mine.length;
+    const locked = sim.filter((d) => d.locked).length;
+    const n = sim.length;
+    // The simulator tells the boot's unlock; the records only whether the drives hold an AK.
     const unlock =
-      n === 0
-        ? `${sim.length} drives, none with an AK (drive records are not per node yet)`
+      ms !== undefined && locked === 0
+        ? `unlocked ${n}/${n} drives in ${ms} ms`
         : locked > 0
           ? `${locked}/${n} drives still locked ${Math.round(since / 1000)} s after its start: see ListClusterFaults`
-          : ms === undefined
-            ? `${n}/${n} drives with an AK unlocked (none was locked at its boot)`
-            : `unlocked ${n}/${n} drives in ${ms} ms`;
+          : mine.length === 0
+            ? `${n} drives, none locked at its boot, none with an AK (drive records are not per node yet)`
+            : `${n}/${n} drives unlocked (none was locked at its boot), ${mine.length} with an AK`;
     say(
       `node ${id ?? '(not active)'}  ${node.ip}:${node.port}${id === master ? '  master' : ''}  ${unlock}`,
     );
