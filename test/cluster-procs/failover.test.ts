@@ -14,7 +14,7 @@ const TTL_MS = MASTER_LEASE_TTL_SECONDS * 1000;
  * A stopped node's key goes at once; the master waits one TTL, checking every TTL / 4; the
  * rest is room for a loaded machine. (A killed node's key lasts one TTL more.)
  */
-const OFFLINE_WITHIN_MS = TTL_MS + 2_500;
+const OFFLINE_WITHIN_MS = TTL_MS + 3_000;
 const FAILOVER_WITHIN_MS = 10_000;
 
 const masterOf = async (api: RpcClient) =>
