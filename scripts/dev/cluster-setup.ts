@@ -20,12 +20,16 @@ async function devKeyServer(api: DevApi): Promise<Entry | undefined> {
   return servers.find((s) => s.kmipKeyServerName === KEY_SERVER_NAME);
 }
 
-/** The set-up, each step skipped when the API shows it done; `pkiDir` holds the dev CA. */
+/**
+ * The set-up, each step skipped when the API shows it done; `pkiDir` holds the dev CA;
+ * `nodes` the addresses CreateCluster names (this node's first; the others pending nodes').
+ */
 export async function setUpCluster(
   api: DevApi,
   admin: Admin,
   pkiDir: string,
   kmipPort: number,
+  nodes: string[] = ['127.0.0.1'],
 ): Promise<void> {
   const info = await api.call('GetClusterInfo');
   if (info.error?.name === 'xClusterNotCreated') {
@@ -34,7 +38,7 @@ export async function setUpCluster(
       acceptEula: true,
       mvip: '127.0.0.1',
       svip: '127.0.0.1',
-      nodes: ['127.0.0.1'],
+      nodes,
       username: admin.username,
       password: admin.password,
     });

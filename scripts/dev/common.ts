@@ -87,11 +87,11 @@ export function writeJson(path: string, value: unknown, mode: number): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, mode, false);
 }
 
-/** Whether nothing listens on 127.0.0.1:port (we could bind it just now). */
-export function portFree(port: number): Promise<boolean> {
+/** Whether nothing listens on host:port (we could bind it just now). */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    s.listen(port, host, () => s.close(() => resolve(true)));
   });
 }

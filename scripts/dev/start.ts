@@ -3,14 +3,17 @@
 // the drives are power-cycled first. The first start sets the cluster up through the
 // public API (resumable: each step looks at what already exists). Development only.
 //
-//   node dist/scripts/dev/start.js [--state DIR] [--port N]
+//   node dist/scripts/dev/start.js [--state DIR] [--port N] [--nodes N]
 //
+// With --nodes N (2..8), a cluster of N nodes on 127.0.0.1..N over etcd instead
+// (start-cluster.ts).
 // The parts: children.ts runs and stops the three processes, dev-key-server.ts the key
 // server, cluster-setup.ts the API set-up, boot-report.ts the drives' lines at the end.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { API_CERT_FILE } from '../../src/store/state-files';
+import type { StateLock } from '../../src/store/state-lock';
 import { makeDevPki } from '../pki/dev-pki';
 import { shippedEnvironment } from '../reliability/load/unit-env';
 import { runBin } from '../reliability/matrix/child';
@@ -30,10 +33,12 @@ import {
   type Layout,
 } from './common';
 import { startDevKeyServer } from './dev-key-server';
+import { startDevCluster } from './start-cluster';
 import { adminCredentials, writeEkmdConfig } from './ekmd-config';
 import { prettyLines } from './pretty-log';
 
 const USAGE = `Usage: node dist/scripts/dev/start.js [--state DIR] [--port N] [--logs pretty|off]
+                                           [--nodes N]
 
 Runs ekmd with 4 simulated drives (ekmd-sim) and the development key server, on loopback
 only. The first start creates the cluster and enables encryption at rest with keys at the
@@ -43,17 +48,22 @@ dev key server; every start power-cycles the drives first (a node boot).
   --logs pretty|off
                 ekmd's log pretty-printed here (default on a terminal) or not; its
                 JSON lines are always kept in the state directory's logs/ekmd.log
+  --nodes N     a cluster of N nodes (2-8) instead: three etcd members (one with 2
+                nodes), the dev key server, per node ekmd-sim and ekmd on 127.0.0.N at
+                --port; state in the state directory's cluster-N/, logs in its logs/
 `;
 
 interface Options {
   state: string;
   port: number;
   logs: 'pretty' | 'off';
+  /** Undefined: the single node. */
+  nodes?: number;
 }
 
 /** The options, or the exit code when there is nothing to start. */
 function options(argv: string[]): Options | number {
-  let values: { state?: string; port?: string; logs?: string; help?: boolean };
+  let values: { state?: string; port?: string; logs?: string; nodes?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -61,6 +71,7 @@ function options(argv: string[]): Options | number {
         state: { type: 'string' },
         port: { type: 'string' },
         logs: { type: 'string' },
+        nodes: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -82,7 +93,12 @@ function options(argv: string[]): Options | number {
     process.stderr.write(`start: --logs must be pretty or off\n`);
     return 2;
   }
-  return { state: stateDirFrom(values.state), port, logs };
+  const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+  if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 2 || nodes > 8)) {
+    process.stderr.write(`start: --nodes must be 2..8\n`);
+    return 2;
+  }
+  return { state: stateDirFrom(values.state), port, logs, ...(nodes ? { nodes } : {}) };
 }
 
 /** The dev PKI, made once; the key server's identity in it. */
@@ -127,6 +143,7 @@ async function main(): Promise<number> {
   mkdirSync(L.state, { recursive: true, mode: 0o700 });
   if (!existsSync(L.marker)) writeFileSync(L.marker, 'ekmd development state (npm run reset)\n');
   const lock = lockState(L.state);
+  if (opts.nodes) return runCluster(L, opts.nodes, port, lock);
   if (!(await portFree(port))) {
     lock.release();
     throw new StartError(`127.0.0.1:${port} is busy (another ekmd?); choose another with --port N`);
@@ -202,6 +219,46 @@ async function main(): Promise<number> {
     lock.release();
     if (stopSignal) say('stopped');
     return stopSignal && /while starting$/.test(msg) ? 0 : 1;
+  }
+}
+
+/** The dev cluster until Ctrl-C (or a node's death); everything started is stopped. */
+async function runCluster(L: Layout, nodes: number, port: number, lock: StateLock) {
+  let stopSignal: string | undefined;
+  const signalled = new Promise<string>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM'] as const)
+      process.on(s, () => {
+        stopSignal ??= s;
+        resolve(s);
+      });
+  });
+  const interrupted = signalled.then((s): never => {
+    throw new StartError(`${s} while starting`);
+  });
+  interrupted.catch(() => {});
+  try {
+    const cluster = await startDevCluster(L, { nodes, port }, interrupted);
+    say('running; Ctrl-C stops everything');
+    const died = cluster.nodes.map((n) =>
+      Promise.race([n.ekmd!.exited, n.sim!.exited]).then((how) => {
+        throw new StartError(`node ${n.index} exited unexpectedly (${how}); logs in ${L.state}`);
+      }),
+    );
+    for (const d of died) d.catch(() => {}); // those that lose the race, or die at the stop
+    await Promise.race([signalled, ...died]).catch((err: Error) => {
+      process.stderr.write(`start: ${err.message}\n`);
+    });
+    say(`${stopSignal ?? 'a node died'}: stopping`);
+    await cluster.stop();
+    say('stopped');
+    return stopSignal ? 0 : 1;
+  } catch (err) {
+    const msg = err instanceof StartError ? err.message : String((err as Error).stack ?? err);
+    process.stderr.write(`start: ${msg}\n`);
+    if (stopSignal) say('stopped');
+    return stopSignal && /while starting$/.test(msg) ? 0 : 1;
+  } finally {
+    lock.release();
   }
 }
 

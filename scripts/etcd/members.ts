@@ -1,14 +1,16 @@
 // Real etcd members (Debian's etcd-server) for tests, benchmarks and the dev cluster
 // (`npm start -- --nodes 3`): 1 or 3 of them on free loopback ports, data in a temporary
-// directory. Every process started is stopped, and its data removed, by stop(), by a
-// test's teardown, when this process exits, and — should it be killed outright — by a
-// small watchdog process that notices its parent is gone.
+// directory (or, for the dev cluster, on fixed ports with data kept across starts). Every
+// process started is stopped, and temporary data removed, by stop(), by a test's teardown,
+// when this process exits, and — should it be killed outright — by a small watchdog
+// process that notices its parent is gone (scripts/cluster/watchdog.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { guardDir, guardPid, releaseDir, releasePid } from '../cluster/watchdog';
 
 export interface EtcdTls {
   ca: string;
@@ -27,6 +29,16 @@ export interface EtcdClusterOptions {
    */
   heartbeatMs?: number;
   electionMs?: number;
+  /**
+   * Member i listens on hosts[i] (default: all on 127.0.0.1). One loopback address per
+   * member stands for one machine per member, as in a cluster of nodes.
+   */
+  hosts?: string[];
+  /**
+   * Data kept in this directory (not removed by stop()) and fixed ports on each member's
+   * host, so that a later start finds the same cluster: the dev cluster's members.
+   */
+  persistent?: { dir: string; clientPort: number; peerPort: number; metricsPort: number };
 }
 
 export interface EtcdMember {
@@ -60,7 +72,6 @@ interface Member extends EtcdMember {
 }
 
 const running = new Set<ChildProcess>();
-let watchdog: ChildProcess | undefined;
 
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
@@ -73,7 +84,12 @@ export async function startEtcdMembers(options: EtcdClusterOptions = {}): Promis
       return await tryStart(options);
     } catch (err) {
       // Another process took a port between our probe and etcd's bind: new ports.
-      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      if (
+        attempt >= 3 ||
+        options.persistent ||
+        !/address already in use/.test((err as Error).message)
+      )
+        throw err;
     }
   }
 }
@@ -90,24 +106,30 @@ export async function startEtcd(
 
 async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const count = options.members ?? 1;
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-etcd-'));
-  tell(`+dir ${dir}`);
-  const ports = await freePorts(count * 3);
+  const kept = options.persistent;
+  const dir = kept ? kept.dir : mkdtempSync(join(tmpdir(), 'ekmd-etcd-'));
+  if (kept) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  else guardDir(dir);
+  const ports = kept
+    ? Array.from({ length: count }, () => [kept.clientPort, kept.peerPort, kept.metricsPort]).flat()
+    : await freePorts(count * 3);
+  const host = (i: number) => options.hosts?.[i] ?? '127.0.0.1';
   const scheme = options.tls ? 'https' : 'http';
   const peers = Array.from(
     { length: count },
-    (_, i) => `m${i}=http://127.0.0.1:${ports[i * 3 + 1]}`,
+    (_, i) => `m${i}=http://${host(i)}:${ports[i * 3 + 1]}`,
   );
-  const token = `ekmd-test-${process.pid}-${Date.now()}`;
+  // A kept cluster's token must not change: etcd reads it only at the first start anyway.
+  const token = kept ? 'ekmd-dev-cluster' : `ekmd-test-${process.pid}-${Date.now()}`;
   const members: Member[] = Array.from({ length: count }, (_, i) => {
     const [client, peer, metrics] = ports.slice(i * 3, i * 3 + 3);
-    const clientUrl = `${scheme}://127.0.0.1:${client}`;
+    const clientUrl = `${scheme}://${host(i)}:${client}`;
     const args = [
       ...['--name', `m${i}`, '--data-dir', join(dir, `m${i}`)],
       ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
-      ...['--listen-peer-urls', `http://127.0.0.1:${peer}`],
-      ...['--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`],
-      ...['--listen-metrics-urls', `http://127.0.0.1:${metrics}`],
+      ...['--listen-peer-urls', `http://${host(i)}:${peer}`],
+      ...['--initial-advertise-peer-urls', `http://${host(i)}:${peer}`],
+      ...['--listen-metrics-urls', `http://${host(i)}:${metrics}`],
       ...['--initial-cluster', peers.join(','), '--initial-cluster-token', token],
       ...['--initial-cluster-state', 'new'],
       ...['--heartbeat-interval', String(options.heartbeatMs ?? (count === 1 ? 20 : 100))],
@@ -120,7 +142,7 @@ async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
       name: `m${i}`,
       clientUrl,
       args,
-      healthUrl: `http://127.0.0.1:${metrics}/health`,
+      healthUrl: `http://${host(i)}:${metrics}/health`,
       running: false,
       stderr: '',
     };
@@ -142,8 +164,9 @@ async function tryStart(options: EtcdClusterOptions): Promise<EtcdCluster> {
     },
     stop: async () => {
       await Promise.all(members.map((m) => (m.child?.kill('SIGKILL'), m.exited)));
+      if (kept) return;
       rmSync(dir, { recursive: true, force: true });
-      tell(`-dir ${dir}`);
+      releaseDir(dir);
     },
   };
   try {
@@ -170,14 +193,14 @@ function launch(m: Member): void {
   m.running = true;
   m.stderr = '';
   running.add(child);
-  if (child.pid !== undefined) tell(`+pid ${child.pid}`);
+  guardPid(child.pid);
   child.stderr!.on('data', (chunk: Buffer) => {
     m.stderr = (m.stderr + chunk.toString()).slice(-4000);
   });
   m.exited = new Promise((resolve) => {
     child.once('exit', () => {
       running.delete(child);
-      if (child.pid !== undefined) tell(`-pid ${child.pid}`);
+      releasePid(child.pid);
       m.running = false;
       resolve();
     });
@@ -234,37 +257,4 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
-}
-
-// The watchdog: a process told on its stdin which pids to kill and which directories to
-// remove ("+pid 123", "-pid 123", "+dir /tmp/x", "-dir /tmp/x"); when its stdin closes
-// (this process is gone, however it died), it does so for those still listed.
-const WATCHDOG = `
-const { rmSync } = require('node:fs');
-const listed = { pid: new Set(), dir: new Set() };
-let buf = '';
-process.stdin.on('data', (d) => {
-  buf += d;
-  for (let i = buf.indexOf('\\n'); i >= 0; i = buf.indexOf('\\n')) {
-    const line = buf.slice(0, i); buf = buf.slice(i + 1);
-    const [op, kind, ...rest] = [line[0], ...line.slice(1).split(' ')];
-    if (listed[kind]) listed[kind][op === '+' ? 'add' : 'delete'](rest.join(' '));
-  }
-});
-process.stdin.on('end', () => {
-  for (const pid of listed.pid) { try { process.kill(Number(pid), 'SIGKILL'); } catch {} }
-  setTimeout(() => {
-    for (const dir of listed.dir) rmSync(dir, { recursive: true, force: true });
-    process.exit(0);
-  }, 300);
-});
-`;
-
-function tell(line: string): void {
-  if (!watchdog) {
-    watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'] });
-    watchdog.unref();
-    (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
-  }
-  if (watchdog.stdin?.writable) watchdog.stdin.write(`${line}\n`);
 }

@@ -33,6 +33,8 @@ export class RpcClient {
     admin: { username: string; password: string },
     /** The source address (127.0.0.x): clients of several hosts, each under the per-address cap. */
     localAddress?: string,
+    /** The API's address: a node of a cluster on loopback is 127.0.0.N. */
+    readonly host = '127.0.0.1',
   ) {
     this.agent = new Agent({
       keepAlive: true,
@@ -49,7 +51,7 @@ export class RpcClient {
       let socket: Socket | undefined;
       const req = request(
         {
-          host: '127.0.0.1',
+          host: this.host,
           port: this.port,
           path: '/json-rpc/12.3',
           method: 'POST',
