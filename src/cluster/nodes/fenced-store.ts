@@ -7,6 +7,7 @@ import type { MasterFence } from './master-fence';
 export function fencedStore(fence: MasterFence): Store {
   const store = fence.store;
   return {
+    shared: store.shared,
     get: <T>(key: string) => store.get<T>(key),
     list: <T>(prefix: string) => store.list<T>(prefix),
     put: (key: string, value: Json) =>
