@@ -2,8 +2,8 @@
 // state directory, three etcd members, the key server, three simulators and three ekmd
 // nodes on 127.0.0.1-3. The first start creates the cluster of three through node 1 and
 // sets up EAR; SIGTERM (Ctrl-C) stops every process; a second start finds the cluster
-// set up and every node back in it. Drive records are not per node yet: the nodes' drive
-// lines are only checked for their shape.
+// set up and every node back in it, each node unlocking its own drives (power-cycled
+// before it starts) with its own keys.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -88,6 +88,13 @@ t.test('a dev cluster of three nodes, started twice', async (t) => {
     'one line per node: its nodeID and address',
   );
   t.equal(lines.filter((m) => m[4]).length, 1, 'one of them master');
+  for (const ip of ips.slice(1)) {
+    t.match(
+      out1,
+      new RegExp(`^setup: AddDrives on node at ${ip.replace(/\./g, '\\.')} \\(4 drives\\)$`, 'm'),
+      `node at ${ip}: its drives added (and secured) through its own API`,
+    );
+  }
 
   const admin = JSON.parse(readFileSync(join(state, 'admin.json'), 'utf8')) as {
     username: string;
@@ -110,5 +117,15 @@ t.test('a dev cluster of three nodes, started twice', async (t) => {
   t.match(out2, /^setup already done$/m);
   t.notMatch(out2, /^setup: /m, 'setup not run again');
   t.match(out2, /^cluster: 3 active nodes/m, 'every node back in the cluster');
+  const lines2 = [...out2.matchAll(/^node (\d)  127\.0\.0\.\d:\d+(?:  master)?  (.*)$/gm)];
+  t.same(
+    lines2.map((m) => [m[1], /^unlocked 4\/4 drives in \d+ ms$/.test(m[2]!)]),
+    [
+      ['1', true],
+      ['2', true],
+      ['3', true],
+    ],
+    `each node unlocked its own four drives at its boot:\n${lines2.map((m) => m[0]).join('\n')}`,
+  );
   await stop(second);
 });
