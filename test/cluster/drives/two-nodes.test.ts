@@ -117,8 +117,13 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
   }
   t.equal(state(), unchanged, 'nothing changed');
 
-  // SecureEraseDrives of node 2's drive through node 1: refused while node 2 is offline (no
-  // session), and when the call mixes both nodes' drives, with nothing recorded...
+  // SecureEraseDrives of node 2's drive through node 1: refused while node 2 is offline (its
+  // session, which its API opened once it was added, stands lapsed: its alive key removed),
+  // and when the call mixes both nodes' drives, with nothing recorded...
+  await until('node 2 alive', () => a.store.get(aliveKey(2)) !== undefined);
+  await a.store.delete(aliveKey(2));
+  await until('node 1 sees node 2 offline', () => a.store.get(aliveKey(2)) === undefined);
+  const offlineState = state();
   const erase = { drives: [other.driveID] };
   const offline = await a.client.call('SecureEraseDrives', erase);
   t.equal(offline.error?.name, 'xNodeOffline', 'refused while node 2 is offline');
@@ -128,9 +133,9 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
     drives: [mine.driveID, other.driveID],
   });
   t.equal(mixed.error?.name, 'xInvalidParameter', 'one node per call');
-  t.equal(state(), unchanged, 'nothing recorded');
-  // ...and recorded as node 2's intent once it runs, carried out by node 2, its outcome
-  // read on node 1.
+  t.equal(state(), offlineState, 'nothing recorded');
+  // ...and recorded as node 2's intent once it runs again (a session of its own puts its
+  // alive key back), carried out by node 2, its outcome read on node 1.
   const sessionB = new NodeService(b.store, b.identity);
   let sessionOpen = true;
   t.teardown(() => (sessionOpen ? sessionB.close() : undefined));
