@@ -70,7 +70,7 @@ export async function startOnStore(
   undo.push(() => faultSyslog?.close());
   // This node in the node records: its drive records are those of its nodeID.
   const node = nodeIdentity(config.stateDir, config.node);
-  const scope = new NodeScope(node.uuid);
+  const scope = new NodeScope(node.uuid, store.shared);
   const hw = openHardwareEar(config, {
     store,
     sealer,

@@ -2,7 +2,8 @@
 // drives: a node syncs, unlocks, secures and erases only the records that carry its nodeID.
 // This node's nodeID is its record's in nodes/active/ (matched by its UUID); with no node
 // recorded (no cluster yet, or one created before nodes were recorded) it is node 1, as a
-// single node always is. A node the store's cluster does not list (pending, or removed)
+// single node always is, except on a shared store: there several pending nodes would all
+// take themselves for node 1 and record their drives as its. A node the store's cluster does not list (pending, or removed)
 // has no nodeID and touches no drive record.
 import type { StoreReader } from '../../store/store';
 import { ElementError } from '../errors';
@@ -16,14 +17,21 @@ import {
 } from './drive-records';
 
 export class NodeScope {
-  /** `uuid`: this node's (node.json); absent: always node 1 (one node, no node records). */
-  constructor(readonly uuid?: string) {}
+  /**
+   * `uuid`: this node's (node.json); absent: always node 1 (one node, no node records).
+   * `shared`: the store is shared by nodes (etcd), where every node is node 1 while none is
+   * recorded unless told otherwise: there, no node has a nodeID before CreateCluster.
+   */
+  constructor(
+    readonly uuid?: string,
+    private readonly shared = false,
+  ) {}
 
   /** This node's nodeID now; undefined while the cluster in the store does not list it. */
   nodeID(reader: StoreReader): number | undefined {
     if (this.uuid === undefined) return SINGLE_NODE_ID;
     const nodes = activeNodes(reader);
-    if (nodes.length === 0) return SINGLE_NODE_ID;
+    if (nodes.length === 0) return this.shared ? undefined : SINGLE_NODE_ID;
     return nodes.find((n) => n.uuid === this.uuid)?.nodeID;
   }
 
