@@ -15,7 +15,7 @@ import { DevApi } from './api';
 import { watchBootUnlock } from './boot-report';
 import { followKeyServerPort, setUpCluster } from './cluster-setup';
 import { portFree, say, StartError, writeJson, type Layout } from './common';
-import { adminCredentials, type Admin } from './ekmd-config';
+import { adminCredentials } from './ekmd-config';
 
 /** etcd's client, peer and metrics ports, on each member's own address. */
 const ETCD_PORTS: [number, number, number] = [12379, 12380, 12381];
@@ -95,7 +95,6 @@ export async function startDevCluster(
           setUpCluster(api, admin, cluster.pkiDir, cluster.kmipPort, all),
           interrupted,
         ]);
-        await Promise.race([addOtherNodesDrives(cluster, admin), interrupted]);
         writeJson(setupDone, { done: new Date().toISOString() }, 0o644);
       }
       await Promise.race([report(cluster, api, spawnedAt, unlocks), interrupted]);
@@ -117,52 +116,6 @@ async function rememberedPort(file: string): Promise<number> {
     // the first start: any port
   }
   return 0;
-}
-
-/**
- * EnableEncryptionAtRest through node 1 secures node 1's drives; each other node's drives are
- * added (and so secured) through that node's own API, once it lists them as its own.
- */
-async function addOtherNodesDrives(cluster: ProcCluster, admin: Admin): Promise<void> {
-  for (const node of cluster.nodes.slice(1)) {
-    const api = new DevApi(node.port, node.ca, admin, undefined, node.ip);
-    try {
-      const deadline = Date.now() + PENDING_WAIT_MS;
-      let drives: NodeDrive[] = [];
-      for (;;) {
-        const active = (await api.ok('ListActiveNodes')).nodes as { nodeID: number; mip: string }[];
-        const id = active.find((n) => n.mip === node.ip)?.nodeID;
-        drives = ((await api.ok('ListDrives')).drives as NodeDrive[]).filter(
-          (d) => id !== undefined && d.nodeID === id,
-        );
-        if (drives.length >= DRIVES_PER_NODE) break;
-        if (Date.now() > deadline)
-          throw new StartError(`node at ${node.ip} lists no drives of its own after 60 s`);
-        await sleep(200);
-      }
-      const available = drives.filter((d) => d.status === 'available');
-      if (available.length === 0) continue;
-      say(`setup: AddDrives on node at ${node.ip} (${available.length} drives)`);
-      const { asyncHandle } = await api.ok('AddDrives', {
-        drives: available.map((d) => ({ driveID: d.driveID })),
-      });
-      for (;;) {
-        const r = await api.ok('GetAsyncResult', { asyncHandle });
-        if (r.status === 'complete') break;
-        if (Date.now() > deadline)
-          throw new StartError(`AddDrives on node at ${node.ip} not complete after 60 s`);
-        await sleep(200);
-      }
-    } finally {
-      api.close();
-    }
-  }
-}
-
-interface NodeDrive {
-  driveID: number;
-  nodeID: number;
-  status: string;
 }
 
 /** Until nodes at `mips` are pending (each ekmd registers once it runs on the store). */

@@ -5,6 +5,8 @@ import { CLUSTER_KEY } from './cluster-info';
 import { ElementError } from './errors';
 
 const EAR_KEY = 'ear/hardware';
+/** What a watch of the hardware-EAR state's record takes. */
+export const EAR_STATE_PREFIX = EAR_KEY;
 
 export type EarState = 'disabled' | 'enabling' | 'enabled' | 'disabling';
 

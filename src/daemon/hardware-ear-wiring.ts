@@ -70,6 +70,7 @@ export function openHardwareEar(
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(config.unlock ? { retryMaxDelayMs: config.unlock.retry.maxDelayMs } : {}),
     ...(deps.scope ? { scope: deps.scope } : {}),
+    drivesRead: () => drives.drivesRead,
     ...(deps.logger ? { logger: deps.logger.child({ component: 'hardware-ear' }) } : {}),
   });
   drives.setSecurer(ear);

@@ -46,6 +46,8 @@ export interface DriveSecurer {
   secure(driveIDs: number[]): Promise<Map<number, string>>;
   /** Returns the IDs it could not erase, with the reason. */
   erase(driveIDs: number[]): Promise<Map<number, string>>;
+  /** This node's drives were read into its records (a node added later: its first time). */
+  drivesRecorded?(): void;
 }
 
 export interface DriveServiceOptions {
@@ -90,6 +92,15 @@ export class DriveService {
 
   /** Whether the first start() put back drives a previous process left mid-job. */
   private interruptedSettled = false;
+  private read = false;
+
+  /**
+   * Whether this node's drives have been read into its records since it is a node of the
+   * cluster: until then its records do not say which drives it has.
+   */
+  get drivesRead(): boolean {
+    return this.read;
+  }
 
   /** Reads the inventory into records and follows plug/unplug from then on. */
   async start(): Promise<void> {
@@ -132,6 +143,8 @@ export class DriveService {
       if (c.type === 'put') this.takeIntents();
     });
     this.takeIntents();
+    this.read = true;
+    this.securer?.drivesRecorded?.();
   }
 
   /**

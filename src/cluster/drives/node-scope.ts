@@ -2,8 +2,9 @@
 // drives: a node syncs, unlocks, secures and erases only the records that carry its nodeID.
 // This node's nodeID is its record's in nodes/active/ (matched by its UUID); with no node
 // recorded (no cluster yet, or one created before nodes were recorded) it is node 1, as a
-// single node always is, except on a shared store, where it waits for CreateCluster. A node the store's cluster does not list (pending, or removed)
-// has no nodeID and touches no drive record.
+// single node always is, except on a shared store, where it waits for CreateCluster. A
+// node the store's cluster does not list (pending, or removed) has no nodeID and touches no
+// drive record.
 import type { StoreReader } from '../../store/store';
 import { ElementError } from '../errors';
 import { activeNodes } from '../nodes/node-records';

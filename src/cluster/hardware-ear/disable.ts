@@ -16,6 +16,7 @@ import type { EarDeps } from './ear-deps';
 import { DISABLE_FAILED_PREFIX } from './ear-faults';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys, markKeyDestroyed } from './key-retirement';
+import { clearNodeProgress, nodeReached, nodesBehind, recordNodeReached } from './node-progress';
 
 /** DisableEncryptionAtRest's check, then `disabling`; finishDisable does the drives. */
 export async function beginDisable(deps: EarDeps): Promise<void> {
@@ -27,13 +28,44 @@ export async function beginDisable(deps: EarDeps): Promise<void> {
         `Encryption at rest is ${ear.state}; it can only be disabled once enabled.`,
       );
     }
+    clearNodeProgress(tx);
     putEar(tx, 'disabling', ear.keyProviderID);
   });
   deps.logger?.info('disabling hardware encryption at rest');
 }
 
-/** Opens every secured drive for good, then, once none is left `disabling`, `disabled`. */
+/**
+ * This node's part of Disable: opens every secured drive of its own for good, then, once none
+ * is left `disabling`, records that it is done and, when every active node is
+ * (node-progress.ts), `disabled`.
+ */
 export async function finishDisable(deps: EarDeps): Promise<void> {
+  const self = deps.scope.nodeID(deps.store);
+  if (self === undefined) return; // not in the cluster: no drive of its own
+  if (!nodeReached(deps.store, self, 'disabled')) await disableOwnDrives(deps);
+  if (deps.scope.drives(deps.store).some((d) => d.security === 'disabling')) return; // retried
+  const outcome = await deps.store.transaction((tx) => {
+    const ear = getEar(tx);
+    if (ear.state !== 'disabling') return 'moved on';
+    if (!nodeReached(tx, self, 'disabled')) recordNodeReached(tx, self, 'disabled');
+    const behind = nodesBehind(tx, 'disabled');
+    if (behind.length) return behind;
+    putEar(tx, 'disabled', null);
+    auditEarReached(tx, 'EncryptionAtRestDisabled', ear.keyProviderID);
+    return 'reached';
+  });
+  if (outcome === 'reached') {
+    logEarReached(deps.store, deps.logger, 'hardware encryption at rest disabled');
+  } else if (Array.isArray(outcome)) {
+    deps.logger?.info(
+      { nodeID: self, waitingFor: outcome },
+      "this node's drives opened; encryption at rest stays disabling until these nodes' are",
+    );
+  }
+}
+
+/** Opens this node's secured drives; those that could not be opened stay `disabling`. */
+async function disableOwnDrives(deps: EarDeps): Promise<void> {
   // A drive being erased is left to its erase, which destroys its AK.
   const drives = deps.scope
     .drives(deps.store)
@@ -74,12 +106,6 @@ export async function finishDisable(deps: EarDeps): Promise<void> {
   // Still `disabling`: retried.
   if (deps.scope.drives(deps.store).some((d) => d.security === 'disabling')) return;
   await destroyPendingKeys(deps);
-  await deps.store.transaction((tx) => {
-    const { keyProviderID } = getEar(tx);
-    putEar(tx, 'disabled', null);
-    auditEarReached(tx, 'EncryptionAtRestDisabled', keyProviderID);
-  });
-  logEarReached(deps.store, deps.logger, 'hardware encryption at rest disabled');
 }
 
 /**

@@ -11,6 +11,7 @@ import { crashPoint } from '../test-hooks';
 import type { EarDeps } from './ear-deps';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys } from './key-retirement';
+import { clearNodeProgress, nodeReached, nodesBehind, recordNodeReached } from './node-progress';
 import { KEY_SERVER_FAILED_PREFIX, provisionDrives, resumeProvisioning } from './provision';
 
 /**
@@ -67,32 +68,54 @@ export async function beginEnable(deps: EarDeps, keyProviderID: number | undefin
         `Encryption not allowed. Cluster detected non-encryptable drive ${plain.driveID}.`,
       );
     }
+    clearNodeProgress(tx);
     putEar(tx, 'enabling', keyProviderID ?? null);
   });
   deps.logger?.info({ keyProviderID }, 'enabling hardware encryption at rest');
 }
 
 /**
- * Provisions every drive that may be, then records `enabled`; while a drive is still
- * `provisioning` (its key or drive out of reach) EAR stays `enabling` and the retry comes back.
+ * This node's part of Enable: provisions every drive of its own that may be, then records
+ * that it is done and, when every active node is (node-progress.ts), `enabled`. While a drive
+ * is still `provisioning` (its key or drive out of reach) nothing is recorded and the retry
+ * comes back. Also run by a node that joined under `enabled`.
  */
 export async function finishEnable(deps: EarDeps): Promise<void> {
-  const { keyProviderID } = getEar(deps.store);
-  await resumeProvisioning(deps);
-  const fresh = deps.scope
-    .drives(deps.store)
-    .filter((d) => d.present && d.opal && mayProvision(d))
-    .map((d) => d.driveID);
-  await provisionDrives(deps, fresh, keyProviderID);
-  await destroyPendingKeys(deps);
-  if (deps.scope.drives(deps.store).some((d) => d.security === 'provisioning')) return;
-  crashPoint('ear.afterEnable');
-  await deps.store.transaction((tx) => {
-    if (getEar(tx).state !== 'enabling') return;
-    putEar(tx, 'enabled', keyProviderID);
-    auditEarReached(tx, 'EncryptionAtRestEnabled', keyProviderID);
+  const self = deps.scope.nodeID(deps.store);
+  if (self === undefined) return; // not in the cluster: no drive of its own
+  if (!nodeReached(deps.store, self, 'enabled')) {
+    const { keyProviderID } = getEar(deps.store);
+    await resumeProvisioning(deps);
+    const fresh = deps.scope
+      .drives(deps.store)
+      .filter((d) => d.present && d.opal && mayProvision(d))
+      .map((d) => d.driveID);
+    await provisionDrives(deps, fresh, keyProviderID);
+    await destroyPendingKeys(deps);
+    if (deps.scope.drives(deps.store).some((d) => d.security === 'provisioning')) return;
+    crashPoint('ear.afterEnable');
+  }
+  const outcome = await deps.store.transaction((tx) => {
+    const ear = getEar(tx);
+    if (ear.state !== 'enabling' && ear.state !== 'enabled') return 'moved on';
+    if (!nodeReached(tx, self, 'enabled')) recordNodeReached(tx, self, 'enabled');
+    if (ear.state === 'enabled') return 'joined';
+    const behind = nodesBehind(tx, 'enabled');
+    if (behind.length) return behind;
+    putEar(tx, 'enabled', ear.keyProviderID);
+    auditEarReached(tx, 'EncryptionAtRestEnabled', ear.keyProviderID);
+    return 'reached';
   });
-  logEarReached(deps.store, deps.logger, 'hardware encryption at rest enabled');
+  if (outcome === 'reached') {
+    logEarReached(deps.store, deps.logger, 'hardware encryption at rest enabled');
+  } else if (outcome === 'joined') {
+    deps.logger?.info({ nodeID: self }, "this node's drives secured under enabled EAR");
+  } else if (Array.isArray(outcome)) {
+    deps.logger?.info(
+      { nodeID: self, waitingFor: outcome },
+      "this node's drives secured; encryption at rest stays enabling until these nodes' are",
+    );
+  }
 }
 
 /**

@@ -14,7 +14,8 @@ import type { EncryptionStates } from '../cluster-info';
 import type { KmipSettings } from '../drive-keys/kmip-keys';
 import type { DriveSecurer } from '../drives/drives';
 import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
-import { getEar, softwareEarEnabled } from '../ear-state';
+import { EAR_STATE_PREFIX, getEar, softwareEarEnabled } from '../ear-state';
+import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { FaultService } from '../faults';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
@@ -23,6 +24,7 @@ import type { EarDeps } from './ear-deps';
 import { reportEarFaults } from './ear-faults';
 import { beginEnable, finishEnable, forgetOwnershipRefusals, secureAddedDrives } from './enable';
 import { JobChain } from './job-chain';
+import { agentWork } from './node-progress';
 import { destroyPendingKeys } from './key-retirement';
 import { resumeProvisioning } from './provision';
 import { eraseDrives, finishInterruptedErases } from './secure-erase';
@@ -41,11 +43,20 @@ export interface HardwareEarOptions {
   retryMaxDelayMs?: number;
   /** Which drive records are this node's; default: a single node's. */
   scope?: NodeScope;
+  /**
+   * Whether this node's drive records are current (its drive service has read them as a
+   * node of the cluster); its agent waits for it. Default: always.
+   */
+  drivesRead?: () => boolean;
 }
 
 export class HardwareEarService implements DriveSecurer {
   private readonly deps: EarDeps;
   private readonly jobs: JobChain;
+  private agentQueued = false;
+  private agentStarted = false;
+  private unwatchState: (() => void) | undefined;
+  private unwatchNodes: (() => void) | undefined;
 
   constructor(private readonly options: HardwareEarOptions) {
     const keyPair = new ClusterKeyPair(options.store, options.sealer, options.logger);
@@ -92,28 +103,74 @@ export class HardwareEarService implements DriveSecurer {
     return { authenticationKeyInfo, state: ear.state };
   }
 
-  /** EnableEncryptionAtRest: checks, then `enabling` and the drives in the background. */
+  /**
+   * EnableEncryptionAtRest: checks, then `enabling`; every node's agent (this one's at once)
+   * secures its own drives in the background (node-progress.ts).
+   */
   async enable(keyProviderID?: number): Promise<void> {
     await beginEnable(this.deps, keyProviderID);
-    this.jobs.enqueue(() => finishEnable(this.deps));
+    this.runAgent();
   }
 
-  /** DisableEncryptionAtRest: `disabling`, then the drives in the background. */
+  /** DisableEncryptionAtRest: `disabling`, then every node's agent opens its own drives. */
   async disable(): Promise<void> {
     await beginDisable(this.deps);
-    this.jobs.enqueue(() => finishDisable(this.deps));
+    this.runAgent();
   }
 
-  /** At start: finish whatever a previous process left half done (idle() tells when). */
+  /**
+   * At start: finish whatever a previous process left half done (idle() tells when), and
+   * from then on follow the cluster-wide EAR state and this node's membership: the agent.
+   */
   recover(): void {
+    this.agentStarted = true;
     this.jobs.enqueue(() => finishInterruptedErases(this.deps));
-    const { state } = getEar(this.store);
-    if (state === 'enabling') this.jobs.enqueue(() => finishEnable(this.deps));
-    else if (state === 'disabling') this.jobs.enqueue(() => finishDisable(this.deps));
-    else
+    if (!this.runAgent()) {
       this.jobs.enqueue(() =>
         resumeProvisioning(this.deps).then(() => destroyPendingKeys(this.deps)),
       );
+    }
+    // Another node's Enable or Disable, this node added to the cluster, or a node removed
+    // (the nodes left may all be done): the agent looks again.
+    this.unwatchState ??= this.store.watch(EAR_STATE_PREFIX, () => this.runAgent());
+    this.unwatchNodes ??= this.store.watch(ACTIVE_NODE_PREFIX, () => {
+      // Only a node done with its part: one just added acts once its drives are recorded.
+      const self = this.deps.scope.nodeID(this.store);
+      if (self !== undefined && agentWork(this.store, self) === undefined) this.runAgent();
+    });
+  }
+
+  /**
+   * The drive service read this node's drives: a node added to the cluster after its start
+   * (it had none of its own before) takes its part now. Before recover() it is recover's.
+   */
+  drivesRecorded(): void {
+    if (this.agentStarted) this.runAgent();
+  }
+
+  /**
+   * Queues this node's part of the transition under way, unless one is queued and not
+   * started yet. Also a node done waits for the rest: a removed node may leave it the last.
+   * Returns whether the state asks anything of this node.
+   */
+  private runAgent(): boolean {
+    if (this.agentQueued) return true;
+    const self = this.deps.scope.nodeID(this.store);
+    // A node just added has no records yet: securing none, it would be "done" too soon.
+    if (self === undefined || this.options.drivesRead?.() === false) return false;
+    const { state } = getEar(this.store);
+    const work = agentWork(this.store, self);
+    const transition = state === 'enabling' || state === 'disabling';
+    if (!work && !transition) return false;
+    this.agentQueued = true;
+    this.jobs.enqueue(() => {
+      this.agentQueued = false;
+      const now = getEar(this.store).state;
+      if (now === 'enabling' || now === 'enabled') return finishEnable(this.deps);
+      if (now === 'disabling') return finishDisable(this.deps);
+      return Promise.resolve();
+    });
+    return true;
   }
 
   /** Resolves when the work queued so far has settled (a scheduled retry is not waited for). */
@@ -123,6 +180,9 @@ export class HardwareEarService implements DriveSecurer {
 
   /** Stops retrying and waits for work in progress. */
   async close(): Promise<void> {
+    this.unwatchState?.();
+    this.unwatchNodes?.();
+    this.unwatchState = this.unwatchNodes = undefined;
     await this.jobs.close();
   }
 
@@ -180,11 +240,13 @@ export class HardwareEarService implements DriveSecurer {
 
   /** Work a key server or drive out of reach left unfinished: the job chain retries it. */
   private hasUnfinishedWork(): boolean {
-    const { state } = getEar(this.store);
+    const self = this.deps.scope.nodeID(this.store);
     const { work } = this.deps;
     return (
-      state === 'enabling' ||
-      state === 'disabling' ||
+      // A node done with its part waits for the others' markers (its watch), not a retry.
+      (self !== undefined &&
+        this.options.drivesRead?.() !== false &&
+        agentWork(this.store, self) !== undefined) ||
       work.keyDestroyDeferred ||
       this.deps.scope
         .drives(this.store)

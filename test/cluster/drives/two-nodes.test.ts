@@ -4,8 +4,8 @@
 // other's records. A drive method given the other node's drive is refused, naming the owner,
 // and changes nothing, except SecureEraseDrives: recorded as the owner's intent (refused
 // while it is offline), carried out by the owner, its outcome read on any node. RemoveNodes
-// counts the node's own drives; a node's restart fails only its own async results. Under hardware EAR, node 2's
-// unlock round asks the key server for its own drives' keys only, and its drives left locked
+// counts the node's own drives; a node's restart fails only its own async results. Under hardware EAR (enabled
+// through node 1, node 2's drives secured by node 2's agent), node 2's unlock round asks the key server for its own drives' keys only, and its drives left locked
 // are node 2's driveFailed.
 import t from 'tap';
 import { join } from 'node:path';
@@ -259,18 +259,14 @@ t.test(
       a.hw.drives.records().every((d) => d.security === 'enabled'),
       "node 1's drives are secured by node 1",
     );
+    // Node 2's agent secured its own drives before the state could say enabled.
     t.ok(
-      b.hw.drives.records().every((d) => d.security === 'none'),
-      "node 1 leaves node 2's drives alone",
+      b.hw.drives.records().every((d) => d.security === 'enabled' && d.nodeID === 2),
+      "node 2's drives secured by node 2, still node 2's",
     );
-    // Node 2 secures its own drives as they are added under EAR.
     const bIDs = b.hw.drives.records().map((d) => d.driveID);
     await b.client.ok('AddDrives', { drives: bIDs.map((driveID) => ({ driveID })) });
     await b.hw.drives.idle();
-    t.ok(
-      b.hw.drives.records().every((d) => d.security === 'enabled' && d.nodeID === 2),
-      "node 2's drives secured, still node 2's",
-    );
 
     const uidsOf = (ids: number[]) =>
       a.store
