@@ -6,18 +6,16 @@
 //
 // A node keeps the generations it holds in stateDir/cluster-seal.json, each sealed under its
 // local seal.key (atomic, 0600): early unlock reads the key plan's blob without the store.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file';
+import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from './aes-gcm';
 import { SealError, type Sealer } from './seal';
 import { CLUSTER_SEAL_FILE } from './state-files';
 
 export const CSK_BYTES = 32;
 const FORMAT_V1 = 0x01;
 const FORMAT_V2 = 0x02;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 const HEAD_BYTES = 1 + 4 + NONCE_BYTES;
 
 function aad(label: string, generation: number): Buffer {
@@ -34,34 +32,27 @@ export function blobGeneration(sealed: Buffer): number | undefined {
 }
 
 export function sealWithCsk(key: Buffer, generation: number, plain: Buffer, label: string): Buffer {
-  const head = Buffer.alloc(HEAD_BYTES);
+  const head = Buffer.alloc(5);
   head[0] = FORMAT_V2;
   head.writeUInt32BE(generation, 1);
-  const nonce = randomBytes(NONCE_BYTES);
-  nonce.copy(head, 5);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(aad(label, generation));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([head, body, cipher.getAuthTag()]);
+  const { nonce, body, tag } = gcmSeal(key, aad(label, generation), plain);
+  return Buffer.concat([head, nonce, body, tag]);
 }
 
 export function unsealWithCsk(key: Buffer, sealed: Buffer, label: string): Buffer {
   const generation = blobGeneration(sealed);
   if (generation === undefined) throw new SealError(`sealed ${label} is malformed`);
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(5, HEAD_BYTES));
-  decipher.setAAD(aad(label, generation));
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  const head = decipher.update(sealed.subarray(HEAD_BYTES, sealed.length - TAG_BYTES));
-  try {
-    const tail = decipher.final();
-    const plain = Buffer.concat([head, tail]);
-    tail.fill(0);
-    return plain;
-  } catch {
-    throw new SealError(`cannot unseal ${label}: wrong cluster sealing key, label or damaged data`);
-  } finally {
-    head.fill(0);
-  }
+  const parts = {
+    nonce: sealed.subarray(5, HEAD_BYTES),
+    body: sealed.subarray(HEAD_BYTES, sealed.length - TAG_BYTES),
+    tag: sealed.subarray(sealed.length - TAG_BYTES),
+  };
+  return gcmOpen(
+    key,
+    aad(label, generation),
+    parts,
+    () => new SealError(`cannot unseal ${label}: wrong cluster sealing key, label or damaged data`),
+  );
 }
 
 const keyLabel = (generation: number): string => `cluster-sealing-key/${generation}`;

@@ -5,27 +5,23 @@
 // node and the generation, then AES-256-GCM: the store holds only what this node's private
 // key opens.
 import {
-  createCipheriv,
-  createDecipheriv,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
-  randomBytes,
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file';
+import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from './aes-gcm';
 import { SealError, type Sealer } from './seal';
 import { NODE_SEALING_KEY_FILE } from './state-files';
 
 const LABEL = 'node-sealing-key/x25519';
 const GRANT_V1 = 0x01;
 const RAW_KEY_BYTES = 32;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 export interface NodeSealingKey {
   /** SPKI DER, base64: what the node publishes. */
@@ -89,11 +85,8 @@ export function wrapToNode(secret: Buffer, publicKey: string, context: string): 
   const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient });
   const key = wrappingKey(shared, Buffer.concat([ephemeralRaw, rawPublic(recipient)]), context);
   try {
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce);
-    cipher.setAAD(info(context));
-    const body = Buffer.concat([cipher.update(secret), cipher.final()]);
-    return Buffer.concat([Buffer.of(GRANT_V1), ephemeralRaw, nonce, body, cipher.getAuthTag()]);
+    const { nonce, body, tag } = gcmSeal(key, info(context), secret);
+    return Buffer.concat([Buffer.of(GRANT_V1), ephemeralRaw, nonce, body, tag]);
   } finally {
     key.fill(0);
   }
@@ -113,19 +106,19 @@ export function unwrapForNode(wrapped: Buffer, own: NodeSealingKey, context: str
   const shared = diffieHellman({ privateKey: own.privateKey, publicKey: ephemeral });
   const ownRaw = Buffer.from(own.publicKey, 'base64').subarray(-RAW_KEY_BYTES);
   const key = wrappingKey(shared, Buffer.concat([ephemeralRaw, ownRaw]), context);
-  const decipher = createDecipheriv('aes-256-gcm', key, wrapped.subarray(1 + RAW_KEY_BYTES, head));
-  decipher.setAAD(info(context));
-  decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
-  const first = decipher.update(wrapped.subarray(head, wrapped.length - TAG_BYTES));
+  const parts = {
+    nonce: wrapped.subarray(1 + RAW_KEY_BYTES, head),
+    body: wrapped.subarray(head, wrapped.length - TAG_BYTES),
+    tag: wrapped.subarray(wrapped.length - TAG_BYTES),
+  };
   try {
-    const tail = decipher.final();
-    const plain = Buffer.concat([first, tail]);
-    tail.fill(0);
-    return plain;
-  } catch {
-    throw new SealError('cannot unwrap the cluster sealing key: not wrapped to this node');
+    return gcmOpen(
+      key,
+      info(context),
+      parts,
+      () => new SealError('cannot unwrap the cluster sealing key: not wrapped to this node'),
+    );
   } finally {
-    first.fill(0);
     key.fill(0);
   }
 }

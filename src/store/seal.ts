@@ -3,13 +3,7 @@
 // passed ($CREDENTIALS_DIRECTORY/seal.key), else stateDir/seal.key (0600, made once,
 // atomically). The label is authenticated data: a blob sealed as one thing cannot be
 // unsealed as another.
-import {
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
@@ -23,6 +17,7 @@ import {
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../util/atomic-file';
+import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from './aes-gcm';
 import { SEAL_KEY_FILE } from './state-files';
 export { SEAL_KEY_FILE };
 
@@ -47,8 +42,6 @@ export interface SealerOptions {
 }
 
 const KEY_BYTES = 32;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 const FORMAT_V1 = 0x01;
 
 export function openSealer(options: SealerOptions): Sealer {
@@ -68,11 +61,8 @@ class AesGcmSealer implements Sealer {
   constructor(private readonly key: KeyObject) {}
 
   seal(plain: Buffer, label: string): Buffer {
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
-    cipher.setAAD(aad(label));
-    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([Buffer.of(FORMAT_V1), nonce, body, cipher.getAuthTag()]);
+    const { nonce, body, tag } = gcmSeal(this.key, aad(label), plain);
+    return Buffer.concat([Buffer.of(FORMAT_V1), nonce, body, tag]);
   }
 
   unseal(sealed: Buffer, label: string): Buffer {
@@ -80,22 +70,17 @@ class AesGcmSealer implements Sealer {
     if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_V1) {
       throw new SealError(`sealed ${label} is malformed`);
     }
-    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
-    const body = sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.key, nonce);
-    decipher.setAAD(ad);
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const head = decipher.update(body);
-    try {
-      const tail = decipher.final();
-      const plain = Buffer.concat([head, tail]);
-      tail.fill(0);
-      return plain;
-    } catch {
-      throw new SealError(`cannot unseal ${label}: wrong sealing key, label or damaged data`);
-    } finally {
-      head.fill(0);
-    }
+    const parts = {
+      nonce: sealed.subarray(1, 1 + NONCE_BYTES),
+      body: sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES),
+      tag: sealed.subarray(sealed.length - TAG_BYTES),
+    };
+    return gcmOpen(
+      this.key,
+      ad,
+      parts,
+      () => new SealError(`cannot unseal ${label}: wrong sealing key, label or damaged data`),
+    );
   }
 }
 
