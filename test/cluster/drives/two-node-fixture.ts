@@ -22,6 +22,8 @@ import { API_CERT_FILE } from '../../../src/store/state-files';
 import { ElementClient } from '../../api/element-client';
 import { tempDir } from '../../store/tmpdir';
 import { ADMIN } from '../hardware-ear/ear-node';
+import { until } from '../../helpers/until';
+export { until };
 
 export interface ClusterNode {
   name: string;
@@ -130,13 +132,4 @@ export async function startTwoNodes(
   });
   const b = await start('node-b', drives.b);
   return { etcd, prefix, a, b };
-}
-
-/** Polls until `ok()` holds. */
-export async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

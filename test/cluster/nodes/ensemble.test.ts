@@ -13,15 +13,7 @@ import { NodeService } from '../../../src/cluster/nodes/node-service';
 import { openSqliteStore, type Store } from '../../../src/store';
 import { openEtcdStore } from '../../../src/store/etcd';
 import { tempDir } from '../../store/tmpdir';
-
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<number> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - start;
-}
+import { until } from '../../helpers/until';
 
 const degraded = (store: Store) =>
   readFaults(store, 'current').filter((f) => f.code === 'ensembleDegraded');
@@ -70,14 +62,18 @@ t.test('one member of three down: ensembleDegraded, resolved when it is back', a
   t.same(degraded(store), [], 'no fault while every member is healthy');
 
   await etcd.kill(1);
-  const raisedIn = await until('ensembleDegraded raised', () => degraded(store).length === 1);
+  const raisedIn = await until(
+    'ensembleDegraded raised',
+    () => degraded(store).length === 1,
+    30_000,
+  );
   t.comment(`raised ${raisedIn} ms after the member was killed`);
   const [fault] = degraded(store);
   t.match(fault, { type: 'cluster', severity: 'error', nodeID: 0 });
   t.match(fault!.details, `2 of 3 ensemble members healthy; unhealthy: ${etcd.endpoints[1]}`);
 
   await etcd.restart(1);
-  await until('resolved', () => degraded(store).length === 0);
+  await until('resolved', () => degraded(store).length === 0, 30_000);
   t.match(
     readFaults(store, 'resolved').filter((f) => f.code === 'ensembleDegraded'),
     [{ resolved: true }],

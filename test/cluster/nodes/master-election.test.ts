@@ -7,17 +7,9 @@ import { MasterElection } from '../../../src/cluster/nodes/master-election';
 import { MASTER_KEY, type MasterRecord } from '../../../src/cluster/nodes/node-records';
 import type { Store } from '../../../src/store';
 import { client, etcdBackend } from '../../store/contract/backends';
+import { until } from '../../helpers/until';
 
 const TTL = 2;
-
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<number> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
 
 const holder = (store: Store) => store.get<MasterRecord>(MASTER_KEY)?.value.nodeID;
 

@@ -22,17 +22,9 @@ import type { Json, Store } from '../../../src/store';
 import { makeCa } from '../pki';
 import { tempDir } from '../../store/tmpdir';
 import { client, etcdBackend } from '../../store/contract/backends';
+import { until } from '../../helpers/until';
 
 const TTL = 2;
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<number> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - start;
-}
 
 const server = (client: string): KeyServerRecord => ({
   keyServerID: 1,

@@ -11,15 +11,7 @@ import {
 import { MASTER_KEY, type MasterRecord } from '../../../src/cluster/nodes/node-records';
 import type { Store } from '../../../src/store';
 import { client, etcdBackend } from '../../store/contract/backends';
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<number> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
+import { until } from '../../helpers/until';
 
 const holder = (store: Store) => store.get<MasterRecord>(MASTER_KEY)?.value.nodeID;
 

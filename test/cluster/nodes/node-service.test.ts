@@ -17,6 +17,7 @@ import {
 import { NodeService } from '../../../src/cluster/nodes/node-service';
 import { openSqliteStore, type Json } from '../../../src/store';
 import { tempDir } from '../../store/tmpdir';
+import { until } from '../../helpers/until';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const CREATE = {
@@ -49,14 +50,6 @@ async function errorOf(fn: () => unknown): Promise<ElementError> {
     throw err;
   }
   throw new Error('expected an ElementError');
-}
-
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function pending(pendingNodeID: number, name: string): PendingNodeRecord {

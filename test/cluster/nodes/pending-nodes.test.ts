@@ -14,16 +14,9 @@ import { NodeService } from '../../../src/cluster/nodes/node-service';
 import type { Store } from '../../../src/store';
 import { tempDir } from '../../store/tmpdir';
 import { client, etcdBackend, type Location } from '../../store/contract/backends';
+import { until } from '../../helpers/until';
 
 const TTL = 2;
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function errorOf(fn: () => unknown): Promise<ElementError> {
   try {

@@ -23,16 +23,9 @@ import { blobGeneration, ClusterKeySealer, CskKeyring } from '../../../src/store
 import { nodeSealingKey, unwrapForNode } from '../../../src/store/node-sealing-key';
 import { tempDir } from '../../store/tmpdir';
 import { client, etcdBackend, type Location } from '../../store/contract/backends';
+import { until } from '../../helpers/until';
 
 const TTL = 2;
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Passes when the key it is handed is the private key of the client certificate. */
 const matchingKeyTester: KeyServerTester = {

@@ -29,17 +29,9 @@ import { UnsupportedDataPath } from '../../../src/daemon/sear-wiring';
 import { openSealer, type Json, type Store } from '../../../src/store';
 import { tempDir } from '../../store/tmpdir';
 import { client, etcdBackend } from '../../store/contract/backends';
+import { until } from '../../helpers/until';
 
 const TTL = 2;
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<number> {
-  const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return Date.now() - start;
-}
 
 interface Node {
   /** What its SEAR service logged (messages). */
