@@ -7,8 +7,6 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import forge from 'node-forge';
 import pino from 'pino';
-import { openClusterServices } from '../../src/cluster';
-import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { getEar } from '../../src/cluster/ear-state';
 import { openHardwareEar } from '../../src/daemon/hardware-ear-wiring';
 import { SimServer } from '../../src/sim/server';
@@ -16,6 +14,7 @@ import { Simulator } from '../../src/sim/simulator';
 import { openSealer, openSqliteStore } from '../../src/store';
 import { makeDevPki, type DevPki } from '../pki/dev-pki';
 import { startPykmip } from '../pykmip/pykmip-server';
+import { createBenchCluster } from './fixtures/bench-cluster';
 
 const DRIVE_COUNTS = [24, 1000];
 const GOAL_ROUND_TRIPS = 4;
@@ -61,21 +60,7 @@ async function run(drives: number, pki: DevPki, kmsPort: number): Promise<boolea
   const store = openSqliteStore(join(dir, 'ekmd.db'));
   const sealer = openSealer({ stateDir: dir });
   try {
-    const services = await openClusterServices({
-      store,
-      sealer,
-      tester: new KmipKeyServerTester(),
-      nodeName: 'bench-node',
-    });
-    await services.cluster.create({
-      acceptEula: true,
-      mvip: '127.0.0.1',
-      svip: '127.0.0.1',
-      nodes: ['127.0.0.1'],
-      username: 'admin',
-      password: 'bench-password',
-    });
-    await services.keyPair.create({ commonName: 'storage-node-1' });
+    const services = await createBenchCluster(store, sealer);
     const server = await services.keyServers.create({
       kmipCaCertificate: readFileSync(pki.ca, 'utf8'),
       kmipClientCertificate: sign(pki, services.keyPair.certificateSignRequest()),

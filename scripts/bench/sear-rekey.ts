@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import forge from 'node-forge';
 import pino from 'pino';
-import { openClusterServices } from '../../src/cluster';
 import { AsyncResultService } from '../../src/cluster/async-results/async-results';
-import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { openHardwareEar } from '../../src/daemon/hardware-ear-wiring';
 import { openSear } from '../../src/daemon/sear-wiring';
 import { SimServer } from '../../src/sim/server';
@@ -19,6 +17,7 @@ import { Simulator } from '../../src/sim/simulator';
 import { openSealer, openSqliteStore } from '../../src/store';
 import { makeDevPki, type DevPki } from '../pki/dev-pki';
 import { startPykmip } from '../pykmip/pykmip-server';
+import { createBenchCluster } from './fixtures/bench-cluster';
 
 const DRIVES = 1000;
 const GOAL_MS = 2000;
@@ -71,22 +70,7 @@ async function main(): Promise<void> {
   const sealer = openSealer({ stateDir: dir });
   let ok = true;
   try {
-    const services = await openClusterServices({
-      store,
-      sealer,
-      tester: new KmipKeyServerTester(),
-      nodeName: 'bench-node',
-    });
-    await services.cluster.create({
-      acceptEula: true,
-      mvip: '127.0.0.1',
-      svip: '127.0.0.1',
-      nodes: ['127.0.0.1'],
-      username: 'admin',
-      password: 'bench-password',
-      enableSoftwareEncryptionAtRest: true,
-    });
-    await services.keyPair.create({ commonName: 'storage-node-1' });
+    const services = await createBenchCluster(store, sealer, { softwareEncryption: true });
     const server = await services.keyServers.create({
       kmipCaCertificate: readFileSync(pki.ca, 'utf8'),
       kmipClientCertificate: sign(pki, services.keyPair.certificateSignRequest()),
