@@ -4,12 +4,8 @@
 // the key is looked for by Name once the server is back; until then the next rekey is
 // refused, saying why. The key server is faulted (kmipServerFault) until a request reaches it.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
-import { DevKmipServer } from '../../src/kmip/server';
-import { addProvider } from '../cluster/sear/eks-setup';
+import { addProvider, startStoppableDevEks } from '../cluster/sear/eks-setup';
 import {
   awaitAsync,
   createCluster,
@@ -24,20 +20,8 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
     drives: 2,
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
   });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const start = (port: number) =>
-    DevKmipServer.start({
-      stateDir: join(node.dir, 'eks'),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  let kms = await start(0);
-  const port = kms.address.port;
-  t.teardown(() => kms.close());
+  const kms = await startStoppableDevEks(t, node.dir);
+  const { pki, port } = kms;
   await createCluster(node);
   await node.settle();
   writeEveryDrive(node);
@@ -47,7 +31,7 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
       (f) => f.code === 'kmipServerFault',
     );
   const before = (await node.client.ok('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo;
-  await kms.close();
+  await kms.stop();
 
   const { asyncHandle } = await node.client.ok('RekeySoftwareEncryptionAtRestMasterKey', {
     keyManagementType: 'External',
@@ -86,7 +70,7 @@ t.test('rekey onto an unreachable key server: rolled back, nothing changed', asy
     data: { keyServerID, keyProviderID },
   });
 
-  kms = await start(port);
+  await kms.start();
   await waitFor('the roll-back to finish at the key server', async () => {
     await node.settle();
     return (

@@ -2,18 +2,15 @@
 // its key server and provider set up as an operator would (addProvider), EAR enabled.
 // The key server can be stopped and started again on its port.
 import type { Test } from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeDevPki, type DevPki } from '../../../scripts/pki/dev-pki';
+import type { DevPki } from '../../../scripts/pki/dev-pki';
 import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
-import { DevKmipServer } from '../../../src/kmip/server';
 import {
   createCluster,
   startEarNode,
   waitForEarState,
   type EarNode,
 } from '../hardware-ear/ear-node';
-import { addProvider } from '../sear/eks-setup';
+import { addProvider, startStoppableDevEks, type StoppableDevEks } from '../sear/eks-setup';
 
 export interface DevEksNode {
   node: EarNode;
@@ -21,7 +18,7 @@ export interface DevEksNode {
   port: number;
   keyServerID: number;
   keyProviderID: number;
-  eks: { stop(): Promise<void>; start(): Promise<void> };
+  eks: StoppableDevEks;
 }
 
 export async function startNodeWithDevEks(t: Test, drives: number): Promise<DevEksNode> {
@@ -29,32 +26,11 @@ export async function startNodeWithDevEks(t: Test, drives: number): Promise<DevE
     drives,
     tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
   });
-  const pki = await makeDevPki(join(node.dir, 'pki'));
-  const read = (p: string) => readFileSync(p, 'utf8');
-  const startEks = (port: number) =>
-    DevKmipServer.start({
-      stateDir: join(node.dir, 'eks'),
-      host: '127.0.0.1',
-      port,
-      ca: read(pki.ca),
-      cert: read(pki.server.cert),
-      key: read(pki.server.key),
-    });
-  let server: DevKmipServer | undefined = await startEks(0);
-  const port = server.address.port;
-  t.teardown(() => server?.close());
+  const eks = await startStoppableDevEks(t, node.dir);
+  const { pki, port } = eks;
   await createCluster(node);
   const { keyProviderID, keyServerID } = await addProvider(node, pki, port, 'dev');
   await node.client.ok('EnableEncryptionAtRest', { keyProviderID });
   await waitForEarState(node, 'enabled', 30_000);
-  const eks = {
-    async stop() {
-      await server?.close();
-      server = undefined;
-    },
-    async start() {
-      server = await startEks(port);
-    },
-  };
   return { node, pki, port, keyServerID, keyProviderID, eks };
 }

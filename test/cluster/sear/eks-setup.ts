@@ -1,10 +1,13 @@
 // A key server and provider for a SEAR node, set up through the API as an operator would:
 // key pair, CSR signed by the test CA, key server, provider. Also a KMIP client of the same
-// owner (the dev client certificate shares CN storage-node-1) to look at the EKS directly.
+// owner (the dev client certificate shares CN storage-node-1) to look at the EKS directly,
+// and the dev key server as a test stops and starts it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DevPki } from '../../../scripts/pki/dev-pki';
+import type { Test } from 'tap';
+import { makeDevPki, type DevPki } from '../../../scripts/pki/dev-pki';
 import { KmipClient } from '../../../src/kmip/client';
+import { DevKmipServer } from '../../../src/kmip/server';
 import { caFromPem, signCsr } from '../pki';
 
 /** What addProvider needs of an API client. */
@@ -51,3 +54,39 @@ export function eksClient(pki: DevPki, port: number): KmipClient {
 
 export const mkName = (uuid: string, keyID: string): string =>
   `ekmd-MK cluster=${uuid} keyID=${keyID}`;
+
+/** The dev key server under `dir` (its PKI made there), stopped and started again on its port. */
+export interface StoppableDevEks {
+  pki: DevPki;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export async function startStoppableDevEks(t: Test, dir: string): Promise<StoppableDevEks> {
+  const pki = await makeDevPki(join(dir, 'pki'));
+  const read = (p: string) => readFileSync(p, 'utf8');
+  const startAt = (port: number) =>
+    DevKmipServer.start({
+      stateDir: join(dir, 'eks'),
+      host: '127.0.0.1',
+      port,
+      ca: read(pki.ca),
+      cert: read(pki.server.cert),
+      key: read(pki.server.key),
+    });
+  let server: DevKmipServer | undefined = await startAt(0);
+  const port = server.address.port;
+  t.teardown(() => server?.close());
+  return {
+    pki,
+    port,
+    async stop() {
+      await server?.close();
+      server = undefined;
+    },
+    async start() {
+      server = await startAt(port);
+    },
+  };
+}
