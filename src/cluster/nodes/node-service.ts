@@ -383,6 +383,11 @@ export class NodeService {
       sealing.follow(mine.nodeID);
     }
     await this.elect();
+    // A rotation whose follow-up commits a kill -9 cut short: its stale records move now.
+    void sealing?.resealStale().then(
+      (moved) => moved && this.logger?.info({ moved }, 'sealed records moved to the current key'),
+      (err: Error) => this.logger?.warn({ err: err.message }, 'sealed records not moved yet'),
+    );
   }
 
   /** RemoveNodes retired this node: it stops running for master and is pending again. */

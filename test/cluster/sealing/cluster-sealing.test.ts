@@ -18,7 +18,7 @@ import { KeyServerService } from '../../../src/cluster/key-servers/key-servers';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
 import { NodeService } from '../../../src/cluster/nodes/node-service';
 import { ClusterSealing } from '../../../src/cluster/sealing/cluster-sealing';
-import { openSealer, type Store } from '../../../src/store';
+import { openSealer, type Json, type Store } from '../../../src/store';
 import { blobGeneration, ClusterKeySealer, CskKeyring } from '../../../src/store/cluster-seal';
 import { nodeSealingKey, unwrapForNode } from '../../../src/store/node-sealing-key';
 import { tempDir } from '../../store/tmpdir';
@@ -212,6 +212,41 @@ void (async () => {
         );
       }
     }
+  });
+
+  t.test('records a rotation left under the old key move at the next start', async (t) => {
+    const location = backend.fresh(t);
+    const dir1 = tempDir(t);
+    const n1 = await startNode(t, location, 1, dir1);
+    const n2 = await startNode(t, location, 2);
+    await until('two pending', () => n1.nodes.pending().length === 2);
+    await n1.cluster.create(CREATE(['10.0.0.1', '10.0.0.2']));
+    await n1.keyPair.create({ commonName: 'storage-node-1' });
+    const underOne = n1.store.get<KeyPairRecord>(KEY_PAIR_KEY)!.value;
+    await n1.nodes.remove([2]);
+    await until('node 1 holds generation 2', () => n1.sealing.generations().includes(2));
+    // As if a kill -9 had come before the rotation's follow-up commits: the key pair is
+    // still sealed under generation 1.
+    await n1.store.put(KEY_PAIR_KEY, underOne as unknown as Json);
+    await n1.nodes.close();
+    await n2.nodes.close();
+
+    const again = await startNode(t, location, 1, dir1);
+    await until(
+      'the key pair under generation 2',
+      () =>
+        blobGeneration(
+          Buffer.from(
+            again.store.get<KeyPairRecord>(KEY_PAIR_KEY)!.value.sealedPrivateKey,
+            'base64',
+          ),
+        ) === 2,
+    );
+    t.match(
+      again.keyPair.withPrivateKeyPem((p) => p.toString()),
+      /PRIVATE KEY/,
+      'and it still opens',
+    );
   });
 
   t.test('a cluster created before sealing keys gets one from node 1 at start', async (t) => {
