@@ -1,9 +1,10 @@
-// A software EAR master key rekey (internal → the dev key server) whose master is killed by
-// kill -9 mid-way, all real processes (a 3-member etcd, the dev key server, three ekmd nodes
-// with their simulators). The rekey is asked of a follower; the master that takes it dies
-// at a crash point; another node is master within 10 s and ends the rekey: rolled back when
-// the kill came before the commit (the old MK current, the new one destroyed at the key
-// server, also when the killed master never recorded its Create's answer), finished when it came after (the new MK current). GetAsyncResult, asked of the
+// A software EAR master key rekey onto the dev key server whose master is killed by kill -9
+// mid-way, all real processes (a 3-member etcd, the dev key server, three ekmd nodes with
+// their simulators). The rekey is asked of a follower; the master that takes it dies at a
+// crash point; another node is master within 10 s and ends the rekey: rolled back when the
+// kill came before the commit (the old MK current, the new one destroyed at the key server,
+// also when the killed master never recorded its Create's answer), finished when it came
+// after (the new MK current, an old external MK destroyed). GetAsyncResult, asked of the
 // follower, reports which; the killed node, restarted without the crash point, rejoins and
 // every drive's DEK is attached again under the MK now current.
 import t, { type Test } from 'tap';
@@ -115,18 +116,30 @@ t.test('the master killed during a SEAR rekey', async (t) => {
       t.notOk(made[0]?.material, 'and its material is gone');
     });
 
-  await t.test('killed after the commit: finished', async (t) => {
-    const { old, outcome, info } = await killedRekey(t, 'sear.afterCommit');
-    t.notOk(outcome.error, 'no error');
-    t.match(outcome.result, {
-      keyToDecommission: { keyID: old.keyID, keyManagementType: 'internal' },
-      newKey: { keyManagementType: 'external', keyProviderID },
-      state: 'Ready',
+  // Internal → external, then external → external: the old external MK, pending its
+  // destruction at the commit, is destroyed at the key server by the next master.
+  for (const from of ['internal', 'external'] as const)
+    await t.test(`killed after the commit, ${from} → external: finished`, async (t) => {
+      const { old, outcome, info } = await killedRekey(t, 'sear.afterCommit');
+      t.equal(old.keyManagementType, from, `the MK was ${from}`);
+      t.notOk(outcome.error, 'no error');
+      t.match(outcome.result, {
+        keyToDecommission: { keyID: old.keyID, keyManagementType: from },
+        newKey: { keyManagementType: 'external', keyProviderID },
+        state: 'Ready',
+      });
+      t.equal(info.masterKeyInfo.keyID, outcome.result.newKey.keyID, 'the new MK is current');
+      const [uid] = await eks.locate({ names: [mkName(uuid, outcome.result.newKey.keyID)] });
+      t.ok(uid, 'the new MK is at the key server');
+      t.equal(madeFor(outcome.result.newKey.keyID).length, 1, 'made once');
+      // The old external MK's destruction is the new master's clean-up, in the background.
+      await until(
+        'only the new MK held',
+        async () => ((await held()).length === 1 ? true : undefined),
+        30_000,
+      ).catch(() => undefined);
+      t.same(await held(), [uid], 'and nothing else of this cluster at the key server');
+      if (from === 'external')
+        t.notOk(madeFor(old.keyID)[0]?.material, 'the old external MK destroyed');
     });
-    t.equal(info.masterKeyInfo.keyID, outcome.result.newKey.keyID, 'the new MK is current');
-    const [uid] = await eks.locate({ names: [mkName(uuid, outcome.result.newKey.keyID)] });
-    t.ok(uid, 'the new MK is at the key server');
-    t.same(await held(), [uid], 'and nothing else of this cluster');
-    t.equal(madeFor(outcome.result.newKey.keyID).length, 1, 'made once');
-  });
 });
