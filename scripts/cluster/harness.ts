@@ -6,7 +6,7 @@
 // that started them die (scripts/cluster/watchdog.ts).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeDevPki } from '../pki/dev-pki';
+import { devPkiPaths, makeDevPki, type DevPki } from '../pki/dev-pki';
 import { RpcClient } from '../reliability/matrix/rpc';
 import { freePorts, startEtcdMembers, type EtcdCluster } from '../etcd/members';
 import { ClusterNode, type NodeOptions } from './node';
@@ -44,6 +44,10 @@ export interface ProcCluster {
   /** The dev key server's port on 127.0.0.1, and the dev PKI's directory (ca.pem…). */
   kmipPort: number;
   pkiDir: string;
+  /** The dev PKI's files (a provider's CA, a KMIP client of CN storage-node-1). */
+  pki: DevPki;
+  /** The dev key server's state directory (its objects.json). */
+  kmipState: string;
   kmip: Proc;
   admin: Admin;
   nodes: ClusterNode[];
@@ -119,6 +123,8 @@ export async function startProcCluster(options: ProcClusterOptions): Promise<Pro
       etcd,
       kmipPort: kmip.port,
       pkiDir,
+      pki: devPkiPaths(pkiDir),
+      kmipState: join(dir, 'kmip'),
       kmip: kmip.proc,
       admin: options.admin,
       nodes,

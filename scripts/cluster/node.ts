@@ -75,8 +75,11 @@ export class ClusterNode {
     writeFileAtomic(this.config, `${JSON.stringify(config, null, 2)}\n`, 0o600, false);
   }
 
-  /** Its simulator (if not running), then ekmd; resolves when ekmd logs that it is ready. */
-  async start(): Promise<void> {
+  /**
+   * Its simulator (if not running), then ekmd; resolves when ekmd logs that it is ready.
+   * `env` is added to ekmd's environment for this start only (a crash point armed, say).
+   */
+  async start(options: { env?: Record<string, string> } = {}): Promise<void> {
     const { index, dir, logs } = this.setup;
     if (!this.sim?.alive) {
       this.sim = new Proc(`sim-${index}`, join(logs, `sim-${index}.log`), [
@@ -91,7 +94,7 @@ export class ClusterNode {
       `ekmd-${index}`,
       join(logs, `ekmd-${index}.log`),
       [EKMD, '--config', this.config],
-      this.setup.options.env ?? {},
+      { ...this.setup.options.env, ...options.env },
       this.setup.options.echo?.(index),
     );
     this.setup.options.spawned?.(index, Date.now());

@@ -107,6 +107,25 @@ function save(dir: string, name: string, issued: Issued): PkiIdentity {
   return { cert, key };
 }
 
+/** The paths makeDevPki writes into dir: the PKI of a directory made earlier. */
+export function devPkiPaths(dir: string): DevPki {
+  const at = (name: string): PkiIdentity => ({
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}-key.pem`),
+  });
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    server: at('server'),
+    client: at('client'),
+    client2: at('client2'),
+    noClientAuth: at('no-client-auth'),
+    untrustedCa: join(dir, 'untrusted-ca.pem'),
+    untrustedServer: at('untrusted-server'),
+    untrustedClient: at('untrusted-client'),
+  };
+}
+
 /** Generate the whole dev PKI into dir (created if missing); about a second on 2 cores. */
 export async function makeDevPki(dir: string): Promise<DevPki> {
   mkdirSync(dir, { recursive: true });

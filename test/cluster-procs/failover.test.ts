@@ -5,9 +5,15 @@
 // node is master within 10 s (its lease runs out, the others run for it), every survivor
 // names it, and the killed node rejoins as itself.
 import t from 'tap';
-import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
 import { MASTER_LEASE_TTL_SECONDS } from '../../src/cluster/nodes/master-election';
-import { client, createCluster, currentFaults, startCluster, until } from './fixtures/cluster';
+import {
+  client,
+  createCluster,
+  currentFaults,
+  masterOf,
+  startCluster,
+  until,
+} from './fixtures/cluster';
 
 const TTL_MS = MASTER_LEASE_TTL_SECONDS * 1000;
 /**
@@ -16,9 +22,6 @@ const TTL_MS = MASTER_LEASE_TTL_SECONDS * 1000;
  */
 const OFFLINE_WITHIN_MS = TTL_MS + 3_000;
 const FAILOVER_WITHIN_MS = 10_000;
-
-const masterOf = async (api: RpcClient) =>
-  (await api.ok('GetClusterMasterNodeID')).nodeID as number;
 
 t.test('nodeOffline, and the master killed', async (t) => {
   const cluster = await startCluster(t, 3, { drives: () => 1 });
