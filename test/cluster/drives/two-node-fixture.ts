@@ -143,8 +143,11 @@ export async function startTwoNodes(
   return { etcd, prefix, a, b };
 }
 
-/** Node `b` registers as pending and is added through `a`'s API; then it records its drives. */
-export async function joinCluster(a: ClusterNode, b: ClusterNode, drives: number): Promise<void> {
+/**
+ * Node `b` registers as pending and is added through `a`'s API; with `drives`, until it has
+ * recorded that many drives.
+ */
+export async function joinCluster(a: ClusterNode, b: ClusterNode, drives?: number): Promise<void> {
   const lease = await b.store.grantLease(10);
   await lease.put(pendingNodeKey(b.identity.uuid), {
     ...b.identity,
@@ -153,5 +156,6 @@ export async function joinCluster(a: ClusterNode, b: ClusterNode, drives: number
   await until('node 2 pending', () => a.store.list('nodes/pending/').length === 1);
   await a.client.ok('AddNodes', { pendingNodes: [1] });
   await lease.revoke();
+  if (drives === undefined) return;
   await until('node 2 records its drives', () => b.hw.drives.records().length === drives);
 }

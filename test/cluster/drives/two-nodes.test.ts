@@ -16,18 +16,13 @@ import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys'
 import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
 import { DRIVE_PREFIX } from '../../../src/cluster/drives/drive-records';
 import { readFaults } from '../../../src/cluster/faults';
-import {
-  aliveKey,
-  pendingNodeKey,
-  type PendingNodeRecord,
-} from '../../../src/cluster/nodes/node-records';
+import { aliveKey } from '../../../src/cluster/nodes/node-records';
 import { NodeService } from '../../../src/cluster/nodes/node-service';
 import { INTENT_PREFIX } from '../../../src/cluster/drives/drive-intents';
 import { DevKmipServer } from '../../../src/kmip/server';
-import type { Json } from '../../../src/store';
 import { withoutAudit } from '../../../src/cluster/audit';
 import { addProvider } from '../sear/eks-setup';
-import { startTwoNodes, until, type ClusterNode } from './two-node-fixture';
+import { joinCluster, startTwoNodes, until, type ClusterNode } from './two-node-fixture';
 
 interface ListedDrive {
   driveID: number;
@@ -54,13 +49,7 @@ t.test('two nodes, one store: each node its own drives', async (t) => {
   );
 
   // Node 2 registers as pending and is added through node 1's API.
-  const lease = await b.store.grantLease(10);
-  const pending: PendingNodeRecord = { ...b.identity, pendingNodeID: 1 };
-  await lease.put(pendingNodeKey(b.identity.uuid), pending as unknown as Json);
-  await until('node 1 sees it pending', () => a.store.list('nodes/pending/').length === 1);
-  await a.client.ok('AddNodes', { pendingNodes: [1] });
-  await lease.revoke();
-  await until('node 2 records its drives', () => b.hw.drives.records().length === 3);
+  await joinCluster(a, b, 3);
   await until('node 1 sees them', () => a.store.list(DRIVE_PREFIX).length === 5);
 
   for (const node of [a, b]) {
@@ -193,15 +182,7 @@ t.test(
   "node 2's unlock asks for its own keys; its locked drives are its driveFailed",
   async (t) => {
     const { a, b } = await startTwoNodes(t, { a: 2, b: 2 });
-    const lease = await b.store.grantLease(10);
-    await lease.put(pendingNodeKey(b.identity.uuid), {
-      ...b.identity,
-      pendingNodeID: 1,
-    } as unknown as Json);
-    await until('pending', () => a.store.list('nodes/pending/').length === 1);
-    await a.client.ok('AddNodes', { pendingNodes: [1] });
-    await lease.revoke();
-    await until('node 2 records its drives', () => b.hw.drives.records().length === 2);
+    await joinCluster(a, b, 2);
 
     const pki = await makeDevPki(join(a.dir, 'pki'));
     const read = (p: string) => readFileSync(p, 'utf8');
