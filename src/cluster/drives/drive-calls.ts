@@ -4,7 +4,7 @@
 // which records the outcome in the async result. A call of the node's own API and an
 // intent taken from another node's go through the same steps (drives.ts, drive-intents.ts).
 import type { Logger } from 'pino';
-import type { Json, StoreTx } from '../../store/store';
+import type { Json, Store, StoreTx } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { releaseGuardIn } from '../boot-unlock/try-guard';
 import { ElementError } from '../errors';
@@ -34,7 +34,7 @@ export interface DriveUnlocker {
 }
 
 export interface DriveCallDeps {
-  store: { transaction<T>(fn: (tx: StoreTx) => T): Promise<T> };
+  store: Store;
   asyncResults: AsyncResultService;
   securer(): DriveSecurer | undefined;
   unlocker(): DriveUnlocker | undefined;

@@ -5,14 +5,13 @@
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
 // Nodes sharing a store each record and work on their own drives (node-scope.ts); ListDrives
 // lists every node's. A drive method given another node's drives records them as that
-// node's intent (drive-intents.ts), which its drive service takes and carries out through
-// the same steps as a call of its own API (drive-calls.ts).
+// node's intent (drive-requests.ts, drive-intents.ts), which its drive service takes and
+// carries out through the same steps as a call of its own API (drive-calls.ts).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
 import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { AsyncResultService } from '../async-results/async-results';
-import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 import {
   driveNodeID,
@@ -23,25 +22,9 @@ import {
   putDrive,
   type DriveRecord,
 } from './drive-records';
-import {
-  driveCalls,
-  invalid,
-  type DriveCall,
-  type DriveRole,
-  type DriveSecurer,
-  type DriveUnlocker,
-} from './drive-calls';
-import {
-  intentKey,
-  intentsFor,
-  INTENT_PREFIX,
-  putIntent,
-  requireOnline,
-  type AddDriveParam,
-  type DriveIntent,
-  type DriveRequest,
-  type IntentKind,
-} from './drive-intents';
+import { driveCalls, type DriveRole, type DriveSecurer, type DriveUnlocker } from './drive-calls';
+import { INTENT_PREFIX, type AddDriveParam } from './drive-intents';
+import { DriveRequests } from './drive-requests';
 import { nodeInCluster, SINGLE_NODE, type NodeScope } from './node-scope';
 
 export type { AddDriveParam, DriveRole, DriveSecurer, DriveUnlocker };
@@ -57,7 +40,7 @@ export interface DriveServiceOptions {
 export class DriveService {
   private securer: DriveSecurer | undefined;
   private unlocker: DriveUnlocker | undefined;
-  private readonly calls: Record<IntentKind, DriveCall>;
+  private readonly requests: DriveRequests;
   private unwatch: (() => void) | undefined;
   /** While this node is not in the store's cluster: waits for it to be added. */
   private unwatchNodes: (() => void) | undefined;
@@ -69,16 +52,24 @@ export class DriveService {
   constructor(
     private readonly store: Store,
     readonly inventory: DriveInventory,
-    private readonly asyncResults: AsyncResultService,
+    asyncResults: AsyncResultService,
     private readonly options: DriveServiceOptions = {},
   ) {
-    this.calls = driveCalls({
+    const calls = driveCalls({
       store,
       asyncResults,
       securer: () => this.securer,
       unlocker: () => this.unlocker,
       ...(options.roles ? { roles: options.roles } : {}),
       added: (ids) => this.notifyAdded(ids),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.requests = new DriveRequests({
+      store,
+      scope: this.scope,
+      asyncResults,
+      calls,
+      track: (job) => this.track(job),
       ...(options.logger ? { logger: options.logger } : {}),
     });
   }
@@ -153,9 +144,9 @@ export class DriveService {
     // Intents recorded while this node was down are taken now: their results are still
     // running (asyncResults.failInterrupted leaves a result whose intent waits).
     this.unwatchIntents ??= this.store.watch(INTENT_PREFIX, (c) => {
-      if (c.type === 'put') this.takeIntents();
+      if (c.type === 'put') this.requests.takeIntents();
     });
-    this.takeIntents();
+    this.requests.takeIntents();
     this.read = true;
     this.securer?.drivesRecorded?.();
   }
@@ -210,17 +201,17 @@ export class DriveService {
   /** AddDrives: checks every drive first; nothing changes unless all can be added. */
   async add(params: AddDriveParam[]): Promise<number> {
     const driveIDs = params.map((p) => p.driveID);
-    return this.request({ kind: 'addDrives', driveIDs, drives: params });
+    return this.requests.request({ kind: 'addDrives', driveIDs, drives: params });
   }
 
   /** RemoveDrives: active drives go back to available, failed ones out of use. */
   async remove(driveIDs: number[]): Promise<number> {
-    return this.request({ kind: 'removeDrives', driveIDs });
+    return this.requests.request({ kind: 'removeDrives', driveIDs });
   }
 
   /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
   async secureErase(driveIDs: number[]): Promise<number> {
-    return this.request({ kind: 'secureErase', driveIDs });
+    return this.requests.request({ kind: 'secureErase', driveIDs });
   }
 
   /**
@@ -236,7 +227,7 @@ export class DriveService {
     if (driveIDs === undefined || this.ownersOf(driveIDs).every((n) => n === this.self())) {
       return { released: await unlocker.releaseGuards(driveIDs) };
     }
-    return { asyncHandle: await this.request({ kind: 'retryUnlock', driveIDs }) };
+    return { asyncHandle: await this.requests.request({ kind: 'retryUnlock', driveIDs }) };
   }
 
   private self(): number | undefined {
@@ -245,89 +236,6 @@ export class DriveService {
 
   private ownersOf(driveIDs: number[]): number[] {
     return driveIDs.map((id) => driveNodeID(getDrive(this.store, id)));
-  }
-
-  /**
-   * A drive method's request: the drives of one node (refused when they span several, so
-   * that no request is ever carried out in part). This node's own are checked and begun in
-   * one transaction with the async result; another node's are checked against the store
-   * and recorded, with the async result, as that node's intent, refused while it is offline.
-   */
-  private async request(req: DriveRequest): Promise<number> {
-    const { driveIDs } = req;
-    checkCount(driveIDs.length);
-    const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
-    if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const call = this.calls[req.kind];
-    const started = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => getDrive(tx, id));
-      const owners = [...new Set(records.map(driveNodeID))];
-      if (owners.length > 1) {
-        throw invalid(
-          'drives',
-          `the drives are on nodes ${owners.join(', ')}; send each node's drives in a call of its own.`,
-        );
-      }
-      const owner = owners[0]!;
-      const self = this.scope.nodeID(tx);
-      if (owner === self) {
-        const acted = call.begin(tx, records, req);
-        return { handle: this.asyncResults.start(tx, call.resultType, { driveIDs }), acted };
-      }
-      if (self === undefined) this.scope.ownDrive(tx, driveIDs[0]!); // not in the cluster: refused
-      requireOnline(tx, owner, driveIDs);
-      call.check(records);
-      const handle = this.asyncResults.start(tx, call.resultType, { driveIDs }, owner);
-      putIntent(tx, { ...req, nodeID: owner, asyncHandle: handle, requestedBy: self ?? null });
-      return { handle, acted: undefined };
-    });
-    const { handle, acted } = started;
-    if (acted) this.track(call.finish(handle, req, acted));
-    else this.options.logger?.info({ handle, kind: req.kind, driveIDs }, 'recorded for their node');
-    return handle;
-  }
-
-  /** Carries out the intents waiting for this node (each taken once: see takeIntent). */
-  private takeIntents(): void {
-    const self = this.scope.nodeID(this.store);
-    if (self === undefined) return;
-    for (const intent of intentsFor(this.store, self)) this.track(this.takeIntent(intent));
-  }
-
-  /**
-   * Takes an intent in one transaction: it leaves the store, and the drives, checked again
-   * (another call may have changed them meanwhile), get the call's first step, or the async
-   * result fails with the reason: all or none. Already taken, or its result no longer
-   * running: nothing.
-   */
-  private async takeIntent(intent: DriveIntent): Promise<void> {
-    const { asyncHandle: handle, driveIDs } = intent;
-    const call = this.calls[intent.kind];
-    const acted = await this.store.transaction((tx) => {
-      const k = intentKey(intent.nodeID, handle);
-      if (!tx.get(k)) return undefined;
-      tx.delete(k);
-      if (!this.asyncResults.isRunning(tx, handle)) return undefined;
-      try {
-        const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
-        return call.begin(tx, records, intent);
-      } catch (err) {
-        if (!(err instanceof ElementError)) throw err;
-        this.asyncResults.fail(tx, handle, {
-          name: err.elementName,
-          message: err.message,
-          driveIDs: [],
-          failedDriveIDs: driveIDs,
-        });
-        return undefined;
-      }
-    });
-    if (!acted) return;
-    this.options.logger?.info(
-      { handle, kind: intent.kind, driveIDs, requestedBy: intent.requestedBy },
-      'request taken from another node',
-    );
-    await call.finish(handle, intent, acted);
   }
 
   private notifyAdded(added: number[]): void {
@@ -487,19 +395,6 @@ function settleInterrupted(tx: StoreTx, d: DriveRecord): void {
 
 const wasInterrupted = (d: DriveRecord): boolean =>
   (d.status === 'erasing' && d.step !== 'erasing') || d.status === 'removing';
-
-/**
- * Drives one AddDrives, RemoveDrives, SecureEraseDrives or RetryDriveUnlock call may name:
- * the call is one transaction (all or nothing) of a record per drive, its async result and,
- * for another node, its intent.
- */
-export const MAX_DRIVES_PER_CALL = 100;
-
-function checkCount(n: number): void {
-  if (n === 0) throw invalid('drives', 'must list at least one drive.');
-  if (n > MAX_DRIVES_PER_CALL)
-    throw invalid('drives', `at most ${MAX_DRIVES_PER_CALL} drives per call, got ${n}.`);
-}
 
 /** Whether two records of a drive hold the same values (the keys are in one order). */
 const sameRecord = (a: DriveRecord, b: DriveRecord): boolean =>
