@@ -3,8 +3,10 @@
 // (unknown drive, wrong state, drives of two nodes, node 2 offline: the error, nothing
 // recorded) and records it as node 2's intent; node 2 takes it, carries it out as its own
 // call and records the outcome, which node 1's GetAsyncResult and ListDrives show. A request
-// recorded while node 2 is down is carried out when it starts again.
+// recorded while node 2 is down is carried out when it starts again. ekmctl's retry-unlock
+// through node 1 follows node 2's retry.
 import t from 'tap';
+import { join } from 'node:path';
 import { withoutAudit } from '../../../src/cluster/audit';
 import { GUARD_PREFIX } from '../../../src/cluster/boot-unlock/try-guard';
 import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
@@ -13,6 +15,9 @@ import { readFaults } from '../../../src/cluster/faults';
 import { aliveKey } from '../../../src/cluster/nodes/node-records';
 import { NodeService } from '../../../src/cluster/nodes/node-service';
 import { OpalUser } from '../../../src/opal/abi';
+import { API_CERT_FILE } from '../../../src/store/state-files';
+import { ekmctl, operator } from '../../cli/commands/harness';
+import { ADMIN } from '../hardware-ear/ear-node';
 import { joinCluster, startTwoNodes, until, type ClusterNode } from './two-node-fixture';
 
 interface ListedDrive {
@@ -173,5 +178,18 @@ t.test("RetryDriveUnlock of node 2's locked drive through node 1", async (t) => 
     [],
     'driveFailed resolved',
   );
+
+  // ekmctl through node 1: the drive's node takes the retry, and --wait follows it there.
+  const op = operator(t);
+  const flags = ['--url', `https://127.0.0.1:${a.api.address.port}`]
+    .concat(['--username', ADMIN.username, '--password-file', op.passwordFile(ADMIN.password)])
+    .concat(['--ca', join(a.dir, API_CERT_FILE)]);
+  const run = await ekmctl(
+    op.env,
+    ...['drives', 'retry-unlock', '--drive', String(d.driveID), '--wait'],
+    ...flags,
+  );
+  t.equal(run.status, 0, run.stderr);
+  t.match(run.stdout, "retrying the unlock on the drives' node: done");
   await b.hw.unlock!.close();
 });
