@@ -10,6 +10,7 @@ import { AsyncResultService } from '../cluster/async-results/async-results';
 import type { EncryptionStateSource } from '../cluster/cluster-info';
 import { BootUnlockService } from '../cluster/boot-unlock';
 import { REKEY_RESULT_TYPE } from '../cluster/sear/rekey';
+import { intentPending } from '../cluster/drives/drive-intents';
 import { DriveService } from '../cluster/drives/drives';
 import type { NodeScope } from '../cluster/drives/node-scope';
 import type { FaultService } from '../cluster/faults';
@@ -100,6 +101,7 @@ export function openHardwareEar(
       ...(backend.afterUnlock ? { afterUnlock: backend.afterUnlock } : {}),
       ...(deps.logger ? { logger: deps.logger.child({ component: 'boot-unlock' }) } : {}),
     });
+  if (unlock) drives.setUnlocker(unlock);
   const unwatchAdded =
     unlock &&
     drives.onAdded(() => {
@@ -110,14 +112,19 @@ export function openHardwareEar(
         );
     });
   return {
-    methods: [...driveMethods(drives, unlock), ...earMethods(ear), ...asyncMethods(asyncResults)],
+    methods: [
+      ...driveMethods(drives, unlock !== undefined),
+      ...earMethods(ear),
+      ...asyncMethods(asyncResults),
+    ],
     encryptionStates: ear.states,
     drives,
     ear,
     unlock,
     async start() {
-      // A rekey's result is settled by the cluster master from the rekey's journal.
-      await asyncResults.failInterrupted([REKEY_RESULT_TYPE]);
+      // A rekey's result is settled by the cluster master from the rekey's journal; a
+      // request another node recorded for this one and not taken yet is carried out now.
+      await asyncResults.failInterrupted([REKEY_RESULT_TYPE], intentPending);
       await drives.start();
       ear.recover();
       unlock?.start();

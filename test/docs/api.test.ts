@@ -18,7 +18,7 @@ import { codeCell, column, docsDir, readPage, tablesHeaded } from './markdown';
 const unused = {} as never;
 const served: ApiMethod[] = [
   ...builtInMethods,
-  ...driveMethods(unused, unused),
+  ...driveMethods(unused, true),
   ...earMethods(unused),
   ...asyncMethods(unused),
   ...searMethods(unused),

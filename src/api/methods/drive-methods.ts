@@ -1,16 +1,17 @@
 // ListDrives, AddDrives, RemoveDrives, SecureEraseDrives (Element §7). All but ListDrives
 // are asynchronous: they answer an asyncHandle for GetAsyncResult (resultType DriveAdd,
 // DriveRemoval, DriveSecureErase). RetryDriveUnlock is ekmd's own (not Element's): the
-// operator's release of the TryLimit guard, followed by an unlock round.
-import type { BootUnlockService } from '../../cluster/boot-unlock';
+// operator's release of the TryLimit guard, followed by an unlock round. Any node's API
+// takes any node's drives (another node's are recorded for it: cluster/drives/drive-intents).
 import type { AddDriveParam, DriveService } from '../../cluster/drives/drives';
 import { defineMethod, id, noParams, type ApiMethod } from '../method';
 
 const driveIDs = { type: 'array', items: id, minItems: 1, maxItems: 1024 };
 
-export function driveMethods(drives: DriveService, unlock?: BootUnlockService): ApiMethod[] {
+/** `unlock`: whether the node runs boot unlock (RetryDriveUnlock is offered then). */
+export function driveMethods(drives: DriveService, unlock = false): ApiMethod[] {
   return [
-    ...(unlock ? [retryDriveUnlock(unlock)] : []),
+    ...(unlock ? [retryDriveUnlock(drives)] : []),
     defineMethod({
       name: 'ListDrives',
       params: noParams,
@@ -50,14 +51,15 @@ export function driveMethods(drives: DriveService, unlock?: BootUnlockService): 
 }
 
 /**
- * RetryDriveUnlock {driveIDs?}: forget the drives' refused keys (every drive when none are
- * named) and run an unlock round now. Answers the drives whose guard was released; the
- * round's outcome shows in ListDrives and ListClusterFaults.
+ * RetryDriveUnlock {driveIDs?}: forget the drives' refused keys (every drive of this node
+ * when none are named) and run an unlock round now. Answers the drives whose guard was
+ * released, or, for another node's drives, the asyncHandle of that node's release and round
+ * (resultType DriveUnlockRetry); the round's outcome shows in ListDrives and ListClusterFaults.
  */
-function retryDriveUnlock(unlock: BootUnlockService): ApiMethod {
+function retryDriveUnlock(drives: DriveService): ApiMethod {
   return defineMethod<{ driveIDs?: number[] }>({
     name: 'RetryDriveUnlock',
     params: { type: 'object', properties: { driveIDs } },
-    handler: async (p) => ({ released: await unlock.releaseGuards(p.driveIDs) }),
+    handler: (p) => drives.retryUnlock(p.driveIDs),
   });
 }

@@ -124,15 +124,24 @@ const retryUnlock: Subcommand = {
   details: [
     'A drive that refused its key is not offered that key again until the key changes or the',
     "node reboots (the TryLimit guard, so a wrong key never burns the drive's tries). After",
-    'fixing the cause, this releases the guard of the drives named (every drive by default)',
-    'and runs an unlock round; see the outcome with `ekmctl drives list` and `ekmctl faults`.',
+    'fixing the cause, this releases the guard of the drives named (every drive of the node',
+    'called by default) and runs an unlock round; see the outcome with `ekmctl drives list`',
+    "and `ekmctl faults`. Another node's drives are handed to that node (an async handle).",
   ],
-  flags: driveFlag('--drive ID       only this drive (repeatable)'),
+  flags: { ...driveFlag('--drive ID       only this drive (repeatable)'), ...waitFlags },
   async run(ctx) {
+    const deadline = waitDeadline(ctx);
     const driveIDs = namedDrives(ctx);
-    const { released } = await ctx
+    const answer = await ctx
       .api()
-      .call<{ released: number[] }>('RetryDriveUnlock', driveIDs.length ? { driveIDs } : {});
+      .call<{ released: number[] } | { asyncHandle: number }>(
+        'RetryDriveUnlock',
+        driveIDs.length ? { driveIDs } : {},
+      );
+    if ('asyncHandle' in answer) {
+      return finish(ctx, answer.asyncHandle, "retrying the unlock on the drives' node", deadline);
+    }
+    const { released } = answer;
     ctx.out(
       ctx.json
         ? json({ released })

@@ -125,9 +125,14 @@ export class AsyncResultService {
   /**
    * At start: whatever this node was running died with its previous process, except the
    * results of `ownedElsewhere` types, which a journal of their own settles (the master's
-   * rekey). Another node's running operations are its own (its restart fails them).
+   * rekey), and those `waiting` says have not started (a request another node recorded for
+   * this one, still to be taken: this node carries it out now). Another node's running
+   * operations are its own (its restart fails them).
    */
-  async failInterrupted(ownedElsewhere: string[] = []): Promise<number[]> {
+  async failInterrupted(
+    ownedElsewhere: string[] = [],
+    waiting: (reader: StoreReader, nodeID: number, handle: number) => boolean = () => false,
+  ): Promise<number[]> {
     const self = this.nodeID(this.store);
     if (self === undefined) return [];
     const running = this.store
@@ -137,15 +142,20 @@ export class AsyncResultService {
         (r) =>
           r.status === 'running' &&
           (r.nodeID ?? NODE_1) === self &&
-          !ownedElsewhere.includes(r.resultType),
+          !ownedElsewhere.includes(r.resultType) &&
+          !waiting(this.store, self, r.asyncResultID),
       );
-    await writeInChunks(this.store, running, 1, (tx, r) =>
+    const failed = new Set<number>(); // a set: a transaction may run its callback again
+    await writeInChunks(this.store, running, 1, (tx, r) => {
+      // Checked again with the fail: the request's node may have taken it meanwhile.
+      if (waiting(tx, self, r.asyncResultID)) return;
       this.fail(tx, r.asyncResultID, {
         name: 'xAsyncOperationInterrupted',
         message: `${r.resultType} was interrupted by a restart of the node's daemon.`,
-      }),
-    );
-    return running.map((r) => r.asyncResultID);
+      });
+      failed.add(r.asyncResultID);
+    });
+    return [...failed];
   }
 
   private record(tx: StoreTx, handle: number): AsyncRecord {

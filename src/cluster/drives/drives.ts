@@ -4,14 +4,14 @@
 // enabled, has secured it); RemoveDrives takes an active drive back to `available`
 // through `removing`; SecureEraseDrives crypto-erases available drives (`erasing`).
 // Nodes sharing a store each record and work on their own drives (node-scope.ts); ListDrives
-// lists every node's. SecureEraseDrives of another node's drives is recorded as an intent
-// that node carries out (drive-intents.ts).
+// lists every node's. A drive method given another node's drives records them as that
+// node's intent (drive-requests.ts, drive-intents.ts), which its drive service takes and
+// carries out through the same steps as a call of its own API (drive-calls.ts).
 import type { Logger } from 'pino';
 import type { DriveInfo, DriveInventory, InventoryEvent } from '../../opal/inventory';
 import { MAX_TX_WRITES, type Store, type StoreTx } from '../../store/store';
 import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { AsyncResultService } from '../async-results/async-results';
-import { ElementError } from '../errors';
 import { writeInChunks } from '../store-chunks';
 import {
   driveNodeID,
@@ -21,34 +21,13 @@ import {
   nextDriveID,
   putDrive,
   type DriveRecord,
-  type DriveType,
 } from './drive-records';
-import {
-  intentKey,
-  intentsFor,
-  INTENT_PREFIX,
-  putIntent,
-  requireOnline,
-  type EraseIntent,
-} from './drive-intents';
+import { driveCalls, type DriveRole, type DriveSecurer, type DriveUnlocker } from './drive-calls';
+import { INTENT_PREFIX, type AddDriveParam } from './drive-intents';
+import { DriveRequests } from './drive-requests';
 import { nodeInCluster, SINGLE_NODE, type NodeScope } from './node-scope';
 
-export type DriveRole = 'volume' | 'block';
-
-export interface AddDriveParam {
-  driveID: number;
-  type?: 'slice' | 'block' | 'volume';
-}
-
-/** What hardware EAR does to drives: secure them when added, crypto-erase them on request. */
-export interface DriveSecurer {
-  /** Returns the IDs it could not secure, with the reason. */
-  secure(driveIDs: number[]): Promise<Map<number, string>>;
-  /** Returns the IDs it could not erase, with the reason. */
-  erase(driveIDs: number[]): Promise<Map<number, string>>;
-  /** This node's drives were read into its records (a node added later: its first time). */
-  drivesRecorded?(): void;
-}
+export type { AddDriveParam, DriveRole, DriveSecurer, DriveUnlocker };
 
 export interface DriveServiceOptions {
   /** Serial or slot number → role; absent: slot 0 is the metadata (volume) drive. */
@@ -60,6 +39,8 @@ export interface DriveServiceOptions {
 
 export class DriveService {
   private securer: DriveSecurer | undefined;
+  private unlocker: DriveUnlocker | undefined;
+  private readonly requests: DriveRequests;
   private unwatch: (() => void) | undefined;
   /** While this node is not in the store's cluster: waits for it to be added. */
   private unwatchNodes: (() => void) | undefined;
@@ -71,9 +52,27 @@ export class DriveService {
   constructor(
     private readonly store: Store,
     readonly inventory: DriveInventory,
-    private readonly asyncResults: AsyncResultService,
+    asyncResults: AsyncResultService,
     private readonly options: DriveServiceOptions = {},
-  ) {}
+  ) {
+    const calls = driveCalls({
+      store,
+      asyncResults,
+      securer: () => this.securer,
+      unlocker: () => this.unlocker,
+      ...(options.roles ? { roles: options.roles } : {}),
+      added: (ids) => this.notifyAdded(ids),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.requests = new DriveRequests({
+      store,
+      scope: this.scope,
+      asyncResults,
+      calls,
+      track: (job) => this.track(job),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
 
   private get scope(): NodeScope {
     return this.options.scope ?? SINGLE_NODE;
@@ -82,6 +81,11 @@ export class DriveService {
   /** Hardware EAR registers itself so that drives added under EAR are secured first. */
   setSecurer(securer: DriveSecurer): void {
     this.securer = securer;
+  }
+
+  /** Boot unlock registers itself for RetryDriveUnlock. */
+  setUnlocker(unlocker: DriveUnlocker): void {
+    this.unlocker = unlocker;
   }
 
   /** Called once AddDrives has made drives active (boot unlock resolves its faults then). */
@@ -137,12 +141,12 @@ export class DriveService {
       );
     }
     this.interruptedSettled = true;
-    // After the interrupted results were failed (asyncResults.failInterrupted, run first):
-    // an intent whose result a restart failed is dropped, not carried out.
+    // Intents recorded while this node was down are taken now: their results are still
+    // running (asyncResults.failInterrupted leaves a result whose intent waits).
     this.unwatchIntents ??= this.store.watch(INTENT_PREFIX, (c) => {
-      if (c.type === 'put') this.takeIntents();
+      if (c.type === 'put') this.requests.takeIntents();
     });
-    this.takeIntents();
+    this.requests.takeIntents();
     this.read = true;
     this.securer?.drivesRecorded?.();
   }
@@ -196,206 +200,45 @@ export class DriveService {
 
   /** AddDrives: checks every drive first; nothing changes unless all can be added. */
   async add(params: AddDriveParam[]): Promise<number> {
-    checkCount(params.length);
-    const ids = params.map((p) => p.driveID);
-    const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
-    if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const handle = await this.store.transaction((tx) => {
-      const records = params.map((p) => {
-        const d = this.scope.ownDrive(tx, p.driveID);
-        if (!d.present) throw notPresent(d);
-        if (d.status !== 'available') {
-          throw new ElementError(
-            'xDriveNotAvailable',
-            `Drive ${d.driveID} is ${d.status}; only available drives can be added.`,
-          );
-        }
-        return { ...d, type: this.roleOf(d, p.type) };
-      });
-      for (const d of records) putDrive(tx, d);
-      return this.asyncResults.start(tx, 'DriveAdd', { driveIDs: ids });
-    });
-    this.track(this.finishAdd(handle, ids));
-    return handle;
+    const driveIDs = params.map((p) => p.driveID);
+    return this.requests.request({ kind: 'addDrives', driveIDs, drives: params });
   }
 
   /** RemoveDrives: active drives go back to available, failed ones out of use. */
   async remove(driveIDs: number[]): Promise<number> {
-    checkCount(driveIDs.length);
-    const handle = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => this.scope.ownDrive(tx, id));
-      for (const d of records) {
-        if (d.status !== 'active' && d.status !== 'failed') {
-          throw new ElementError(
-            'xDriveNotActive',
-            `Drive ${d.driveID} is ${d.status}; only active or failed drives can be removed.`,
-          );
-        }
-      }
-      for (const d of records) {
-        putDrive(tx, d.status === 'active' ? { ...d, status: 'removing' } : removed(d));
-      }
-      return this.asyncResults.start(tx, 'DriveRemoval', { driveIDs });
-    });
-    this.track(this.finishRemove(handle, driveIDs));
-    return handle;
+    return this.requests.request({ kind: 'removeDrives', driveIDs });
   }
 
-  /**
-   * SecureEraseDrives: available drives only; nothing changes unless all can be erased. The
-   * drives of another node (one node per call) are recorded as that node's intent, with the
-   * async result, for it to carry out; refused while that node is offline.
-   */
+  /** SecureEraseDrives: available drives only; nothing changes unless all can be erased. */
   async secureErase(driveIDs: number[]): Promise<number> {
-    checkCount(driveIDs.length);
-    const duplicate = driveIDs.find((id, i) => driveIDs.indexOf(id) !== i);
-    if (duplicate !== undefined) throw invalid('drives', `drive ${duplicate} is listed twice.`);
-    const { handle, here } = await this.store.transaction((tx) => {
-      const records = driveIDs.map((id) => getDrive(tx, id));
-      const owners = [...new Set(records.map(driveNodeID))];
-      if (owners.length > 1) {
-        throw invalid(
-          'drives',
-          `the drives are on nodes ${owners.join(', ')}; erase each node's drives in a call of its own.`,
-        );
-      }
-      const owner = owners[0]!;
-      const self = this.scope.nodeID(tx);
-      if (owner === self) {
-        journalErase(tx, records);
-        return {
-          handle: this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }),
-          here: true,
-        };
-      }
-      if (self === undefined) this.scope.ownDrive(tx, driveIDs[0]!); // not in the cluster: refused
-      requireOnline(tx, owner, driveIDs);
-      checkErasable(records);
-      const asyncHandle = this.asyncResults.start(tx, 'DriveSecureErase', { driveIDs }, owner);
-      putIntent(tx, {
-        kind: 'secureErase',
-        nodeID: owner,
-        driveIDs,
-        asyncHandle,
-        requestedBy: self ?? null,
-      });
-      return { handle: asyncHandle, here: false };
-    });
-    if (here) this.track(this.finishErase(handle, driveIDs));
-    else
-      this.options.logger?.info({ handle, driveIDs }, 'SecureEraseDrives recorded for their node');
-    return handle;
-  }
-
-  /** Carries out the intents waiting for this node (each taken once: see takeIntent). */
-  private takeIntents(): void {
-    const self = this.scope.nodeID(this.store);
-    if (self === undefined) return;
-    for (const intent of intentsFor(this.store, self)) this.track(this.takeIntent(intent));
+    return this.requests.request({ kind: 'secureErase', driveIDs });
   }
 
   /**
-   * Takes an intent in one transaction: it leaves the store, and the drives, checked again
-   * (another call may have changed them meanwhile), are journaled, or the async result fails
-   * with the reason: all or none. Already taken, or its result failed by a restart: nothing.
+   * RetryDriveUnlock: this node's drives (all of them when none are named) the direct way,
+   * answered with the drives whose guard was released; another node's as its intent,
+   * answered with the async handle.
    */
-  private async takeIntent(intent: EraseIntent): Promise<void> {
-    const { asyncHandle: handle, driveIDs } = intent;
-    const taken = await this.store.transaction((tx) => {
-      const k = intentKey(intent.nodeID, handle);
-      if (!tx.get(k)) return false;
-      tx.delete(k);
-      if (!this.asyncResults.isRunning(tx, handle)) return false;
-      try {
-        journalErase(
-          tx,
-          driveIDs.map((id) => this.scope.ownDrive(tx, id)),
-        );
-      } catch (err) {
-        if (!(err instanceof ElementError)) throw err;
-        this.asyncResults.fail(tx, handle, {
-          name: err.elementName,
-          message: err.message,
-          driveIDs: [],
-          failedDriveIDs: driveIDs,
-        });
-        return false;
-      }
-      return true;
-    });
-    if (!taken) return;
-    this.options.logger?.info(
-      { handle, driveIDs, requestedBy: intent.requestedBy },
-      'SecureEraseDrives taken from another node',
-    );
-    await this.finishErase(handle, driveIDs);
+  async retryUnlock(
+    driveIDs?: number[],
+  ): Promise<{ released: number[] } | { asyncHandle: number }> {
+    const unlocker = this.unlocker;
+    if (!unlocker) throw new Error('no unlock service');
+    if (driveIDs === undefined || this.ownersOf(driveIDs).every((n) => n === this.self())) {
+      return { released: await unlocker.releaseGuards(driveIDs) };
+    }
+    return { asyncHandle: await this.requests.request({ kind: 'retryUnlock', driveIDs }) };
   }
 
-  private async finishErase(handle: number, ids: number[]): Promise<void> {
-    let failed: Map<number, string>;
-    const securer = this.securer;
-    try {
-      if (!securer) throw new Error('no drive security service');
-      failed = await securer.erase(ids);
-    } catch (err) {
-      failed = new Map(ids.map((id) => [id, (err as Error).message]));
-    }
-    await this.store.transaction((tx) => {
-      for (const id of ids) {
-        const d = getDrive(tx, id);
-        // Still journaled: the revert may have reached the drive, so it stays erasing until
-        // hardware EAR has found out and finished. Without a securer nothing reached it.
-        if (securer && d.step === 'erasing') continue;
-        putDrive(tx, { ...d, status: 'available', step: d.step === 'erasing' ? null : d.step });
-      }
-      if (failed.size === 0) {
-        this.asyncResults.succeed(tx, handle, { driveIDs: ids });
-        return;
-      }
-      const reasons = [...failed].map(([id, why]) => `drive ${id}: ${why}`);
-      this.asyncResults.fail(tx, handle, {
-        name: 'xSecureEraseFailed',
-        message: `Drives could not be erased (${reasons.join('; ')}).`,
-        driveIDs: ids.filter((id) => !failed.has(id)),
-        failedDriveIDs: [...failed.keys()],
-      });
-    });
-    this.options.logger?.info({ handle, driveIDs: ids }, 'SecureEraseDrives finished');
+  private self(): number | undefined {
+    return this.scope.nodeID(this.store);
   }
 
-  private async finishAdd(handle: number, ids: number[]): Promise<void> {
-    let refused = new Map<number, string>();
-    let failure: Error | undefined;
-    try {
-      if (this.securer) refused = await this.securer.secure(ids);
-    } catch (err) {
-      failure = err as Error;
-    }
-    const added = await this.store.transaction((tx) => {
-      const added: number[] = [];
-      for (const id of ids) {
-        const d = getDrive(tx, id);
-        if (failure || refused.has(id) || d.status !== 'available') continue;
-        putDrive(tx, { ...d, status: 'active' });
-        added.push(id);
-      }
-      if (failure || refused.size > 0) {
-        const reasons = [...refused].map(([id, why]) => `drive ${id}: ${why}`);
-        this.asyncResults.fail(tx, handle, {
-          name: failure ? 'xDriveAddFailed' : 'xEnableDriveSecurityFailed',
-          message: failure
-            ? `Drives could not be secured: ${failure.message}`
-            : `Drive security could not be enabled (${reasons.join('; ')}).`,
-          driveIDs: added,
-          failedDriveIDs: failure ? ids : [...refused.keys()],
-        });
-      } else {
-        this.asyncResults.succeed(tx, handle, { driveIDs: added });
-      }
-      return added;
-    });
-    this.options.logger?.info({ handle, driveIDs: ids }, 'AddDrives finished');
-    if (added.length === 0) return;
+  private ownersOf(driveIDs: number[]): number[] {
+    return driveIDs.map((id) => driveNodeID(getDrive(this.store, id)));
+  }
+
+  private notifyAdded(added: number[]): void {
     for (const fn of this.addedListeners) {
       try {
         fn(added);
@@ -405,33 +248,11 @@ export class DriveService {
     }
   }
 
-  private async finishRemove(handle: number, ids: number[]): Promise<void> {
-    // One node: there is no data to migrate away, so removing completes at once.
-    await this.store.transaction((tx) => {
-      for (const id of ids) {
-        const d = getDrive(tx, id);
-        if (d.status === 'removing') putDrive(tx, { ...d, status: 'available', type: 'unknown' });
-      }
-      this.asyncResults.succeed(tx, handle, { driveIDs: ids });
-    });
-    this.options.logger?.info({ handle, driveIDs: ids }, 'RemoveDrives finished');
-  }
-
   private track(job: Promise<void>): void {
     const tracked = job
       .catch((err) => this.options.logger?.error({ err }, 'drive job failed'))
       .finally(() => this.jobs.delete(tracked));
     this.jobs.add(tracked);
-  }
-
-  private roleOf(d: DriveRecord, requested: AddDriveParam['type']): DriveType {
-    // Element's "slice" drive is the one its slice (metadata) service runs on: a volume drive.
-    if (requested) return requested === 'block' ? 'block' : 'volume';
-    const roles = this.options.roles ?? {};
-    const configured = roles[d.serial] ?? roles[String(d.slot)];
-    if (configured) return configured;
-    if (Object.keys(roles).length === 0 && d.slot === 0) return 'volume';
-    return 'block';
   }
 
   private onEvent(e: InventoryEvent): void {
@@ -561,48 +382,6 @@ function bySerial(records: DriveRecord[]): Map<string, DriveRecord> {
   return new Map(records.map((d) => [d.serial, d]));
 }
 
-function invalid(name: string, why: string): ElementError {
-  return new ElementError('xInvalidParameter', `Invalid parameter ${name}: ${why}`);
-}
-
-function notPresent(d: DriveRecord): ElementError {
-  return new ElementError('xDriveNotAvailable', `Drive ${d.driveID} is not present.`);
-}
-
-/** Throws, naming the drive, unless every drive can be erased now. */
-function checkErasable(records: DriveRecord[]): void {
-  for (const d of records) {
-    if (!d.present) throw notPresent(d);
-    if (d.status !== 'available') {
-      throw new ElementError(
-        'xDriveNotAvailable',
-        `Drive ${d.driveID} is ${d.status}; only available drives can be erased.`,
-      );
-    }
-    if (d.step !== null) {
-      throw new ElementError(
-        'xDriveNotAvailable',
-        `Drive ${d.driveID} is being secured; it can be erased once that has finished.`,
-      );
-    }
-  }
-}
-
-/**
- * Checks the drives, then journals them: step `erasing` is the erase's journal; a restart
- * finds the drive still erasing and hardware EAR finishes the erase, whatever the drive had
- * been through.
- */
-function journalErase(tx: StoreTx, records: DriveRecord[]): void {
-  checkErasable(records);
-  for (const d of records) putDrive(tx, { ...d, status: 'erasing', step: 'erasing' });
-}
-
-/** A failed drive taken out of use keeps its record (and key) but leaves the list. */
-function removed(d: DriveRecord): DriveRecord {
-  return { ...d, status: 'available', type: 'unknown', present: false };
-}
-
 /**
  * An erase or removal a previous process did not finish (its async result is failed at
  * start, before this runs): the drive is available again instead of stuck mid-job. An
@@ -616,18 +395,6 @@ function settleInterrupted(tx: StoreTx, d: DriveRecord): void {
 
 const wasInterrupted = (d: DriveRecord): boolean =>
   (d.status === 'erasing' && d.step !== 'erasing') || d.status === 'removing';
-
-/**
- * Drives one AddDrives, RemoveDrives or SecureEraseDrives call may name: the call is one
- * transaction (all or nothing) of a record per drive and its async result.
- */
-export const MAX_DRIVES_PER_CALL = 100;
-
-function checkCount(n: number): void {
-  if (n === 0) throw invalid('drives', 'must list at least one drive.');
-  if (n > MAX_DRIVES_PER_CALL)
-    throw invalid('drives', `at most ${MAX_DRIVES_PER_CALL} drives per call, got ${n}.`);
-}
 
 /** Whether two records of a drive hold the same values (the keys are in one order). */
 const sameRecord = (a: DriveRecord, b: DriveRecord): boolean =>

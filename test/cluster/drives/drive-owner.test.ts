@@ -1,7 +1,8 @@
 // Which node a drive record belongs to, on one node: a record written before drives carried
 // their node is node 1's (its node's next sync writes the nodeID); a record another node
 // holds as present is left alone by this node's sync (no second record for one serial, the
-// conflict only logged) and refused to its drive methods; once that node no longer sees the
+// conflict only logged) and its drive methods are that node's to carry out (refused while
+// it is offline, as it is here: it has no session); once that node no longer sees the
 // drive, or is removed from the cluster, the node that does takes the record over, driveID
 // and all. A removed node's drives leave ListDrives.
 import t from 'tap';
@@ -50,10 +51,10 @@ t.test('legacy records, drives held elsewhere, drives moved here', async (t) => 
   );
   const before = JSON.stringify(store.list(DRIVE_PREFIX));
   const reply = await node.client.call('AddDrives', { drives: [{ driveID: second.driveID }] });
-  t.equal(reply.error?.name, 'xDriveNotOnThisNode');
+  t.equal(reply.error?.name, 'xNodeOffline');
   t.equal(
     reply.error?.message,
-    `Drive ${second.driveID} belongs to node 2, not to this node (1); call node 2's API.`,
+    `Node ID 2, which holds drive(s) ${second.driveID}, is offline; nothing was changed. Call again once it is back.`,
   );
   t.equal(JSON.stringify(store.list(DRIVE_PREFIX)), before, 'the refusal changed nothing');
 

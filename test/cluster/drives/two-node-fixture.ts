@@ -12,11 +12,13 @@ import { NodeScope } from '../../../src/cluster/drives/node-scope';
 import { FaultService } from '../../../src/cluster/faults';
 import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
-import type { NodeIdentity } from '../../../src/cluster/nodes/node-records';
+import { pendingNodeKey, type NodeIdentity } from '../../../src/cluster/nodes/node-records';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
+import { OpalDrive } from '../../../src/opal/drive';
+import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { SimServer } from '../../../src/sim/server';
 import { Simulator } from '../../../src/sim/simulator';
-import { openSealer, type Store } from '../../../src/store';
+import { openSealer, type Json, type Sealer, type Store } from '../../../src/store';
 import { openEtcdStore } from '../../../src/store/etcd';
 import { API_CERT_FILE } from '../../../src/store/state-files';
 import { ElementClient } from '../../api/element-client';
@@ -32,6 +34,7 @@ export interface ClusterNode {
   identity: NodeIdentity;
   scope: NodeScope;
   store: Store;
+  sealer: Sealer;
   faults: FaultService;
   hw: HardwareEar;
   api: ApiServer;
@@ -40,6 +43,8 @@ export interface ClusterNode {
   serials(): string[];
   /** Reads the inventory again (as a restart of the drive service would). */
   resync(): Promise<void>;
+  /** Its simulator's drive `index`, spoken to as the node's own transport would. */
+  opal(index: number): OpalDrive;
 }
 
 export interface TwoNodes {
@@ -69,7 +74,9 @@ export async function startTwoNodes(
     const sim = new Simulator({ stateDir: join(dir, 'sim'), drives: count, sizeMiB: 1 });
     const simServer = new SimServer(sim, socket);
     await simServer.listen();
+    const transport = new SimTransport(socket);
     stops.push(async () => {
+      await transport.end();
       await simServer.close();
       sim.close();
     });
@@ -113,12 +120,14 @@ export async function startTwoNodes(
       identity,
       scope,
       store,
+      sealer,
       faults,
       hw,
       api,
       client,
       serials: () => sim.drives.map((d) => d.rec.serial),
       resync: () => hw.drives.start(),
+      opal: (index) => new OpalDrive(transport, `sim:${index}`),
     };
   };
   const a = await start('node-a', drives.a);
@@ -132,4 +141,21 @@ export async function startTwoNodes(
   });
   const b = await start('node-b', drives.b);
   return { etcd, prefix, a, b };
+}
+
+/**
+ * Node `b` registers as pending and is added through `a`'s API; with `drives`, until it has
+ * recorded that many drives.
+ */
+export async function joinCluster(a: ClusterNode, b: ClusterNode, drives?: number): Promise<void> {
+  const lease = await b.store.grantLease(10);
+  await lease.put(pendingNodeKey(b.identity.uuid), {
+    ...b.identity,
+    pendingNodeID: 1,
+  } as unknown as Json);
+  await until('node 2 pending', () => a.store.list('nodes/pending/').length === 1);
+  await a.client.ok('AddNodes', { pendingNodes: [1] });
+  await lease.revoke();
+  if (drives === undefined) return;
+  await until('node 2 records its drives', () => b.hw.drives.records().length === drives);
 }

@@ -60,7 +60,7 @@ export class HostileApiNode {
     return [
       ...withSearDriveStatus(
         [
-          ...driveMethods(refusingService(), refusingService()),
+          ...driveMethods(refusingService(), true),
           ...earMethods(refusingService()),
           ...asyncMethods(refusingService()),
         ],
