@@ -12,14 +12,7 @@ import { setUpCluster } from '../../scripts/dev/cluster-setup';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
 import { SimConnection } from '../../src/opal/sim-socket/connection';
 import type { ClusterNode } from '../../scripts/cluster/node';
-import {
-  ADMIN,
-  client,
-  createCluster,
-  currentFaults,
-  startCluster,
-  until,
-} from './fixtures/cluster';
+import { ADMIN, currentFaults, startCreatedCluster, until } from './fixtures/cluster';
 
 const DRIVES = 4;
 const LBA = 9;
@@ -56,18 +49,8 @@ const unlocked = (node: ClusterNode, ms: number) =>
   );
 
 t.test('three nodes × four drives: EAR, a restart of all, a boot without etcd', async (t) => {
-  const cluster = await startCluster(t, 3, { drives: () => DRIVES });
-  const [api1, api2, api3] = [1, 2, 3].map((i) => client(t, cluster, i)) as [
-    RpcClient,
-    RpcClient,
-    RpcClient,
-  ];
-  await until(
-    'nodes 2 and 3 pending',
-    async () => ((await api1.ok('ListPendingNodes')).pendingNodes.length >= 2 ? true : undefined),
-    15_000,
-  );
-  await createCluster(api1, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  const { cluster, apis } = await startCreatedCluster(t, 3, { drives: () => DRIVES });
+  const [api1, api2, api3] = apis as [RpcClient, RpcClient, RpcClient];
 
   t.test('EnableEncryptionAtRest through node 3 secures all twelve', async (t) => {
     // Key pair, CSR signed by the dev CA, key server, provider and the enable, all via node 3.

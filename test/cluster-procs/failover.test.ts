@@ -6,14 +6,7 @@
 // names it, and the killed node rejoins as itself.
 import t from 'tap';
 import { MASTER_LEASE_TTL_SECONDS } from '../../src/cluster/nodes/master-election';
-import {
-  client,
-  createCluster,
-  currentFaults,
-  masterOf,
-  startCluster,
-  until,
-} from './fixtures/cluster';
+import { currentFaults, masterOf, startCreatedCluster, until } from './fixtures/cluster';
 
 const TTL_MS = MASTER_LEASE_TTL_SECONDS * 1000;
 /**
@@ -24,15 +17,7 @@ const OFFLINE_WITHIN_MS = TTL_MS + 3_000;
 const FAILOVER_WITHIN_MS = 10_000;
 
 t.test('nodeOffline, and the master killed', async (t) => {
-  const cluster = await startCluster(t, 3, { drives: () => 1 });
-  const apis = [1, 2, 3].map((i) => client(t, cluster, i));
-  await until(
-    'nodes 2 and 3 pending',
-    async () =>
-      (await apis[0]!.ok('ListPendingNodes')).pendingNodes.length >= 2 ? true : undefined,
-    10_000,
-  );
-  await createCluster(apis[0]!, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  const { cluster, apis } = await startCreatedCluster(t, 3, { drives: () => 1 });
   const master = await until('a master', () => masterOf(apis[0]!), 10_000);
   // Node N is nodeID N (CreateCluster names them in order).
   const other = (not: number[]) => [1, 2, 3].find((n) => !not.includes(n))!;

@@ -6,7 +6,7 @@
 // 1's GetAsyncResult and ListDrives show the drive added, still node 2's.
 import t from 'tap';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
-import { client, createCluster, startCluster, until } from './fixtures/cluster';
+import { startCreatedCluster, until } from './fixtures/cluster';
 
 interface Drive {
   driveID: number;
@@ -18,14 +18,8 @@ const drivesOf = async (api: RpcClient, nodeID: number): Promise<Drive[]> =>
   ((await api.ok('ListDrives')).drives as Drive[]).filter((d) => d.nodeID === nodeID);
 
 t.test('kill -9 between record and take: the restarted node carries the request out', async (t) => {
-  const cluster = await startCluster(t, 2, { drives: () => 1 });
-  const [api1, api2] = [client(t, cluster, 1), client(t, cluster, 2)];
-  await until(
-    'node 2 pending',
-    async () => ((await api1.ok('ListPendingNodes')).pendingNodes.length ? true : undefined),
-    10_000,
-  );
-  await createCluster(api1, ['127.0.0.1', '127.0.0.2']);
+  const { cluster, apis } = await startCreatedCluster(t, 2, { drives: () => 1 });
+  const [api1, api2] = apis as [RpcClient, RpcClient];
   const [drive] = await until(
     "node 2's drive listed",
     async () => {

@@ -14,7 +14,7 @@ import type { CrashPoint } from '../../src/cluster/test-hooks';
 import { SimConnection } from '../../src/opal/sim-socket/connection';
 import type { DriveStatus } from '../../src/sim/drive/sim-drive';
 import { addProvider } from '../cluster/sear/eks-setup';
-import { client, createCluster, startCluster, until } from './fixtures/cluster';
+import { startCreatedCluster, until } from './fixtures/cluster';
 import {
   FAILOVER_WITHIN_MS,
   armMaster,
@@ -59,15 +59,7 @@ async function lockingOn(cluster: ProcCluster, n: number): Promise<boolean> {
 }
 
 t.test('the master killed during EnableEncryptionAtRest', async (t) => {
-  const cluster = await startCluster(t, 3, { drives: () => DRIVES_PER_NODE });
-  const apis = NODES.map((i) => client(t, cluster, i));
-  await until(
-    'nodes 2 and 3 pending',
-    async () =>
-      (await apis[0]!.ok('ListPendingNodes')).pendingNodes.length >= 2 ? true : undefined,
-    10_000,
-  );
-  await createCluster(apis[0]!, ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  const { cluster, apis } = await startCreatedCluster(t, 3, { drives: () => DRIVES_PER_NODE });
   await until(
     'every drive listed',
     async () =>

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
 import type { CrashPoint } from '../../src/cluster/test-hooks';
 import { addProvider, eksClient, mkName } from '../cluster/sear/eks-setup';
-import { client, createCluster, startCluster, until } from './fixtures/cluster';
+import { startCreatedCluster, until } from './fixtures/cluster';
 import {
   FAILOVER_WITHIN_MS,
   armMaster,
@@ -36,17 +36,14 @@ async function deksAttached(apis: RpcClient[]): Promise<true | undefined> {
 }
 
 t.test('the master killed during a SEAR rekey', async (t) => {
-  const cluster = await startCluster(t, 3, { drives: () => 1 });
-  const apis = NODES.map((i) => client(t, cluster, i));
-  await until(
-    'nodes 2 and 3 pending',
-    async () =>
-      (await apis[0]!.ok('ListPendingNodes')).pendingNodes.length >= 2 ? true : undefined,
-    10_000,
+  const { cluster, apis } = await startCreatedCluster(
+    t,
+    3,
+    { drives: () => 1 },
+    {
+      enableSoftwareEncryptionAtRest: true,
+    },
   );
-  await createCluster(apis[0]!, ['127.0.0.1', '127.0.0.2', '127.0.0.3'], {
-    enableSoftwareEncryptionAtRest: true,
-  });
   await until('every DEK attached', () => deksAttached(apis), 60_000);
   const { keyProviderID } = await addProvider({ client: apis[0]! }, cluster.pki, cluster.kmipPort);
   const uuid = (await apis[0]!.ok('GetClusterInfo')).clusterInfo.uuid as string;
