@@ -1,7 +1,7 @@
 // A node serves its key share to its peers over mutual TLS: a peer that presents the link
 // certificate recorded for an active node gets this node's share, anyone else gets nothing.
 // The share leaves only in the TLS stream (never a string, zeroed once written); the
-// answer's errors say why without quoting anything.
+// answer's errors (the link's own names, not Element's API errors) say why, quoting nothing.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -65,11 +65,11 @@ export class ShareServer {
   private serve(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'https://node');
     if (req.method !== 'GET' || url.pathname !== SHARE_PATH) {
-      return answer(res, 404, 'xNotFound', 'No such resource.');
+      return answer(res, 404, 'notFound', 'No such resource.');
     }
     const generation = Number(url.searchParams.get('generation'));
     if (!Number.isSafeInteger(generation) || generation < 1) {
-      return answer(res, 400, 'xInvalidParameter', 'generation must be a positive integer.');
+      return answer(res, 400, 'invalidParameter', 'generation must be a positive integer.');
     }
     const raw = (req.socket as TLSSocket).getPeerCertificate().raw;
     let requester: NodeRecord | undefined;
@@ -77,17 +77,17 @@ export class ShareServer {
       requester = raw ? activeNodeWithCertificate(this.options.store, raw) : undefined;
     } catch (err) {
       this.options.logger?.warn({ err }, 'cannot read the active nodes to answer a peer');
-      return answer(res, 503, 'xClusterStoreUnavailable', 'The cluster store cannot answer.');
+      return answer(res, 503, 'storeUnavailable', 'The cluster store cannot answer.');
     }
     if (!requester) {
       this.options.logger?.warn(
         { from: req.socket.remoteAddress },
         'refused a key share to a peer that is not an active node',
       );
-      return answer(res, 403, 'xNotActiveNode', 'The certificate is no active node’s.');
+      return answer(res, 403, 'notActiveNode', 'The certificate is no active node’s.');
     }
     const share = this.options.shares(requester, generation);
-    if (!share) return answer(res, 404, 'xNoKeyShare', `No key share of generation ${generation}.`);
+    if (!share) return answer(res, 404, 'noKeyShare', `No key share of generation ${generation}.`);
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.end(share, () => share.fill(0));
     this.options.logger?.info({ nodeID: requester.nodeID, generation }, 'served a key share');
