@@ -86,10 +86,18 @@ export class ShareServer {
       );
       return answer(res, 403, 'notActiveNode', 'The certificate is no active node’s.');
     }
-    const share = this.options.shares(requester, generation);
+    let share: Buffer | undefined;
+    try {
+      share = this.options.shares(requester, generation);
+    } catch (err) {
+      // Thrown in a request handler it would end the daemon: a peer's question must not.
+      this.options.logger?.warn({ err: (err as Error).message }, 'cannot give a key share');
+      return answer(res, 500, 'shareUnavailable', 'This node cannot give its key share.');
+    }
     if (!share) return answer(res, 404, 'noKeyShare', `No key share of generation ${generation}.`);
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    res.end(share, () => share.fill(0));
+    const sent = share;
+    res.end(sent, () => sent.fill(0));
     this.options.logger?.info({ nodeID: requester.nodeID, generation }, 'served a key share');
   }
 }

@@ -152,6 +152,23 @@ t.test('mutual TLS between nodes: who gets a share', async (t) => {
     },
   );
 
+  await t.test('a share that cannot be had is an error answer, not a crash', async (t) => {
+    const failing = new ShareServer({
+      store,
+      identity: await one!.identity(),
+      shares: () => {
+        throw new Error('cannot open the share');
+      },
+    });
+    const failingPort = await failing.listen('127.0.0.1', 0);
+    t.teardown(() => failing.close());
+    const peerOf = { host: '127.0.0.1', port: failingPort, certificate: oneCert };
+    for (let i = 0; i < 2; i++) {
+      const err = await fetchPeerShare(peerOf, await two!.identity(), 3).catch((e: unknown) => e);
+      t.match(err, { reason: 'refused', message: /shareUnavailable/ }, `answer ${i + 1}`);
+    }
+  });
+
   await t.test('a peer that is down is a clear error', async (t) => {
     const down = new ShareServer({
       store,
