@@ -11,8 +11,10 @@ import { forwardFaultsToSyslog } from '../cluster/faults/fault-syslog';
 import { fencedStore } from '../cluster/nodes/fenced-store';
 import { NodeScope } from '../cluster/drives/node-scope';
 import { nodeIdentity } from '../cluster/nodes/node-identity';
+import type { NodeIdentity } from '../cluster/nodes/node-records';
 import { ClusterSealing } from '../cluster/sealing/cluster-sealing';
 import type { Sealer } from '../cluster/sealer';
+import type { ShareService } from '../cluster/split-key/share-service';
 import { parseVersion } from '../kmip/client';
 import type { Store } from '../store/store';
 import { apiListen, moveApiAtCreation } from './api-listen';
@@ -139,6 +141,11 @@ export async function startOnStore(
   // Loaded here, not at the top: what boot unlock needs comes first.
   const { startApiServer } = require('../api') as typeof import('../api');
   await ioTurn();
+  // Off the unlock path too: the link's identity may be made (an RSA key) at this start.
+  const link = sealing
+    ? await startNodeLink(store, s.sealer, sealing, config.stateDir, node, logger)
+    : undefined;
+  undo.push(() => link?.close());
   const listen = apiListen(config, store);
   const api = await startApiServer({
     store,
@@ -149,7 +156,7 @@ export async function startOnStore(
     tls,
     stateDir: config.stateDir,
     nodeName: config.node.name,
-    node,
+    node: link ? { ...node, link: link.address } : node,
     faults,
     bootstrapAdmin: config.admin,
     kmip: {
@@ -239,4 +246,37 @@ export function readTls(files: { cert: string; key: string }): { cert: string; k
     }
   };
   return { cert: read('cert', files.cert).toString('utf8'), key: read('key', files.key) };
+}
+
+/**
+ * The node's end of the links between nodes (its key share served to active peers over
+ * mutual TLS). Not serving is logged and survived: the drives this node can unlock alone
+ * must not wait for it.
+ */
+async function startNodeLink(
+  store: OnStore['store'],
+  local: Sealer,
+  sealing: ClusterSealing,
+  stateDir: string,
+  identity: NodeIdentity,
+  logger: Logger,
+): Promise<ShareService | undefined> {
+  const linkLogger = componentLogger(logger, 'link');
+  // Loaded here, as the API is: nothing of it is on the unlock path.
+  const { startShareService } =
+    require('../cluster/split-key/share-service') as typeof import('../cluster/split-key/share-service');
+  try {
+    return await startShareService({
+      store,
+      local,
+      sealing,
+      stateDir,
+      uuid: identity.uuid,
+      host: identity.mip,
+      logger: linkLogger,
+    });
+  } catch (err) {
+    linkLogger.warn({ err: (err as Error).message }, 'cannot serve the node link');
+    return undefined;
+  }
 }

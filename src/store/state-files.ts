@@ -19,3 +19,7 @@ export const API_SEALED_KEY_FILE = 'api-tls.key.sealed';
 export const CLUSTER_SEAL_FILE = 'cluster-seal.json';
 /** This node's X25519 private key (grants are wrapped to it), sealed under seal.key (0600). */
 export const NODE_SEALING_KEY_FILE = 'node-sealing.key.sealed';
+/** This node's certificate for the links between nodes (0644), pinned in its node record. */
+export const NODE_LINK_CERT_FILE = 'node-link.crt';
+/** Its private key, sealed under seal.key (0600). */
+export const NODE_LINK_SEALED_KEY_FILE = 'node-link.key.sealed';

@@ -2,9 +2,18 @@
 // and an ekmd on 127.0.0.N): three nodes wait as pending; CreateCluster through node 1
 // naming all three makes them active, and nodes 2 and 3 list the same three active nodes
 // and the same master; a fourth node started later is pending on every node until AddNodes
-// makes it node 4.
+// makes it node 4. Each node serves the node link, pinned to the certificate in its record.
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLUSTER_PREFIX } from '../../scripts/cluster/harness';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
+import { nodeLinkIdentity } from '../../src/cluster/node-link/link-identity';
+import { fetchPeerShare } from '../../src/cluster/node-link/share-client';
+import { activeNodes } from '../../src/cluster/nodes/node-records';
+import { openSealer } from '../../src/store';
+import { openEtcdStore } from '../../src/store/etcd';
 import { client, createCluster, startCluster, until } from './fixtures/cluster';
 
 /** A node's view follows etcd's watch: another node's write shows within moments. */
@@ -91,4 +100,25 @@ t.test('CreateCluster with three nodes; a fourth is pending until AddNodes', asy
     VIEW_MS,
   );
   t.pass('node 4 saw itself added');
+
+  // Each ekmd serves the node link where its record says, pinned to the certificate there:
+  // node 1 answers node 2's identity (read from node 2's files) and has no key share to give
+  // (no key is split yet); a certificate no node record holds is refused.
+  const store = await openEtcdStore({ endpoints: cluster.etcd.endpoints, prefix: CLUSTER_PREFIX });
+  t.teardown(() => store.close());
+  const records = activeNodes(store);
+  t.ok(
+    records.every((n) => n.link && n.link.port > 0 && /BEGIN CERTIFICATE/.test(n.link.certificate)),
+    'every active node publishes its link',
+  );
+  const linkOf = (dir: string) => nodeLinkIdentity(dir, openSealer({ stateDir: dir }), 'test');
+  const peer = { host: records[0]!.mip, ...records[0]!.link! };
+  const asNode2 = await fetchPeerShare(peer, await linkOf(cluster.nodes[1]!.stateDir), 1).catch(
+    (e: Error) => e,
+  );
+  t.match(asNode2, { reason: 'refused', message: /noKeyShare/ }, 'node 2 is heard: no share yet');
+  const stranger = mkdtempSync(join(tmpdir(), 'ekmd-stranger-'));
+  t.teardown(() => rmSync(stranger, { recursive: true, force: true }));
+  const asStranger = await fetchPeerShare(peer, await linkOf(stranger), 1).catch((e: Error) => e);
+  t.match(asStranger, { reason: 'refused', message: /notActiveNode/ }, 'a stranger is refused');
 });

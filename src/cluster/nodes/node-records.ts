@@ -28,6 +28,15 @@ export interface NodeIdentity {
    * to when the node is added; published in its pending record, kept in its active one.
    */
   sealingKey?: string;
+  /** Where the node serves the links between nodes, and the certificate it is pinned to. */
+  link?: NodeLinkAddress;
+}
+
+/** Where a node serves the links between nodes (cluster/node-link): a port at its mip. */
+export interface NodeLinkAddress {
+  port: number;
+  /** The certificate it presents (PEM): peers trust this one and no other for the node. */
+  certificate: string;
 }
 
 export interface NodePlatform {

@@ -221,9 +221,23 @@ export class NodeService {
         this.createIn(tx, [cluster?.nodes?.[0] ?? this.self.mip]);
         return;
       }
-      const { name, mip, softwareVersion, platform, sealingKey } = this.self;
-      const wanted = [name, mip, softwareVersion, platform, sealingKey ?? mine.sealingKey];
-      const recorded = [mine.name, mine.mip, mine.softwareVersion, mine.platform, mine.sealingKey];
+      const { name, mip, softwareVersion, platform, sealingKey, link } = this.self;
+      const wanted = [
+        name,
+        mip,
+        softwareVersion,
+        platform,
+        sealingKey ?? mine.sealingKey,
+        link ?? mine.link,
+      ];
+      const recorded = [
+        mine.name,
+        mine.mip,
+        mine.softwareVersion,
+        mine.platform,
+        mine.sealingKey,
+        mine.link,
+      ];
       if (JSON.stringify(wanted) === JSON.stringify(recorded)) return;
       tx.put(activeNodeKey(mine.nodeID), {
         ...mine,
@@ -232,6 +246,7 @@ export class NodeService {
         softwareVersion,
         platform,
         ...(sealingKey ? { sealingKey } : {}),
+        ...(link ? { link } : {}),
       } as unknown as Json);
     });
     // Watched before looking, so that an AddNodes landing in between is not missed.

@@ -67,6 +67,11 @@ export class ClusterSealing {
     return this.identity.publicKey;
   }
 
+  /** This node's X25519 key pair: what is wrapped to the node (grants, key shares) opens with it. */
+  get nodeKey(): NodeSealingKey {
+    return this.identity;
+  }
+
   /** The CSK generations this node holds. */
   generations(): number[] {
     return this.keyring.generations();
