@@ -13,10 +13,15 @@
 // the records settle). Recovery at open needs the store only. KMIP messages per rekey are a
 // constant: Get of an external old MK, Create, Activate+Get of an external new MK,
 // Revoke+Destroy of the old.
+// On a cluster (perNode) the master creates the new MK and each node stages its own DEKs
+// (node-rewrap.ts); the commit waits for every online node and leaves an offline node's
+// DEKs under the old MK, kept `retiring` until that node re-wraps them (the result names
+// it). A change of master in `created` rolls back, as a restart does; in `committed` the
+// new master finishes.
 import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Json, Store, StoreTx } from '../../store/store';
+import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import { recordAuditIn } from '../audit';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError, invalidParameter } from '../errors';
@@ -28,6 +33,7 @@ import type { Sealer } from '../sealer';
 import type { AskProvider } from './key-server-requests';
 import { unwrapKey, wrapKey } from './key-wrap';
 import { createExternalKey, destroyExternalKeys, newInternalKey } from './master-keys';
+import { commitCheck, masterDeks, rewrapDeks } from './node-rewrap';
 import {
   deleteJournal,
   getDek,
@@ -45,6 +51,7 @@ import {
   type KeyInfo,
   type MasterKeyRecord,
   type RekeyJournal,
+  wrappedBy,
 } from './sear-store';
 
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
@@ -69,6 +76,11 @@ export interface RekeyDeps {
   loadKey(k: MasterKeyRecord): Promise<Buffer>;
   /** Throws the Element error of a provider that cannot be used (e.g. no key servers). */
   checkProvider(tx: StoreTx, keyProviderID: number): void;
+  /**
+   * The nodes re-wrap their own DEKs (node-rewrap.ts): this rekey re-wraps only the master's
+   * and commits once every online node has done its part. Without it: every DEK, here.
+   */
+  perNode?: boolean;
   /** Rekey progress goes here; none recorded when absent. */
   metrics?: MetricsSink;
   logger?: Logger;
@@ -153,6 +165,9 @@ export class Rekey {
   async resume(term: string): Promise<void> {
     const journal = getJournal(this.deps.store);
     if (!journal || journal.phase === 'rollingBack') return;
+    if (journal.takenBy === term && journal.phase === 'created') return this.advance(journal);
+    if (journal.takenBy === term && journal.phase === 'committed')
+      return this.finishCommitted(journal);
     if (journal.phase !== 'started' || journal.takenBy !== undefined) {
       await this.recover('it was interrupted by a change of cluster master before it committed');
       return;
@@ -164,7 +179,42 @@ export class Rekey {
       putJournal(tx, { ...now, takenBy: term });
       return true;
     });
-    if (taken) await this.finish();
+    if (!taken) return;
+    if (this.deps.perNode) await this.startOnNodes({ ...journal, takenBy: term });
+    else await this.finish();
+  }
+
+  /** Per node: the new MK (journal `created`); the nodes stage their DEKs, then advance(). */
+  private async startOnNodes(journal: RekeyJournal): Promise<void> {
+    try {
+      const mk = await this.createKey(journal);
+      mk.fill(0);
+    } catch (err) {
+      await this.rollBack(journal, (err as Error).message);
+      return;
+    }
+    crashPoint('sear.afterNewKey');
+    await this.advance({ ...journal, phase: 'created' });
+  }
+
+  /**
+   * Per node, whenever a node's marker or liveness changes: the master's own DEKs staged,
+   * then the commit once every online node is done (else nothing: a later call commits).
+   */
+  private async advance(journal: RekeyJournal): Promise<void> {
+    const to = journal.to.keyID;
+    try {
+      const still = (tx: StoreTx) => stillCreated(tx, journal);
+      await rewrapDeks(this.deps, masterDeks(this.deps.store), { keyID: to, stage: true }, still);
+      const old = getMasterKey(this.deps.store, journal.from.keyID)!;
+      const deks = listDeks(this.deps.store).length;
+      if (!(await this.commitStaged(journal, old, deks))) return;
+    } catch (err) {
+      await this.rollBack(journal, (err as Error).message);
+      return;
+    }
+    crashPoint('sear.afterCommit');
+    await this.finishCommitted({ ...journal, phase: 'committed' });
   }
 
   /** The rekey journaled by begin(): new MK, DEKs re-wrapped, commit, old MK destroyed. */
@@ -178,6 +228,11 @@ export class Rekey {
       return;
     }
     crashPoint('sear.afterCommit');
+    await this.finishCommitted(journal);
+  }
+
+  /** After the commit: records settled, the old MK destroyed unless it is kept, result. */
+  private async finishCommitted(journal: RekeyJournal): Promise<void> {
     await this.settleDeks(journal.to.keyID);
     await this.destroyOld(journal);
     crashPoint('sear.afterDestroyOld');
@@ -236,19 +291,28 @@ export class Rekey {
     old: MasterKeyRecord,
     deks: number,
   ): Promise<boolean> {
+    const to = journal.to.keyID;
     const committed = await this.deps.store.transaction((tx) => {
-      if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
-      if (listDeks(tx).some((d) => d.next?.keyID !== journal.to.keyID)) return false;
-      putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
-      if (old.keyProviderID === null) {
+      if (!stillCreated(tx, journal)) throw new Error('the rekey journal changed');
+      const { ready, behind } = this.deps.perNode
+        ? commitCheck(tx, to)
+        : { ready: listDeks(tx).every((d) => d.next?.keyID === to), behind: [] };
+      if (!ready) return false;
+      putSearState(tx, { ...getSearState(tx)!, currentKeyID: to });
+      // Kept while a DEK of an offline node is wrapped by it alone.
+      if (listDeks(tx).some((d) => d.keyID === old.keyID && !wrappedBy(d, to))) {
+        putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'retiring' });
+      } else if (old.keyProviderID === null) {
         retireMasterKey(tx, old.keyID);
         auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
       } else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
-      putJournal(tx, { ...journal, phase: 'committed' });
+      const done: RekeyJournal = { ...journal, phase: 'committed' };
+      if (behind.length) done.behind = behind;
+      putJournal(tx, done);
       recordAuditIn(tx, {
         source: 'service',
         action: 'RekeyMasterKeyCommitted',
-        params: rekeyParams(journal, deks),
+        params: { ...rekeyParams(journal, deks), ...(behind.length ? { behind } : {}) },
         outcome: 'ok',
         details: operationText(journal.from, journal.to),
       });
@@ -269,12 +333,8 @@ export class Rekey {
     await writeInChunks(store, staged, 1, (tx, d) => {
       const now = getDek(tx, d.serial);
       if (now?.next?.keyID !== keyID) return;
-      putDek(tx, {
-        serial: now.serial,
-        keyID,
-        wrapped: now.next.wrapped,
-        createTime: now.createTime,
-      });
+      const { next, ...rest } = now; // its node and the rest stay
+      putDek(tx, { ...rest, keyID, wrapped: next.wrapped });
     });
   }
 
@@ -353,12 +413,15 @@ export class Rekey {
   private async complete(journal: RekeyJournal): Promise<void> {
     await this.settleDeks(journal.to.keyID);
     await this.deps.store.transaction((tx) => {
+      // Read again: a master taking over after the commit knows `behind` from the journal.
+      const behind = getJournal(tx)?.behind ?? [];
       finishResult(tx, () =>
         this.deps.asyncResults.succeed(tx, journal.asyncHandle, {
           keyToDecommission: journal.from as unknown as Json,
           newKey: journal.to as unknown as Json,
           operation: operationText(journal.from, journal.to),
           state: 'Ready',
+          ...(behind.length ? keptFor(journal.from.keyID, behind) : {}),
         }),
       );
       deleteJournal(tx);
@@ -402,6 +465,22 @@ export class Rekey {
       'master key rekey rolled back',
     );
   }
+}
+
+/** The note of a rekey that left nodes behind: the old key is kept for them. */
+function keptFor(keyID: string, nodeIDs: number[]): { [k: string]: Json } {
+  return {
+    nodesToRewrap: nodeIDs,
+    details:
+      `Master key ${keyID} is kept until node(s) ${nodeIDs.join(', ')}, offline during the ` +
+      'rekey, re-wrap their DEKs to the new key when they return; it is destroyed then.',
+  };
+}
+
+/** The journal still stages `journal`'s key. */
+function stillCreated(tx: StoreReader, journal: RekeyJournal): boolean {
+  const now = getJournal(tx);
+  return now?.phase === 'created' && now.to.keyID === journal.to.keyID;
 }
 
 /** Which key went where: identifiers only. */

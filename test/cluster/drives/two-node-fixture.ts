@@ -1,6 +1,8 @@
 // Two ekmd nodes on one real etcd prefix, each with its own simulator, drives, hardware EAR,
 // boot unlock and API, as two daemons would run them. Node 1 creates the cluster; node 2
-// starts outside it and joins through AddNodes. Both share node 1's sealing root: the
+// starts outside it and joins through AddNodes (joinNode). With `sear`, the cluster is created
+// with software EAR and each node runs its SEAR service as the daemon does (rekeys on the
+// master, each node's own DEKs re-wrapped by it). Both share node 1's sealing root: the
 // cluster sealing key each node would hold wrapped under its own is not this fixture's
 // concern.
 import { readFileSync } from 'node:fs';
@@ -12,11 +14,12 @@ import { NodeScope } from '../../../src/cluster/drives/node-scope';
 import { FaultService } from '../../../src/cluster/faults';
 import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
-import type { NodeIdentity } from '../../../src/cluster/nodes/node-records';
+import { pendingNodeKey, type NodeIdentity } from '../../../src/cluster/nodes/node-records';
+import { openSear, type Sear } from '../../../src/daemon/sear-wiring';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { SimServer } from '../../../src/sim/server';
 import { Simulator } from '../../../src/sim/simulator';
-import { openSealer, type Store } from '../../../src/store';
+import { openSealer, type Json, type Store } from '../../../src/store';
 import { openEtcdStore } from '../../../src/store/etcd';
 import { API_CERT_FILE } from '../../../src/store/state-files';
 import { ElementClient } from '../../api/element-client';
@@ -36,6 +39,10 @@ export interface ClusterNode {
   hw: HardwareEar;
   api: ApiServer;
   client: ElementClient;
+  /** With `sear`: its SEAR service while it runs (stopSear, startSear: as its daemon would). */
+  sear?: Sear;
+  stopSear(): Promise<void>;
+  startSear(): Promise<void>;
   /** The serials of its simulator's drives. */
   serials(): string[];
   /** Reads the inventory again (as a restart of the drive service would). */
@@ -54,6 +61,7 @@ export interface TwoNodes {
 export async function startTwoNodes(
   t: { teardown(fn: () => unknown): void },
   drives: { a: number; b: number },
+  options: { sear?: boolean } = {},
 ): Promise<TwoNodes> {
   const stops: (() => Promise<unknown>)[] = [];
   t.teardown(async () => {
@@ -80,15 +88,25 @@ export async function startTwoNodes(
     const scope = new NodeScope(identity.uuid);
     const faults = new FaultService(store);
     stops.push(async () => faults.close());
-    const hw = openHardwareEar(
-      {
-        drives: { backend: 'sim', sim: { socket } },
-        kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
-        stateDir: dir,
-      },
-      { store, sealer, faults, scope },
-    );
+    const config = {
+      drives: { backend: 'sim' as const, sim: { socket } },
+      kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
+      stateDir: dir,
+    };
+    const hw = openHardwareEar(config, { store, sealer, faults, scope });
     stops.push(() => hw.close());
+    const searOf = () =>
+      openSear(config, {
+        store,
+        sealer,
+        faults,
+        scope,
+        inventory: hw.drives.inventory,
+        rekeyOnMaster: true,
+      });
+    let sear = options.sear ? await searOf() : undefined;
+    let stopMasterJob: (() => Promise<void>) | undefined;
+    stops.push(() => node.stopSear());
     const api = await startApiServer({
       store,
       sealer,
@@ -98,7 +116,9 @@ export async function startTwoNodes(
       bootstrapAdmin: ADMIN,
       tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
       nodeName: name,
-      methods: [...hw.methods, ...faultMethods(faults)],
+      methods: sear
+        ? [...sear.decorate(hw.methods), ...sear.methods, ...faultMethods(faults)]
+        : [...hw.methods, ...faultMethods(faults)],
       encryptionStates: hw.encryptionStates,
     });
     stops.push(() => api.close());
@@ -106,7 +126,7 @@ export async function startTwoNodes(
     const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     const client = new ElementClient(api.address.port, ca, ADMIN.username, ADMIN.password);
     stops.push(async () => client.close());
-    return {
+    const node: ClusterNode = {
       name,
       dir,
       sim,
@@ -119,7 +139,23 @@ export async function startTwoNodes(
       client,
       serials: () => sim.drives.map((d) => d.rec.serial),
       resync: () => hw.drives.start(),
+      get sear() {
+        return sear;
+      },
+      async stopSear() {
+        await stopMasterJob?.();
+        stopMasterJob = undefined;
+        await sear?.close();
+        sear = undefined;
+      },
+      async startSear() {
+        sear ??= await searOf();
+        stopMasterJob ??= api.services.nodes.whileMaster(sear.masterJob);
+        sear.start();
+      },
     };
+    if (sear) await node.startSear();
+    return node;
   };
   const a = await start('node-a', drives.a);
   await a.client.ok('CreateCluster', {
@@ -129,7 +165,26 @@ export async function startTwoNodes(
     nodes: ['127.0.0.1'],
     username: ADMIN.username,
     password: ADMIN.password,
+    ...(options.sear ? { enableSoftwareEncryptionAtRest: true } : {}),
   });
   const b = await start('node-b', drives.b);
   return { etcd, prefix, a, b };
+}
+
+/** Node `b` registers as pending and is added through `a`'s API; its drives get recorded. */
+export async function joinNode(a: ClusterNode, b: ClusterNode, drives: number): Promise<void> {
+  await addNode(a, b);
+  await until('node 2 records its drives', () => b.hw.drives.records().length === drives);
+}
+
+/** Node `b` registers as pending and is added through `a`'s API. */
+export async function addNode(a: ClusterNode, b: ClusterNode): Promise<void> {
+  const lease = await b.store.grantLease(10);
+  await lease.put(pendingNodeKey(b.identity.uuid), {
+    ...b.identity,
+    pendingNodeID: 1,
+  } as unknown as Json);
+  await until('pending', () => a.store.list('nodes/pending/').length === 1);
+  await a.client.ok('AddNodes', { pendingNodes: [1] });
+  await lease.revoke();
 }

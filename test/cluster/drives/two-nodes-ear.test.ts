@@ -8,27 +8,7 @@ import t from 'tap';
 import { DRIVE_PREFIX, type DriveRecord } from '../../../src/cluster/drives/drive-records';
 import { getEar } from '../../../src/cluster/ear-state';
 import { NODE_PROGRESS_PREFIX } from '../../../src/cluster/hardware-ear/node-progress';
-import { pendingNodeKey } from '../../../src/cluster/nodes/node-records';
-import type { Json } from '../../../src/store';
-import { startTwoNodes, until, type ClusterNode } from './two-node-fixture';
-
-/** Node `b` registers as pending and is added through `a`'s API; its drives get recorded. */
-async function join(a: ClusterNode, b: ClusterNode, drives: number): Promise<void> {
-  await add(a, b);
-  await until('node 2 records its drives', () => b.hw.drives.records().length === drives);
-}
-
-/** Node `b` registers as pending and is added through `a`'s API. */
-async function add(a: ClusterNode, b: ClusterNode): Promise<void> {
-  const lease = await b.store.grantLease(10);
-  await lease.put(pendingNodeKey(b.identity.uuid), {
-    ...b.identity,
-    pendingNodeID: 1,
-  } as unknown as Json);
-  await until('pending', () => a.store.list('nodes/pending/').length === 1);
-  await a.client.ok('AddNodes', { pendingNodes: [1] });
-  await lease.revoke();
-}
+import { addNode, joinNode, startTwoNodes, until, type ClusterNode } from './two-node-fixture';
 
 const earState = async (node: ClusterNode): Promise<string> =>
   (await node.client.ok('GetClusterInfo')).clusterInfo.encryptionAtRestState as string;
@@ -51,7 +31,7 @@ const markers = (node: ClusterNode): string[] =>
 
 t.test('enable and disable through one node reach every node', async (t) => {
   const { a, b } = await startTwoNodes(t, { a: 2, b: 2 });
-  await join(a, b, 2);
+  await joinNode(a, b, 2);
 
   // Node 1's agent is stopped (as while its ekmd is down): Enable through node 2 secures
   // node 2's drives, and the state waits for node 1.
@@ -112,7 +92,7 @@ t.test('a node added under enabled EAR secures its drives when it joins', async 
   await until('enabled with node 1 alone', () => getEar(a.store).state === 'enabled');
   t.same(securityOf(a, 1), ['enabled']);
 
-  await join(a, b, 2);
+  await joinNode(a, b, 2);
   await until(
     'node 2 secured its drives on joining',
     () => securityOf(a, 2).length === 2 && securityOf(a, 2).every((s) => s === 'enabled'),
@@ -124,7 +104,7 @@ t.test('a node added under enabled EAR secures its drives when it joins', async 
 
 t.test('Enable right after AddNodes waits for the new node to read its drives', async (t) => {
   const { a, b } = await startTwoNodes(t, { a: 1, b: 3 });
-  await add(a, b);
+  await addNode(a, b);
   // Node 2 may not have read its drives yet: it must not count as done with none.
   t.same(await a.client.ok('EnableEncryptionAtRest'), {});
   await until('enabled', () => getEar(a.store).state === 'enabled', 30_000);

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { startEtcd } from '../../../scripts/etcd/members';
 import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
 import { ClusterService } from '../../../src/cluster/cluster-info';
+import { NodeScope } from '../../../src/cluster/drives/node-scope';
 import { FaultService } from '../../../src/cluster/faults';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
 import {
@@ -72,6 +73,8 @@ void (async () => {
         faults,
         logger,
         rekeyOnMaster: true,
+        // Each node re-wraps its own DEKs (it has none here) and records that it did.
+        scope: new NodeScope(identity.uuid, true),
       });
       const nodes = new NodeService(store, identity, {
         leaseTtlSeconds: TTL,
