@@ -154,3 +154,15 @@ export async function rewrapOwnDeks(deps: RewrapDeps, nodeID: number): Promise<v
       "this node's DEKs re-wrapped",
     );
 }
+
+/**
+ * The master's, outside a rekey (a rekey stages them itself): the DEKs of no node in the
+ * cluster re-wrapped in place to the current MK, so that a node removed while it was behind
+ * does not keep a retiring MK alive.
+ */
+export async function rewrapMasterDeks(deps: RewrapDeps): Promise<void> {
+  const target = rewrapTarget(deps.store);
+  if (!target || target.stage) return;
+  const still = (tx: StoreReader): boolean => sameTarget(rewrapTarget(tx), target);
+  await rewrapDeks(deps, masterDeks(deps.store), target, still);
+}

@@ -17,7 +17,7 @@ import type { Json, Store, StoreChange, StoreReader, StoreTx } from '../../store
 import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
 import { DRIVE_PREFIX, driveNodeID, type DriveRecord } from '../drives/drive-records';
-import { ALIVE_PREFIX } from '../nodes/node-records';
+import { ACTIVE_NODE_PREFIX, ALIVE_PREFIX } from '../nodes/node-records';
 import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
 import type { FaultService } from '../faults';
 import { softwareEarEnabled } from '../ear-state';
@@ -29,7 +29,7 @@ import { cleanUpKeys } from './key-cleanup';
 import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
 import { KeyServerRequests } from './key-server-requests';
 import { Rekey, type RekeyDeps, type RekeyParams } from './rekey';
-import { rewrapOwnDeks } from './node-rewrap';
+import { rewrapMasterDeks, rewrapOwnDeks } from './node-rewrap';
 import {
   JOURNAL_KEY,
   SEAR_NODE_PREFIX,
@@ -170,17 +170,18 @@ export class SearService {
         queued = false;
         if (stopped || !softwareEarEnabled(this.store)) return;
         await this.requests.inSession(() => rekeys.resume(term.lease));
+        const moved = await this.rewrapMasterDeks(store);
         const again = await cleanUpKeys(store, this.requests.ask, this.options.logger);
         clearTimeout(retry);
-        if (!again || stopped) return backoff.reset();
+        if ((!again && moved) || stopped) return backoff.reset();
         retry = setTimeout(go, backoff.next());
         retry.unref();
       });
     };
-    // A node's marker (its DEKs re-wrapped) and a node going or coming back move a rekey on.
-    const unwatch = [JOURNAL_KEY, SEAR_NODE_PREFIX, ALIVE_PREFIX].map((prefix) =>
-      this.store.watch(prefix, () => go()),
-    );
+    // A node's marker (its DEKs re-wrapped), a node going or coming back, and a node removed
+    // (its DEKs become the master's) move a rekey and the clean-up on.
+    const watched = [JOURNAL_KEY, SEAR_NODE_PREFIX, ALIVE_PREFIX, ACTIVE_NODE_PREFIX];
+    const unwatch = watched.map((prefix) => this.store.watch(prefix, () => go()));
     go();
     return async () => {
       stopped = true;
@@ -371,6 +372,25 @@ export class SearService {
     retry = (await this.attachRound()) || retry;
     if (this.options.rekeyOnMaster) retry = (await this.rewrapOwn()) || retry;
     return retry;
+  }
+
+  /**
+   * The master's, outside a rekey: DEKs of no node in the cluster (a node removed while its
+   * DEKs were under a retiring MK) re-wrapped to the current MK. False: retry.
+   */
+  private async rewrapMasterDeks(store: Store): Promise<boolean> {
+    try {
+      await this.requests.inSession(() =>
+        rewrapMasterDeks({ store, loadKey: (k) => this.loadKey(k) }),
+      );
+      return true;
+    } catch (err) {
+      this.options.logger?.warn(
+        { err: (err as Error).message },
+        'DEKs of no node not re-wrapped yet',
+      );
+      return false;
+    }
   }
 
   /** This node's DEKs wrapped by the MK the cluster asks for now; true: retry. */
