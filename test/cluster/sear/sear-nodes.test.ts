@@ -16,6 +16,7 @@ import {
   type DekRecord,
   type MasterKeyRecord,
 } from '../../../src/cluster/sear/sear-store';
+import type { Json } from '../../../src/store';
 import { tempDir } from '../../store/tmpdir';
 import { joinNode, startTwoNodes, until, type ClusterNode } from '../drives/two-node-fixture';
 import { addProvider, eksClient, mkName, startStoppableDevEks } from './eks-setup';
@@ -171,6 +172,24 @@ t.test('each node re-wraps its own DEKs; an offline node keeps the old MK alive'
   }
   await until('data readable again', () => readsBack(a) && readsBack(b), 30_000);
   t.pass('every drive reads its data back under the new MK');
+
+  // A record written before DEKs carried their node is the master's to re-wrap.
+  const legacy = listDeks(a.store).find((d) => d.nodeID === 2)!;
+  await a.store.transaction((tx) => {
+    const { nodeID: _dropped, ...rest } = legacy;
+    tx.put(`sear/deks/${legacy.serial}`, rest as unknown as Json);
+  });
+  const third = await rekey(a, {});
+  const ext3 = third.result.newKey.keyID as string;
+  t.notOk('nodesToRewrap' in third.result);
+  const after = listDeks(a.store);
+  t.ok(
+    after.every((d) => d.keyID === ext3 && !d.next),
+    'every DEK under the new MK, the one of no node too',
+  );
+  const k3 = await externalMk(eks, uuid, ext3);
+  t.equal(unwrapAll(after, k3.mk), 4);
+  k3.mk.fill(0);
   for (const k of [k1.mk, still.material, k2.mk]) k.fill(0);
 });
 
