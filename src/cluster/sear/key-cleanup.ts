@@ -8,7 +8,8 @@ import type { Store, StoreReader } from '../../store/store';
 import { clusterUuid } from '../ear-state';
 import type { AskProvider } from './key-server-requests';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
-import { DESTROY, auditMasterKeyDestroyed } from './rekey';
+import { DESTROY } from './rekey';
+import { auditMasterKeyDestroyed } from './rekey-outcome';
 import {
   deleteJournal,
   getJournal,
