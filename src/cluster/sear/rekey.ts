@@ -94,6 +94,13 @@ export interface RekeyDeps {
 }
 
 export class Rekey {
+  /**
+   * The rekey (its handle) this instance took and runs per node. A term's name may come
+   * again after a restart (a single node's lease IDs start over), so the journal's
+   * `takenBy` alone does not tell that this process runs it.
+   */
+  private running: number | undefined;
+
   constructor(private readonly deps: RekeyDeps) {}
 
   private progress(done: number, total: number): void {
@@ -165,16 +172,17 @@ export class Rekey {
 
   /**
    * On the cluster master, in its term (`term`: its election lease), when it starts acting
-   * and whenever the journal changes: a rekey begun on any node and not yet taken is taken
-   * by this term and run; one a previous term took (its master stopped or stepped down)
-   * was interrupted: finished when it had committed, else rolled back, as after a restart.
+   * and whenever the journal, a node's marker or liveness changes: a rekey begun on any node
+   * and not yet taken is taken by this term and run (per node: moved on by each call until
+   * it commits); one a previous term took (its master stopped or stepped down) was
+   * interrupted: finished when it had committed, else rolled back, as after a restart.
    */
   async resume(term: string): Promise<void> {
     const journal = getJournal(this.deps.store);
     if (!journal || journal.phase === 'rollingBack') return;
-    if (journal.takenBy === term && journal.phase === 'created') return this.advance(journal);
-    if (journal.takenBy === term && journal.phase === 'committed')
-      return this.finishCommitted(journal);
+    const ours = journal.takenBy === term && this.running === journal.asyncHandle;
+    if (ours && journal.phase === 'created') return this.advance(journal);
+    if (ours && journal.phase === 'committed') return this.finishCommitted(journal);
     if (journal.phase !== 'started' || journal.takenBy !== undefined) {
       await this.recover('it was interrupted by a change of cluster master before it committed');
       return;
@@ -187,6 +195,7 @@ export class Rekey {
       return true;
     });
     if (!taken) return;
+    this.running = journal.asyncHandle;
     if (this.deps.perNode) await this.startOnNodes({ ...journal, takenBy: term });
     else await this.finish();
   }
@@ -214,8 +223,10 @@ export class Rekey {
       const still = (tx: StoreTx) => stillCreated(tx, journal);
       await rewrapDeks(this.deps, masterDeks(this.deps.store), { keyID: to, stage: true }, still);
       const old = getMasterKey(this.deps.store, journal.from.keyID)!;
-      const deks = listDeks(this.deps.store).length;
-      if (!(await this.commitStaged(journal, old, deks))) return;
+      const all = listDeks(this.deps.store);
+      this.progress(all.filter((d) => wrappedBy(d, to)).length, all.length);
+      if (!(await this.commitStaged(journal, old, all.length))) return;
+      this.progress(all.length, all.length);
     } catch (err) {
       await this.rollBack(journal, (err as Error).message);
       return;

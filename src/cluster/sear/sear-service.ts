@@ -150,9 +150,10 @@ export class SearService {
 
   /**
    * The master's part (with rekeyOnMaster), run while this node is master, every write
-   * through its fence: the rekey journal resumed now and whenever it changes (a rekey begun
-   * on any node is taken and run; one a previous master left is finished or rolled back),
-   * then the keys to destroy at the key servers, retried with backoff.
+   * through its fence: the rekey journal resumed now and whenever it, a node's marker or a
+   * node's liveness changes (a rekey begun on any node is taken and run; one a previous
+   * master left is finished or rolled back), DEKs of no node re-wrapped, then the keys to
+   * destroy at the key servers, retried with backoff.
    */
   masterJob(fence: MasterFence): () => Promise<void> {
     const term = fence.term();
