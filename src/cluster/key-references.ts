@@ -5,7 +5,11 @@ import type { StoreReader } from '../store/store';
 
 export const KEY_REFERENCE_PREFIX = 'keys/';
 
-export type KeyReferenceState = 'live' | 'pendingDestroy' | 'destroyed';
+/**
+ * `retiring`: replaced, but still wrapping some DEK (a SEAR master key whose node was offline
+ * during the rekey); destroyed once nothing names it.
+ */
+export type KeyReferenceState = 'live' | 'retiring' | 'pendingDestroy' | 'destroyed';
 
 /** The part of a key record this module reads; writers may store more members. */
 export interface KeyReference {

@@ -37,6 +37,8 @@ export type CrashPoint =
   | 'sear.afterNewKey'
   | 'sear.afterCommit'
   | 'sear.afterDestroyOld'
+  // A node's own DEKs re-wrapped, its marker not yet recorded (sear/node-rewrap.ts).
+  | 'sear.afterNodeRewrap'
   // The early unlock before the store (boot-unlock/early-unlock.ts): its keys in hand, and
   // a refusal written to the early guards' file.
   | 'early.beforeAttempts'

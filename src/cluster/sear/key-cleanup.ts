@@ -1,14 +1,24 @@
 // Keys SEAR no longer needs, destroyed at their key servers: MKs a rekey replaced or rolled
-// back (pendingDestroy: one Revoke+Destroy message per provider), and the key of a Create
+// back (pendingDestroy: one Revoke+Destroy message per provider), MKs kept for an offline
+// node's DEKs (retiring) once no DEK names them any more, and the key of a Create
 // whose answer a crashed process never recorded (found by its Name). Internal MKs are
 // simply forgotten (their sealed copy dropped).
 import type { Logger } from 'pino';
-import type { Store } from '../../store/store';
+import type { Store, StoreReader } from '../../store/store';
 import { clusterUuid } from '../ear-state';
 import type { AskProvider } from './key-server-requests';
 import { destroyExternalKeys, findExternalKeys } from './master-keys';
-import { DESTROY, auditMasterKeyDestroyed } from './rekey';
-import { deleteJournal, getJournal, listMasterKeys, retireMasterKey } from './sear-store';
+import { DESTROY } from './rekey';
+import { auditMasterKeyDestroyed } from './rekey-outcome';
+import {
+  deleteJournal,
+  getJournal,
+  getMasterKey,
+  listDeks,
+  listMasterKeys,
+  putMasterKey,
+  retireMasterKey,
+} from './sear-store';
 import { groupBy } from '../../util/group-by';
 
 /** What a kmipServerFault raised by the search for a crashed Create's key says was asked. */
@@ -21,6 +31,7 @@ export async function cleanUpKeys(
   logger?: Logger,
 ): Promise<boolean> {
   let retry = false;
+  await releaseRetiredKeys(store);
   const journal = getJournal(store);
   if (journal?.phase === 'rollingBack' && journal.to.keyProviderID !== undefined) {
     const uuid = clusterUuid(store);
@@ -80,4 +91,23 @@ export async function cleanUpKeys(
     }
   }
   return retry;
+}
+
+/** MKs kept for offline nodes' DEKs (`retiring`) that no DEK names any more: on their way out. */
+async function releaseRetiredKeys(store: Store): Promise<void> {
+  const unused = (tx: StoreReader) => {
+    const named = new Set(listDeks(tx).flatMap((d) => [d.keyID, d.next?.keyID]));
+    return listMasterKeys(tx).filter((k) => k.state === 'retiring' && !named.has(k.keyID));
+  };
+  if (unused(store).length === 0) return;
+  await store.transaction((tx) => {
+    for (const k of unused(tx)) {
+      if (k.keyProviderID !== null)
+        putMasterKey(tx, { ...getMasterKey(tx, k.keyID)!, state: 'pendingDestroy' });
+      else {
+        retireMasterKey(tx, k.keyID);
+        auditMasterKeyDestroyed(tx, k, 'every DEK it wrapped is re-wrapped by the current key');
+      }
+    }
+  });
 }

@@ -13,10 +13,15 @@
 // the records settle). Recovery at open needs the store only. KMIP messages per rekey are a
 // constant: Get of an external old MK, Create, Activate+Get of an external new MK,
 // Revoke+Destroy of the old.
+// On a cluster (perNode) the master creates the new MK and each node stages its own DEKs
+// (node-rewrap.ts); the commit waits for every online node and leaves an offline node's
+// DEKs under the old MK, kept `retiring` until that node re-wraps them (the result names
+// it). A change of master in `created` rolls back, as a restart does; in `committed` the
+// new master finishes.
 import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Json, Store, StoreTx } from '../../store/store';
+import type { Json, Store, StoreReader, StoreTx } from '../../store/store';
 import { recordAuditIn } from '../audit';
 import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError, invalidParameter } from '../errors';
@@ -28,6 +33,14 @@ import type { Sealer } from '../sealer';
 import type { AskProvider } from './key-server-requests';
 import { unwrapKey, wrapKey } from './key-wrap';
 import { createExternalKey, destroyExternalKeys, newInternalKey } from './master-keys';
+import { commitCheck, masterDeks, rewrapDeks } from './node-rewrap';
+import {
+  auditMasterKeyDestroyed,
+  finishResult,
+  keptFor,
+  operationText,
+  rekeyParams,
+} from './rekey-outcome';
 import {
   deleteJournal,
   getDek,
@@ -45,6 +58,7 @@ import {
   type KeyInfo,
   type MasterKeyRecord,
   type RekeyJournal,
+  wrappedBy,
 } from './sear-store';
 
 export const REKEY_RESULT_TYPE = 'RekeySoftwareEncryptionAtRestMasterKey';
@@ -69,12 +83,24 @@ export interface RekeyDeps {
   loadKey(k: MasterKeyRecord): Promise<Buffer>;
   /** Throws the Element error of a provider that cannot be used (e.g. no key servers). */
   checkProvider(tx: StoreTx, keyProviderID: number): void;
+  /**
+   * The nodes re-wrap their own DEKs (node-rewrap.ts): this rekey re-wraps only the master's
+   * and commits once every online node has done its part. Without it: every DEK, here.
+   */
+  perNode?: boolean;
   /** Rekey progress goes here; none recorded when absent. */
   metrics?: MetricsSink;
   logger?: Logger;
 }
 
 export class Rekey {
+  /**
+   * The rekey (its handle) this instance took and runs per node. A term's name may come
+   * again after a restart (a single node's lease IDs start over), so the journal's
+   * `takenBy` alone does not tell that this process runs it.
+   */
+  private running: number | undefined;
+
   constructor(private readonly deps: RekeyDeps) {}
 
   private progress(done: number, total: number): void {
@@ -146,13 +172,17 @@ export class Rekey {
 
   /**
    * On the cluster master, in its term (`term`: its election lease), when it starts acting
-   * and whenever the journal changes: a rekey begun on any node and not yet taken is taken
-   * by this term and run; one a previous term took (its master stopped or stepped down)
-   * was interrupted: finished when it had committed, else rolled back, as after a restart.
+   * and whenever the journal, a node's marker or liveness changes: a rekey begun on any node
+   * and not yet taken is taken by this term and run (per node: moved on by each call until
+   * it commits); one a previous term took (its master stopped or stepped down) was
+   * interrupted: finished when it had committed, else rolled back, as after a restart.
    */
   async resume(term: string): Promise<void> {
     const journal = getJournal(this.deps.store);
     if (!journal || journal.phase === 'rollingBack') return;
+    const ours = journal.takenBy === term && this.running === journal.asyncHandle;
+    if (ours && journal.phase === 'created') return this.advance(journal);
+    if (ours && journal.phase === 'committed') return this.finishCommitted(journal);
     if (journal.phase !== 'started' || journal.takenBy !== undefined) {
       await this.recover('it was interrupted by a change of cluster master before it committed');
       return;
@@ -164,7 +194,45 @@ export class Rekey {
       putJournal(tx, { ...now, takenBy: term });
       return true;
     });
-    if (taken) await this.finish();
+    if (!taken) return;
+    this.running = journal.asyncHandle;
+    if (this.deps.perNode) await this.startOnNodes({ ...journal, takenBy: term });
+    else await this.finish();
+  }
+
+  /** Per node: the new MK (journal `created`); the nodes stage their DEKs, then advance(). */
+  private async startOnNodes(journal: RekeyJournal): Promise<void> {
+    try {
+      const mk = await this.createKey(journal);
+      mk.fill(0);
+    } catch (err) {
+      await this.rollBack(journal, (err as Error).message);
+      return;
+    }
+    crashPoint('sear.afterNewKey');
+    await this.advance({ ...journal, phase: 'created' });
+  }
+
+  /**
+   * Per node, whenever a node's marker or liveness changes: the master's own DEKs staged,
+   * then the commit once every online node is done (else nothing: a later call commits).
+   */
+  private async advance(journal: RekeyJournal): Promise<void> {
+    const to = journal.to.keyID;
+    try {
+      const still = (tx: StoreTx) => stillCreated(tx, journal);
+      await rewrapDeks(this.deps, masterDeks(this.deps.store), { keyID: to, stage: true }, still);
+      const old = getMasterKey(this.deps.store, journal.from.keyID)!;
+      const all = listDeks(this.deps.store);
+      this.progress(all.filter((d) => wrappedBy(d, to)).length, all.length);
+      if (!(await this.commitStaged(journal, old, all.length))) return;
+      this.progress(all.length, all.length);
+    } catch (err) {
+      await this.rollBack(journal, (err as Error).message);
+      return;
+    }
+    crashPoint('sear.afterCommit');
+    await this.finishCommitted({ ...journal, phase: 'committed' });
   }
 
   /** The rekey journaled by begin(): new MK, DEKs re-wrapped, commit, old MK destroyed. */
@@ -178,6 +246,11 @@ export class Rekey {
       return;
     }
     crashPoint('sear.afterCommit');
+    await this.finishCommitted(journal);
+  }
+
+  /** After the commit: records settled, the old MK destroyed unless it is kept, result. */
+  private async finishCommitted(journal: RekeyJournal): Promise<void> {
     await this.settleDeks(journal.to.keyID);
     await this.destroyOld(journal);
     crashPoint('sear.afterDestroyOld');
@@ -236,19 +309,28 @@ export class Rekey {
     old: MasterKeyRecord,
     deks: number,
   ): Promise<boolean> {
+    const to = journal.to.keyID;
     const committed = await this.deps.store.transaction((tx) => {
-      if (getJournal(tx)?.phase !== 'created') throw new Error('the rekey journal changed');
-      if (listDeks(tx).some((d) => d.next?.keyID !== journal.to.keyID)) return false;
-      putSearState(tx, { ...getSearState(tx)!, currentKeyID: journal.to.keyID });
-      if (old.keyProviderID === null) {
+      if (!stillCreated(tx, journal)) throw new Error('the rekey journal changed');
+      const { ready, behind } = this.deps.perNode
+        ? commitCheck(tx, to)
+        : { ready: listDeks(tx).every((d) => d.next?.keyID === to), behind: [] };
+      if (!ready) return false;
+      putSearState(tx, { ...getSearState(tx)!, currentKeyID: to });
+      // Kept while a DEK of an offline node is wrapped by it alone.
+      if (listDeks(tx).some((d) => d.keyID === old.keyID && !wrappedBy(d, to))) {
+        putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'retiring' });
+      } else if (old.keyProviderID === null) {
         retireMasterKey(tx, old.keyID);
         auditMasterKeyDestroyed(tx, old, 'replaced by a rekey');
       } else putMasterKey(tx, { ...getMasterKey(tx, old.keyID)!, state: 'pendingDestroy' });
-      putJournal(tx, { ...journal, phase: 'committed' });
+      const done: RekeyJournal = { ...journal, phase: 'committed' };
+      if (behind.length) done.behind = behind;
+      putJournal(tx, done);
       recordAuditIn(tx, {
         source: 'service',
         action: 'RekeyMasterKeyCommitted',
-        params: rekeyParams(journal, deks),
+        params: { ...rekeyParams(journal, deks), ...(behind.length ? { behind } : {}) },
         outcome: 'ok',
         details: operationText(journal.from, journal.to),
       });
@@ -269,12 +351,8 @@ export class Rekey {
     await writeInChunks(store, staged, 1, (tx, d) => {
       const now = getDek(tx, d.serial);
       if (now?.next?.keyID !== keyID) return;
-      putDek(tx, {
-        serial: now.serial,
-        keyID,
-        wrapped: now.next.wrapped,
-        createTime: now.createTime,
-      });
+      const { next, ...rest } = now; // its node and the rest stay
+      putDek(tx, { ...rest, keyID, wrapped: next.wrapped });
     });
   }
 
@@ -353,12 +431,15 @@ export class Rekey {
   private async complete(journal: RekeyJournal): Promise<void> {
     await this.settleDeks(journal.to.keyID);
     await this.deps.store.transaction((tx) => {
+      // Read again: a master taking over after the commit knows `behind` from the journal.
+      const behind = getJournal(tx)?.behind ?? [];
       finishResult(tx, () =>
         this.deps.asyncResults.succeed(tx, journal.asyncHandle, {
           keyToDecommission: journal.from as unknown as Json,
           newKey: journal.to as unknown as Json,
           operation: operationText(journal.from, journal.to),
           state: 'Ready',
+          ...(behind.length ? keptFor(journal.from.keyID, behind) : {}),
         }),
       );
       deleteJournal(tx);
@@ -404,51 +485,8 @@ export class Rekey {
   }
 }
 
-/** Which key went where: identifiers only. */
-function rekeyParams(journal: RekeyJournal, deks?: number): Record<string, unknown> {
-  return {
-    asyncHandle: journal.asyncHandle,
-    fromKeyID: journal.from.keyID,
-    fromKeyProviderID: journal.from.keyProviderID ?? null,
-    toKeyID: journal.to.keyID,
-    toKeyProviderID: journal.to.keyProviderID ?? null,
-    ...(deks === undefined ? {} : { deks }),
-  };
-}
-
-/** A master key gone (revoked and destroyed, or its sealed copy dropped): never its bytes. */
-export function auditMasterKeyDestroyed(
-  tx: StoreTx,
-  k: Pick<MasterKeyRecord, 'keyID' | 'keyProviderID' | 'kmipUID'>,
-  why: string,
-): void {
-  recordAuditIn(tx, {
-    source: 'service',
-    action: 'DestroyMasterKey',
-    params: { keyID: k.keyID, keyProviderID: k.keyProviderID, kmipUID: k.kmipUID },
-    outcome: 'ok',
-    details:
-      k.keyProviderID === null ? `sealed copy dropped: ${why}` : `revoked and destroyed: ${why}`,
-  });
-}
-
-/** The handle may have been read and purged already; the rekey's outcome stands. */
-function finishResult(_tx: StoreTx, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof ElementError && err.elementName === 'xAsyncHandleDoesNotExist')) throw err;
-  }
-}
-
-const management = (k: KeyInfo): string =>
-  k.keyProviderID === undefined
-    ? 'Internal Key Management'
-    : `External Key Management with keyProviderID=${k.keyProviderID}`;
-
-/** Element's text, e.g. "… transferred from Internal Key Management to External Key Management with keyProviderID=1". */
-export function operationText(from: KeyInfo, to: KeyInfo): string {
-  if (management(from) === management(to))
-    return `Rekeying Master Key. Master Key management remains with ${management(to)}`;
-  return `Rekeying Master Key. Master Key management being transferred from ${management(from)} to ${management(to)}`;
+/** The journal still stages `journal`'s key. */
+function stillCreated(tx: StoreReader, journal: RekeyJournal): boolean {
+  const now = getJournal(tx);
+  return now?.phase === 'created' && now.to.keyID === journal.to.keyID;
 }

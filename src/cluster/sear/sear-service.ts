@@ -16,7 +16,8 @@ import type { DriveInventory } from '../../opal/inventory';
 import type { Json, Store, StoreChange, StoreReader, StoreTx } from '../../store/store';
 import type { AsyncResultService } from '../async-results/async-results';
 import { CLUSTER_KEY } from '../cluster-info';
-import { DRIVE_PREFIX, type DriveRecord } from '../drives/drive-records';
+import { DRIVE_PREFIX, driveNodeID, type DriveRecord } from '../drives/drive-records';
+import { ACTIVE_NODE_PREFIX, ALIVE_PREFIX } from '../nodes/node-records';
 import { SINGLE_NODE, type NodeScope } from '../drives/node-scope';
 import type { FaultService } from '../faults';
 import { softwareEarEnabled } from '../ear-state';
@@ -28,12 +29,15 @@ import { cleanUpKeys } from './key-cleanup';
 import { fetchExternalKey, newInternalKey, unsealInternalKey } from './master-keys';
 import { KeyServerRequests } from './key-server-requests';
 import { Rekey, type RekeyDeps, type RekeyParams } from './rekey';
+import { rewrapMasterDeks, rewrapOwnDeks } from './node-rewrap';
 import {
   JOURNAL_KEY,
+  SEAR_NODE_PREFIX,
   getMasterKey,
   getSearState,
   keyInfo,
   listDeks,
+  listMasterKeys,
   putDek,
   putMasterKey,
   putSearState,
@@ -121,6 +125,7 @@ export class SearService {
       ask: this.requests.ask,
       loadKey: (k) => this.loadKey(k),
       checkProvider: (tx, id) => openProvider(tx, this.keyPair, id, this.kmip).close(),
+      ...(options.rekeyOnMaster ? { perNode: true } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     };
@@ -145,9 +150,10 @@ export class SearService {
 
   /**
    * The master's part (with rekeyOnMaster), run while this node is master, every write
-   * through its fence: the rekey journal resumed now and whenever it changes (a rekey begun
-   * on any node is taken and run; one a previous master left is finished or rolled back),
-   * then the keys to destroy at the key servers, retried with backoff.
+   * through its fence: the rekey journal resumed now and whenever it, a node's marker or a
+   * node's liveness changes (a rekey begun on any node is taken and run; one a previous
+   * master left is finished or rolled back), DEKs of no node re-wrapped, then the keys to
+   * destroy at the key servers, retried with backoff.
    */
   masterJob(fence: MasterFence): () => Promise<void> {
     const term = fence.term();
@@ -165,18 +171,22 @@ export class SearService {
         queued = false;
         if (stopped || !softwareEarEnabled(this.store)) return;
         await this.requests.inSession(() => rekeys.resume(term.lease));
+        const moved = await this.rewrapMasterDeks(store);
         const again = await cleanUpKeys(store, this.requests.ask, this.options.logger);
         clearTimeout(retry);
-        if (!again || stopped) return backoff.reset();
+        if ((!again && moved) || stopped) return backoff.reset();
         retry = setTimeout(go, backoff.next());
         retry.unref();
       });
     };
-    const unwatch = this.store.watch(JOURNAL_KEY, () => go());
+    // A node's marker (its DEKs re-wrapped), a node going or coming back, and a node removed
+    // (its DEKs become the master's) move a rekey and the clean-up on.
+    const watched = [JOURNAL_KEY, SEAR_NODE_PREFIX, ALIVE_PREFIX, ACTIVE_NODE_PREFIX];
+    const unwatch = watched.map((prefix) => this.store.watch(prefix, () => go()));
     go();
     return async () => {
       stopped = true;
-      unwatch();
+      for (const u of unwatch) u();
       clearTimeout(retry);
     };
   }
@@ -203,6 +213,10 @@ export class SearService {
       }),
       this.store.watch(DRIVE_PREFIX, (e) => this.onDriveRecord(e)),
     );
+    // On a cluster this node re-wraps its own DEKs in a rekey (node-rewrap.ts): a round
+    // whenever the rekey moves on.
+    if (this.options.rekeyOnMaster)
+      this.unwatch.push(this.store.watch(JOURNAL_KEY, () => this.trigger()));
     const events = this.options.inventory?.watch((e) => {
       // Plugged in again or power-cycled: whatever DEK it held is gone.
       if (e.type === 'added' || e.type === 'relocked') {
@@ -229,6 +243,8 @@ export class SearService {
         out.rekeyMasterKeyAsyncResultID = state.rekeyAsyncResultID;
       out.state = 'enabled';
       out.version = state.version;
+      const retiring = retiringKeys(tx);
+      if (retiring.length) out.retiringMasterKeys = retiring;
       const detached = this.detachedDrives(tx);
       if (detached.length) out.detachedDrives = detached;
       return out;
@@ -344,13 +360,65 @@ export class SearService {
     this.options.logger?.info({ keyID: record.keyID }, 'software encryption at rest enabled');
   }
 
-  /** One pass: key clean-up, DEKs for new drives, DEKs attached where needed. True: retry. */
+  /**
+   * One pass: key clean-up, DEKs for new drives, DEKs attached where needed, and on a
+   * cluster this node's DEKs re-wrapped to the MK a rekey asks for. True: retry.
+   */
   private async round(): Promise<boolean> {
     if (!softwareEarEnabled(this.store)) return false;
     await this.enable();
     let retry = this.options.rekeyOnMaster
       ? false // the master destroys the keys (masterJob)
       : await cleanUpKeys(this.store, this.requests.ask, this.options.logger);
+    retry = (await this.attachRound()) || retry;
+    if (this.options.rekeyOnMaster) retry = (await this.rewrapOwn()) || retry;
+    return retry;
+  }
+
+  /**
+   * The master's, outside a rekey: DEKs of no node in the cluster (a node removed while its
+   * DEKs were under a retiring MK) re-wrapped to the current MK. False: retry.
+   */
+  private async rewrapMasterDeks(store: Store): Promise<boolean> {
+    try {
+      await this.requests.inSession(() =>
+        rewrapMasterDeks({ store, loadKey: (k) => this.loadKey(k) }),
+      );
+      return true;
+    } catch (err) {
+      this.options.logger?.warn(
+        { err: (err as Error).message },
+        'DEKs of no node not re-wrapped yet',
+      );
+      return false;
+    }
+  }
+
+  /** This node's DEKs wrapped by the MK the cluster asks for now; true: retry. */
+  private async rewrapOwn(): Promise<boolean> {
+    const self = this.scope.nodeID(this.store);
+    if (self === undefined) return false;
+    try {
+      await this.requests.inSession(() =>
+        rewrapOwnDeks(
+          {
+            store: this.store,
+            loadKey: (k) => this.loadKey(k),
+            ...(this.options.logger ? { logger: this.options.logger } : {}),
+          },
+          self,
+        ),
+      );
+      return false;
+    } catch (err) {
+      this.options.logger?.warn({ err: (err as Error).message }, 'DEKs not re-wrapped yet');
+      return true;
+    }
+  }
+
+  /** DEKs for new drives, DEKs attached where needed. True: retry. */
+  private async attachRound(): Promise<boolean> {
+    let retry = false;
     const drives = this.drivesToDo();
     if (drives.length === 0) return retry;
     this.roundEpochs = new Map(drives.map((d) => [d.serial, this.epochs.get(d.serial) ?? 0]));
@@ -373,12 +441,16 @@ export class SearService {
       return true;
     }
     const fresh = new Map<string, Buffer>();
+    // A DEK the current MK does not wrap (its node was offline in a rekey) is unwrapped by
+    // the MK its record names.
+    const others = new Map<string, Buffer>();
     try {
       const records = missing.map((d): DekRecord => {
         const dek = newDek();
         fresh.set(d.serial, dek);
         return {
           serial: d.serial,
+          nodeID: driveNodeID(d),
           keyID: current.keyID,
           wrapped: wrapKey(mk, dek).toString('base64'),
           createTime: new Date().toISOString(),
@@ -386,20 +458,33 @@ export class SearService {
       });
       // Each drive's DEK stands on its own: a crash between chunks leaves drives without one,
       // which the next round gives one.
-      await writeInChunks(this.store, records, 1, (tx, record) => putDek(tx, record));
+      await writeInChunks(this.store, records, 1, (tx, record) => {
+        // Wrapped by a key a rekey just replaced: the next round wraps it by the new one.
+        if (getSearState(tx)?.currentKeyID !== current.keyID)
+          throw new Error('the master key changed while the DEKs were made');
+        putDek(tx, record);
+      });
       for (const record of records) deks.set(record.serial, record);
       if (missing.length) this.options.logger?.info({ count: missing.length }, 'DEKs created');
+      for (const d of detached) {
+        const r = deks.get(d.serial)!;
+        if (wrappedBy(r, current.keyID) || others.has(r.keyID)) continue;
+        const k = getMasterKey(this.store, r.keyID);
+        if (k) others.set(r.keyID, await this.loadKey(k).catch(() => Buffer.alloc(0)));
+      }
       const failed = await this.attachAll([...detached, ...missing], (serial) => {
         const own = fresh.get(serial);
         if (own) return Buffer.from(own);
         const r = deks.get(serial)!;
-        const w = wrappedBy(r, current.keyID);
-        if (!w) throw new Error(`DEK wrapped by unknown key ${r.keyID}`);
-        return unwrapKey(mk, Buffer.from(w.wrapped, 'base64'), `the DEK of ${serial}`);
+        const w = wrappedBy(r, current.keyID) ?? r;
+        const key = w.keyID === current.keyID ? mk : others.get(w.keyID);
+        if (!key?.length) throw new Error(`master key ${w.keyID} unavailable`);
+        return unwrapKey(key, Buffer.from(w.wrapped, 'base64'), `the DEK of ${serial}`);
       });
       retry ||= failed;
     } finally {
       mk.fill(0);
+      for (const k of others.values()) k.fill(0);
       for (const dek of fresh.values()) dek.fill(0);
     }
     return retry;
@@ -470,3 +555,17 @@ export class SearService {
 
 /** Element's timestamps: "2021-09-20T23:15:56Z". */
 export const isoSeconds = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
+
+/** MKs kept for the DEKs of nodes offline during a rekey, and which nodes those are. */
+function retiringKeys(tx: StoreReader): { [k: string]: Json }[] {
+  const deks = listDeks(tx);
+  return listMasterKeys(tx)
+    .filter((k) => k.state === 'retiring')
+    .map((k) => ({
+      keyCreatedTime: isoSeconds(k.createTime),
+      ...keyInfo(k),
+      nodesToRewrap: [
+        ...new Set(deks.flatMap((d) => (d.keyID === k.keyID && d.nodeID ? [d.nodeID] : []))),
+      ].sort((a, b) => a - b),
+    }));
+}

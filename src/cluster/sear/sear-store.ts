@@ -1,15 +1,20 @@
 // Store layout of software encryption at rest (SEAR):
 //   sear/state          which master key (MK) is current, the version, the last rekey's handle
-//   sear/deks/<serial>  each drive's DEK, wrapped by the MK named in the record
+//   sear/deks/<serial>  each drive's DEK, wrapped by the MK named in the record, with its node
+//   sear/nodes/<nodeID> the MK that wraps every DEK of that node (a marker, node-rewrap.ts)
 //   sear/rekey          the journal of a rekey in progress (see rekey.ts)
 //   keys/<keyID>        the MK records themselves, beside the drive AKs, so that a provider
 //                       holding an MK is active by the same derived rule (key-references.ts)
 import type { Json, StoreTx, StoreReader } from '../../store/store';
 import { KEY_REFERENCE_PREFIX, type KeyReferenceState } from '../key-references';
+import { NodeMarkers } from '../nodes/node-markers';
 
 const STATE_KEY = 'sear/state';
 export const DEK_PREFIX = 'sear/deks/';
 export const JOURNAL_KEY = 'sear/rekey';
+export const SEAR_NODE_PREFIX = 'sear/nodes/';
+/** Each node's marker: the MK its own DEKs are all wrapped by (own wrap or `next`). */
+export const nodeMarkers = new NodeMarkers(SEAR_NODE_PREFIX);
 
 export interface SearState {
   /** Incremented each time SEAR is enabled (Element's `version`): 1 on a cluster. */
@@ -32,6 +37,12 @@ export interface MasterKeyRecord {
 
 export interface DekRecord {
   serial: string;
+  /**
+   * The node whose drive it is, which re-wraps it in a rekey. Absent in records written
+   * before DEKs carried their node: those are the master's to re-wrap, as are those of a
+   * node no longer in the cluster.
+   */
+  nodeID?: number;
   /** The MK that wraps it. */
   keyID: string;
   /** base64 of the RFC 3394 wrapped DEK. */
@@ -115,7 +126,8 @@ export function getDek(tx: StoreReader, serial: string): DekRecord | undefined {
  * started: the new MK's keyID is chosen, nothing else recorded (an external key may exist
  * at the provider under its Name). created: the new MK is recorded; DEK records are being
  * given its wrap as `next` beside the old one. committed: every DEK is wrapped by the new
- * MK (its own wrap or `next`), which is current; the records settle to the new wrap alone.
+ * MK (its own wrap or `next`) except those of nodes that were offline, which keep the old
+ * one; the new MK is current; the records settle to the new wrap alone.
  * rollingBack: an interrupted `started` rekey whose key may still have to be found by Name
  * and destroyed.
  */
@@ -131,6 +143,11 @@ export interface RekeyJournal {
    * that is not running it any more was interrupted. Absent: begun, not yet taken.
    */
   takenBy?: string;
+  /**
+   * Set at the commit: the nodes that were offline with DEKs still wrapped by the old MK,
+   * which is kept (`retiring`) until they re-wrap them on their return.
+   */
+  behind?: number[];
 }
 
 export function getJournal(tx: StoreReader): RekeyJournal | undefined {

@@ -1,6 +1,8 @@
 // Two ekmd nodes on one real etcd prefix, each with its own simulator, drives, hardware EAR,
 // boot unlock and API, as two daemons would run them. Node 1 creates the cluster; node 2
-// starts outside it and joins through AddNodes. Both share node 1's sealing root: the
+// starts outside it and joins through AddNodes (joinNode). With `sear`, the cluster is created
+// with software EAR and each node runs its SEAR service as the daemon does (rekeys on the
+// master, each node's own DEKs re-wrapped by it). Both share node 1's sealing root: the
 // cluster sealing key each node would hold wrapped under its own is not this fixture's
 // concern.
 import { readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { FaultService } from '../../../src/cluster/faults';
 import { KmipKeyServerTester } from '../../../src/cluster/key-servers/kmip-tester';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
 import { pendingNodeKey, type NodeIdentity } from '../../../src/cluster/nodes/node-records';
+import { openSear, type Sear } from '../../../src/daemon/sear-wiring';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
 import { OpalDrive } from '../../../src/opal/drive';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
@@ -39,6 +42,10 @@ export interface ClusterNode {
   hw: HardwareEar;
   api: ApiServer;
   client: ElementClient;
+  /** With `sear`: its SEAR service while it runs (stopSear, startSear: as its daemon would). */
+  sear?: Sear;
+  stopSear(): Promise<void>;
+  startSear(): Promise<void>;
   /** The serials of its simulator's drives. */
   serials(): string[];
   /** Reads the inventory again (as a restart of the drive service would). */
@@ -59,6 +66,7 @@ export interface TwoNodes {
 export async function startTwoNodes(
   t: { teardown(fn: () => unknown): void },
   drives: { a: number; b: number },
+  options: { sear?: boolean } = {},
 ): Promise<TwoNodes> {
   const stops: (() => Promise<unknown>)[] = [];
   t.teardown(async () => {
@@ -87,15 +95,25 @@ export async function startTwoNodes(
     const scope = new NodeScope(identity.uuid);
     const faults = new FaultService(store);
     stops.push(async () => faults.close());
-    const hw = openHardwareEar(
-      {
-        drives: { backend: 'sim', sim: { socket } },
-        kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
-        stateDir: dir,
-      },
-      { store, sealer, faults, scope },
-    );
+    const config = {
+      drives: { backend: 'sim' as const, sim: { socket } },
+      kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 5000 },
+      stateDir: dir,
+    };
+    const hw = openHardwareEar(config, { store, sealer, faults, scope });
     stops.push(() => hw.close());
+    const searOf = () =>
+      openSear(config, {
+        store,
+        sealer,
+        faults,
+        scope,
+        inventory: hw.drives.inventory,
+        rekeyOnMaster: true,
+      });
+    let sear = options.sear ? await searOf() : undefined;
+    let stopMasterJob: (() => Promise<void>) | undefined;
+    stops.push(() => node.stopSear());
     const api = await startApiServer({
       store,
       sealer,
@@ -105,7 +123,9 @@ export async function startTwoNodes(
       bootstrapAdmin: ADMIN,
       tester: new KmipKeyServerTester({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 }),
       nodeName: name,
-      methods: [...hw.methods, ...faultMethods(faults)],
+      methods: sear
+        ? [...sear.decorate(hw.methods), ...sear.methods, ...faultMethods(faults)]
+        : [...hw.methods, ...faultMethods(faults)],
       encryptionStates: hw.encryptionStates,
     });
     stops.push(() => api.close());
@@ -113,7 +133,7 @@ export async function startTwoNodes(
     const ca = readFileSync(join(dir, API_CERT_FILE), 'utf8');
     const client = new ElementClient(api.address.port, ca, ADMIN.username, ADMIN.password);
     stops.push(async () => client.close());
-    return {
+    const node: ClusterNode = {
       name,
       dir,
       sim,
@@ -128,7 +148,23 @@ export async function startTwoNodes(
       serials: () => sim.drives.map((d) => d.rec.serial),
       resync: () => hw.drives.start(),
       opal: (index) => new OpalDrive(transport, `sim:${index}`),
+      get sear() {
+        return sear;
+      },
+      async stopSear() {
+        await stopMasterJob?.();
+        stopMasterJob = undefined;
+        await sear?.close();
+        sear = undefined;
+      },
+      async startSear() {
+        sear ??= await searOf();
+        stopMasterJob ??= api.services.nodes.whileMaster(sear.masterJob);
+        sear.start();
+      },
     };
+    if (sear) await node.startSear();
+    return node;
   };
   const a = await start('node-a', drives.a);
   await a.client.ok('CreateCluster', {
@@ -138,6 +174,7 @@ export async function startTwoNodes(
     nodes: ['127.0.0.1'],
     username: ADMIN.username,
     password: ADMIN.password,
+    ...(options.sear ? { enableSoftwareEncryptionAtRest: true } : {}),
   });
   const b = await start('node-b', drives.b);
   return { etcd, prefix, a, b };

@@ -9,10 +9,13 @@ import pino from 'pino';
 import { startEtcd } from '../../../scripts/etcd/members';
 import { AsyncResultService } from '../../../src/cluster/async-results/async-results';
 import { ClusterService } from '../../../src/cluster/cluster-info';
+import { NodeScope } from '../../../src/cluster/drives/node-scope';
 import { FaultService } from '../../../src/cluster/faults';
 import { nodeIdentity } from '../../../src/cluster/nodes/node-identity';
 import {
+  MASTER_KEY,
   pendingNodeKey,
+  type MasterRecord,
   type NodeIdentity,
   type PendingNodeRecord,
 } from '../../../src/cluster/nodes/node-records';
@@ -72,6 +75,8 @@ void (async () => {
         faults,
         logger,
         rekeyOnMaster: true,
+        // Each node re-wraps its own DEKs (it has none here) and records that it did.
+        scope: new NodeScope(identity.uuid, true),
       });
       const nodes = new NodeService(store, identity, {
         leaseTtlSeconds: TTL,
@@ -155,6 +160,32 @@ void (async () => {
       },
     });
     t.equal(getJournal(a.store), undefined);
+
+    // The same, left `created` under the name of the term running now (a single node's lease
+    // IDs start over after a restart): not this process's rekey, so rolled back too.
+    const term = a.store.get<MasterRecord>(MASTER_KEY)!.value.lease!;
+    const sameName = await a.store.transaction((tx) => {
+      const state = getSearState(tx)!;
+      const asyncHandle = a.results.start(tx, REKEY_RESULT_TYPE, { operation: 'test' });
+      putJournal(tx, {
+        asyncHandle,
+        phase: 'created',
+        from: { keyID: state.currentKeyID, keyManagementType: 'internal' },
+        to: { keyID: '00000000-0000-4000-8000-000000000002', keyManagementType: 'internal' },
+        takenBy: term,
+      });
+      return asyncHandle;
+    });
+    await until('rolled back though its term has the same name', () =>
+      b.results.list([REKEY_RESULT_TYPE]).some((r) => r.asyncResultID === sameName && r.completed),
+    );
+    t.match(
+      b.results.list([REKEY_RESULT_TYPE]).find((r) => r.asyncResultID === sameName),
+      {
+        success: false,
+        data: { name: 'xSoftwareEncryptionAtRestRekeyRolledBack' },
+      },
+    );
 
     // Node 1 stops; node 2, elected, runs the next rekey asked of it.
     await a.nodes.close();
