@@ -15,7 +15,11 @@ t.test(
     t.ok(r.rssDuringSamples >= 2, `RSS sampled during the run (${r.rssDuringSamples} samples)`);
     t.ok(r.rssMaxDuringMiB! >= r.rssAfterMiB!, 'the largest sample is at least the last');
     t.ok(r.rssIdleMiB! > 0, 'RSS read again after the idle wait');
-    t.same(r.ekmdEnv, shippedEnvironment(), "ekmd's environment holds the unit's variables");
+    for (const [name, value] of Object.entries(shippedEnvironment())) {
+      // Under tap, its coverage hook adds its own NODE_OPTIONS beside the unit's.
+      if (name === 'NODE_OPTIONS') t.match(r.ekmdEnv[name], value, `ekmd's ${name} has ${value}`);
+      else t.equal(r.ekmdEnv[name], value, `ekmd's environment holds the unit's ${name}`);
+    }
     t.comment(
       `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, RSS ${r.rssBeforeMiB} → max ${r.rssMaxDuringMiB} → ` +
         `${r.rssAfterMiB} → ${r.rssIdleMiB} MiB idle`,
