@@ -6,7 +6,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeLinkIdentity } from '../../../src/cluster/node-link/link-identity';
 import { ShareServer } from '../../../src/cluster/node-link/share-server';
-import { activeNodeKey, type NodeRecord } from '../../../src/cluster/nodes/node-records';
+import {
+  activeNodeKey,
+  counters,
+  NODE_COUNTERS_KEY,
+  type NodeRecord,
+} from '../../../src/cluster/nodes/node-records';
 import type { DakAccess } from '../../../src/cluster/split-key/dak-access';
 import { reconstructDak } from '../../../src/cluster/split-key/reconstruct';
 import { shareSource, type ShareHolder } from '../../../src/cluster/split-key/split-key';
@@ -85,6 +90,9 @@ export async function startShareNode(
       link: { port, certificate },
     };
     tx.put(activeNodeKey(nodeID), record as never);
+    // Its nodeID is taken, as AddNodes would have taken it.
+    const c = counters(tx);
+    tx.put(NODE_COUNTERS_KEY, { ...c, nextNodeID: Math.max(c.nextNodeID, nodeID + 1) } as never);
   });
   return node;
 }
