@@ -129,9 +129,15 @@ t.test('three nodes: AKs under the split drive-access key', async (t) => {
       t.match(why, /node 3: .*ECONNREFUSED/);
       t.ok(sim()[d.slot]!.locked, `drive ${d.slot} stays locked`);
     }
+    t.same(
+      u.currentFaults('driveFailed')[0]?.driveIDs,
+      drives.map((d) => d.driveID).sort(),
+      'driveFailed names them',
+    );
     await two.up();
     const again = await u.service.round();
     t.same(again.unlocked.sort(), drives.map((d) => d.driveID).sort(), 'node 2 back: unlocked');
+    t.same(u.currentFaults('driveFailed'), [], 'and the fault resolved');
   });
 
   t.test('disable keeps the owner keys under the DAK; enable rekeys from them', async (t) => {
