@@ -52,11 +52,12 @@ export function currentHolder(
 
 /** The DAK from this node's share and a peer's (the caller zeroes it); SplitKeyError if not. */
 export async function dakOf(store: StoreReader, access: DakAccess | undefined): Promise<Buffer> {
-  const holder = access?.holder();
-  if (!access || !holder) {
-    throw new SplitKeyError(
-      'this node cannot put the drive-access key together: it is no active node',
-    );
+  if (!access) {
+    throw new SplitKeyError('the drive-access key is split across nodes this node cannot reach');
+  }
+  const holder = access.holder();
+  if (!holder) {
+    throw new SplitKeyError('this node holds no share of the drive-access key: no active node');
   }
   return reconstructDak({
     store,
