@@ -13,6 +13,7 @@ import { NodeService } from './nodes/node-service';
 import type { NodeFaults } from './nodes/offline-watch';
 import type { ClusterSealing } from './sealing/cluster-sealing';
 import type { Sealer } from './sealer';
+import { nodeDakAccess } from './split-key/dak-access';
 
 export interface ClusterServices {
   cluster: ClusterService;
@@ -60,6 +61,18 @@ export async function openClusterServices(
     faults: options.faults,
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     ...(sealing ? { sealing } : {}),
+    ...(sealing && options.stateDir
+      ? {
+          dak: nodeDakAccess({
+            store,
+            local: options.sealer,
+            sealingKey: () => sealing.nodeKey,
+            stateDir: options.stateDir,
+            uuid: identity.uuid,
+            ...(logger ? { logger } : {}),
+          }),
+        }
+      : {}),
   });
   await nodes.start();
   return {

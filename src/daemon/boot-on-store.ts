@@ -14,6 +14,7 @@ import { nodeIdentity } from '../cluster/nodes/node-identity';
 import type { NodeIdentity } from '../cluster/nodes/node-records';
 import { ClusterSealing } from '../cluster/sealing/cluster-sealing';
 import type { Sealer } from '../cluster/sealer';
+import { nodeDakAccess } from '../cluster/split-key/dak-access';
 import type { ShareService } from '../cluster/split-key/share-service';
 import { parseVersion } from '../kmip/client';
 import type { Store } from '../store/store';
@@ -73,12 +74,25 @@ export async function startOnStore(
   // This node in the node records: its drive records are those of its nodeID.
   const node = nodeIdentity(config.stateDir, config.node);
   const scope = new NodeScope(node.uuid, store.shared);
+  // Internal AKs under the drive-access key split across the nodes: put together from this
+  // node's share and a peer's over the node link when a key must be opened.
+  const dak =
+    sealing &&
+    nodeDakAccess({
+      store,
+      local: s.sealer,
+      sealingKey: () => sealing.nodeKey,
+      stateDir: config.stateDir,
+      uuid: node.uuid,
+      logger: componentLogger(logger, 'link'),
+    });
   const hw = openHardwareEar(config, {
     store,
     sealer,
     faults,
     logger,
     scope,
+    ...(dak ? { dak } : {}),
     ...(early ? { backend: early.backend } : {}),
   });
   s.claimBackend();

@@ -16,6 +16,7 @@ import type { NodeScope } from '../cluster/drives/node-scope';
 import type { FaultService } from '../cluster/faults';
 import { HardwareEarService } from '../cluster/hardware-ear/hardware-ear';
 import type { Sealer } from '../cluster/sealer';
+import type { DakAccess } from '../cluster/split-key/dak-access';
 import type { Store } from '../store/store';
 import type { Config } from './config';
 import { openDriveBackend, type DriveBackend } from './drive-backend';
@@ -49,6 +50,8 @@ export function openHardwareEar(
     backend?: DriveBackend;
     /** Which drive records are this node's; default: a single node's (all node 1's). */
     scope?: NodeScope;
+    /** On a shared store: internal AKs go under the drive-access key split across the nodes. */
+    dak?: DakAccess;
   },
 ): HardwareEar {
   const backend = deps.backend ?? openDriveBackend(config, deps.logger);
@@ -62,6 +65,7 @@ export function openHardwareEar(
   const ear = new HardwareEarService({
     store: deps.store,
     sealer: deps.sealer,
+    ...(deps.dak ? { dak: deps.dak } : {}),
     transport,
     kmip: {
       connectTimeoutMs: config.kmip.connectTimeoutMs,
@@ -80,6 +84,7 @@ export function openHardwareEar(
     new BootUnlockService({
       store: deps.store,
       sealer: deps.sealer,
+      ...(deps.dak ? { dak: deps.dak } : {}),
       transport,
       inventory,
       faults: deps.faults,

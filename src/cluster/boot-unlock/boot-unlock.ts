@@ -25,6 +25,7 @@ import type { FaultService } from '../faults';
 import { ClusterKeyPair } from '../key-pair';
 import { NO_METRICS, type MetricsSink } from '../metrics-sink';
 import type { Sealer } from '../sealer';
+import type { DakAccess } from '../split-key/dak-access';
 import { settleChain } from '../settle';
 import { reportMovedMetadataDrives } from './drive-outcomes';
 import { recordEarlyOutcome } from './early-outcome';
@@ -49,6 +50,8 @@ export interface BootUnlockDeps {
   transport: DriveTransport;
   faults: FaultService;
   kmip: KmipSettings;
+  /** Given on a shared store: internal AKs sealed under the drive-access key open through it. */
+  dak?: DakAccess;
   retryMaxDelayMs: number;
   /** Drive added or relocked → a new round. */
   inventory?: DriveInventory;
@@ -107,6 +110,7 @@ export class BootUnlockService {
       scope: deps.scope ?? SINGLE_NODE,
       sealer: deps.sealer,
       kmip: deps.kmip,
+      ...(deps.dak ? { dak: deps.dak } : {}),
       keyPair,
       openDrive: opalDriveOpener(deps.transport, deps.logger),
       inFlight: new InFlightLimit(deps.transport.maxInFlight ?? PARALLEL_UNLOCKS),

@@ -8,12 +8,14 @@ import type { KmipProvider } from '../../kmip/client';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
+import type { DakAccess } from '../split-key/dak-access';
 import {
   checkMatches,
   sealLabel,
   uidsByProvider,
   type DriveKeyRecord,
 } from '../drive-keys/drive-keys';
+import { withInternalOpener, type InternalOpener } from '../drive-keys/internal-sealing';
 import { fetchAks, type KmipSettings } from '../drive-keys/kmip-keys';
 import { askProvider, type ProviderAnswer } from '../key-servers/ask-provider';
 import { noteServer, type ServerOutcomes } from '../key-servers/server-faults';
@@ -37,6 +39,8 @@ export interface FetchDeps {
   sealer: Sealer;
   keyPair: ClusterKeyPair;
   kmip: KmipSettings;
+  /** Given on a shared store: opens internal AKs sealed under the drive-access key. */
+  dak?: DakAccess;
   logger?: Logger;
   /** Providers opened ahead (connecting while the drives' status was read); closed by askProvider. */
   opened?: ReadonlyMap<number, KmipProvider>;
@@ -46,7 +50,8 @@ export interface FetchDeps {
 export type KeyAnswers = Map<number, ProviderAnswer<Map<string, Buffer | Error>>>;
 
 export async function fetchKeys(deps: FetchDeps, records: DriveKeyRecord[]): Promise<FetchedKeys> {
-  return collectKeys(deps.sealer, records, await requestKeys(deps, records));
+  const answers = await requestKeys(deps, records);
+  return withInternalOpener(deps, records, (open) => collectKeys(open, records, answers));
 }
 
 /** One batched Get per provider for the external keys among `records`, all at once. */
@@ -75,16 +80,17 @@ export function answersCover(answers: KeyAnswers, records: DriveKeyRecord[]): bo
  * server's outcome for these keys. Every fetched key not handed out is zeroed here.
  */
 export function collectKeys(
-  sealer: Sealer,
+  sealer: Sealer | InternalOpener,
   records: DriveKeyRecord[],
   answers: KeyAnswers,
 ): FetchedKeys {
+  const open = typeof sealer === 'function' ? sealer : () => sealer;
   const out = collectExternalKeys(
     records.filter((r) => r.keyProviderID !== null),
     answers,
   );
   for (const r of records)
-    if (r.keyProviderID === null) out.aks.set(r.keyID, unsealInternalKey(sealer, r));
+    if (r.keyProviderID === null) out.aks.set(r.keyID, unsealInternalKey(open(r), r));
   return out;
 }
 
@@ -158,7 +164,9 @@ export function zeroWhenAnswered(answers: Promise<KeyAnswers | undefined>): void
   void answers.then((a) => a && zeroAnswers(a));
 }
 
-function unsealInternalKey(sealer: Sealer, record: DriveKeyRecord): Buffer | KeyFailure {
+function unsealInternalKey(sealer: Sealer | Error, record: DriveKeyRecord): Buffer | KeyFailure {
+  // The drive-access key not put together (no peer answered): a peer may answer later.
+  if (sealer instanceof Error) return { reason: sealer.message, retry: true };
   try {
     return verifyKeyCheckValue(
       sealer.unseal(Buffer.from(record.sealedKey!, 'base64'), sealLabel(record.keyID)),

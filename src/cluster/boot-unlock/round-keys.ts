@@ -4,6 +4,7 @@
 // is read, so that the Get goes out the moment the round knows what to ask for.
 import type { KmipProvider } from '../../kmip/client';
 import type { DriveKeyRecord } from '../drive-keys/drive-keys';
+import { withInternalOpener } from '../drive-keys/internal-sealing';
 import { openProvider } from '../drive-keys/kmip-keys';
 import {
   answersCover,
@@ -67,7 +68,9 @@ async function takeOrFetch(
   answers: KeyAnswers | undefined,
   opened: ReadonlyMap<number, KmipProvider>,
 ): Promise<FetchedKeys> {
-  if (answers && answersCover(answers, records)) return collectKeys(deps.sealer, records, answers);
+  if (answers && answersCover(answers, records)) {
+    return withInternalOpener(deps, records, (open) => collectKeys(open, records, answers));
+  }
   if (answers) zeroAnswers(answers);
   deps.keysAsked();
   return fetchKeys({ ...deps, opened }, records);

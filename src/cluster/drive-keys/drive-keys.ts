@@ -20,6 +20,8 @@ export interface DriveKeyRecord {
   kmipUID: string | null;
   /** base64 of the sealed AK; null for a key held at a key server. */
   sealedKey: string | null;
+  /** 'dak': sealed under the split drive-access key too (internal-sealing.ts). */
+  sealing?: 'dak';
   /** hex HMAC-SHA256 under the AK of the drive's serial. */
   keyCheckValue: string;
   createTime: string;
@@ -64,10 +66,10 @@ export function putKeyRecord(tx: StoreTx, record: DriveKeyRecord): void {
 export function keyRecordFor(
   key: NewDriveKey,
   /** kmipUID null: recorded before Register, so a crash cannot leave an unknown key. */
-  where: { keyProviderID: number; kmipUID: string | null } | { sealer: Sealer },
+  where: { keyProviderID: number; kmipUID: string | null } | { sealer: Sealer; sealing?: 'dak' },
 ): DriveKeyRecord {
   const internal = 'sealer' in where;
-  return {
+  const record: DriveKeyRecord = {
     keyID: key.keyID,
     keyProviderID: internal ? null : where.keyProviderID,
     state: 'live',
@@ -79,6 +81,8 @@ export function keyRecordFor(
     keyCheckValue: keyCheckValue(key.ak, key.serial),
     createTime: new Date().toISOString(),
   };
+  if (internal && where.sealing) record.sealing = where.sealing;
+  return record;
 }
 
 /** The KMIP UIDs of the records held at a provider, grouped by provider in first-seen order. */

@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import type { Store } from '../../store/store';
 import type { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
+import type { DakAccess } from '../split-key/dak-access';
 import { checkMatches, getKeyRecord, sealLabel, type DriveKeyRecord } from './drive-keys';
+import { withInternalOpener } from './internal-sealing';
 import { fetchAksFrom, type KmipSettings } from './kmip-keys';
 import { groupBy } from '../../util/group-by';
 
@@ -14,6 +16,8 @@ export interface KeySourceDeps {
   sealer: Sealer;
   keyPair: ClusterKeyPair;
   kmip: KmipSettings;
+  /** Given on a shared store: opens internal AKs sealed under the drive-access key. */
+  dak?: DakAccess;
   logger?: Logger;
 }
 
@@ -24,12 +28,16 @@ export async function loadAks(
 ): Promise<Map<string, Buffer | Error>> {
   const out = new Map<string, Buffer | Error>();
   const external: DriveKeyRecord[] = [];
+  const internal: DriveKeyRecord[] = [];
   for (const keyID of keyIDs) {
     const record = getKeyRecord(deps.store, keyID);
     if (!record) out.set(keyID, new Error(`no record of key ${keyID}`));
-    else if (record.keyProviderID === null) out.set(keyID, unseal(deps.sealer, record));
+    else if (record.keyProviderID === null) internal.push(record);
     else external.push(record);
   }
+  await withInternalOpener(deps, internal, (open) => {
+    for (const r of internal) out.set(r.keyID, unseal(open(r), r));
+  });
   const byProvider = groupBy(external, (r) => r.keyProviderID!);
   for (const [keyProviderID, records] of byProvider) {
     let fetched: Map<string, Buffer | Error>;
@@ -48,7 +56,8 @@ export async function loadAks(
   return out;
 }
 
-function unseal(sealer: Sealer, record: DriveKeyRecord): Buffer | Error {
+function unseal(sealer: Sealer | Error, record: DriveKeyRecord): Buffer | Error {
+  if (sealer instanceof Error) return sealer;
   try {
     return checked(
       sealer.unseal(Buffer.from(record.sealedKey!, 'base64'), sealLabel(record.keyID)),

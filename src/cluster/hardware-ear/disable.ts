@@ -5,6 +5,7 @@
 // a disableDriveSecurityFailed fault); the retry comes back to it.
 import { randomUUID } from 'node:crypto';
 import { getKeyRecord, keyRecordFor, putKeyRecord } from '../drive-keys/drive-keys';
+import { withNewKeySealing, type InternalSealing } from '../drive-keys/internal-sealing';
 import { loadAks, zeroAll } from '../drive-keys/key-source';
 import { getDrive, putDrive } from '../drives/drive-records';
 import { getEar, putEar } from '../ear-state';
@@ -115,12 +116,21 @@ async function disableOwnDrives(deps: EarDeps): Promise<void> {
  * it when sealed). The drive is no longer secured.
  */
 async function keepAkAsSealedOwnerKey(deps: EarDeps, driveID: number, ak: Buffer): Promise<void> {
+  await withNewKeySealing(deps, (where) => keepOwnerKeyIn(deps, driveID, ak, where));
+}
+
+async function keepOwnerKeyIn(
+  deps: EarDeps,
+  driveID: number,
+  ak: Buffer,
+  where: InternalSealing,
+): Promise<void> {
   await deps.store.transaction((tx) => {
     const d = getDrive(tx, driveID);
     const old = getKeyRecord(tx, d.keyID!)!;
     const owner = keyRecordFor(
       { driveID: d.driveID, serial: d.serial, keyID: randomUUID(), ak },
-      { sealer: deps.sealer },
+      where,
     );
     putKeyRecord(tx, owner);
     putKeyRecord(tx, { ...old, state: 'pendingDestroy' });

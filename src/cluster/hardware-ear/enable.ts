@@ -7,7 +7,11 @@ import { openProvider } from '../drive-keys/kmip-keys';
 import { getDrive, listDriveRecords, putDrive, type DriveRecord } from '../drives/drive-records';
 import { clusterUuid, getEar, putEar } from '../ear-state';
 import { ElementError } from '../errors';
+import { activeNodes } from '../nodes/node-records';
+import { newSplitKeyIn, SplitKeyError } from '../split-key/split-key';
+import { splitKeyState, THRESHOLD } from '../split-key/split-key-records';
 import { crashPoint } from '../test-hooks';
+import type { StoreTx } from '../../store/store';
 import type { EarDeps } from './ear-deps';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys } from './key-retirement';
@@ -49,7 +53,7 @@ function refusedOwnership(d: DriveRecord): boolean {
  */
 export async function beginEnable(deps: EarDeps, keyProviderID: number | undefined): Promise<void> {
   await deps.store.transaction((tx) => {
-    clusterUuid(tx);
+    const uuid = clusterUuid(tx);
     const { state } = getEar(tx);
     if (state !== 'disabled') {
       throw new ElementError(
@@ -68,10 +72,32 @@ export async function beginEnable(deps: EarDeps, keyProviderID: number | undefin
         `Encryption not allowed. Cluster detected non-encryptable drive ${plain.driveID}.`,
       );
     }
+    if (keyProviderID === undefined) splitDakIn(tx, deps, uuid);
     clearNodeProgress(tx);
     putEar(tx, 'enabling', keyProviderID ?? null);
   });
   deps.logger?.info({ keyProviderID }, 'enabling hardware encryption at rest');
+}
+
+/**
+ * Without a key provider on a shared store of two nodes or more, the drive-access key is
+ * split across the active nodes (once: a later Enable keeps the split there is), so that
+ * the internal AKs the nodes seal under it take two nodes to open. Elsewhere (one node,
+ * SQLite) internal AKs stay under the cluster sealer alone.
+ */
+function splitDakIn(tx: StoreTx, deps: EarDeps, uuid: string): void {
+  if (!deps.dak || splitKeyState(tx)) return;
+  const nodes = activeNodes(tx);
+  if (nodes.length < THRESHOLD) return;
+  try {
+    newSplitKeyIn(tx, nodes, uuid).fill(0);
+  } catch (err) {
+    if (!(err instanceof SplitKeyError)) throw err;
+    throw new ElementError(
+      'xDriveAccessKeyNotSplit',
+      `The internal drive key cannot be split across the nodes: ${err.message}.`,
+    );
+  }
 }
 
 /**

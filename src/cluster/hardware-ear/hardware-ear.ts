@@ -19,6 +19,7 @@ import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
 import type { FaultService } from '../faults';
 import { ClusterKeyPair } from '../key-pair';
 import type { Sealer } from '../sealer';
+import type { DakAccess } from '../split-key/dak-access';
 import { beginDisable, finishDisable } from './disable';
 import type { EarDeps } from './ear-deps';
 import { reportEarFaults } from './ear-faults';
@@ -34,6 +35,11 @@ export interface HardwareEarOptions {
   sealer: Sealer;
   transport: DriveTransport;
   kmip?: KmipSettings;
+  /**
+   * Given on a shared store: without a key provider, new AKs are sealed under the
+   * drive-access key split across the nodes (made by Enable when there are two or more).
+   */
+  dak?: DakAccess;
   logger?: Logger;
   /** Where drives that failed Enable or Disable are reported as cluster faults. */
   faults?: FaultService;
@@ -66,6 +72,7 @@ export class HardwareEarService implements DriveSecurer {
       keyPair,
       scope: options.scope ?? SINGLE_NODE,
       kmip: options.kmip ?? {},
+      ...(options.dak ? { dak: options.dak } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       openDrive: opalDriveOpener(options.transport, options.logger),
       parallel: options.parallel ?? 8,

@@ -13,6 +13,7 @@ import {
   type DriveKeyRecord,
   type NewDriveKey,
 } from '../drive-keys/drive-keys';
+import { withNewKeySealing } from '../drive-keys/internal-sealing';
 import { loadAks, zeroAll } from '../drive-keys/key-source';
 import { registerAks } from '../drive-keys/kmip-keys';
 import { clusterUuid } from '../ear-state';
@@ -97,8 +98,10 @@ async function registerOrSealKeys(
 ): Promise<Map<string, DriveKeyRecord | string>> {
   const out = new Map<string, DriveKeyRecord | string>();
   if (keyProviderID === null) {
-    for (const k of keys) out.set(k.keyID, keyRecordFor(k, { sealer: deps.sealer }));
-    return out;
+    return withNewKeySealing(deps, (where) => {
+      for (const k of keys) out.set(k.keyID, keyRecordFor(k, where));
+      return out;
+    });
   }
   const uuid = clusterUuid(deps.store);
   const registered = await withProvider(deps, keyProviderID, (p) => registerAks(p, uuid, keys));

@@ -6,6 +6,7 @@
 // have happened keeps its journal, and finishInterruptedErases finishes it after a restart.
 import { recordAuditIn } from '../audit';
 import { keyRecordFor, newDriveKey, putKeyRecord } from '../drive-keys/drive-keys';
+import { withNewKeySealing } from '../drive-keys/internal-sealing';
 import { getDrive, putDrive, type DriveRecord } from '../drives/drive-records';
 import { crashPoint } from '../test-hooks';
 import { OpalStatusError } from '../../opal/errors';
@@ -213,10 +214,12 @@ async function recordOwnedElsewhere(deps: EarDeps, driveID: number, reason: stri
 async function ownWithThrowawayKey(deps: EarDeps, d: DriveRecord): Promise<string> {
   const key = newDriveKey(d.driveID, d.serial);
   try {
-    await deps.store.transaction((tx) => {
-      putKeyRecord(tx, keyRecordFor(key, { sealer: deps.sealer }));
-      putDrive(tx, { ...getDrive(tx, d.driveID), ownerKeyID: key.keyID });
-    });
+    await withNewKeySealing(deps, (where) =>
+      deps.store.transaction((tx) => {
+        putKeyRecord(tx, keyRecordFor(key, where));
+        putDrive(tx, { ...getDrive(tx, d.driveID), ownerKeyID: key.keyID });
+      }),
+    );
     const refusal = await takeOwnershipOnly(deps.openDrive(d), key.ak);
     if (refusal) {
       await deps.store.transaction((tx) => {

@@ -15,6 +15,8 @@ import { CLUSTER_KEY } from '../cluster-info';
 import { driveNodeID, listDriveRecords, type DriveStatus } from '../drives/drive-records';
 import { ElementError } from '../errors';
 import type { ClusterSealing } from '../sealing/cluster-sealing';
+import type { DakAccess } from '../split-key/dak-access';
+import { dakForMembershipChange, resplitForMembersIn } from '../split-key/membership';
 import { saveLocalNodeID } from './node-identity';
 import { MASTER_LEASE_TTL_SECONDS, MasterElection } from './master-election';
 import { EnsembleWatch } from './ensemble-watch';
@@ -89,6 +91,8 @@ export class NodeService {
        * active, rotated when nodes are removed. None on SQLite.
        */
       sealing?: ClusterSealing;
+      /** This node's way to the drive-access key, split again by AddNodes and RemoveNodes. */
+      dak?: DakAccess;
     } = {},
   ) {
     this.masterJobs = new MasterJobs(options.logger);
@@ -274,6 +278,15 @@ export class NodeService {
 
   /** AddNodes: pending nodes become active, each with a new nodeID. */
   async add(pendingNodeIDs: number[]): Promise<AddedNode[]> {
+    const dak = await dakForMembershipChange(this.store, this.options.dak);
+    try {
+      return await this.addIn(pendingNodeIDs, dak);
+    } finally {
+      dak?.fill(0);
+    }
+  }
+
+  private addIn(pendingNodeIDs: number[], dak: Buffer | undefined): Promise<AddedNode[]> {
     return this.store.transaction((tx) => {
       this.refuseUnlessCreated(tx);
       const pending = pendingNodes(tx);
@@ -292,6 +305,8 @@ export class NodeService {
       tx.put(NODE_COUNTERS_KEY, c as unknown as Json);
       // Each gets the cluster sealing key, wrapped to the key it published, in this commit.
       this.options.sealing?.grantIn(tx, records, activeNodes(tx));
+      // And a share of the drive-access key, when it is split.
+      resplitForMembersIn(tx, dak, activeNodes(tx));
       return records.map((r, i) => ({
         pendingNodeID: chosen[i]!.pendingNodeID,
         nodeID: r.nodeID,
@@ -303,7 +318,19 @@ export class NodeService {
 
   /** RemoveNodes: refuses a node whose drives still hold data, and the last node. */
   async remove(nodeIDs: number[]): Promise<void> {
-    const removed = await this.store.transaction((tx) => {
+    const dak = await dakForMembershipChange(this.store, this.options.dak);
+    let removed: number[];
+    try {
+      removed = await this.removeIn(nodeIDs, dak);
+    } finally {
+      dak?.fill(0);
+    }
+    this.logger?.info({ nodeIDs: removed }, 'nodes removed');
+    await this.options.sealing?.resealStale();
+  }
+
+  private removeIn(nodeIDs: number[], dak: Buffer | undefined): Promise<number[]> {
+    return this.store.transaction((tx) => {
       this.refuseUnlessCreated(tx);
       const nodes = activeNodes(tx);
       const ids = [...new Set(nodeIDs)];
@@ -335,10 +362,10 @@ export class NodeService {
       // to the removed nodes.
       const remaining = nodes.filter((n) => !ids.includes(n.nodeID));
       this.options.sealing?.rotateIn(tx, ids, remaining);
+      // Their shares go, and the others' move to a generation theirs do not combine with.
+      resplitForMembersIn(tx, dak, remaining);
       return ids;
     });
-    this.logger?.info({ nodeIDs: removed }, 'nodes removed');
-    await this.options.sealing?.resealStale();
   }
 
   async close(): Promise<void> {

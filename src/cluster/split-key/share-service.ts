@@ -5,12 +5,11 @@
 import type { Logger } from 'pino';
 import type { Sealer } from '../../store/seal';
 import type { Store } from '../../store/store';
-import { CLUSTER_KEY } from '../cluster-info';
 import { nodeLinkIdentity } from '../node-link/link-identity';
 import { ShareServer } from '../node-link/share-server';
 import type { NodeLinkAddress } from '../nodes/node-records';
-import { localNodeID } from '../nodes/node-identity';
 import type { ClusterSealing } from '../sealing/cluster-sealing';
+import { currentHolder } from './dak-access';
 import { shareSource } from './split-key';
 
 export interface ShareServiceOptions {
@@ -39,11 +38,8 @@ export async function startShareService(options: ShareServiceOptions): Promise<S
     identity,
     // Who this node is is read at each request: it joins and leaves while the server runs.
     shares: (requester, generation) => {
-      const nodeID = localNodeID(stateDir);
-      const clusterUuid = store.get<{ uuid: string }>(CLUSTER_KEY)?.value.uuid;
-      if (nodeID === undefined || !clusterUuid) return undefined;
-      const holder = { nodeID, sealingKey: sealing.nodeKey, clusterUuid };
-      return shareSource(store, holder)(requester, generation);
+      const holder = currentHolder(store, stateDir, sealing.nodeKey);
+      return holder && shareSource(store, holder)(requester, generation);
     },
     ...(options.logger ? { logger: options.logger } : {}),
   });

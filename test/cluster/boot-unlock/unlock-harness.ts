@@ -24,7 +24,7 @@ export interface Unlocker {
 }
 
 export type UnlockerOptions = { bootID?: string } & Partial<
-  Pick<BootUnlockDeps, 'metadataGraceSec' | 'keyCheckIntervalSec' | 'afterUnlock'>
+  Pick<BootUnlockDeps, 'metadataGraceSec' | 'keyCheckIntervalSec' | 'afterUnlock' | 'dak'>
 >;
 
 export function openUnlocker(node: EarNode, opts: UnlockerOptions = {}): Unlocker {

@@ -9,6 +9,7 @@ import { startApiServer, type ApiServer } from '../../../src/api';
 import { API_CERT_FILE } from '../../../src/store/state-files';
 import { faultMethods } from '../../../src/api/methods/fault-methods';
 import { withoutAudit } from '../../../src/cluster/audit';
+import type { DakAccess } from '../../../src/cluster/split-key/dak-access';
 import { FaultService } from '../../../src/cluster/faults';
 import type { KeyServerTester } from '../../../src/cluster/key-servers/key-server-tester';
 import { openHardwareEar, type HardwareEar } from '../../../src/daemon/hardware-ear-wiring';
@@ -53,6 +54,8 @@ export interface EarNodeOptions {
   drives?: number;
   tester?: KeyServerTester;
   faults?: boolean;
+  /** Its hardware EAR's way to the drive-access key (read at each open, from the node). */
+  dak?: (node: EarNode) => DakAccess | undefined;
 }
 
 export async function startEarNode(
@@ -76,12 +79,18 @@ export async function startEarNode(
     node.sealer = openSealer({ stateDir: dir });
     const faults = options.faults ? new FaultService(node.store) : undefined;
     if (faults) node.faults = faults;
+    const dak = options.dak?.(node);
     node.hw = openHardwareEar(
       {
         drives: { backend: 'sim', sim: { socket } },
         kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 10000 },
       },
-      { store: node.store, sealer: node.sealer, ...(faults ? { faults } : {}) },
+      {
+        store: node.store,
+        sealer: node.sealer,
+        ...(faults ? { faults } : {}),
+        ...(dak ? { dak } : {}),
+      },
     );
     node.api = await startApiServer({
       store: node.store,

@@ -3,104 +3,40 @@
 // nodes put it back together; one node whose peers are down cannot; a store snapshot with
 // one node's files recovers no AK; after a removal the removed node's share is useless.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { nodeLinkIdentity } from '../../../src/cluster/node-link/link-identity';
-import { ShareServer } from '../../../src/cluster/node-link/share-server';
-import {
-  activeNodeKey,
-  activeNodes,
-  type NodeRecord,
-} from '../../../src/cluster/nodes/node-records';
+import { activeNodeKey, activeNodes } from '../../../src/cluster/nodes/node-records';
 import { DakSealer } from '../../../src/cluster/split-key/dak-sealer';
-import { reconstructDak } from '../../../src/cluster/split-key/reconstruct';
 import {
   newSplitKeyIn,
   ownShare,
   resplitIn,
-  shareSource,
   SplitKeyError,
-  type ShareHolder,
 } from '../../../src/cluster/split-key/split-key';
 import {
   SHARE_PREFIX,
   splitKeyState,
   type ShareRecord,
 } from '../../../src/cluster/split-key/split-key-records';
-import { nodeSealingKey, unwrapForNode } from '../../../src/store/node-sealing-key';
+import { unwrapForNode } from '../../../src/store/node-sealing-key';
 import { openSealer, openSqliteStore, type Sealer, type Store } from '../../../src/store';
 import { combine } from '../../../src/util/shamir';
+import { startShareNodes, type ShareNode } from './share-nodes';
 
 const CLUSTER = '5a1c0de0-0000-4000-8000-000000000001';
-
-interface TestNode {
-  nodeID: number;
-  holder: ShareHolder;
-  linkIdentity: () => ReturnType<typeof nodeLinkIdentity>;
-  server?: ShareServer;
-  /** Starts its share server (again) on its recorded port. */
-  up(): Promise<void>;
-  down(): Promise<void>;
-  dak(): Promise<Buffer>;
-}
 
 async function startNodes(t: { teardown(fn: () => unknown): void }, count: number) {
   const root = mkdtempSync(join(tmpdir(), 'ekmd-split-'));
   const store = openSqliteStore(join(root, 'ekmd.db'));
   // The cluster sealing key every node holds (the outer layer of an AK's blob).
   const clusterSealer = openSealer({ stateDir: root });
-  const nodes: TestNode[] = [];
   t.teardown(async () => {
-    for (const n of nodes) await n.down();
     await store.close();
     rmSync(root, { recursive: true, force: true });
   });
-  for (let nodeID = 1; nodeID <= count; nodeID++) {
-    const dir = join(root, `node${nodeID}`);
-    mkdirSync(dir, { mode: 0o700 });
-    const local = openSealer({ stateDir: dir });
-    const sealingKey = nodeSealingKey(dir, local);
-    const holder: ShareHolder = { nodeID, sealingKey, clusterUuid: CLUSTER };
-    const linkIdentity = () => nodeLinkIdentity(dir, local, `node${nodeID}`);
-    const certificate = (await linkIdentity()).cert;
-    let port = 0;
-    const node: TestNode = {
-      nodeID,
-      holder,
-      linkIdentity,
-      async up() {
-        node.server = new ShareServer({
-          store,
-          identity: await linkIdentity(),
-          shares: shareSource(store, holder),
-        });
-        port = await node.server.listen('127.0.0.1', port);
-      },
-      async down() {
-        await node.server?.close();
-        node.server = undefined;
-      },
-      dak: () => reconstructDak({ store, holder, linkIdentity, timeoutMs: 3000 }),
-    };
-    await node.up();
-    const record: NodeRecord = {
-      nodeID,
-      uuid: `uuid-${nodeID}`,
-      name: `node${nodeID}`,
-      mip: '127.0.0.1',
-      cip: '127.0.0.1',
-      sip: '127.0.0.1',
-      softwareVersion: 'test',
-      platform: { nodeType: 'ekmd', chassisType: 'ekmd', cpuModel: 'test', nodeMemoryGB: 1 },
-      addedAt: new Date().toISOString(),
-      sealingKey: sealingKey.publicKey,
-      link: { port, certificate },
-    };
-    await store.transaction((tx) => tx.put(activeNodeKey(nodeID), record as never));
-    nodes.push(node);
-  }
+  const nodes = await startShareNodes(t, store, root, count, CLUSTER);
   return { store, clusterSealer, nodes };
 }
 
@@ -118,7 +54,7 @@ function sealAk(dak: Buffer, clusterSealer: Sealer, ak: Buffer): Buffer {
 t.test('any two of three nodes put the key together; one alone cannot', async (t) => {
   const { store, nodes } = await startNodes(t, 3);
   const dak = await splitAcrossAll(store);
-  const [one, two, three] = nodes as [TestNode, TestNode, TestNode];
+  const [one, two, three] = nodes as [ShareNode, ShareNode, ShareNode];
 
   for (const node of nodes) {
     const got = await node.dak();
@@ -195,7 +131,7 @@ t.test('a store snapshot with one node’s files recovers no AK', async (t) => {
 t.test('after a removal the removed node’s share combines with nothing', async (t) => {
   const { store, clusterSealer, nodes } = await startNodes(t, 3);
   const dak = await splitAcrossAll(store);
-  const [one, two, three] = nodes as [TestNode, TestNode, TestNode];
+  const [one, two, three] = nodes as [ShareNode, ShareNode, ShareNode];
   const generation = splitKeyState(store)!.generation;
   const kept = ownShare(store, three.holder, generation)!;
 
