@@ -51,13 +51,8 @@ t.test("the load runs' ekmd gets the checkout's unit environment", async (t) => 
   t.same(shippedEnvironment(), unitEnvironment(readFileSync(UNIT_FILE, 'utf8')));
   t.same(
     shippedEnvironment(),
-    {
-      MALLOC_ARENA_MAX: '2',
-      MALLOC_TRIM_THRESHOLD_: '131072',
-      MALLOC_MMAP_THRESHOLD_: '131072',
-      NODE_OPTIONS: '--max-semi-space-size=4',
-    },
-    "the unit's malloc and V8 settings, which the load runs measure",
+    { MALLOC_ARENA_MAX: '2', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' },
+    "the unit's malloc settings, which the load runs measure",
   );
 });
 

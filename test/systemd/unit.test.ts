@@ -90,8 +90,8 @@ t.test('the unit carries the settings a boot-time unlock daemon needs', async (t
   t.equal(one('SyslogIdentifier'), 'ekmd', 'journal lines say ekmd, not node');
   t.equal(
     one('Environment'),
-    'MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072 NODE_OPTIONS=--max-semi-space-size=4',
-    'glibc malloc bounded (2 arenas, 128 KiB blocks mapped apart, freed memory handed back); V8 semi-spaces of 4 MiB',
+    'MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=131072',
+    'glibc malloc bounded: 2 arenas, 128 KiB blocks mapped apart, freed memory handed back',
   );
   t.equal(one('StateDirectory'), 'ekmd');
   t.equal(one('StateDirectoryMode'), '0700');
