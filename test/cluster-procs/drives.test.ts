@@ -10,9 +10,9 @@
 import t from 'tap';
 import { setUpCluster } from '../../scripts/dev/cluster-setup';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
-import { SimConnection } from '../../src/opal/sim-socket/connection';
 import type { ClusterNode } from '../../scripts/cluster/node';
 import { ADMIN, currentFaults, startCreatedCluster, until } from './fixtures/cluster';
+import { lockedOf, sim } from './fixtures/sim';
 
 const DRIVES = 4;
 const LBA = 9;
@@ -25,17 +25,6 @@ interface Drive {
   status: string;
 }
 
-async function sim<T>(node: ClusterNode, fn: (conn: SimConnection) => Promise<T>): Promise<T> {
-  const conn = new SimConnection(node.simSocket);
-  try {
-    return await fn(conn);
-  } finally {
-    await conn.close();
-  }
-}
-
-const lockedOf = (node: ClusterNode) =>
-  sim(node, async (c) => (await c.request({ op: 'locked' })).header.locked as number[]);
 const powerCycle = (node: ClusterNode) => sim(node, (c) => c.request({ op: 'power-cycle' }));
 const block = (node: ClusterNode, drive: number) => Buffer.alloc(512, 16 * node.index + drive);
 

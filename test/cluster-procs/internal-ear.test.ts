@@ -6,22 +6,10 @@
 import t from 'tap';
 import type { ClusterNode } from '../../scripts/cluster/node';
 import type { RpcClient } from '../../scripts/reliability/matrix/rpc';
-import { SimConnection } from '../../src/opal/sim-socket/connection';
 import { currentFaults, startCreatedCluster, until } from './fixtures/cluster';
+import { lockedOf, sim } from './fixtures/sim';
 
 const DRIVES = 2;
-
-async function sim<T>(node: ClusterNode, fn: (conn: SimConnection) => Promise<T>): Promise<T> {
-  const conn = new SimConnection(node.simSocket);
-  try {
-    return await fn(conn);
-  } finally {
-    await conn.close();
-  }
-}
-
-const lockedOf = (node: ClusterNode) =>
-  sim(node, async (c) => (await c.request({ op: 'locked' })).header.locked as number[]);
 
 t.test('internal keys across three nodes: a node alone cannot unlock', async (t) => {
   const { cluster, apis } = await startCreatedCluster(t, 3, { drives: () => DRIVES });

@@ -11,6 +11,7 @@ import { fetchPeerShare, PeerShareError } from '../../../src/cluster/node-link/s
 import { ShareServer } from '../../../src/cluster/node-link/share-server';
 import { activeNodeKey, type NodeRecord } from '../../../src/cluster/nodes/node-records';
 import type { TlsIdentity } from '../../../src/cluster/self-signed';
+import { testNodeRecord } from '../split-key/share-nodes';
 import { openSealer, openSqliteStore, type Store } from '../../../src/store';
 
 interface TestNode {
@@ -33,18 +34,7 @@ function mkdirp(dir: string): string {
 }
 
 function record(nodeID: number, cert: string, port = 0): NodeRecord {
-  return {
-    nodeID,
-    uuid: `uuid-${nodeID}`,
-    name: `node${nodeID}`,
-    mip: '127.0.0.1',
-    cip: '127.0.0.1',
-    sip: '127.0.0.1',
-    softwareVersion: 'test',
-    platform: { nodeType: 'ekmd', chassisType: 'ekmd', cpuModel: 'test', nodeMemoryGB: 1 },
-    addedAt: new Date().toISOString(),
-    link: { port, certificate: cert },
-  };
+  return { ...testNodeRecord(nodeID), link: { port, certificate: cert } };
 }
 
 async function put(store: Store, r: NodeRecord): Promise<void> {

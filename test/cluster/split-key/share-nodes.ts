@@ -18,6 +18,21 @@ import { shareSource, type ShareHolder } from '../../../src/cluster/split-key/sp
 import { nodeSealingKey } from '../../../src/store/node-sealing-key';
 import { openSealer, type Sealer, type Store } from '../../../src/store';
 
+/** An active node's record on 127.0.0.1, as AddNodes would write it (no link yet). */
+export function testNodeRecord(nodeID: number): NodeRecord {
+  return {
+    nodeID,
+    uuid: `uuid-${nodeID}`,
+    name: `node${nodeID}`,
+    mip: '127.0.0.1',
+    cip: '127.0.0.1',
+    sip: '127.0.0.1',
+    softwareVersion: 'test',
+    platform: { nodeType: 'ekmd', chassisType: 'ekmd', cpuModel: 'test', nodeMemoryGB: 1 },
+    addedAt: new Date().toISOString(),
+  };
+}
+
 export interface ShareNode {
   nodeID: number;
   holder: ShareHolder;
@@ -74,17 +89,7 @@ export async function startShareNode(
   await store.transaction((tx) => {
     const existing = tx.get<NodeRecord>(activeNodeKey(nodeID))?.value;
     const record: NodeRecord = {
-      ...(existing ?? {
-        nodeID,
-        uuid: `uuid-${nodeID}`,
-        name: `node${nodeID}`,
-        mip: '127.0.0.1',
-        cip: '127.0.0.1',
-        sip: '127.0.0.1',
-        softwareVersion: 'test',
-        platform: { nodeType: 'ekmd', chassisType: 'ekmd', cpuModel: 'test', nodeMemoryGB: 1 },
-        addedAt: new Date().toISOString(),
-      }),
+      ...(existing ?? testNodeRecord(nodeID)),
       mip: '127.0.0.1',
       sealingKey: sealingKey.publicKey,
       link: { port, certificate },
