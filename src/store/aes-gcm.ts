@@ -42,3 +42,16 @@ export function gcmOpen(key: CipherKey, aad: Buffer, parts: GcmParts, fail: () =
     head?.fill(0);
   }
 }
+
+/**
+ * The parts of a framed blob (one format byte, nonce, body, tag) as views into it;
+ * undefined when it is too short or carries another format byte.
+ */
+export function framedParts(blob: Buffer, format: number): GcmParts | undefined {
+  if (blob.length < 1 + NONCE_BYTES + TAG_BYTES || blob[0] !== format) return undefined;
+  return {
+    nonce: blob.subarray(1, 1 + NONCE_BYTES),
+    body: blob.subarray(1 + NONCE_BYTES, blob.length - TAG_BYTES),
+    tag: blob.subarray(blob.length - TAG_BYTES),
+  };
+}

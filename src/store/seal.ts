@@ -17,7 +17,7 @@ import {
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir } from '../util/atomic-file';
-import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from './aes-gcm';
+import { framedParts, gcmOpen, gcmSeal } from './aes-gcm';
 import { SEAL_KEY_FILE } from './state-files';
 export { SEAL_KEY_FILE };
 
@@ -67,14 +67,8 @@ class AesGcmSealer implements Sealer {
 
   unseal(sealed: Buffer, label: string): Buffer {
     const ad = aad(label);
-    if (sealed.length < 1 + NONCE_BYTES + TAG_BYTES || sealed[0] !== FORMAT_V1) {
-      throw new SealError(`sealed ${label} is malformed`);
-    }
-    const parts = {
-      nonce: sealed.subarray(1, 1 + NONCE_BYTES),
-      body: sealed.subarray(1 + NONCE_BYTES, sealed.length - TAG_BYTES),
-      tag: sealed.subarray(sealed.length - TAG_BYTES),
-    };
+    const parts = framedParts(sealed, FORMAT_V1);
+    if (!parts) throw new SealError(`sealed ${label} is malformed`);
     return gcmOpen(
       this.key,
       ad,

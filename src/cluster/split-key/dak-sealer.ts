@@ -2,7 +2,7 @@
 // store's blob is the cluster sealer's seal of an AES-256-GCM blob under the DAK. The
 // cluster sealing key every node holds therefore opens only the outer layer; the AK needs
 // the DAK too, which takes two nodes' shares.
-import { gcmOpen, gcmSeal, NONCE_BYTES, TAG_BYTES } from '../../store/aes-gcm';
+import { framedParts, gcmOpen, gcmSeal } from '../../store/aes-gcm';
 import { SealError, type Sealer } from '../../store/seal';
 
 const FORMAT = 0x03;
@@ -28,14 +28,8 @@ export class DakSealer implements Sealer {
   unseal(sealed: Buffer, label: string): Buffer {
     const inner = this.outer.unseal(sealed, label);
     try {
-      if (inner.length < 1 + NONCE_BYTES + TAG_BYTES || inner[0] !== FORMAT) {
-        throw new SealError(`sealed ${label} is not sealed under the drive-access key`);
-      }
-      const parts = {
-        nonce: inner.subarray(1, 1 + NONCE_BYTES),
-        body: inner.subarray(1 + NONCE_BYTES, inner.length - TAG_BYTES),
-        tag: inner.subarray(inner.length - TAG_BYTES),
-      };
+      const parts = framedParts(inner, FORMAT);
+      if (!parts) throw new SealError(`sealed ${label} is not sealed under the drive-access key`);
       return gcmOpen(
         this.dak,
         aad(label),
