@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { getKeyRecord, keyRecordFor, putKeyRecord } from '../drive-keys/drive-keys';
 import { withNewKeySealing, type InternalSealing } from '../drive-keys/internal-sealing';
 import { loadAks, zeroAll } from '../drive-keys/key-source';
-import { getDrive, putDrive } from '../drives/drive-records';
+import { getDrive, putDrive, type DriveRecord } from '../drives/drive-records';
 import { getEar, putEar } from '../ear-state';
 import { ElementError } from '../errors';
 import { mapLimit } from '../../util/map-limit';
 import { writeInChunks } from '../store-chunks';
 import { unlockAndDisableLocking } from './drive-locking';
-import type { EarDeps } from './ear-deps';
+import { withOneDak, type EarDeps } from './ear-deps';
 import { DISABLE_FAILED_PREFIX } from './ear-faults';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys, markKeyDestroyed } from './key-retirement';
@@ -77,6 +77,18 @@ async function disableOwnDrives(deps: EarDeps): Promise<void> {
   await writeInChunks(deps.store, drives, 1, (tx, d) =>
     putDrive(tx, { ...getDrive(tx, d.driveID), security: 'disabling' }),
   );
+  await withOneDak(deps, (deps) => openDrives(deps, drives));
+  // Still `disabling`: retried.
+  if (deps.scope.drives(deps.store).some((d) => d.security === 'disabling')) return;
+  await destroyPendingKeys(deps);
+}
+
+/**
+ * Each drive unlocked with locking off and its AK kept as its owner key; a drive that
+ * could not be opened gets the reason. Run in one DAK batch: the AKs' opening and the
+ * owner keys' sealing share one drive-access key.
+ */
+async function openDrives(deps: EarDeps, drives: DriveRecord[]): Promise<void> {
   const aks = await loadAks(
     deps,
     drives.map((d) => d.keyID!),
@@ -104,9 +116,6 @@ async function disableOwnDrives(deps: EarDeps): Promise<void> {
   } finally {
     zeroAll(aks);
   }
-  // Still `disabling`: retried.
-  if (deps.scope.drives(deps.store).some((d) => d.security === 'disabling')) return;
-  await destroyPendingKeys(deps);
 }
 
 /**

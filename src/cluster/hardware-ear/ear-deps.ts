@@ -5,6 +5,7 @@ import type { OpalDrive } from '../../opal/drive';
 import { loadAks, type KeySourceDeps } from '../drive-keys/key-source';
 import { openProvider } from '../drive-keys/kmip-keys';
 import type { NodeScope } from '../drives/node-scope';
+import { withDakBatch } from '../split-key/dak-access';
 
 /** Work in progress that the store does not show; recovery and the retry decision read it. */
 export interface EarWorkState {
@@ -42,4 +43,13 @@ export async function withProvider<R>(
   } finally {
     provider.close();
   }
+}
+
+/**
+ * Runs one job step over several drives with deps whose split drive-access key is put
+ * together once for all of them (a peer's share over the link and a combine), not per
+ * drive, and zeroed when the step is done. Each drive's own steps are unchanged.
+ */
+export function withOneDak<R>(deps: EarDeps, fn: (deps: EarDeps) => Promise<R>): Promise<R> {
+  return withDakBatch(deps.store, deps.dak, (dak) => fn(dak ? { ...deps, dak } : deps));
 }

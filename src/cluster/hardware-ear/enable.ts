@@ -12,7 +12,7 @@ import { newSplitKeyIn, SplitKeyError } from '../split-key/split-key';
 import { splitKeyState, THRESHOLD } from '../split-key/split-key-records';
 import { crashPoint } from '../test-hooks';
 import type { StoreTx } from '../../store/store';
-import type { EarDeps } from './ear-deps';
+import { withOneDak, type EarDeps } from './ear-deps';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys } from './key-retirement';
 import { clearNodeProgress, nodeReached, nodesBehind, recordNodeReached } from './node-progress';
@@ -111,12 +111,15 @@ export async function finishEnable(deps: EarDeps): Promise<void> {
   if (self === undefined) return; // not in the cluster: no drive of its own
   if (!nodeReached(deps.store, self, 'enabled')) {
     const { keyProviderID } = getEar(deps.store);
-    await resumeProvisioning(deps);
-    const fresh = deps.scope
-      .drives(deps.store)
-      .filter((d) => d.present && d.opal && mayProvision(d))
-      .map((d) => d.driveID);
-    await provisionDrives(deps, fresh, keyProviderID);
+    // Resumed and new drives share one drive-access key.
+    await withOneDak(deps, async (deps) => {
+      await resumeProvisioning(deps);
+      const fresh = deps.scope
+        .drives(deps.store)
+        .filter((d) => d.present && d.opal && mayProvision(d))
+        .map((d) => d.driveID);
+      await provisionDrives(deps, fresh, keyProviderID);
+    });
     await destroyPendingKeys(deps);
     if (deps.scope.drives(deps.store).some((d) => d.security === 'provisioning')) return;
     crashPoint('ear.afterEnable');

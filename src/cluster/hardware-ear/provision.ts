@@ -4,7 +4,7 @@
 // (drive-locking.ts) and its outcome recorded. After a crash, resumeProvisioning resumes
 // or rolls back every `provisioning` drive; a key is only let go once its drive has proved
 // it does not hold it, so no drive is left with a PIN nobody knows.
-import { getDrive, putDrive } from '../drives/drive-records';
+import { getDrive, putDrive, type DriveRecord } from '../drives/drive-records';
 import {
   getKeyRecord,
   keyRecordFor,
@@ -27,7 +27,7 @@ import {
   takeOwnershipAndSecure,
   type SecureOutcome,
 } from './drive-locking';
-import { loadAk, withProvider, type EarDeps } from './ear-deps';
+import { loadAk, withOneDak, withProvider, type EarDeps } from './ear-deps';
 import { destroyAksOfInterruptedRegister, markKeyDestroyed } from './key-retirement';
 
 /** driveSecurityFaultReason of a drive whose AK the key server would not keep. */
@@ -45,6 +45,15 @@ export async function provisionDrives(
   keyProviderID: number | null,
 ): Promise<void> {
   if (driveIDs.length === 0) return;
+  // The keys' sealing and the owner keys of drives rekeyed from them share one DAK.
+  await withOneDak(deps, (deps) => provisionIn(deps, driveIDs, keyProviderID));
+}
+
+async function provisionIn(
+  deps: EarDeps,
+  driveIDs: number[],
+  keyProviderID: number | null,
+): Promise<void> {
   const drives = driveIDs.map((id) => getDrive(deps.store, id));
   const keys = drives.map((d) => newDriveKey(d.driveID, d.serial));
   try {
@@ -141,6 +150,10 @@ export async function resumeProvisioning(deps: EarDeps): Promise<void> {
   await destroyAksOfInterruptedRegister(deps);
   const drives = deps.scope.drives(deps.store).filter((d) => d.security === 'provisioning');
   if (drives.length === 0) return;
+  await withOneDak(deps, (deps) => resumeDrives(deps, drives));
+}
+
+async function resumeDrives(deps: EarDeps, drives: DriveRecord[]): Promise<void> {
   const aks = await loadAks(
     deps,
     drives.map((d) => d.keyID!),

@@ -13,7 +13,7 @@ import { OpalStatusError } from '../../opal/errors';
 import { mapLimit } from '../../util/map-limit';
 import { takeOwnershipOnly } from './drive-locking';
 import { checkAnswering, finishUnknownRevert, revertEvidence } from './drive-revert';
-import { loadAk, type EarDeps } from './ear-deps';
+import { loadAk, withOneDak, type EarDeps } from './ear-deps';
 import { destroyPendingKeys, discardDriveKeys, markKeyDestroyed } from './key-retirement';
 
 /** An erase the drive's state or the drive itself refused: it did not reach the drive. */
@@ -27,13 +27,16 @@ class EraseRefused extends Error {}
 export async function eraseDrives(deps: EarDeps, driveIDs: number[]): Promise<Map<number, string>> {
   const failed = new Map<number, string>();
   try {
-    await mapLimit(driveIDs, deps.parallel, async (id) => {
-      try {
-        await eraseDrive(deps, getDrive(deps.store, id), false);
-      } catch (err) {
-        failed.set(id, (err as Error).message);
-      }
-    });
+    // One drive-access key for the call's drives (their SID keys, throwaway owner keys).
+    await withOneDak(deps, (deps) =>
+      mapLimit(driveIDs, deps.parallel, async (id) => {
+        try {
+          await eraseDrive(deps, getDrive(deps.store, id), false);
+        } catch (err) {
+          failed.set(id, (err as Error).message);
+        }
+      }),
+    );
   } finally {
     for (const id of driveIDs) deps.work.liveCallErases.delete(id);
   }
@@ -153,16 +156,18 @@ export async function finishInterruptedErases(deps: EarDeps): Promise<void> {
     .drives(deps.store)
     .filter((d) => d.present && d.step === 'erasing' && !deps.work.liveCallErases.has(d.driveID));
   if (drives.length === 0) return;
-  await mapLimit(drives, deps.parallel, async (d) => {
-    try {
-      await finishInterruptedErase(deps, d);
-    } catch (err) {
-      deps.logger?.warn(
-        { driveID: d.driveID, err: (err as Error).message },
-        'interrupted erase not finished yet',
-      );
-    }
-  });
+  await withOneDak(deps, (deps) =>
+    mapLimit(drives, deps.parallel, async (d) => {
+      try {
+        await finishInterruptedErase(deps, d);
+      } catch (err) {
+        deps.logger?.warn(
+          { driveID: d.driveID, err: (err as Error).message },
+          'interrupted erase not finished yet',
+        );
+      }
+    }),
+  );
   await destroyPendingKeys(deps);
 }
 

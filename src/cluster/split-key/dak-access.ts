@@ -19,6 +19,8 @@ export interface DakAccess {
   /** A fresh copy of this node's link identity (its key zeroed by the user). */
   linkIdentity(): Promise<TlsIdentity>;
   timeoutMs?: number;
+  /** Inside withDakBatch: a copy of the DAK the batch put together once (or its failure). */
+  batched?: () => Promise<Buffer>;
 }
 
 /** A node's DakAccess: its share opened with its sealing key, its link identity from its stateDir. */
@@ -55,6 +57,7 @@ export async function dakOf(store: StoreReader, access: DakAccess | undefined): 
   if (!access) {
     throw new SplitKeyError('the drive-access key is split across nodes this node cannot reach');
   }
+  if (access.batched) return access.batched();
   const holder = access.holder();
   if (!holder) {
     throw new SplitKeyError('this node holds no share of the drive-access key: no active node');
@@ -78,5 +81,43 @@ export async function withDak<R>(
     return await fn(dak);
   } finally {
     dak.fill(0);
+  }
+}
+
+/**
+ * Runs `fn` with an access that puts the DAK together at most once for all of it: on first
+ * use (work that needs no DAK fetches none), each use then a copy its user zeroes. A failure
+ * is kept too: the batch's other drives fail with the same reason, and the job's retry asks
+ * again. The held DAK is zeroed when `fn` is done; a use after that is refused.
+ */
+export async function withDakBatch<R>(
+  store: StoreReader,
+  access: DakAccess | undefined,
+  fn: (batch: DakAccess | undefined) => Promise<R>,
+): Promise<R> {
+  if (!access || access.batched) return fn(access);
+  let held: Promise<Buffer> | undefined;
+  let over = false;
+  const batch: DakAccess = {
+    holder: () => access.holder(),
+    linkIdentity: () => access.linkIdentity(),
+    ...(access.timeoutMs !== undefined ? { timeoutMs: access.timeoutMs } : {}),
+    batched: async () => {
+      if (over) throw new SplitKeyError('the drive-access key of a finished batch was asked for');
+      held ??= dakOf(store, access);
+      const dak = await held;
+      if (over) throw new SplitKeyError('the drive-access key of a finished batch was asked for');
+      return Buffer.from(dak);
+    },
+  };
+  try {
+    return await fn(batch);
+  } finally {
+    over = true;
+    if (held)
+      await held.then(
+        (dak) => dak.fill(0),
+        () => undefined,
+      );
   }
 }

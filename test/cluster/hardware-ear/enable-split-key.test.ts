@@ -4,72 +4,24 @@
 // TLS (real share servers on loopback, the real simulator), and with both peers down its
 // drives stay locked with a reason naming each peer, until one is back. Disable keeps the
 // owner keys under the DAK too, and Enable again rekeys from them. One node: unchanged.
-import { join } from 'node:path';
 import t from 'tap';
 import {
   checkMatches,
   sealLabel,
   type DriveKeyRecord,
 } from '../../../src/cluster/drive-keys/drive-keys';
-import { clusterUuid } from '../../../src/cluster/ear-state';
-import {
-  recordNodeReached,
-  type NodeReached,
-} from '../../../src/cluster/hardware-ear/node-progress';
-import { activeNodeKey } from '../../../src/cluster/nodes/node-records';
-import type { DakAccess } from '../../../src/cluster/split-key/dak-access';
 import { ownShare } from '../../../src/cluster/split-key/split-key';
 import { splitKeyState } from '../../../src/cluster/split-key/split-key-records';
 import { combine } from '../../../src/util/shamir';
 import { openUnlocker } from '../boot-unlock/unlock-harness';
-import { startShareNode, type ShareNode } from '../split-key/share-nodes';
-import { createCluster, startEarNode, waitForEarState, type EarNode } from './ear-node';
-
-/** A node whose hardware EAR reaches the DAK through the share node later made for it. */
-async function earNodeWithAccess(t: Parameters<typeof startEarNode>[0], drives: number) {
-  let own: ShareNode | undefined;
-  const access: DakAccess = {
-    holder: () => own?.holder,
-    linkIdentity: () => own!.linkIdentity(),
-    timeoutMs: 3000,
-  };
-  const node = await startEarNode(t, { drives, faults: true, dak: () => access });
-  await createCluster(node);
-  const uuid = clusterUuid(node.store);
-  // Node 1 is the node running the drives: its record gets its sealing key and link.
-  own = await startShareNode(t, node.store, {
-    nodeID: 1,
-    dir: node.dir,
-    clusterUuid: uuid,
-    local: node.sealer,
-  });
-  return { node, own, access, uuid };
-}
-
-/**
- * Peers 2 and 3 (drives of their own: none) record they are done with `target`, as their
- * agents would; their records are written again so node 1's agent looks once more.
- */
-async function peersReached(node: EarNode, target: NodeReached): Promise<void> {
-  await node.store.transaction((tx) => {
-    for (const nodeID of [2, 3]) {
-      recordNodeReached(tx, nodeID, target);
-      tx.put(activeNodeKey(nodeID), tx.get(activeNodeKey(nodeID))!.value);
-    }
-  });
-}
+import { waitForEarState, type EarNode } from './ear-node';
+import { earNodeWithAccess, peersReached } from './split-key-node';
 
 const keyRecords = (node: EarNode): DriveKeyRecord[] =>
   node.store.list<DriveKeyRecord>('keys/').map((e) => e.value);
 
 t.test('three nodes: AKs under the split drive-access key', async (t) => {
-  const { node, own, access, uuid } = await earNodeWithAccess(t, 2);
-  const peer = (nodeID: number) =>
-    startShareNode(t, node.store, {
-      nodeID,
-      dir: join(node.dir, `peer${nodeID}`),
-      clusterUuid: uuid,
-    });
+  const { node, own, access, peer } = await earNodeWithAccess(t, 2);
   const two = await peer(2);
   const three = await peer(3);
 

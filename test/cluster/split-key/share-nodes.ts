@@ -43,6 +43,8 @@ export interface ShareNode {
   up(): Promise<void>;
   down(): Promise<void>;
   dak(): Promise<Buffer>;
+  /** How many share requests its server has answered with its share. */
+  served(): number;
 }
 
 /**
@@ -63,6 +65,8 @@ export async function startShareNode(
   const certificate = (await linkIdentity()).cert;
   let server: ShareServer | undefined;
   let port = 0;
+  let served = 0;
+  const source = shareSource(store, holder);
   const access: DakAccess = { holder: () => holder, linkIdentity, timeoutMs: 3000 };
   const node: ShareNode = {
     nodeID,
@@ -74,7 +78,11 @@ export async function startShareNode(
       server = new ShareServer({
         store,
         identity: await linkIdentity(),
-        shares: shareSource(store, holder),
+        shares: (requester, generation) => {
+          const share = source(requester, generation);
+          if (share) served++;
+          return share;
+        },
       });
       port = await server.listen('127.0.0.1', port);
     },
@@ -83,6 +91,7 @@ export async function startShareNode(
       server = undefined;
     },
     dak: () => reconstructDak({ store, holder, linkIdentity, timeoutMs: 3000 }),
+    served: () => served,
   };
   t.teardown(() => node.down());
   await node.up();

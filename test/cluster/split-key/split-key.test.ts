@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { activeNodeKey, activeNodes } from '../../../src/cluster/nodes/node-records';
+import { dakOf, withDakBatch } from '../../../src/cluster/split-key/dak-access';
 import { DakSealer } from '../../../src/cluster/split-key/dak-sealer';
 import {
   newSplitKeyIn,
@@ -168,4 +169,31 @@ t.test('a split needs two nodes with sealing keys', async (t) => {
   const { store } = await startNodes(t, 1);
   await t.rejects(splitAcrossAll(store), SplitKeyError);
   t.equal(splitKeyState(store), undefined, 'nothing written');
+});
+
+t.test('a batch puts the key together once, hands out copies, and ends with it', async (t) => {
+  const { store, nodes } = await startNodes(t, 3);
+  const dak = await splitAcrossAll(store);
+  const [one, two, three] = nodes as [ShareNode, ShareNode, ShareNode];
+  const served = () => two.served() + three.served();
+  let inBatch: Parameters<typeof dakOf>[1];
+  const copies = await withDakBatch(store, one.access, async (batch) => {
+    inBatch = batch;
+    return Promise.all([dakOf(store, batch), dakOf(store, batch), dakOf(store, batch)]);
+  });
+  t.equal(served(), 1, 'one peer share for the three uses');
+  for (const copy of copies) t.same(copy, dak, 'each use gets the key');
+  copies[0]!.fill(0);
+  t.same(copies[1], dak, 'each its own copy, zeroed by its user');
+  await t.rejects(dakOf(store, inBatch), SplitKeyError, 'refused once the batch is over');
+
+  await withDakBatch(store, one.access, async () => undefined);
+  t.equal(served(), 1, 'a batch that needs no key fetches none');
+
+  await two.down();
+  await three.down();
+  await withDakBatch(store, one.access, async (batch) => {
+    await t.rejects(dakOf(store, batch), /node 2: .*ECONNREFUSED/);
+    await t.rejects(dakOf(store, batch), /node 2: .*ECONNREFUSED/, 'the failure is kept');
+  });
 });
