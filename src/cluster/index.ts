@@ -2,7 +2,9 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/store';
 import { AdminCredentials } from './admin';
+import { AsyncResultService } from './async-results/async-results';
 import { ClusterService, type EncryptionStateSource } from './cluster-info';
+import { dropIntentsOfRemovedIn } from './drives/drive-intents';
 import { ClusterKeyPair } from './key-pair';
 import { KeyProviderService } from './key-servers/key-providers';
 import type { KeyServerTester } from './key-servers/key-server-tester';
@@ -56,9 +58,12 @@ export async function openClusterServices(
   const keyServers = new KeyServerService(store, keyPair, tester, logger);
   const identity = options.node ?? nodeIdentity(options.stateDir, { name: options.nodeName });
   const self = sealing ? { ...identity, sealingKey: sealing.publicKey } : identity;
+  // Failing a result needs no owner: whichever node ran it, its record is completed.
+  const asyncResults = new AsyncResultService(store);
   const nodes = new NodeService(store, self, {
     logger,
     faults: options.faults,
+    removedIn: (tx, nodeIDs) => dropIntentsOfRemovedIn(tx, nodeIDs, asyncResults).length,
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     ...(sealing ? { sealing } : {}),
     ...(sealing && options.stateDir

@@ -6,6 +6,7 @@
 // async result, which every node's GetAsyncResult reads. An intent still in the store has
 // not started: a restart of its node leaves its result running and takes it then.
 import type { Json, StoreReader, StoreTx } from '../../store/store';
+import type { AsyncResultService } from '../async-results/async-results';
 import { ElementError } from '../errors';
 import { activeNodeKey, aliveKey } from '../nodes/node-records';
 
@@ -70,4 +71,33 @@ export function requireOnline(reader: StoreReader, nodeID: number, driveIDs: num
       `Node ID ${nodeID}, which holds ${drives}, is offline; nothing was changed. Call again once it is back.`,
     );
   }
+}
+
+/**
+ * Inside RemoveNodes' commit: the requests still waiting for a removed node, which it will
+ * never take, go, and their async results fail saying so (nothing was done to the drives).
+ * Returns their async handles.
+ */
+export function dropIntentsOfRemovedIn(
+  tx: StoreTx,
+  nodeIDs: number[],
+  results: Pick<AsyncResultService, 'fail' | 'isRunning'>,
+): number[] {
+  const dropped: number[] = [];
+  for (const nodeID of nodeIDs) {
+    for (const intent of intentsFor(tx, nodeID)) {
+      tx.delete(intentKey(nodeID, intent.asyncHandle));
+      dropped.push(intent.asyncHandle);
+      if (!results.isRunning(tx, intent.asyncHandle)) continue;
+      results.fail(tx, intent.asyncHandle, {
+        name: 'xNodeIDDoesNotExist',
+        message:
+          `Node ID ${nodeID}, which holds drive(s) ${intent.driveIDs.join(', ')}, was removed ` +
+          'from the cluster before it took this request; nothing was changed.',
+        driveIDs: [],
+        failedDriveIDs: intent.driveIDs,
+      });
+    }
+  }
+  return dropped;
 }

@@ -93,6 +93,11 @@ export class NodeService {
       sealing?: ClusterSealing;
       /** This node's way to the drive-access key, split again by AddNodes and RemoveNodes. */
       dak?: DakAccess;
+      /**
+       * Inside RemoveNodes' commit: what else goes with the removed nodes (the drive
+       * requests still waiting for them, whose async results fail). Returns a count to log.
+       */
+      removedIn?: (tx: StoreTx, nodeIDs: number[]) => number;
     } = {},
   ) {
     this.masterJobs = new MasterJobs(options.logger);
@@ -319,17 +324,20 @@ export class NodeService {
   /** RemoveNodes: refuses a node whose drives still hold data, and the last node. */
   async remove(nodeIDs: number[]): Promise<void> {
     const dak = await dakForMembershipChange(this.store, this.options.dak);
-    let removed: number[];
+    let removed: { ids: number[]; dropped: number };
     try {
       removed = await this.removeIn(nodeIDs, dak);
     } finally {
       dak?.fill(0);
     }
-    this.logger?.info({ nodeIDs: removed }, 'nodes removed');
+    this.logger?.info({ nodeIDs: removed.ids, requestsFailed: removed.dropped }, 'nodes removed');
     await this.options.sealing?.resealStale();
   }
 
-  private removeIn(nodeIDs: number[], dak: Buffer | undefined): Promise<number[]> {
+  private removeIn(
+    nodeIDs: number[],
+    dak: Buffer | undefined,
+  ): Promise<{ ids: number[]; dropped: number }> {
     return this.store.transaction((tx) => {
       this.refuseUnlessCreated(tx);
       const nodes = activeNodes(tx);
@@ -364,7 +372,8 @@ export class NodeService {
       this.options.sealing?.rotateIn(tx, ids, remaining);
       // Their shares go, and the others' move to a generation theirs do not combine with.
       resplitForMembersIn(tx, dak, remaining);
-      return ids;
+      const dropped = this.options.removedIn?.(tx, ids) ?? 0;
+      return { ids, dropped };
     });
   }
 

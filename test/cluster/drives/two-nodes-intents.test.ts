@@ -3,14 +3,16 @@
 // (unknown drive, wrong state, drives of two nodes, node 2 offline: the error, nothing
 // recorded) and records it as node 2's intent; node 2 takes it, carries it out as its own
 // call and records the outcome, which node 1's GetAsyncResult and ListDrives show. A request
-// recorded while node 2 is down is carried out when it starts again. ekmctl's retry-unlock
-// through node 1 follows node 2's retry.
+// recorded while node 2 is down is carried out when it starts again, unless node 2 is removed
+// first: RemoveNodes fails its waiting requests' results. ekmctl's retry-unlock through node 1
+// follows node 2's retry.
 import t from 'tap';
 import { join } from 'node:path';
 import { withoutAudit } from '../../../src/cluster/audit';
 import { GUARD_PREFIX } from '../../../src/cluster/boot-unlock/try-guard';
 import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { INTENT_PREFIX } from '../../../src/cluster/drives/drive-intents';
+import { getDrive } from '../../../src/cluster/drives/drive-records';
 import { readFaults } from '../../../src/cluster/faults';
 import { aliveKey } from '../../../src/cluster/nodes/node-records';
 import { NodeService } from '../../../src/cluster/nodes/node-service';
@@ -192,4 +194,40 @@ t.test("RetryDriveUnlock of node 2's locked drive through node 1", async (t) => 
   t.equal(run.status, 0, run.stderr);
   t.match(run.stdout, "retrying the unlock on the drives' node: done");
   await b.hw.unlock!.close();
+});
+
+t.test('RemoveNodes fails the requests still waiting for the removed node', async (t) => {
+  const { a, b } = await startTwoNodes(t, { a: 1, b: 2 });
+  await joinCluster(a, b, 2);
+  await until('node 2 alive', () => a.store.get(aliveKey(2)) !== undefined);
+  const [first, second] = b.hw.drives.records().map((d) => d.driveID) as [number, number];
+  // Node 2's drive service is down: the requests wait for it. Its drives are available,
+  // so nothing holds its removal back.
+  await b.hw.drives.stop();
+  const add = await a.client.ok('AddDrives', { drives: [{ driveID: first }] });
+  const erase = await a.client.ok('SecureEraseDrives', { drives: [second] });
+  t.equal(a.store.list(INTENT_PREFIX).length, 2, 'both recorded for node 2');
+  t.equal((await a.client.ok('GetAsyncResult', add)).status, 'running');
+
+  await a.client.ok('RemoveNodes', { nodes: [2] });
+  t.same(a.store.list(INTENT_PREFIX), [], 'the intents went with the node');
+  for (const [{ asyncHandle }, driveID, resultType] of [
+    [add, first, 'DriveAdd'],
+    [erase, second, 'DriveSecureErase'],
+  ] as const) {
+    const outcome = await a.client.ok('GetAsyncResult', { asyncHandle });
+    t.match(outcome, {
+      status: 'complete',
+      resultType,
+      error: {
+        name: 'xNodeIDDoesNotExist',
+        message: new RegExp(`Node ID 2, which holds drive\\(s\\) ${driveID}, was removed`),
+        driveIDs: [],
+        failedDriveIDs: [driveID],
+      },
+    });
+  }
+  for (const driveID of [first, second]) {
+    t.match(getDrive(a.store, driveID), { status: 'available', step: null }, 'drive untouched');
+  }
 });
