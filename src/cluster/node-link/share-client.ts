@@ -1,5 +1,6 @@
 // Asks a peer for its key share over mutual TLS: this node presents its link certificate,
 // and takes the answer only from the peer whose certificate the cluster recorded.
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { NodeLinkAddress } from '../nodes/node-records';
@@ -24,6 +25,8 @@ export interface PeerEndpoint extends NodeLinkAddress {
   host: string;
 }
 
+const zeroChunk = (chunk: Buffer): void => void chunk.fill(0);
+
 /** The peer's share of `generation`; the caller zeroes it. */
 export function fetchPeerShare(
   peer: PeerEndpoint,
@@ -33,10 +36,19 @@ export function fetchPeerShare(
 ): Promise<Buffer> {
   const where = `${peer.host}:${peer.port}`;
   return new Promise((resolve, reject) => {
+    // Every piece of the answer is zeroed on every way out; one arriving once the promise
+    // is settled is zeroed at once.
     const chunks: Buffer[] = [];
+    let settled = false;
+    let response: IncomingMessage | undefined;
     const fail = (err: PeerShareError) => {
       for (const c of chunks) c.fill(0);
       req.destroy();
+      // Destroying the request drops the response's 'data' listeners and lets what it has
+      // buffered flow on: those pieces are zeroed too.
+      if (response && !response.listenerCount('data')) response.on('data', zeroChunk);
+      if (settled) return;
+      settled = true;
       reject(err);
     };
     const req = request(
@@ -54,6 +66,7 @@ export function fetchPeerShare(
         timeout: timeoutMs,
       },
       (res) => {
+        response = res;
         const raw = (res.socket as TLSSocket).getPeerCertificate().raw;
         if (!raw || !isCertificate(peer.certificate, raw)) {
           return fail(
@@ -63,14 +76,21 @@ export function fetchPeerShare(
             ),
           );
         }
+        // Cut off mid-answer: the response ends without 'end', and the request says nothing.
+        const cut = () => fail(new PeerShareError('unreachable', `${where}: answer cut off`));
+        res.on('aborted', cut);
+        res.on('error', cut);
         let size = 0;
         res.on('data', (chunk: Buffer) => {
+          if (settled) return zeroChunk(chunk);
           size += chunk.length;
           chunks.push(chunk);
           if (size > MAX_ANSWER_BYTES)
             fail(new PeerShareError('refused', `${where}: answer too long`));
         });
         res.on('end', () => {
+          if (settled) return;
+          settled = true;
           const body = Buffer.concat(chunks);
           for (const c of chunks) c.fill(0);
           if (res.statusCode === 200) return resolve(body);
@@ -88,8 +108,7 @@ export function fetchPeerShare(
       },
     );
     req.on('timeout', () => fail(new PeerShareError('timeout', `${where} did not answer in time`)));
-    // After fail() the promise is settled and this later rejection is ignored.
-    req.on('error', (err) => reject(new PeerShareError('unreachable', `${where}: ${err.message}`)));
+    req.on('error', (err) => fail(new PeerShareError('unreachable', `${where}: ${err.message}`)));
     req.end();
   });
 }
