@@ -101,7 +101,7 @@ t.test('the early unlock, before the store', async (t) => {
     const fetched: Buffer[] = [];
     const transport = new SimTransport(node.socket);
     const inventory = new SimInventory(node.socket);
-    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey!, 'base64'), SEAL_LABEL);
     try {
       const outcome = await earlyUnlock({
         plan,
@@ -329,7 +329,7 @@ t.test('the early unlock, before the store', async (t) => {
     // On a shared store the plan's private key is sealed under a cluster sealing key
     // generation, which the node keeps in cluster-seal.json under its seal.key.
     const local = openSealer({ stateDir: dir, create: false });
-    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey!, 'base64'), SEAL_LABEL);
     const csk = randomBytes(32);
     const sealedPrivateKey = sealWithCsk(csk, 3, pem, SEAL_LABEL).toString('base64');
     pem.fill(0);
