@@ -1,6 +1,7 @@
 // The early unlock of drives whose internal AK is sealed under the split drive-access key,
 // on three real ekmd processes (a 3-member etcd, two simulated drives each), hardware EAR
 // enabled without a key provider:
+//  - the key plan follows the peers' links to their new ports when they restart;
 //  - every etcd member stopped, node 1 power-cycled and restarted: it unlocks its drives
 //    from its key plan with a peer's share (the peers answer from their last view of the
 //    store), the blocks written before read back the same, and once etcd is back no
@@ -67,17 +68,29 @@ t.test('internal keys under the split key, unlocked before the store opens', asy
   });
   // The plan names both peers where they listen now (its keeper follows their records).
   const validate = schemaValidator(KEY_PLAN_SCHEMA).validate;
-  const plan = await until(
-    "node 1's key plan with its drives and both peers",
-    async () => {
-      const p = parseKeyPlan(readKeyPlanText(one.stateDir), validate);
-      const split = p?.splitKey;
-      if (split?.drives.length !== DRIVES || split.peers.length !== 2) return undefined;
-      for (const peer of split.peers)
-        if (!(await listening(peer.host, peer.port))) return undefined;
-      return p;
-    },
-    60_000,
+  const currentPlan = (what: string, unlike: number[] = []) =>
+    until(
+      what,
+      async () => {
+        const p = parseKeyPlan(readKeyPlanText(one.stateDir), validate);
+        const split = p?.splitKey;
+        if (split?.drives.length !== DRIVES || split.peers.length !== 2) return undefined;
+        for (const peer of split.peers)
+          if (unlike.includes(peer.port) || !(await listening(peer.host, peer.port)))
+            return undefined;
+        return p;
+      },
+      60_000,
+    );
+  const before = await currentPlan("node 1's key plan with its drives and both peers");
+  // Both peers restarted: their links listen on new ports, which the plan must follow.
+  for (const peer of [two, three]) {
+    await peer.stop();
+    await peer.start();
+  }
+  const plan = await currentPlan(
+    "node 1's key plan with the peers' new ports",
+    before.splitKey!.peers.map((p) => p.port),
   );
   t.same(
     plan.splitKey!.peers.map((p) => p.nodeID),
