@@ -42,7 +42,7 @@ export async function keptSelfSignedIdentity(
   spec: KeptIdentitySpec,
   logger?: Logger,
 ): Promise<TlsIdentity> {
-  const kept = readKept(stateDir, sealer, spec);
+  const kept = readKeptIdentity(stateDir, sealer, spec);
   if (kept) return kept;
   const identity = await create(spec);
   writeFileAtomic(join(stateDir, spec.sealedKeyFile), sealer.seal(identity.key, spec.label), 0o600);
@@ -51,10 +51,11 @@ export async function keptSelfSignedIdentity(
   return identity;
 }
 
-function readKept(
+/** The kept identity, none when there is none or it has expired; never makes one. */
+export function readKeptIdentity(
   stateDir: string,
   sealer: Sealer,
-  spec: KeptIdentitySpec,
+  spec: Pick<KeptIdentitySpec, 'certFile' | 'sealedKeyFile' | 'label'>,
 ): TlsIdentity | undefined {
   let cert: string;
   let sealed: Buffer;

@@ -1,12 +1,14 @@
 // The early unlock's wiring (cluster/boot-unlock/early-unlock.ts): started right after the
 // config is read, before the store, the logger and the rest of the boot are loaded, from
-// what stateDir holds: key-plan.json, the sealing root, and the guards of refusals met
+// what stateDir holds: key-plan.json, the sealing root (and, for drives under the split
+// drive-access key, the node's X25519 key and link identity), and the guards of refusals met
 // before an earlier start's store opened. The drives backend the config names is opened
 // for it and handed on to the boot. Nothing here may stop a start: any problem means no
 // early unlock, and the boot's first round unlocks as it would have.
 import type { Logger } from 'pino';
 import { readEarlyGuards, addEarlyGuard } from '../cluster/boot-unlock/early-guards';
 import { earlyUnlock, type EarlyOutcome } from '../cluster/boot-unlock/early-unlock';
+import { stateDirSplitKey } from '../cluster/boot-unlock/early-dak-keys';
 import { parseKeyPlan, readKeyPlanText } from '../cluster/boot-unlock/key-plan';
 import { readBootID } from '../cluster/boot-unlock/try-guard';
 import { SEAL_LABEL } from '../cluster/key-pair';
@@ -102,7 +104,11 @@ export function startEarlyUnlock(
     // On a shared store the plan's blob is sealed under a cluster sealing key generation
     // this node keeps in its stateDir (under seal.key); on SQLite under seal.key itself.
     const sealer = new ClusterKeySealer(local, CskKeyring.open(stateDir, local));
-    pem = sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    if (plan.sealedPrivateKey)
+      pem = sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    // The drives under the split drive-access key: a peer's share asked over the node link.
+    const splitKey =
+      plan.splitKey && stateDirSplitKey({ planned: plan.splitKey, stateDir, local, outer: sealer });
     backend = openDriveBackend(config, logger);
     const inventory = backend.inventory;
     const done = earlyUnlock({
@@ -111,7 +117,8 @@ export function startEarlyUnlock(
       bootID: readBootID(),
       transport: backend.transport,
       serialsAt: (paths) => inventory.serialsAt?.(paths) ?? Promise.resolve(new Map()),
-      privateKeyPem: pem,
+      ...(pem ? { privateKeyPem: pem } : {}),
+      ...(splitKey ? { splitKey } : {}),
       kmip: {
         connectTimeoutMs: config.kmip.connectTimeoutMs,
         requestTimeoutMs: config.kmip.requestTimeoutMs,

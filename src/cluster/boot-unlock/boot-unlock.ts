@@ -35,7 +35,7 @@ import { checkAndReportHeldKeys } from './key-check';
 import { planFromStore } from './key-plan';
 import { KeyPlanKeeper } from './plan-keeper';
 import { freshOrDropped, sendForKeysAhead, type Prefetched } from './prefetch-keys';
-import { externallyKeyed, readRoundRecords } from './round-drives';
+import { keyedDrives, readRoundRecords } from './round-drives';
 import { reportRound, type ReportMemory } from './round-report';
 import { emptyRoundResult, type RoundResult, type UnlockProgress } from './round-result';
 import { readBootID, releaseGuardIn } from './try-guard';
@@ -127,8 +127,15 @@ export class BootUnlockService {
         plan: () => {
           if (getEar(deps.store).state !== 'enabled') return undefined;
           const records = readRoundRecords(deps.store, this.roundDeps.scope);
-          const keyed = externallyKeyed(records);
-          return planFromStore(deps.store, keyPair, keyed, records.guards, this.bootID());
+          const holder = deps.dak?.holder();
+          return planFromStore(
+            deps.store,
+            keyPair,
+            keyedDrives(records),
+            records.guards,
+            this.bootID(),
+            holder && { nodeID: holder.nodeID, clusterUuid: holder.clusterUuid },
+          );
         },
         ...(deps.logger ? { logger: deps.logger } : {}),
       });

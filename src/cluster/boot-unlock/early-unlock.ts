@@ -4,19 +4,19 @@
 // locked sends the batched Get (so a restart that finds every drive unlocked fetches no
 // key); each locked drive whose device still has the planned serial, whose key matches its
 // key check value and that no guard of this boot holds back gets one attempt — the round's
-// own steps (attemptUnlocks, unlockDrive). A refusal is written to early-guards.ts's file
-// before anything else. Every key is zeroed once the attempts are over. Whatever goes
-// wrong leaves the drive locked for the boot's first round, which BootUnlockService runs
+// own steps (attemptUnlocks, unlockDrive). Drives whose AK is sealed under the split
+// drive-access key wait for a peer's share instead (early-dak-keys.ts), asked at the first
+// of them that reads locked, beside the Get: neither kind waits for the other's keys. A
+// refusal is written to early-guards.ts's file before anything else. Every key is zeroed
+// once the attempts are over. Whatever goes wrong leaves the drive locked for the boot's first round, which BootUnlockService runs
 // once the store is open, after recording what this pass found (early-outcome.ts).
 import type { Logger } from 'pino';
 import type { KmipProvider } from '../../kmip/client';
 import { OpalDrive } from '../../opal/drive';
 import type { DriveTransport } from '../../opal/transport';
 import { InFlightLimit } from '../../util/in-flight-limit';
-import { fetchAks, providerFor, type KmipSettings } from '../drive-keys/kmip-keys';
-import { askServers } from '../key-servers/ask-provider';
+import { fetchAks, type KmipSettings } from '../drive-keys/kmip-keys';
 import type { ServerOutcomes } from '../key-servers/server-faults';
-import { parseVersion } from '../../kmip/client';
 import { crashPoint } from '../test-hooks';
 import type { EarlyGuard } from './early-guards';
 import {
@@ -25,10 +25,13 @@ import {
   type KeyAnswers,
   type KeyFailure,
 } from './fetch-keys';
-import type { KeyPlan, PlannedDrive, PlannedProvider } from './key-plan';
+import type { KeyPlan, PlannedDrive } from './key-plan';
+import { openPlanned, requestKeys } from './early-providers';
+import { dakSealedKeys, type EarlySplitKey } from './early-dak-keys';
+import type { PlannedDakDrive } from './split-key-plan';
 import { readHeldStatus } from './round-drives';
 import { roundTally } from './round-result';
-import { attemptUnlocks, type Attempt, type Timings } from './round-unlocks';
+import { attemptUnlocks, type Timings } from './round-unlocks';
 import { guardHolds, guardOf } from './try-guard';
 import { NO_METRICS } from '../metrics-sink';
 
@@ -44,7 +47,9 @@ export interface EarlyUnlockDeps {
   /** The serial of the device at each path that has one (DriveInventory.serialsAt). */
   serialsAt(paths: string[]): Promise<Map<string, string>>;
   /** The cluster's private key (PEM), unsealed; copied before earlyUnlock returns. */
-  privateKeyPem: Buffer;
+  privateKeyPem?: Buffer;
+  /** Given when the plan has drives sealed under the split drive-access key. */
+  splitKey?: EarlySplitKey;
   kmip: KmipSettings;
   /** Makes a refusal durable (early-guards.ts) before the pass goes on. */
   recordGuard(guard: EarlyGuard): void;
@@ -73,7 +78,11 @@ export interface EarlyOutcome {
   timings: Timings;
 }
 
-type Planned = PlannedDrive & { opal: OpalDrive };
+/** A planned drive: its AK at a provider, or (keyProviderID null) under the split DAK. */
+type Planned = (PlannedDrive | (PlannedDakDrive & { keyProviderID: null })) & {
+  opal: OpalDrive;
+};
+const external = (d: Planned): d is PlannedDrive & { opal: OpalDrive } => d.keyProviderID !== null;
 
 /**
  * Runs the early unlock; never rejects (a failure leaves the drives to the round). The
@@ -91,14 +100,18 @@ export function earlyUnlock(deps: EarlyUnlockDeps): Promise<EarlyOutcome> {
     timings: [],
   };
   const guards = [...plan.guards, ...deps.earlyGuards];
-  const drives: Planned[] = plan.drives
+  const dakDrives = deps.splitKey ? (plan.splitKey?.drives ?? []) : [];
+  const drives: Planned[] = [
+    ...plan.drives,
+    ...dakDrives.map((d) => ({ ...d, keyProviderID: null })),
+  ]
     .filter((d) => !guards.some((g) => g.driveID === d.driveID && guardHolds(g, d, bootID)))
     .map((d) => ({ ...d, opal: new OpalDrive(deps.transport, d.path) }));
   const providers = new Map<number, KmipProvider>();
   try {
     for (const p of plan.providers) {
-      if (!drives.some((d) => d.keyProviderID === p.keyProviderID)) continue;
-      const provider = openPlanned(p, deps);
+      if (!deps.privateKeyPem || !drives.some((d) => d.keyProviderID === p.keyProviderID)) continue;
+      const provider = openPlanned(p, deps.privateKeyPem, deps.kmip, logger);
       provider.preconnect();
       providers.set(p.keyProviderID, provider);
     }
@@ -119,7 +132,7 @@ export function earlyUnlock(deps: EarlyUnlockDeps): Promise<EarlyOutcome> {
           unlocked: outcome.unlocked.length,
           foundUnlocked: outcome.foundUnlocked.length,
           failed: outcome.failed.size,
-          planned: plan.drives.length,
+          planned: plan.drives.length + dakDrives.length,
           ms: Math.round(performance.now() - started),
         },
         'early unlock over',
@@ -143,8 +156,15 @@ async function run(
     (asked ??= requestKeys(
       plan,
       providers,
-      drives.filter((d) => !unlockedAlready.has(d.driveID)),
+      drives.filter((d) => !unlockedAlready.has(d.driveID)).filter(external),
       deps.fetch ?? fetchAks,
+    ));
+  // At the first DAK-sealed drive that reads locked, the DAK and every such drive's AK.
+  let dakKeys: Promise<Map<string, Buffer | KeyFailure>> | undefined;
+  const askDak = () =>
+    (dakKeys ??= dakSealedKeys(
+      deps.splitKey!,
+      drives.filter((d): d is Planned & PlannedDakDrive => !external(d)),
     ));
   const serials = deps.serialsAt(drives.map((d) => d.path)).catch((err: unknown) => {
     logger?.warn({ err: (err as Error).message }, 'early unlock: cannot read the drives’ serials');
@@ -158,7 +178,7 @@ async function run(
           const read = await readHeldStatus(d.opal);
           if (!read.locked) return void unlockedAlready.add(d.driveID);
           locked.push(d);
-          void ask();
+          void (external(d) ? ask() : askDak());
         } catch (err) {
           logger?.debug({ driveID: d.driveID, err: (err as Error).message }, 'early status');
         }
@@ -166,12 +186,56 @@ async function run(
     ),
   );
   outcome.foundUnlocked = [...unlockedAlready].sort((a, b) => a - b);
-  if (!asked) return;
-  const answers = asked;
-  let toTry: Planned[] = [];
+  if (!locked.length) return;
+  const tally = roundTally();
+  let attempting: Promise<void> | undefined;
+  // The state lock, taken once, before the first attempt of either kind.
+  const beforeAttempts = () =>
+    (attempting ??= Promise.resolve().then(() => {
+      crashPoint('early.beforeAttempts');
+      deps.beforeAttempts();
+    }));
+  const attemptWith = async (
+    group: Planned[],
+    keysOf: () => Promise<Map<string, Buffer | KeyFailure>>,
+  ) => {
+    if (!group.length) return;
+    const aks = await keysOf();
+    try {
+      await beforeAttempts();
+      const attempts = group.map((d) => ({
+        driveID: d.driveID,
+        opal: d.opal,
+        keyID: d.keyID,
+        drive: d,
+      }));
+      const timings = await attemptUnlocks(
+        { inFlight, metrics: NO_METRICS, afterUnlock: deps.afterUnlock, logger },
+        attempts,
+        aks,
+        tally,
+        {
+          unlocked: async () => {},
+          refused: async (a) => {
+            const guard = {
+              driveID: a.driveID,
+              ...guardOf({ kmipUID: null, ...a.drive }, deps.bootID),
+            };
+            deps.recordGuard(guard);
+            outcome.guards.push(guard);
+            crashPoint('early.afterGuard');
+          },
+        },
+      );
+      outcome.timings.push(...timings);
+    } finally {
+      // Keys no attempt took (the lock not had, or the pass stopped short).
+      for (const ak of aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
+    }
+  };
   try {
     const at = await serials;
-    toTry = locked.filter((d) => {
+    const toTry = locked.filter((d) => {
       if (at.get(d.path) === d.serial) return true;
       logger?.warn(
         { driveID: d.driveID, device: d.path, planned: d.serial, found: at.get(d.path) ?? null },
@@ -179,73 +243,32 @@ async function run(
       );
       return false;
     });
-    const keys = collectExternalKeys(toTry, await answers);
-    outcome.servers = keys.servers;
-    crashPoint('early.beforeAttempts');
-    deps.beforeAttempts();
-    const tally = roundTally();
-    const attempts: (Attempt & { drive: Planned })[] = toTry.map((d) => ({
-      driveID: d.driveID,
-      opal: d.opal,
-      keyID: d.keyID,
-      drive: d,
-    }));
-    outcome.timings = await attemptUnlocks(
-      { inFlight, metrics: NO_METRICS, afterUnlock: deps.afterUnlock, logger },
-      attempts,
-      keys.aks,
-      tally,
-      {
-        unlocked: async () => {},
-        refused: async (a) => {
-          const guard = { driveID: a.driveID, ...guardOf(a.drive, deps.bootID) };
-          deps.recordGuard(guard);
-          outcome.guards.push(guard);
-          crashPoint('early.afterGuard');
-        },
-      },
-    );
-    outcome.unlocked = tally.result.unlocked.sort((a, b) => a - b);
-    outcome.failed = new Map(tally.failures);
+    // Each kind is tried as soon as its keys are in; the pass ends once both are over.
+    const settled = await Promise.allSettled([
+      attemptWith(toTry.filter(external), async () => {
+        const keys = collectExternalKeys(toTry.filter(external), await ask());
+        outcome.servers = keys.servers;
+        return keys.aks;
+      }),
+      attemptWith(
+        toTry.filter((d) => !external(d)),
+        () => askDak(),
+      ),
+    ]);
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
   } finally {
+    outcome.unlocked = [...tally.result.unlocked].sort((a, b) => a - b);
+    outcome.failed = new Map(tally.failures);
     for (const d of locked) void d.opal.release().catch(() => undefined);
     // Whatever no attempt took (or every key, when the pass stopped short).
-    zeroWhenAnswered(answers);
+    if (asked) zeroWhenAnswered(asked);
+    if (dakKeys) zeroDakKeysWhenIn(dakKeys);
   }
 }
 
-/** A client for a planned provider's servers, in the plan's order. */
-function openPlanned(p: PlannedProvider, deps: EarlyUnlockDeps): KmipProvider {
-  const key = Buffer.from(deps.privateKeyPem); // the provider's own copy, zeroed when it closes
-  return providerFor(p.servers, key, deps.kmip, {
-    versionOf: (s) => (s.version ? { knownVersion: parseVersion(s.version) } : {}),
-    ...(deps.logger ? { logger: deps.logger } : {}),
+function zeroDakKeysWhenIn(keys: Promise<Map<string, Buffer | KeyFailure>>): void {
+  void keys.then((aks) => {
+    for (const ak of aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
   });
-}
-
-/** One batched Get per provider for `drives`' keys, through the providers opened ahead. */
-async function requestKeys(
-  plan: KeyPlan,
-  providers: Map<number, KmipProvider>,
-  drives: Planned[],
-  fetch: typeof fetchAks,
-): Promise<KeyAnswers> {
-  const answers: KeyAnswers = new Map();
-  await Promise.all(
-    plan.providers.map(async (p) => {
-      const provider = providers.get(p.keyProviderID);
-      const uids = drives.filter((d) => d.keyProviderID === p.keyProviderID).map((d) => d.kmipUID);
-      if (!provider || uids.length === 0) return;
-      const ids = p.servers.map((s) => s.keyServerID);
-      answers.set(
-        p.keyProviderID,
-        await askServers(
-          ids,
-          () => provider,
-          (c) => fetch(c, uids),
-        ),
-      );
-    }),
-  );
-  return answers;
 }

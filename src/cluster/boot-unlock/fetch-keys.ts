@@ -164,7 +164,14 @@ export function zeroWhenAnswered(answers: Promise<KeyAnswers | undefined>): void
   void answers.then((a) => a && zeroAnswers(a));
 }
 
-function unsealInternalKey(sealer: Sealer | Error, record: DriveKeyRecord): Buffer | KeyFailure {
+/** What opening an internal key needs of its record. */
+export type InternalKey = Pick<DriveKeyRecord, 'keyID' | 'sealedKey' | 'keyCheckValue' | 'serial'>;
+
+/** The internal AK of `record`, unsealed and checked (the caller zeroes it), or why not. */
+export function unsealInternalKey(
+  sealer: Sealer | Error,
+  record: InternalKey,
+): Buffer | KeyFailure {
   // The drive-access key not put together (no peer answered): a peer may answer later.
   if (sealer instanceof Error) return { reason: sealer.message, retry: true };
   try {
@@ -178,10 +185,7 @@ function unsealInternalKey(sealer: Sealer | Error, record: DriveKeyRecord): Buff
 }
 
 /** `ak` when it matches the record's key check value; else zeroed, and why not. */
-function verifyKeyCheckValue(
-  ak: Buffer,
-  record: ExternalKey | DriveKeyRecord,
-): Buffer | KeyFailure {
+function verifyKeyCheckValue(ak: Buffer, record: ExternalKey | InternalKey): Buffer | KeyFailure {
   if (checkMatches(ak, record)) return ak;
   ak.fill(0);
   return { reason: `key ${record.keyID} does not match its key check value`, retry: false };

@@ -3,7 +3,12 @@
 // CA, client certificate, the KMIP version they settled on); per drive under hardware EAR
 // with its AK at a provider, its serial, device path, keyID, provider, KMIP UID and key
 // check value (an HMAC under the AK: not secret); the TryLimit guards of this boot; and
-// the cluster's private key sealed as in the store. Nothing in it is secret in clear.
+// the cluster's private key sealed as in the store. Per drive whose internal AK is sealed
+// under the split drive-access key (DAK), the sealed AK as the store holds it, with this
+// node's share as the store holds it (wrapped to the node's X25519 key), the split's
+// generation, holders and check value, and the peers' link endpoints with their pinned
+// certificates (split-key-plan.ts). Nothing in it is secret in clear, and this node's
+// files with it open only one share: the AKs still take a peer's.
 // The early unlock (early-unlock.ts) follows it; the store stays the truth, and its first
 // round covers whatever the plan got wrong.
 import { readFileSync, rmSync } from 'node:fs';
@@ -16,6 +21,7 @@ import { KEY_PLAN_FORMAT as FORMAT } from './key-plan-schema';
 import type { KeyedDrive } from './round-drives';
 import type { TryGuard } from './try-guard';
 import { writeFileAtomic } from '../../util/atomic-file';
+import { plannedSplitKey, type PlannedSplitKey, type SplitKeyHolder } from './split-key-plan';
 
 export const KEY_PLAN_FILE = 'key-plan.json';
 
@@ -56,18 +62,22 @@ export interface PlannedGuard {
 }
 
 export interface KeyPlan {
-  format: typeof FORMAT;
-  /** The cluster's private key as the store holds it (sealed, base64). */
-  sealedPrivateKey: string;
+  /** 2 in a file an older ekmd wrote (no splitKey, a sealedPrivateKey always). */
+  format: typeof FORMAT | 2;
+  /** The cluster's private key as the store holds it (sealed, base64); absent without providers. */
+  sealedPrivateKey?: string;
   providers: PlannedProvider[];
-  /** By driveID. */
+  /** By driveID: those whose AK is at a provider. */
   drives: PlannedDrive[];
   guards: PlannedGuard[];
+  /** The drives whose AK is sealed under the split drive-access key, and what opens them. */
+  splitKey?: PlannedSplitKey;
 }
 
 /**
- * The plan for the drives `keyed` whose AK is at a provider with servers, with the guards
- * of the boot `bootID`; undefined when there is no such drive or no key pair.
+ * The plan for the drives `keyed` whose AK is at a provider with servers, and (given
+ * `holder`, this node on a shared store) those whose AK is sealed under the split DAK, with
+ * the guards of the boot `bootID`; undefined when there is no such drive.
  */
 export function planFromStore(
   store: Store,
@@ -75,12 +85,12 @@ export function planFromStore(
   keyed: KeyedDrive[],
   guards: ReadonlyMap<number, TryGuard>,
   bootID: string,
+  holder?: SplitKeyHolder,
 ): KeyPlan | undefined {
   const sealedPrivateKey = keyPair.sealedPrivateKey();
-  if (!sealedPrivateKey) return undefined;
   const providers = new Map<number, PlannedProvider | undefined>();
   const drives: PlannedDrive[] = [];
-  for (const { drive, key } of keyed) {
+  for (const { drive, key } of sealedPrivateKey ? keyed : []) {
     if (key.keyProviderID === null || !key.kmipUID) continue;
     const id = key.keyProviderID;
     if (!providers.has(id)) providers.set(id, plannedProvider(store, id));
@@ -95,11 +105,12 @@ export function planFromStore(
       keyCheckValue: key.keyCheckValue,
     });
   }
-  if (drives.length === 0) return undefined;
-  const planned = new Set(drives.map((d) => d.driveID));
+  const splitKey = holder && plannedSplitKey(store, holder, keyed);
+  if (drives.length === 0 && !splitKey) return undefined;
+  const planned = new Set([...drives, ...(splitKey?.drives ?? [])].map((d) => d.driveID));
   return {
     format: FORMAT,
-    sealedPrivateKey,
+    ...(drives.length ? { sealedPrivateKey: sealedPrivateKey! } : {}),
     providers: [...providers.values()]
       .filter((p): p is PlannedProvider => !!p)
       .sort((a, b) => a.keyProviderID - b.keyProviderID),
@@ -113,6 +124,7 @@ export function planFromStore(
         bootID: g.bootID,
       }))
       .sort((a, b) => a.driveID - b.driveID),
+    ...(splitKey ? { splitKey } : {}),
   };
 }
 

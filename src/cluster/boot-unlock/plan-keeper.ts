@@ -1,7 +1,8 @@
 // Keeps key-plan.json (key-plan.ts) true to the records it is made of: rewritten after
 // every unlock round and, between rounds, a moment after any of its records changed (EAR
 // enabled, a drive secured or moved, a key server or the key pair replaced, a TryLimit
-// guard armed or released), so that the next start's early unlock is not stale. Written
+// guard armed or released, the drive-access key split again, a peer's link moved to
+// another port at its restart), so that the next start's early unlock is not stale. Written
 // only when its content changed; removed when nothing is to be unlocked.
 import type { Logger } from 'pino';
 import type { Store, StoreChange } from '../../store/store';
@@ -10,6 +11,8 @@ import { KEY_PAIR_KEY } from '../key-pair';
 import { KEY_REFERENCE_PREFIX } from '../key-references';
 import { SERVER_PREFIX } from '../key-servers/kmip-records';
 import { KMIP_VERSIONS_PREFIX } from '../key-servers/kmip-versions';
+import { ACTIVE_NODE_PREFIX } from '../nodes/node-records';
+import { SHARE_PREFIX, SPLIT_KEY_STATE_KEY } from '../split-key/split-key-records';
 import { keyPlanText, readKeyPlanText, writeKeyPlan, type KeyPlan } from './key-plan';
 import { GUARD_PREFIX } from './try-guard';
 
@@ -22,6 +25,9 @@ const PLAN_SOURCES = [
   KEY_PAIR_KEY,
   'ear/',
   GUARD_PREFIX,
+  SPLIT_KEY_STATE_KEY,
+  SHARE_PREFIX,
+  ACTIVE_NODE_PREFIX,
 ];
 const PLAN_DELAY_MS = 1000;
 

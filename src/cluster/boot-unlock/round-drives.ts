@@ -75,9 +75,14 @@ export function candidateKeys(store: StoreReader, scope: NodeScope): KeyedDrive[
 }
 
 export function externallyKeyed(records: RoundRecords): KeyedDrive[] {
+  return keyedDrives(records).filter(({ key }) => key.keyProviderID !== null);
+}
+
+/** The candidates whose key is on record, with their key records. */
+export function keyedDrives(records: RoundRecords): KeyedDrive[] {
   return records.candidates.flatMap((drive) => {
     const key = records.keys.get(drive.keyID!);
-    return key && key.keyProviderID !== null ? [{ drive, key }] : [];
+    return key ? [{ drive, key }] : [];
   });
 }
 

@@ -10,9 +10,14 @@ import type { StoreReader } from '../../store/store';
 import { NODE_LINK_CERT_FILE, NODE_LINK_SEALED_KEY_FILE } from '../../store/state-files';
 import { activeNodes, type NodeRecord } from '../nodes/node-records';
 import type { Sealer } from '../sealer';
-import { keptSelfSignedIdentity, type TlsIdentity } from '../self-signed';
+import { keptSelfSignedIdentity, readKeptIdentity, type TlsIdentity } from '../self-signed';
 
 export const LINK_SEAL_LABEL = 'node-link/tls/privateKey';
+const LINK_FILES = {
+  certFile: NODE_LINK_CERT_FILE,
+  sealedKeyFile: NODE_LINK_SEALED_KEY_FILE,
+  label: LINK_SEAL_LABEL,
+};
 
 /** This node's link identity, made once (the key sealed under the node's own seal.key). */
 export function nodeLinkIdentity(
@@ -25,9 +30,7 @@ export function nodeLinkIdentity(
     stateDir,
     sealer,
     {
-      certFile: NODE_LINK_CERT_FILE,
-      sealedKeyFile: NODE_LINK_SEALED_KEY_FILE,
-      label: LINK_SEAL_LABEL,
+      ...LINK_FILES,
       commonName: `ekmd-node ${uuid}`,
       dnsNames: [],
       ips: [],
@@ -36,6 +39,11 @@ export function nodeLinkIdentity(
     },
     logger,
   );
+}
+
+/** This node's link identity as kept, none when it has none; never makes one (no lock held). */
+export function keptNodeLinkIdentity(stateDir: string, sealer: Sealer): TlsIdentity | undefined {
+  return readKeptIdentity(stateDir, sealer, LINK_FILES);
 }
 
 /** Whether the DER `raw` a peer presented is the certificate `pem`. */

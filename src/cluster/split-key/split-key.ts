@@ -108,9 +108,14 @@ export function ownShare(
 ): Buffer | undefined {
   const record = shareRecord(reader, holder.nodeID);
   if (!record || record.generation !== generation) return undefined;
+  return openShare(record.wrapped, holder, generation);
+}
+
+/** This node's share of `generation` from its wrapped form (base64); the caller zeroes it. */
+export function openShare(wrapped: string, holder: ShareHolder, generation: number): Buffer {
   try {
     return unwrapForNode(
-      Buffer.from(record.wrapped, 'base64'),
+      Buffer.from(wrapped, 'base64'),
       holder.sealingKey,
       shareContext(holder.clusterUuid, holder.nodeID, generation),
     );

@@ -2,7 +2,9 @@
 // power cycle every drive is unlocked with one batched Get and every fetched key zeroed; a
 // restart that finds the drives unlocked asks for no key; a device whose serial is not the
 // plan's, a plan that is missing or garbled, a missing seal key, a key server that does not
-// answer, or a lock held elsewhere leave the drives to the round; a refusal is one attempt,
+// answer, or a lock held elsewhere leave the drives to the round; a drive under the split
+// drive-access key whose share does not come holds no drive at the key server back and
+// is left with the reason; a refusal is one attempt,
 // written to the early guards' file and honoured by the next early unlock of the same boot;
 // BootUnlockService records that guard, the key servers' outcomes and finds the drives
 // unlocked once its store is open.
@@ -31,6 +33,7 @@ import {
   KEY_PLAN_FILE,
   parseKeyPlan,
   type KeyPlan,
+  type PlannedDrive,
 } from '../../../src/cluster/boot-unlock/key-plan';
 import { fetchAks } from '../../../src/cluster/drive-keys/kmip-keys';
 import { FaultService } from '../../../src/cluster/faults';
@@ -101,7 +104,7 @@ t.test('the early unlock, before the store', async (t) => {
     const fetched: Buffer[] = [];
     const transport = new SimTransport(node.socket);
     const inventory = new SimInventory(node.socket);
-    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey!, 'base64'), SEAL_LABEL);
     try {
       const outcome = await earlyUnlock({
         plan,
@@ -179,6 +182,53 @@ t.test('the early unlock, before the store', async (t) => {
       'nothing tried',
     );
     t.ok(zeroed(fetched), 'every fetched key zeroed');
+  });
+
+  t.test('a drive under the split key waiting for a share holds no other back', async (t) => {
+    node.sim.powerCycle();
+    const [split, ...atProvider] = plan.drives as [PlannedDrive, ...PlannedDrive[]];
+    const splitPlan: KeyPlan = {
+      ...plan,
+      drives: atProvider,
+      splitKey: {
+        nodeID: 1,
+        clusterUuid: 'c',
+        generation: 1,
+        nodeIDs: [1, 2],
+        keyCheckValue: 'a'.repeat(64),
+        wrappedShare: 'AAAA',
+        peers: [],
+        drives: [{ ...split, sealedKey: 'AAAA' }],
+      },
+    };
+    let noPeer!: () => void;
+    const shareAsked = new Promise<void>((resolve) => (noPeer = resolve));
+    const index = (d: PlannedDrive) => Number(d.path.slice('sim:'.length));
+    const { outcome } = await runEarly({
+      plan: splitPlan,
+      splitKey: {
+        outer: node.sealer,
+        dak: async () => {
+          // Answered only once every drive at the key server is unlocked.
+          while (atProvider.some((d) => sim()[index(d)]!.locked))
+            await new Promise((r) => setTimeout(r, 20));
+          noPeer();
+          throw new Error('no peer gave its share (node 2: ECONNREFUSED)');
+        },
+      },
+    });
+    await shareAsked;
+    t.same(
+      outcome.unlocked,
+      atProvider.map((d) => d.driveID).sort((a, b) => a - b),
+    );
+    t.same(outcome.failed.get(split.driveID), {
+      reason: 'no peer gave its share (node 2: ECONNREFUSED)',
+      retry: true,
+    });
+    t.ok(sim()[index(split)]!.locked, 'the split-key drive stays locked');
+    t.equal(sim()[index(split)]!.tries.admin1, 0, 'and was not tried');
+    node.sim.powerCycle(); // every drive locked again, as the next case expects
   });
 
   t.test('keys that do not arrive: drives left locked, the server named', async (t) => {
@@ -329,7 +379,7 @@ t.test('the early unlock, before the store', async (t) => {
     // On a shared store the plan's private key is sealed under a cluster sealing key
     // generation, which the node keeps in cluster-seal.json under its seal.key.
     const local = openSealer({ stateDir: dir, create: false });
-    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey, 'base64'), SEAL_LABEL);
+    const pem = node.sealer.unseal(Buffer.from(plan.sealedPrivateKey!, 'base64'), SEAL_LABEL);
     const csk = randomBytes(32);
     const sealedPrivateKey = sealWithCsk(csk, 3, pem, SEAL_LABEL).toString('base64');
     pem.fill(0);
