@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { asciiOnly, loadBundle, writeCodeCache } from '../../src/daemon/bundle-loader';
 import { BUNDLE_FILE } from '../../src/daemon/main';
+import { GENERATED_SCHEMAS } from '../../src/daemon/generated-validators';
 
 const daemonDir = join(__dirname, '../../src/daemon');
+const BUNDLED_VALIDATORS = 'const BUNDLED_VALIDATORS = {};';
 const bundle = join(daemonDir, BUNDLE_FILE);
 
 /**
@@ -32,6 +34,35 @@ const shims: Plugin = {
   },
 };
 
+/**
+ * The generated validators (config, key plan) compiled into the bundle: a start then takes
+ * them from the code cache instead of compiling them and resolving Ajv's runtime helper
+ * from node_modules (~6 ms). The generated modules must exist: the build writes them first.
+ */
+const validators: Plugin = {
+  name: 'ekmd-validators',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]daemon[\\/]generated-validators\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      if (!source.includes(BUNDLED_VALIDATORS)) {
+        throw new Error(`${args.path}: no "${BUNDLED_VALIDATORS}" to fill in`);
+      }
+      const table = GENERATED_SCHEMAS.map(
+        (s) => `${JSON.stringify(s.file)}: require(${JSON.stringify(`./${s.file}`)})`,
+      ).join(', ');
+      return {
+        contents: source.replace(BUNDLED_VALIDATORS, `const BUNDLED_VALIDATORS = { ${table} };`),
+        loader: 'js',
+      };
+    });
+    // Ajv's runtime helper the generated code requires: small, and bundled rather than
+    // resolved at every start (Ajv itself stays outside).
+    b.onResolve({ filter: /^ajv\/dist\/runtime\// }, (args) =>
+      /\.generated\.js$/.test(args.importer) ? { path: require.resolve(args.path) } : undefined,
+    );
+  },
+};
+
 async function main(): Promise<void> {
   const result = await build({
     entryPoints: [join(daemonDir, 'ekmd.js')],
@@ -44,7 +75,7 @@ async function main(): Promise<void> {
     logLevel: 'warning',
     // The generated config validator is required by path, when present (config.ts).
     logOverride: { 'unsupported-require-call': 'silent' },
-    plugins: [shims],
+    plugins: [shims, validators],
   });
   if (result.errors.length) process.exit(1);
   // ASCII only: a start then reads it without decoding UTF-8 (bundle-loader.ts).

@@ -3,6 +3,7 @@
 // clients read the body whatever the status); only 401, 404, 405 and 413 use HTTP status,
 // and 429 and 503 (with Retry-After) when login attempts are throttled.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
 import type { Dispatcher } from './dispatcher';
@@ -95,5 +96,25 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 function sendJson(res: ServerResponse, status: number, reply: unknown): void {
   const body = Buffer.from(JSON.stringify(reply), 'utf8');
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-  res.end(body);
+  writeInPieces(res, body);
 }
+
+/**
+ * A large reply goes out WRITE_PIECE_BYTES at a time, each once the last has left for the
+ * socket. Written whole, TLS would encrypt it at once and hold the ciphertext until a slow
+ * client had read it all: with many clients listing many key servers that was most of the
+ * daemon's memory.
+ */
+export function writeInPieces(res: Writable, body: Buffer): void {
+  let offset = 0;
+  const next = (): void => {
+    while (body.length - offset > WRITE_PIECE_BYTES) {
+      const piece = body.subarray(offset, (offset += WRITE_PIECE_BYTES));
+      if (!res.write(piece)) return void res.once('drain', next);
+    }
+    res.end(body.subarray(offset));
+  };
+  next();
+}
+
+export const WRITE_PIECE_BYTES = 64 * 1024;

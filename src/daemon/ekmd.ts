@@ -59,17 +59,16 @@ export async function main(argv: string[]): Promise<number> {
   // moments before, which are spent starting the unlock rather than loading koffi).
   const { forbidCoreDumps } = require('./no-core-dumps') as typeof import('./no-core-dumps');
   const coreDumps = forbidCoreDumps();
-  // A turn for the key server's connection between the loads (they run synchronously).
-  await ioTurn();
+  // The rest of the boot, the logger first, loads synchronously, in chunks that would stall
+  // the early unlock's handshake, Get and unlocks (what the early pass logs is held until
+  // then): it waits for the early pass, for EARLY_HEAD_START_MS at most (a key server that
+  // does not answer must not hold the store and the API back).
+  if (early) await earlyPassOr(early.done, EARLY_HEAD_START_MS);
   const { componentLogger, createLogger } = require('./log') as typeof import('./log');
   const logger = createLogger(config.log.level);
   earlyLog.flushTo(componentLogger(logger, 'boot-unlock'));
   if (coreDumps.dumpable !== 0) logger.warn(coreDumps, 'could not make ekmd non-dumpable');
   await ioTurn();
-  // The rest of the boot loads synchronously, in chunks that would stall the early unlock's
-  // handshake, Get and unlocks: it waits for the early pass, for EARLY_HEAD_START_MS at most
-  // (a key server that does not answer must not hold the store and the API back).
-  if (early) await earlyPassOr(early.done, EARLY_HEAD_START_MS);
   for (const load of BOOT_STAGES) {
     load();
     await ioTurn();

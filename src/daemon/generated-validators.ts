@@ -32,13 +32,21 @@ export const KEY_PLAN_SCHEMA: SchemaSpec = {
 /** Every schema the build generates a validator for. */
 export const GENERATED_SCHEMAS = [CONFIG_SCHEMA, KEY_PLAN_SCHEMA];
 
+/**
+ * The generated modules compiled into the daemon's bundle, by file name: the bundle step
+ * (scripts/build/bundle-daemon) writes them in here, so that a start reads them from the
+ * bundle's code cache rather than compiling them from files. Empty outside the bundle.
+ */
+const BUNDLED_VALIDATORS: Record<string, unknown> = {};
+
 export function schemaValidator(
   spec: SchemaSpec,
   dir = __dirname,
 ): { validate: Validate; generated: boolean } {
   const file = join(dir, spec.file);
-  if (existsSync(file)) {
-    const generated = require(file) as Validate & { schemaJson?: string };
+  const bundled = dir === __dirname ? BUNDLED_VALIDATORS[spec.file] : undefined;
+  if (bundled || existsSync(file)) {
+    const generated = (bundled ?? require(file)) as Validate & { schemaJson?: string };
     if (generated.schemaJson === JSON.stringify(spec.schema))
       return { validate: generated, generated: true };
   }

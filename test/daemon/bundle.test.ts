@@ -60,27 +60,36 @@ t.test('a cache made from other source is not used, even of the same length', as
   t.equal(loadInFreshProcess(bundle).cacheUsed, false, 'a truncated cache is ignored');
 });
 
-t.test('a boot from the bundle loads neither node:assert nor node:fs/promises', async (t) => {
-  // A config whose stateDir is a file: run() loads every boot module, then fails (exit 1).
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-bundle-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = join(dir, 'ekmd.json');
-  writeFileSync(
-    config,
-    JSON.stringify({ stateDir: config, drives: { backend: 'sim', sim: { socket: 'sim.sock' } } }),
-  );
-  const script = `
+t.test(
+  'a boot from the bundle loads neither node:assert, node:fs/promises nor a validator file',
+  async (t) => {
+    // A config whose stateDir is a file: run() loads every boot module, then fails (exit 1).
+    const dir = mkdtempSync(join(tmpdir(), 'ekmd-bundle-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, 'ekmd.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ stateDir: config, drives: { backend: 'sim', sim: { socket: 'sim.sock' } } }),
+    );
+    const script = `
     const b = require(${JSON.stringify(LOADER)}).loadBundle(${JSON.stringify(BUNDLE)});
     b.exports.run(['--config', ${JSON.stringify(config)}]);
-    process.on('exit', () => console.log(JSON.stringify(process.moduleLoadList)));`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-  t.equal(r.status, 1, r.stderr);
-  t.match(r.stderr, /is not a directory/);
-  const builtins = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
-  t.ok(builtins.includes('NativeModule tls'), 'the boot modules were loaded');
-  for (const name of ['assert', 'fs/promises'])
-    t.notOk(builtins.includes(`NativeModule ${name}`), `node:${name} is not loaded`);
-});
+    process.on('exit', () => console.log(JSON.stringify([process.moduleLoadList, Object.keys(require.cache)])));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    t.equal(r.status, 1, r.stderr);
+    t.match(r.stderr, /is not a directory/);
+    const [builtins, files] = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[][];
+    t.ok(builtins!.includes('NativeModule tls'), 'the boot modules were loaded');
+    for (const name of ['assert', 'fs/promises'])
+      t.notOk(builtins!.includes(`NativeModule ${name}`), `node:${name} is not loaded`);
+    // The config was validated (the stateDir error comes after), by the bundle's own copy.
+    t.same(
+      files!.filter((f) => f.endsWith('.generated.js') || f.includes(join('node_modules', 'ajv'))),
+      [],
+      'the generated validators and their Ajv helper come from the bundle, not from files',
+    );
+  },
+);
 
 t.test('the bundle is ASCII only, and escaping keeps what the code means', async (t) => {
   t.ok(isAscii(readFileSync(BUNDLE)), 'read without UTF-8 decoding');

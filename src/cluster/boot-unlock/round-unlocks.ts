@@ -1,5 +1,7 @@
 // Unlock attempts: every drive to try with its AK, in parallel under the transport's
-// in-flight limit, one attempt each, each drive released (closed) once its attempt is over.
+// in-flight limit, one attempt each; then each drive that unlocked has its unlock saved
+// for the next resume (IOC_OPAL_SAVE), so that no save holds back another drive's unlock.
+// Each drive is released (closed) once its attempt, and its save, are over.
 // What an outcome means for the TryLimit guard is the caller's (AttemptBook): the round
 // keeps guards in the store, the early unlock before the store in a file of its own. The
 // AKs are zeroed once every attempt is over.
@@ -13,7 +15,7 @@ import type { DriveToTry } from './round-drives';
 import { observeUnlocks } from './round-report';
 import type { RoundTally } from './round-result';
 import { clearGuard, recordRefusal } from './try-guard';
-import { failureOf, unlockDrive } from './unlock-drive';
+import { failureOf, saveUnlock, unlockDrive } from './unlock-drive';
 
 export interface AttemptDeps {
   inFlight: InFlightLimit;
@@ -51,17 +53,32 @@ export async function attemptUnlocks<A extends Attempt>(
   book: AttemptBook<A>,
 ): Promise<Timings> {
   const timings: Timings = [];
-  // allSettled: the AKs are zeroed only once no unlock can still read them (a store error
-  // in one drive's bookkeeping must not hand a zeroed key to another drive).
-  const settled = await Promise.allSettled(
-    attempts.map((a) =>
-      deps.inFlight.run(() =>
-        attempt(deps, a, aks.get(a.keyID), tally, book, timings).finally(() => a.opal.release()),
+  // Unlocked, to be saved: even when its bookkeeping then threw, the drive is unlocked.
+  const toSave = new Set<A>();
+  const release = (a: A) => a.opal.release();
+  // allSettled: the AKs are zeroed only once no unlock or save can still read them (a store
+  // error in one drive's bookkeeping must not hand a zeroed key to another drive).
+  let settled: PromiseSettledResult<void>[];
+  try {
+    settled = await Promise.allSettled(
+      attempts.map((a) =>
+        deps.inFlight.run(() =>
+          attempt(deps, a, aks.get(a.keyID), tally, book, timings, () => toSave.add(a)).finally(
+            () => (toSave.has(a) ? undefined : release(a)),
+          ),
+        ),
       ),
-    ),
-  ).finally(() => {
+    );
+    await Promise.allSettled(
+      [...toSave].map((a) =>
+        deps.inFlight.run(() =>
+          saveUnlock(a.opal, aks.get(a.keyID) as Buffer, deps.logger).finally(() => release(a)),
+        ),
+      ),
+    );
+  } finally {
     for (const ak of aks.values()) if (Buffer.isBuffer(ak)) ak.fill(0);
-  });
+  }
   const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (rejected) throw rejected.reason;
   return timings;
@@ -75,14 +92,16 @@ async function attempt<A extends Attempt>(
   tally: RoundTally,
   book: AttemptBook<A>,
   timings: Timings,
+  unlocked: () => void,
 ): Promise<void> {
   if (!ak) return tally.fail(a.driveID, { reason: 'no key fetched', retry: true });
   if (!Buffer.isBuffer(ak)) return tally.fail(a.driveID, ak);
   const started = performance.now();
-  const outcome = await unlockDrive(a.opal, ak, deps.logger);
+  const outcome = await unlockDrive(a.opal, ak);
   timings.push([performance.now() - started, outcome.kind === 'unlocked']);
   const failure = failureOf(outcome);
   if (!failure) {
+    unlocked();
     await book.unlocked(a);
     tally.unlocked(a.driveID);
     await afterUnlock(deps, a);

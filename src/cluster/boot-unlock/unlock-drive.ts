@@ -1,6 +1,8 @@
 // One drive, one attempt: unlock the global range (RW) as Admin1 with its AK, confirmed by
 // OpalDrive.unlock's read-back (GET_LR_STATUS, or the drive's LOCKED flag on kernels
-// without it), then IOC_OPAL_SAVE so the kernel re-unlocks it after a suspend/resume.
+// without it); then, once every drive of the pass has had its attempt (round-unlocks.ts),
+// IOC_OPAL_SAVE so the kernel re-unlocks it after a suspend/resume: the save is for the
+// next resume, not for this boot, and must not hold back another drive's unlock.
 // OpalDrive zeroes every PIN it is given, so each call gets its own copy. The boot's
 // rounds and the early unlock before the store both unlock through here.
 import type { Logger } from 'pino';
@@ -15,14 +17,9 @@ export type UnlockOutcome =
   | { kind: 'lockedOut' }
   | { kind: 'failed'; reason: string };
 
-export async function unlockDrive(
-  drive: OpalDrive,
-  ak: Buffer,
-  logger?: Logger,
-): Promise<UnlockOutcome> {
-  const admin1 = () => ({ who: OpalUser.ADMIN1, pin: Buffer.from(ak) });
+export async function unlockDrive(drive: OpalDrive, ak: Buffer): Promise<UnlockOutcome> {
   try {
-    const { verifiedBy } = await drive.unlock(admin1(), 0, 'rw');
+    const { verifiedBy } = await drive.unlock(admin1(ak), 0, 'rw');
     // Only without GET_LR_STATUS: the drive still says a range is locked.
     if (verifiedBy === 'unverified') return { kind: 'failed', reason: 'still locked after unlock' };
   } catch (err) {
@@ -30,14 +27,20 @@ export async function unlockDrive(
     if (err instanceof OpalLockedOutError) return { kind: 'lockedOut' };
     return { kind: 'failed', reason: `unlock: ${(err as Error).message}` };
   }
+  return { kind: 'unlocked' };
+}
+
+/** IOC_OPAL_SAVE of an unlocked drive's unlock; a failure is logged, never thrown. */
+export async function saveUnlock(drive: OpalDrive, ak: Buffer, logger?: Logger): Promise<void> {
   try {
-    await drive.save(admin1(), 0, 'rw');
+    await drive.save(admin1(ak), 0, 'rw');
   } catch (err) {
     // The drive is unlocked; only a later resume from suspend would relock it.
     logger?.warn({ device: drive.path, err: (err as Error).message }, 'IOC_OPAL_SAVE failed');
   }
-  return { kind: 'unlocked' };
 }
+
+const admin1 = (ak: Buffer) => ({ who: OpalUser.ADMIN1, pin: Buffer.from(ak) });
 
 /** Why a drive is still locked after `outcome`; undefined when it unlocked. */
 export function failureOf(outcome: UnlockOutcome): KeyFailure | undefined {
