@@ -56,7 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     takeLock: () => void lock.take(),
   });
   // No core file from here on, whoever started ekmd (the unit's LimitCORE=0 covers the
-  // moments before, which are spent starting the unlock rather than loading koffi).
+  // moments before, which are spent starting the unlock rather than loading koffi). One
+  // turn of the loop first, so that the key server's connection is under way (its
+  // ClientHello sent) while koffi loads (~9 ms); no key can have arrived before this.
+  if (early) await ioTurn();
   const { forbidCoreDumps } = require('./no-core-dumps') as typeof import('./no-core-dumps');
   const coreDumps = forbidCoreDumps();
   // The rest of the boot, the logger first, loads synchronously, in chunks that would stall
