@@ -4,12 +4,11 @@
 // the transport (the order of the ioctls) while a real round unlocks real simulated
 // drives, and at the simulator (a suspend/resume after the round leaves them unlocked).
 import t from 'tap';
-import { BootUnlockService } from '../../../src/cluster/boot-unlock';
-import { FaultService } from '../../../src/cluster/faults';
 import { IOC_OPAL_LOCK_UNLOCK, IOC_OPAL_SAVE } from '../../../src/opal/abi';
 import type { DriveTransport } from '../../../src/opal/transport';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { createCluster, startEarNode, waitForEarState } from '../hardware-ear/ear-node';
+import { openUnlocker } from './unlock-harness';
 
 const DRIVES = 6;
 
@@ -41,36 +40,26 @@ t.test('a round saves the unlocks once every drive has had its unlock', async (t
   await createCluster(node);
   await node.client.ok('EnableEncryptionAtRest');
   await waitForEarState(node, 'enabled');
-  const sim = new SimTransport(node.socket);
-  t.teardown(() => sim.end());
 
-  for (const maxInFlight of [1, sim.maxInFlight]) {
+  for (const maxInFlight of [1, 1024]) {
     node.sim.powerCycle();
-    const transport = recordingTransport(sim, maxInFlight);
-    const faults = new FaultService(node.store);
-    const service = new BootUnlockService({
-      store: node.store,
-      sealer: node.sealer,
-      transport,
-      faults,
-      kmip: { connectTimeoutMs: 1000, requestTimeoutMs: 3000 },
-      retryMaxDelayMs: 200,
-      bootID: () => 'boot-1',
+    let transport: ReturnType<typeof recordingTransport> | undefined;
+    const unlocker = openUnlocker(node, {
+      wrapTransport: (sim) => (transport = recordingTransport(sim, maxInFlight)),
     });
     try {
-      const result = await service.round();
+      const result = await unlocker.service.round();
       t.equal(result.unlocked.length, DRIVES, `${maxInFlight} at once: every drive unlocked`);
     } finally {
-      await service.close();
-      faults.close();
+      await unlocker.close();
     }
-    const names = transport.calls.map((c) => c.name);
+    const names = transport!.calls.map((c) => c.name);
     const lastUnlock = names.lastIndexOf('LOCK_UNLOCK');
     const firstSave = names.indexOf('SAVE');
     t.equal(names.filter((n) => n === 'LOCK_UNLOCK').length, DRIVES, 'one unlock per drive');
     t.equal(names.filter((n) => n === 'SAVE').length, DRIVES, 'one save per drive');
     t.ok(firstSave > lastUnlock, `${maxInFlight} at once: every unlock before the first save`);
-    const savedFds = new Set(transport.calls.filter((c) => c.name === 'SAVE').map((c) => c.fd));
+    const savedFds = new Set(transport!.calls.filter((c) => c.name === 'SAVE').map((c) => c.fd));
     t.equal(savedFds.size, DRIVES, 'each drive saved on its own open descriptor');
 
     node.sim.suspendResume();

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { BootUnlockService, type BootUnlockDeps } from '../../../src/cluster/boot-unlock';
 import { FaultService, type ClusterFault } from '../../../src/cluster/faults';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
+import type { DriveTransport } from '../../../src/opal/transport';
 import type { Store } from '../../../src/store';
 import { openTestStore } from '../../helpers/test-store';
 import type { EarNode } from '../hardware-ear/ear-node';
@@ -23,7 +24,11 @@ export interface Unlocker {
   close(): Promise<void>;
 }
 
-export type UnlockerOptions = { bootID?: string } & Partial<
+export type UnlockerOptions = {
+  bootID?: string;
+  /** The drives' transport as the service sees it (e.g. one that counts or records calls). */
+  wrapTransport?: (sim: SimTransport) => DriveTransport;
+} & Partial<
   Pick<BootUnlockDeps, 'metadataGraceSec' | 'keyCheckIntervalSec' | 'afterUnlock' | 'dak'>
 >;
 
@@ -39,13 +44,13 @@ export function openUnlocker(node: EarNode, opts: UnlockerOptions = {}): Unlocke
       done();
     },
   });
-  const { bootID, ...tuning } = opts;
+  const { bootID, wrapTransport, ...tuning } = opts;
   const transport = new SimTransport(node.socket);
   const faults = new FaultService(node.store);
   const service = new BootUnlockService({
     store: node.store,
     sealer: node.sealer,
-    transport,
+    transport: wrapTransport ? wrapTransport(transport) : transport,
     faults,
     kmip: { connectTimeoutMs: 1000, requestTimeoutMs: 3000 },
     retryMaxDelayMs: 200,
