@@ -9,6 +9,7 @@ import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } f
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { freePorts } from '../net/free-ports';
 
 /** Debian's interpreter: one earlier in PATH (pyenv, venv) does not see the kmip module. */
 const PYTHON = '/usr/bin/python3';
@@ -58,15 +59,8 @@ const sharedPolicy = (): object => {
   return { shared: { preset: { SECRET_DATA: rules, SYMMETRIC_KEY: rules } } };
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject()));
-    });
-  });
+async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 function portIsFree(port: number): Promise<boolean> {
