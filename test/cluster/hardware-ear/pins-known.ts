@@ -5,10 +5,30 @@ import type { Test } from 'tap';
 import type { DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import type { DriveRecord } from '../../../src/cluster/drives/drive-records';
 import { OpalUser } from '../../../src/opal/abi';
-import { sealedAk, waitForEarState, type EarNode } from './ear-node';
+import { loadAks } from '../../../src/cluster/drive-keys/key-source';
+import { ClusterKeyPair } from '../../../src/cluster/key-pair';
+import type { DakAccess } from '../../../src/cluster/split-key/dak-access';
+import { waitForEarState, type EarNode } from './ear-node';
 
 /** Written to block 5 of every drive by a test, gone after the erase. */
 export const DATA = Buffer.alloc(512, 0x3c);
+
+/** A key as ekmd opens it: sealed (under the DAK too, given `dak`) or at its key server. */
+export async function ekmdAk(node: EarNode, keyID: string, dak?: DakAccess): Promise<Buffer> {
+  const aks = await loadAks(
+    {
+      store: node.store,
+      sealer: node.sealer,
+      keyPair: new ClusterKeyPair(node.store, node.sealer),
+      kmip: { connectTimeoutMs: 2000, requestTimeoutMs: 10000 },
+      ...(dak ? { dak } : {}),
+    },
+    [keyID],
+  );
+  const ak = aks.get(keyID)!;
+  if (ak instanceof Error) throw ak;
+  return ak;
+}
 
 /**
  * Each drive's one key (its AK under EAR, its owner key after Disable) opens it as SID and
@@ -18,7 +38,7 @@ export async function checkPinsKnown(
   t: Test,
   node: EarNode,
   step: string,
-  akOf: (keyID: string) => Promise<Buffer> | Buffer = (keyID) => sealedAk(node, keyID),
+  dak?: DakAccess,
 ): Promise<void> {
   const live = node.store
     .list<DriveKeyRecord>('keys/')
@@ -34,7 +54,7 @@ export async function checkPinsKnown(
       `${step}: drive ${d.slot}'s only live key`,
     );
     const opal = node.opal(d.slot);
-    const pin = await akOf(keyID);
+    const pin = await ekmdAk(node, keyID, dak);
     await t.resolves(opal.setSidPin(Buffer.from(pin), Buffer.from(pin)), `${step}: SID`);
     await t.resolves(
       opal.rangeStatus({ who: OpalUser.ADMIN1, pin: Buffer.from(pin) }, 0),
