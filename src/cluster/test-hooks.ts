@@ -22,6 +22,9 @@ export type CrashPoint =
   | 'ear.afterRegister'
   | 'ear.afterRecord'
   | 'ear.afterTakeOwnership'
+  // A rekey from an owner key (hardware-ear/drive-locking.ts): SID's PIN is the AK, not
+  // yet recorded; Admin1's is still the owner key.
+  | 'ear.afterSidRekey'
   | 'ear.afterActivate'
   | 'ear.afterRangeSetup'
   | 'ear.afterEnable'

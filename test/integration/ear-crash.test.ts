@@ -2,9 +2,9 @@
 // EKMD_TEST_HOOKS crash points) at each step of Enable and Disable; the next start
 // resumes or rolls back every drive. No drive is ever left with a PIN nobody holds.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runUntilCrash } from './crash-run';
 import { makeDevPki } from '../../scripts/pki/dev-pki';
 import { KmipKeyServerTester } from '../../src/cluster/key-servers/kmip-tester';
 import { KmipClient } from '../../src/kmip/client';
@@ -19,22 +19,6 @@ import {
   waitForEarState,
   type EarNode,
 } from '../cluster/hardware-ear/ear-node';
-
-const fixture = join(__dirname, 'fixtures', 'ear-process.js');
-
-function runUntilCrash(node: EarNode, command: string, point: string, args: string[] = []) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [fixture, node.dir, node.socket, command, ...args], {
-        env: { ...process.env, EKMD_TEST_HOOKS: `crash:${point}` },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
-    },
-  );
-}
 
 function akOf(node: EarNode, keyID: string): Buffer {
   const rec = node.store.get<DriveKeyRecord>(`keys/${keyID}`)!.value;

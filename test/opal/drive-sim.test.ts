@@ -1,6 +1,6 @@
 // Drive operations against the simulator over its socket: the multi-step flows as the
 // kernel ABI would carry them, a User on a range, verify-after-unlock, SAVE across a
-// suspend, and relock on a power cycle.
+// suspend, relock on a power cycle, and SID's PIN changed on its own.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,15 @@ t.test('power cycle relocks; SAVE re-unlocks after suspend', async (t) => {
   await drive.save(userCred(), 1, 'rw');
   sim.suspendResume(0);
   t.match(await drive.status(), { locked: false }, 'kernel replayed the saved unlocks');
+});
+
+t.test('SET_SID_PW: SID takes a new PIN, Admin1 keeps its own', async (t) => {
+  const sid = () => Buffer.from('sid-pin-77c1');
+  await t.rejects(drive.setSidPin(sid(), sid()), OpalNotAuthorizedError, 'not the SID PIN yet');
+  await drive.setSidPin(admin(), sid());
+  await t.rejects(drive.revertTper(admin()), OpalNotAuthorizedError, 'the old SID PIN is refused');
+  t.match(await drive.rangeStatus({ who: OpalUser.ADMIN1, pin: admin() }, 0), { lr: 0 });
+  await drive.setSidPin(sid(), admin());
 });
 
 t.test('revert with the SID PIN: factory state', async (t) => {

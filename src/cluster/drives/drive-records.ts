@@ -19,8 +19,12 @@ export type DriveType = 'volume' | 'block' | 'unknown';
  */
 export type DriveSecurity = 'none' | 'provisioning' | 'enabled' | 'disabling' | 'failed';
 
-/** recorded: the drive is untouched; owning: TAKE_OWNERSHIP may have reached the drive. */
-export type ProvisioningStep = 'recorded' | 'owning';
+/**
+ * recorded: the drive is untouched; owning: TAKE_OWNERSHIP (or, for a drive with an owner
+ * key, the change of SID's PIN to the AK) may have reached the drive; sidRekeyed: a drive
+ * with an owner key whose SID PIN is the AK, Admin1's PIN maybe not yet.
+ */
+export type ProvisioningStep = 'recorded' | 'owning' | 'sidRekeyed';
 
 /**
  * The journal of a drive's work that must survive a crash: provisioning, or `erasing`, set
@@ -70,7 +74,8 @@ export interface DriveRecord {
   keyProviderID: number | null;
   /**
    * After DisableEncryptionAtRest: the sealed internal key that is still the drive's SID
-   * and Admin1 PIN (the kernel cannot revert those without erasing), for a later Enable.
+   * and Admin1 PIN (the kernel cannot revert those without erasing), for a later Enable,
+   * which moves both PINs to the new AK and then lets this key go.
    */
   ownerKeyID: string | null;
   driveSecurityFaultReason: string;

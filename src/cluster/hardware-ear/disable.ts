@@ -12,8 +12,8 @@ import { getEar, putEar } from '../ear-state';
 import { ElementError } from '../errors';
 import { mapLimit } from '../../util/map-limit';
 import { writeInChunks } from '../store-chunks';
-import { unlockAndDisableLocking } from './drive-locking';
-import { withOneDak, type EarDeps } from './ear-deps';
+import { moveSidPin, unlockAndDisableLocking } from './drive-locking';
+import { loadAk, withOneDak, type EarDeps } from './ear-deps';
 import { DISABLE_FAILED_PREFIX } from './ear-faults';
 import { auditEarReached, logEarReached } from './ear-summary';
 import { destroyPendingKeys, markKeyDestroyed } from './key-retirement';
@@ -99,6 +99,7 @@ async function openDrives(deps: EarDeps, drives: DriveRecord[]): Promise<void> {
       try {
         if (ak instanceof Error) throw ak;
         await unlockAndDisableLocking(deps.openDrive(d), ak);
+        if (d.ownerKeyID) await moveSidOffOwnerKey(deps, d, ak);
         await keepAkAsSealedOwnerKey(deps, d.driveID, ak);
       } catch (err) {
         await deps.store.transaction((tx) => {
@@ -115,6 +116,20 @@ async function openDrives(deps: EarDeps, drives: DriveRecord[]): Promise<void> {
     });
   } finally {
     zeroAll(aks);
+  }
+}
+
+/**
+ * A drive rekeyed before SID's PIN moved with Admin1's (so recorded by an older ekmd) still
+ * has its owner key as SID PIN: SID takes the AK before that key goes. A retry may find
+ * it moved already.
+ */
+async function moveSidOffOwnerKey(deps: EarDeps, d: DriveRecord, ak: Buffer): Promise<void> {
+  const owner = await loadAk(deps, d.ownerKeyID!);
+  try {
+    await moveSidPin(deps.openDrive(d), owner, ak, true);
+  } finally {
+    owner.fill(0);
   }
 }
 

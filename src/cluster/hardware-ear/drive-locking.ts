@@ -1,11 +1,16 @@
 // The drive side of hardware EAR, one drive at a time. Enable: TAKE_OWNERSHIP (SID PIN =
 // AK; one attempt, ever), ACTIVATE_LSP (Admin1 PIN = AK), global range with read and
 // write locking enabled (LockOnReset = PowerCycle is the drive's default, and the kernel
-// offers no way to change it), then a read-back. Disable: unlock and locking off. The
+// offers no way to change it), then a read-back. Enable of a drive owned since a Disable:
+// SID's and Admin1's PINs from its owner key to the AK. Disable: unlock and locking off. The
 // store side (what is recorded before and after each step) is provision.ts and disable.ts.
 // OpalDrive zeroes every PIN it is given, so each call gets its own copy of the AK.
 import { OpalUser } from '../../opal/abi';
-import { OpalNotAuthorizedError, OpalStatusError } from '../../opal/errors';
+import {
+  OpalIoctlUnsupportedError,
+  OpalNotAuthorizedError,
+  OpalStatusError,
+} from '../../opal/errors';
 import type { OpalDrive } from '../../opal/drive';
 import { crashPoint } from '../test-hooks';
 
@@ -100,21 +105,71 @@ async function verify(drive: OpalDrive, ak: Buffer): Promise<SecureOutcome> {
   return { kind: 'enabled' };
 }
 
-/** A drive we own from an earlier Enable/Disable: Admin1's PIN goes from `ownerPin` to the AK. */
+export const OWNER_KEY_REFUSED = 'the drive refused its recorded owner key';
+export const SID_PIN_UNSUPPORTED =
+  "the kernel cannot change SID's PIN (IOC_OPAL_SET_SID_PW, Linux 6.10+); the drive keeps its owner key";
+
+/** A rekey's store side, and where a resumed one starts. */
+export interface Rekey {
+  /** Records (step `sidRekeyed`) that SID's PIN is the AK, before Admin1's changes. */
+  sidRekeyed: () => Promise<void>;
+  /** The step a previous process recorded: the PIN change after it may have reached the drive. */
+  resumedAt?: 'owning' | 'sidRekeyed';
+}
+
+/**
+ * A drive we own from an earlier Enable and Disable, both PINs the owner key: SID's PIN
+ * goes to the AK, then (once recorded) Admin1's, then locking. SID first: until it moves,
+ * a refusal proves the drive never saw the AK; once it has, the AK is kept whatever follows,
+ * and an erase authenticates as SID with it.
+ */
 export async function rekeyAndSecure(
   drive: OpalDrive,
   ownerPin: Buffer,
   ak: Buffer,
+  rekey: Rekey,
 ): Promise<SecureOutcome> {
+  if (rekey.resumedAt !== 'sidRekeyed') {
+    try {
+      await moveSidPin(drive, ownerPin, ak, rekey.resumedAt === 'owning');
+    } catch (err) {
+      if (err instanceof OpalNotAuthorizedError)
+        return { kind: 'refused', reason: OWNER_KEY_REFUSED };
+      if (err instanceof OpalIoctlUnsupportedError)
+        return { kind: 'refused', reason: SID_PIN_UNSUPPORTED };
+      return { kind: 'failed', reason: `set SID PIN: ${(err as Error).message}` };
+    }
+    crashPoint('ear.afterSidRekey');
+    await rekey.sidRekeyed();
+  }
   try {
     await drive.setPin({ who: OpalUser.ADMIN1, pin: copy(ownerPin) }, OpalUser.ADMIN1, copy(ak));
   } catch (err) {
-    if (err instanceof OpalNotAuthorizedError)
-      return { kind: 'refused', reason: 'the drive refused its recorded owner key' };
-    return { kind: 'failed', reason: `set Admin1 PIN: ${(err as Error).message}` };
+    // Resumed, Admin1 may hold the AK already: the locking setup with it below tells.
+    if (!(rekey.resumedAt && err instanceof OpalNotAuthorizedError))
+      return { kind: 'failed', reason: `set Admin1 PIN: ${(err as Error).message}` };
   }
   crashPoint('ear.afterTakeOwnership');
   return secureOwnedDrive(drive, ak, null);
+}
+
+/**
+ * SID's PIN from `from` to `to`. `mayHaveMoved`: an earlier attempt may have reached the
+ * drive, so a refusal of `from` is followed by one authentication with `to` (each refusal
+ * costs one of SID's tries). Throws OpalNotAuthorizedError when SID holds neither.
+ */
+export async function moveSidPin(
+  drive: OpalDrive,
+  from: Buffer,
+  to: Buffer,
+  mayHaveMoved: boolean,
+): Promise<void> {
+  try {
+    await drive.setSidPin(copy(from), copy(to));
+  } catch (err) {
+    if (!(mayHaveMoved && err instanceof OpalNotAuthorizedError)) throw err;
+    await drive.setSidPin(copy(to), copy(to));
+  }
 }
 
 /**

@@ -101,6 +101,17 @@ export function discardDriveKeys(tx: StoreTx, d: DriveRecord, why: string): void
 }
 
 /**
+ * A drive's owner key (always sealed) once the drive's PINs have moved to its new AK:
+ * dropped and audited. The caller clears the drive record's ownerKeyID in the same transaction.
+ */
+export function dropOwnerKey(tx: StoreTx, ownerKeyID: string, why: string): void {
+  const k = getKeyRecord(tx, ownerKeyID);
+  if (!k) return;
+  markKeyDestroyed(tx, k.keyID);
+  auditAkDestroyed(tx, k, why);
+}
+
+/**
  * The record goes to state `destroyed` and loses its sealed copy; it stays, so who held
  * what, when, is still known. For an AK at a key server: once the server no longer holds it.
  */

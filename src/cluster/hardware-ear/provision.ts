@@ -25,10 +25,11 @@ import {
   rekeyAndSecure,
   secureOwnedDrive,
   takeOwnershipAndSecure,
+  type Rekey,
   type SecureOutcome,
 } from './drive-locking';
 import { loadAk, withOneDak, withProvider, type EarDeps } from './ear-deps';
-import { destroyAksOfInterruptedRegister, markKeyDestroyed } from './key-retirement';
+import { destroyAksOfInterruptedRegister, dropOwnerKey, markKeyDestroyed } from './key-retirement';
 
 /** driveSecurityFaultReason of a drive whose AK the key server would not keep. */
 export const KEY_SERVER_FAILED_PREFIX = 'key server: ';
@@ -133,16 +134,35 @@ async function secureRecordedDrives(deps: EarDeps, work: DriveWork[]): Promise<v
   );
   await secureEachDrive(deps, work, async ({ driveID, ak }) => {
     const d = getDrive(deps.store, driveID);
-    const opal = deps.openDrive(d);
-    if (!d.ownerKeyID) return takeOwnershipAndSecure(opal, ak);
-    // Owned since an earlier Disable: its PIN is the sealed owner key.
-    const owner = await loadAk(deps, d.ownerKeyID);
-    try {
-      return await rekeyAndSecure(opal, owner, ak);
-    } finally {
-      owner.fill(0);
-    }
+    if (!d.ownerKeyID) return takeOwnershipAndSecure(deps.openDrive(d), ak);
+    return rekeyFromOwnerKey(deps, d, ak, undefined);
   });
+}
+
+/**
+ * A drive owned since an earlier Disable: its PINs go from the sealed owner key to the AK
+ * (drive-locking.ts), the step between the two recorded. `resumedAt`: the step a previous
+ * process left it at.
+ */
+async function rekeyFromOwnerKey(
+  deps: EarDeps,
+  d: DriveRecord,
+  ak: Buffer,
+  resumedAt: Rekey['resumedAt'],
+): Promise<SecureOutcome> {
+  const owner = await loadAk(deps, d.ownerKeyID!);
+  const sidRekeyed = () =>
+    deps.store.transaction((tx) => {
+      putDrive(tx, { ...getDrive(tx, d.driveID), step: 'sidRekeyed' });
+    });
+  try {
+    return await rekeyAndSecure(deps.openDrive(d), owner, ak, {
+      sidRekeyed,
+      ...(resumedAt ? { resumedAt } : {}),
+    });
+  } finally {
+    owner.fill(0);
+  }
 }
 
 /** Every `provisioning` drive from an earlier process: resume it, or roll it back. */
@@ -171,13 +191,18 @@ async function resumeDrives(deps: EarDeps, drives: DriveRecord[]): Promise<void>
       deps,
       untouched.map((d) => ({ driveID: d.driveID, ak: aks.get(d.keyID!) as Buffer })),
     );
-    // TAKE_OWNERSHIP may or may not have reached these: a refusal of the AK proves it did not.
-    const touched = ready.filter((d) => d.step === 'owning');
+    // TAKE_OWNERSHIP may or may not have reached these: a refusal of the AK proves it did
+    // not. A rekey from an owner key resumes at its recorded step.
+    const touched = ready.filter((d) => d.step === 'owning' || d.step === 'sidRekeyed');
     await secureEachDrive(
       deps,
       touched.map((d) => ({ driveID: d.driveID, ak: aks.get(d.keyID!) as Buffer })),
-      ({ driveID, ak }) =>
-        secureOwnedDrive(deps.openDrive(getDrive(deps.store, driveID)), ak, OWNERSHIP_UNCONFIRMED),
+      ({ driveID, ak }) => {
+        const d = getDrive(deps.store, driveID);
+        const at = d.step === 'sidRekeyed' ? 'sidRekeyed' : 'owning';
+        if (d.ownerKeyID) return rekeyFromOwnerKey(deps, d, ak, at);
+        return secureOwnedDrive(deps.openDrive(d), ak, OWNERSHIP_UNCONFIRMED);
+      },
     );
   } finally {
     zeroAll(aks);
@@ -210,7 +235,15 @@ async function recordSecureOutcome(
   await deps.store.transaction((tx) => {
     const d = getDrive(tx, driveID);
     if (outcome.kind === 'enabled') {
-      putDrive(tx, { ...d, security: 'enabled', step: null, driveSecurityFaultReason: 'none' });
+      // Both PINs are the AK now: an owner key it was rekeyed from is of no use any more.
+      if (d.ownerKeyID) dropOwnerKey(tx, d.ownerKeyID, 'its drive was rekeyed to a new AK');
+      putDrive(tx, {
+        ...d,
+        security: 'enabled',
+        step: null,
+        ownerKeyID: null,
+        driveSecurityFaultReason: 'none',
+      });
       return;
     }
     const key = d.keyID ? getKeyRecord(tx, d.keyID) : undefined;

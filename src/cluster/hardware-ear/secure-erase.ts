@@ -58,7 +58,7 @@ async function eraseDrive(deps: EarDeps, d: DriveRecord, byRecovery: boolean): P
   try {
     if (d.security !== 'none' && d.security !== 'enabled' && d.security !== 'failed')
       throw new EraseRefused(`drive security is ${d.security}`);
-    let sidKeyID = d.keyID ?? d.ownerKeyID;
+    let sidKeyID = sidKeyOf(d);
     if (!sidKeyID) {
       if (d.driveSecurityFaultReason !== 'none') throw new EraseRefused(d.driveSecurityFaultReason);
       sidKeyID = await ownWithThrowawayKey(deps, d);
@@ -241,6 +241,16 @@ async function ownWithThrowawayKey(deps: EarDeps, d: DriveRecord): Promise<strin
   } finally {
     key.ak.fill(0);
   }
+}
+
+/**
+ * The key that is the drive's SID PIN: its AK (a rekey moves SID's PIN to it), else its
+ * owner key. An enabled drive that still names an owner key was rekeyed by an older ekmd,
+ * which moved Admin1's PIN only.
+ */
+function sidKeyOf(d: DriveRecord): string | null {
+  if (d.security === 'enabled' && d.ownerKeyID) return d.ownerKeyID;
+  return d.keyID ?? d.ownerKeyID;
 }
 
 /** The record without the erase journal (present only while an erase is unsettled). */

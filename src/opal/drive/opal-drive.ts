@@ -189,6 +189,20 @@ export class OpalDrive extends DeviceIoctls {
     );
   }
 
+  /**
+   * SET_SID_PW (Linux 6.10+): authenticate as SID with `sidPin`, then set SID's PIN to
+   * `newSidPin`. An older kernel answers OpalIoctlUnsupportedError, the drive untouched.
+   */
+  setSidPin(sidPin: Buffer, newSidPin: Buffer): Promise<void> {
+    return this.exclusive([sidPin, newSidPin], async (fd) => {
+      const buf = abi.encodeOpalNewPw({
+        session: session(abi.OpalUser.ADMIN1, 0, sidPin),
+        newUserPw: session(abi.OpalUser.ADMIN1, 0, newSidPin),
+      });
+      await this.call(fd, abi.IOC_OPAL_SET_SID_PW, buf);
+    });
+  }
+
   /** ACTIVATE_USR: enable User`who` (Admin1 authenticates). */
   activateUser(adminPin: Buffer, who: number): Promise<void> {
     return this.exclusive(

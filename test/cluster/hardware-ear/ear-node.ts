@@ -18,6 +18,7 @@ import { SimServer } from '../../../src/sim/server';
 import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import { Simulator } from '../../../src/sim/simulator';
 import { openSealer, type Sealer, type Store } from '../../../src/store';
+import { sealLabel, type DriveKeyRecord } from '../../../src/cluster/drive-keys/drive-keys';
 import { openTestStore } from '../../helpers/test-store';
 import { ElementClient } from '../../api/element-client';
 
@@ -163,4 +164,10 @@ export async function waitForEarState(node: EarNode, state: string, ms = 20_000)
       throw new Error(`encryptionAtRestState stayed ${clusterInfo.encryptionAtRestState}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The AK of an internal key record (sealed under the node's sealer alone), as ekmd opens it. */
+export function sealedAk(node: EarNode, keyID: string): Buffer {
+  const rec = node.store.get<DriveKeyRecord>(`keys/${keyID}`)!.value;
+  return node.sealer.unseal(Buffer.from(rec.sealedKey!, 'base64'), sealLabel(keyID));
 }

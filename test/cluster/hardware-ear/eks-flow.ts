@@ -11,6 +11,7 @@ import { KmipClient } from '../../../src/kmip/client';
 import { OpalUser } from '../../../src/opal/abi';
 import { caFromPem, signCsr } from '../pki';
 import { createCluster, startEarNode, waitForEarState } from './ear-node';
+import { checkPinsKnown, disable, enable, eraseAll } from './pins-known';
 
 export interface RunningEks {
   port: number;
@@ -130,5 +131,17 @@ export async function earAgainstEks(t: Test, startEks: StartEks): Promise<void> 
     for (const uid of uids) await t.rejects(eks.get(uid), /Item Not Found/, `AK ${uid} destroyed`);
     t.equal(await providerActive(), false);
     t.same(await client.ok('GetEncryptionAtRestInfo'), { state: 'disabled' });
+  });
+
+  t.test('enable and disable again: each PIN an AK at the EKS, then the erase', async (t) => {
+    await enable(node, { keyProviderID });
+    await checkPinsKnown(t, node, 'enabled again');
+    t.ok(node.hw.drives.records().every((d) => d.keyProviderID === keyProviderID));
+    await disable(node);
+    await checkPinsKnown(t, node, 'disabled again');
+    await enable(node, { keyProviderID });
+    await checkPinsKnown(t, node, 'enabled a third time');
+    await eraseAll(t, node);
+    t.same(await eks.locate({ objectGroups: [`ekmd-cluster-${uuid}`] }), [], 'no AK left');
   });
 }

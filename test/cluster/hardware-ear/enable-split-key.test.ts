@@ -3,7 +3,8 @@
 // open no AK; a power-cycled node unlocks its drives with a peer's share fetched over mutual
 // TLS (real share servers on loopback, the real simulator), and with both peers down its
 // drives stay locked with a reason naming each peer, until one is back. Disable keeps the
-// owner keys under the DAK too, and Enable again rekeys from them. One node: unchanged.
+// owner keys under the DAK too, and Enable again rekeys both PINs from them (twice over, then
+// an erase as SID). One node: unchanged.
 import t from 'tap';
 import {
   checkMatches,
@@ -15,6 +16,7 @@ import { splitKeyState } from '../../../src/cluster/split-key/split-key-records'
 import { combine } from '../../../src/util/shamir';
 import { openUnlocker } from '../boot-unlock/unlock-harness';
 import { waitForEarState, type EarNode } from './ear-node';
+import { checkPinsKnown, eraseAll } from './pins-known';
 import { earNodeWithAccess, peersReached } from './split-key-node';
 
 const keyRecords = (node: EarNode): DriveKeyRecord[] =>
@@ -112,6 +114,20 @@ t.test('three nodes: AKs under the split drive-access key', async (t) => {
         (d) => d.keyID && d.keyID !== drives.find((x) => x.driveID === d.driveID)?.keyID,
       ),
     );
+    await checkPinsKnown(t, node, 'enabled again', access);
+  });
+
+  t.test('disable and enable once more, then the erase opens each drive as SID', async (t) => {
+    await node.client.ok('DisableEncryptionAtRest');
+    await peersReached(node, 'disabled');
+    await waitForEarState(node, 'disabled');
+    await checkPinsKnown(t, node, 'disabled again', access);
+    await node.client.ok('EnableEncryptionAtRest');
+    await peersReached(node, 'enabled');
+    await waitForEarState(node, 'enabled');
+    await node.settle();
+    await checkPinsKnown(t, node, 'enabled a third time', access);
+    await eraseAll(t, node);
   });
 });
 
