@@ -2,28 +2,12 @@
 // kernel ABI would carry them, a User on a range, verify-after-unlock, SAVE across a
 // suspend, relock on a power cycle, and SID's PIN changed on its own.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OpalUser } from '../../src/opal/abi';
 import { OpalDrive } from '../../src/opal/drive';
 import { OpalNotAuthorizedError } from '../../src/opal/errors';
-import { SimTransport } from '../../src/opal/sim-socket/transport';
-import { SimServer } from '../../src/sim/server';
-import { Simulator } from '../../src/sim/simulator';
+import { servedSim } from '../helpers/served-sim';
 
-const dir = mkdtempSync(join(tmpdir(), 'ekmd-opal-sim-'));
-const socketPath = join(dir, 'sim.sock');
-const sim = new Simulator({ stateDir: join(dir, 'state'), drives: 1, sizeMiB: 2 });
-const server = new SimServer(sim, socketPath);
-const transport = new SimTransport(socketPath);
-t.before(() => server.listen());
-t.teardown(async () => {
-  await transport.end();
-  await server.close();
-  sim.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { sim, transport } = servedSim(t, { prefix: 'ekmd-opal-sim-', drives: 1, sizeMiB: 2 });
 
 const admin = () => Buffer.from('admin-pin-5d3e');
 const user = () => Buffer.from('user2-pin-9a8b');

@@ -2,9 +2,6 @@
 // AK with the step between them recorded; a refused owner key or a kernel without
 // SET_SID_PW changes nothing and lets the AK go; a resumed rekey finds a PIN already moved.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   OWNER_KEY_REFUSED,
   rekeyAndSecure,
@@ -13,24 +10,11 @@ import {
 import { IOC_OPAL_SET_SID_PW, OpalUser } from '../../../src/opal/abi';
 import { OpalDrive } from '../../../src/opal/drive';
 import { OpalNotAuthorizedError } from '../../../src/opal/errors';
-import { SimTransport } from '../../../src/opal/sim-socket/transport';
 import type { DriveTransport } from '../../../src/opal/transport';
-import { SimServer } from '../../../src/sim/server';
-import { Simulator } from '../../../src/sim/simulator';
+import { servedSim } from '../../helpers/served-sim';
 
 const ENOTTY = 25;
-const dir = mkdtempSync(join(tmpdir(), 'ekmd-rekey-'));
-const socketPath = join(dir, 'sim.sock');
-const sim = new Simulator({ stateDir: join(dir, 'state'), drives: 4, sizeMiB: 1 });
-const server = new SimServer(sim, socketPath);
-const transport = new SimTransport(socketPath);
-t.before(() => server.listen());
-t.teardown(async () => {
-  await transport.end();
-  await server.close();
-  sim.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { sim, transport } = servedSim(t, { prefix: 'ekmd-rekey-', drives: 4, sizeMiB: 1 });
 
 /** A kernel before 6.10: SET_SID_PW is an unknown ioctl. */
 const olderKernel: DriveTransport = {
