@@ -4,7 +4,9 @@
 // once the view holds them, so a node reads its own writes and its watchers hear of them
 // first. A transaction's function runs against the view; its commit compares what it read
 // (tx.ts) and, when something changed, waits for the view to hold the change and runs the
-// function again. Opening checks the prefix holds an ekmd store this build reads
+// function again. A function that throws (a refusal) has what it read checked against
+// etcd before its error goes out: refused on a view behind etcd, it runs again once the
+// view catches up. Opening checks the prefix holds an ekmd store this build reads
 // (marker.ts), so a wrong prefix is refused, not read as empty.
 import type { Logger } from 'pino';
 import { ChangeFanout } from '../change-fanout';
@@ -29,7 +31,7 @@ import { WriteGate, type ViewHealth } from './health';
 import { EtcdLease, type LeaseHost } from './lease';
 import { checkMarker } from './marker';
 import { DEFAULT_RETAIN_MS, maintainEtcd } from './tombstones';
-import { commitTx, ViewTx } from './tx';
+import { catchUp, checkReads, commitTx, type ReadSet, type Staleness, ViewTx } from './tx';
 import { EtcdView } from './view';
 import { EtcdKvWatch } from './watch';
 import { compareAndSetKey, deleteKey } from './writes';
@@ -157,13 +159,22 @@ export class EtcdStore implements Store, LeaseHost {
     for (let attempt = 1; ; attempt++) {
       const revision = this.view.revision;
       const tx = new ViewTx(this.view);
-      const result = this.runFunction(fn, tx);
-      if (tx.writes.size === 0) return result; // read-only: one state of the view
-      this.beginWrite('transaction');
-      const outcome = await this.gate.track(commitTx(this.io, tx.reads, tx.writes, revision));
-      if (outcome.committed) {
-        if (outcome.wrote) await this.gate.viewHolds(outcome.revision, 'transaction');
-        return result;
+      const run = this.runFunction(fn, tx);
+      let stale: Staleness;
+      if ('thrown' in run) {
+        // A refusal stands only if what it read is still etcd's (the view may be behind).
+        const behind = await this.refusalStale(tx.reads, revision);
+        if (!behind) throw run.thrown;
+        stale = behind;
+      } else {
+        if (tx.writes.size === 0) return run.result; // read-only: one state of the view
+        this.beginWrite('transaction');
+        const outcome = await this.gate.track(commitTx(this.io, tx.reads, tx.writes, revision));
+        if (outcome.committed) {
+          if (outcome.wrote) await this.gate.viewHolds(outcome.revision, 'transaction');
+          return run.result;
+        }
+        stale = outcome.stale;
       }
       if (attempt >= this.maxAttempts) {
         throw new StoreConflictError(
@@ -171,21 +182,21 @@ export class EtcdStore implements Store, LeaseHost {
             'kept changing; nothing written',
         );
       }
-      const { stale } = outcome;
-      const seen = this.view.revision;
-      const readMod = (key: string) => tx.reads.keys.get(key)?.mod;
-      await this.gate.viewCatchesUp(
-        () =>
-          this.view.revision >= stale.revision &&
-          stale.vanished.every((key) => this.view.heldKey(key)?.mod !== readMod(key)),
-        'transaction',
-      );
-      // The view held the winning change before etcd answered: the winner's next commit
-      // is likely on its way already, and a run now would race it from behind (one node
-      // would win streak after streak). Run again with the next change, or after a pause.
-      if (seen >= stale.revision) {
-        await this.view.nextChange(seen, Math.random() * Math.min(2 ** attempt, 16));
-      }
+      await catchUp(this.gate, this.view, stale, tx.reads, attempt);
+    }
+  }
+
+  /**
+   * What the view must hold before a refusal (a throw of the function) can be decided
+   * again; undefined when what it read is current, or when etcd cannot say: then the
+   * refusal stands, as it would have without the check.
+   */
+  private async refusalStale(reads: ReadSet, revision: number): Promise<Staleness | undefined> {
+    try {
+      return await checkReads(this.io, reads, revision);
+    } catch (err) {
+      this.log?.debug({ err }, 'a refusing store transaction could not be checked against etcd');
+      return undefined;
     }
   }
 
@@ -293,15 +304,19 @@ export class EtcdStore implements Store, LeaseHost {
     return revision;
   }
 
-  private runFunction<R>(fn: (tx: StoreTx) => R, tx: StoreTx): R {
+  /** One run of `fn`: what it returned, or what it threw (refuseAsync's error is not its). */
+  private runFunction<R>(fn: (tx: StoreTx) => R, tx: StoreTx): { result: R } | { thrown: unknown } {
+    let result: R;
     this.inFunction = true;
     try {
-      const result = fn(tx);
-      refuseAsync(result);
-      return result;
+      result = fn(tx);
+    } catch (thrown) {
+      return { thrown };
     } finally {
       this.inFunction = false;
     }
+    refuseAsync(result);
+    return { result };
   }
 
   /** Refuses a write now: the store closed, inside a transaction's function, cut off. */

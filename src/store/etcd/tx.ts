@@ -10,12 +10,15 @@
 // only add conflicts, never miss one. When the compares fail, the Txn's failure branch
 // reads the newest revision in each compared range, so the run after it waits for the
 // view to hold exactly what made it fail.
+// A run whose function throws (a refusal) is checked the same way, with no writes: a
+// refusal decided on a view that is behind etcd runs again once the view catches up.
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import { StoreError } from '../errors';
 import { checkKey, checkPrefix } from '../keys';
 import type { Json, StoreEntry, StoreTx } from '../store';
 import { TxWrites } from '../tx-buffer';
 import type { EtcdIo } from './client';
+import type { WriteGate } from './health';
 import type { EtcdView } from './view';
 
 /** etcd's default --max-txn-ops, which also bounds the compares of one Txn. */
@@ -156,6 +159,48 @@ export async function commitTx(
     return { committed: true, revision: Number(res.header.revision), wrote: wroteAny(res) };
   }
   return { committed: false, stale: staleness(io, res, compare) };
+}
+
+/**
+ * Whether what `reads` saw at `revision` is still etcd's: one Txn with the commit's
+ * compares and no writes (a quorum read: it goes through raft as any Txn does). Resolves
+ * undefined when it is, else what the view must hold to be as new. Nothing read: current.
+ */
+export async function checkReads(
+  io: EtcdIo,
+  reads: ReadSet,
+  revision: number,
+): Promise<Staleness | undefined> {
+  if (reads.keys.size === 0 && reads.prefixes.size === 0) return undefined;
+  const { compare, failure } = reads.compares(io, revision);
+  const res = await io.call('check of what a refusing transaction read', false, (o) =>
+    io.client.kv.txn({ compare, success: [], failure }, o),
+  );
+  return res.succeeded ? undefined : staleness(io, res, compare);
+}
+
+/** Wait until the view holds what made a run stale (then a little more, on a streak). */
+export async function catchUp(
+  gate: WriteGate,
+  view: EtcdView,
+  stale: Staleness,
+  reads: ReadSet,
+  attempt: number,
+): Promise<void> {
+  const seen = view.revision;
+  const readMod = (key: string) => reads.keys.get(key)?.mod;
+  await gate.viewCatchesUp(
+    () =>
+      view.revision >= stale.revision &&
+      stale.vanished.every((key) => view.heldKey(key)?.mod !== readMod(key)),
+    'transaction',
+  );
+  // The view held the winning change before etcd answered: the winner's next commit is
+  // likely on its way already, and a run now would race it from behind (one node would
+  // win streak after streak). Run again with the next change, or after a pause.
+  if (seen >= stale.revision) {
+    await view.nextChange(seen, Math.random() * Math.min(2 ** attempt, 16));
+  }
 }
 
 /** A delete is a tombstone put, made only when the key is live (a nested Txn). */
