@@ -112,7 +112,10 @@ export interface Store {
    * Run `fn` and commit its writes iff nothing it read changed meanwhile (each key, present
    * or absent, and each listed prefix); otherwise run it again, a bounded number of times,
    * then fail with StoreConflictError. `fn` is synchronous and may run more than once: its
-   * only effects must be through `tx`. A function that throws commits nothing.
+   * only effects must be through `tx`. A function that throws commits nothing, and its error
+   * is given only from a run on a state no older than every commit completed before the
+   * call (on etcd, what it read is checked current; else it runs again). A read-only
+   * function that returns may have read an older view: reads are eventually consistent.
    */
   transaction<R>(fn: (tx: StoreTx) => R): Promise<R>;
   /**

@@ -1,7 +1,9 @@
 // Contract: optimistic transactions — own writes, all or nothing, and conflicts: when
 // what a transaction read changes before it commits, it runs again and sees the change
 // (etcd), or nothing can change it meanwhile (SQLite, where it runs inside the write lock);
-// either way the outcome is the serial one.
+// either way the outcome is the serial one. A function that throws (a refusal) was run on
+// a state no older than any commit completed before the transaction was called (etcd
+// checks what it read is current before giving the error; SQLite reads the file itself).
 import { StoreConflictError, type StoreTx } from '../../../src/store';
 import { client, fresh, type Backend } from './backends';
 import { race, refusal, until, type Case } from './helpers';
@@ -193,6 +195,36 @@ export const txCases: Record<string, Case> = {
       t.equal(attempts, 3);
       t.equal(racer.store.get('mine'), undefined, 'no attempt committed');
       t.equal(other.get('hot')!.value, 300);
+    },
+  },
+
+  'a refusal is decided on a state no older than the commits made before the call': {
+    run: async (t, b) => {
+      const { store, location } = await fresh(t, b);
+      const writer = b.shared ? await client(t, location) : store;
+      for (let i = 1; i <= 10; i++) {
+        await writer.put('ear', i);
+        const seen = await store.transaction((tx) => {
+          const ear = tx.get<number>('ear')?.value;
+          if (ear !== i) throw new Error(`refused on ${ear}, written ${i}`);
+          return ear;
+        });
+        t.equal(seen, i, `commit ${i}: seen, not refused on an older one`);
+      }
+      const before = store.revision();
+      const mine = new Error('refused on the current state');
+      let runs = 0;
+      const err = await refusal(() =>
+        store.transaction((tx) => {
+          runs++;
+          tx.put('ear', tx.get<number>('ear')!.value + 1);
+          throw mine;
+        }),
+      );
+      t.equal(err, mine, "the function's own error");
+      t.equal(runs, 1, 'one run');
+      t.equal(store.revision(), before, 'nothing written');
+      t.equal(store.get('ear')!.value, 10);
     },
   },
 
