@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
 import type { Dispatcher } from './dispatcher';
-import { isSmallJson, jsonPieces } from './json-pieces';
+import { isSmallJson, jsonPieces, WRITE_PIECE_BYTES } from './json-pieces';
 import { versionOfPath } from './versions';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -101,10 +101,10 @@ export type ReplyTarget = Writable & {
 };
 
 /**
- * A reply that fits one piece goes out whole with its Content-Length (a small one is
- * serialized at once, as it is cheaper: see isSmallJson). A larger one is
- * produced as the client reads it (see writePieces), chunked: its length is not known
- * until its last piece is made. An HTTP/1.0 client gets it close-delimited.
+ * A reply of about a piece goes out whole with its Content-Length (serialized at once when
+ * it looks small, as that is cheaper: see isSmallJson). A larger one is produced as the
+ * client reads it (see writePieces), chunked: its length is known only once its last piece
+ * is made. An HTTP/1.0 client gets it delimited by the connection's close.
  */
 export function sendJson(res: ReplyTarget, status: number, reply: unknown, logger?: Logger): void {
   // A throw before the headers are written is answered with a 500.
@@ -120,9 +120,15 @@ export function sendJson(res: ReplyTarget, status: number, reply: unknown, logge
   );
 }
 
+/** With its Content-Length; one larger than a piece (rare: see isSmallJson) in pieces. */
 function sendWhole(res: ReplyTarget, status: number, body: Buffer): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-  res.end(body);
+  if (body.length <= WRITE_PIECE_BYTES) return void res.end(body);
+  const slices: Buffer[] = [];
+  for (let at = 0; at < body.length; at += WRITE_PIECE_BYTES) {
+    slices.push(body.subarray(at, at + WRITE_PIECE_BYTES));
+  }
+  writePieces(res, slices, [][Symbol.iterator](), () => {}); // slices cannot fail
 }
 
 /**

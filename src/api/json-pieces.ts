@@ -37,31 +37,36 @@ function* cut(text: string, pieceBytes: number): Generator<Buffer> {
 }
 
 /**
- * Whether `value` is plain data whose JSON surely fits one piece, told by a walk that
- * gives up early: a small reply is then serialized whole, the cheaper way for it. Any
- * UTF-16 unit becomes at most 6 bytes of JSON (an escape), hence the budget.
+ * Whether `value` is plain data whose JSON likely fits one piece, told by a walk that
+ * counts about a byte a character and gives up early: a small reply is then serialized
+ * whole, the cheaper way for it (escapes and multi-byte characters can make it larger).
  */
 export function isSmallJson(value: unknown, pieceBytes = WRITE_PIECE_BYTES): boolean {
-  return hasText(value) && withinBudget(value, Math.floor(pieceBytes / 6) - 16) >= 0;
+  return hasText(value) && withinBudget(value, pieceBytes, 0) >= 0;
 }
 
-/** What is left of `budget` after `value`, or -1 past it or at anything not plain. */
-function withinBudget(value: unknown, budget: number): number {
+/**
+ * What is left of `budget` after `value`, or -1 past it or at anything not plain, or
+ * nested deeper than MAX_DEPTH (a cycle among them).
+ */
+function withinBudget(value: unknown, budget: number, depth: number): number {
   switch (typeof value) {
     case 'string':
       return budget - value.length - 2;
     case 'number':
+      return budget - 8;
     case 'boolean':
     case 'undefined':
-      return budget - 25;
+      return budget - 5;
     case 'object': {
       if (value === null) return budget - 4;
+      if (depth === MAX_DEPTH) return -1;
       const proto = Object.getPrototypeOf(value) as unknown;
       if (Array.isArray(value)) {
         if (proto !== Array.prototype) return -1;
         budget -= 2;
         for (let i = 0; i < value.length && budget >= 0; i++) {
-          budget = withinBudget(value[i], budget - 1);
+          budget = withinBudget(value[i], budget - 1, depth + 1);
         }
         return budget;
       }
@@ -70,7 +75,8 @@ function withinBudget(value: unknown, budget: number): number {
       for (const key in value) {
         if (budget < 0) break;
         if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-        budget = withinBudget((value as Record<string, unknown>)[key], budget - key.length - 4);
+        const member = (value as Record<string, unknown>)[key];
+        budget = withinBudget(member, budget - key.length - 4, depth + 1);
       }
       return budget;
     }
@@ -78,6 +84,8 @@ function withinBudget(value: unknown, budget: number): number {
       return -1; // a function, a symbol or a BigInt: left to the walk
   }
 }
+
+const MAX_DEPTH = 32;
 
 /** JSON.stringify(value) in parts, in order. */
 export function* jsonText(value: unknown): Generator<string> {

@@ -103,6 +103,18 @@ t.test('a reply that fits one piece is one write with its Content-Length', async
   t.equal(res.text(), '{"id":1,"result":{"note":"zürich"}}');
 });
 
+t.test('a reply told small but larger than a piece keeps its length, goes in pieces', async (t) => {
+  const reply = { id: 1, result: { text: '\u0001'.repeat(WRITE_PIECE_BYTES / 2) } };
+  const res = new HeldResponse();
+  sendJson(res, 200, reply);
+  await tick();
+  t.equal(res.headers?.['Content-Length'], Buffer.byteLength(JSON.stringify(reply)));
+  t.equal(res.got.length, 1, 'a piece at a time');
+  while (res.held > 0) await res.release();
+  t.ok(res.got.length > 1 && res.got.every((p) => p.length <= WRITE_PIECE_BYTES));
+  t.equal(res.text(), JSON.stringify(reply));
+});
+
 t.test('a piece that cannot be made cuts the connection; the log has no content', async (t) => {
   const { made, list } = countedList(10 * PER_PIECE, 4 * PER_PIECE);
   const lines: string[] = [];
