@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
 import type { Dispatcher } from './dispatcher';
-import { isSmallJson, jsonPieces, WRITE_PIECE_BYTES } from './json-pieces';
+import { inPieces, isSmallJson, jsonPieces, WRITE_PIECE_BYTES } from './json-pieces';
 import { versionOfPath } from './versions';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -124,11 +124,7 @@ export function sendJson(res: ReplyTarget, status: number, reply: unknown, logge
 function sendWhole(res: ReplyTarget, status: number, body: Buffer): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
   if (body.length <= WRITE_PIECE_BYTES) return void res.end(body);
-  const slices: Buffer[] = [];
-  for (let at = 0; at < body.length; at += WRITE_PIECE_BYTES) {
-    slices.push(body.subarray(at, at + WRITE_PIECE_BYTES));
-  }
-  writePieces(res, slices, [][Symbol.iterator](), () => {}); // slices cannot fail
+  writePieces(res, [], inPieces(body), () => {}); // views of a Buffer cannot fail
 }
 
 /**

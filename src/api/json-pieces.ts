@@ -29,8 +29,12 @@ export function* jsonPieces(value: unknown, pieceBytes = WRITE_PIECE_BYTES): Gen
   if (size > 0) yield* cut(parts.join(''), pieceBytes);
 }
 
-function* cut(text: string, pieceBytes: number): Generator<Buffer> {
-  const bytes = Buffer.from(text, 'utf8');
+function cut(text: string, pieceBytes: number): Generator<Buffer> {
+  return inPieces(Buffer.from(text, 'utf8'), pieceBytes);
+}
+
+/** `bytes` as views of at most `pieceBytes` each. */
+export function* inPieces(bytes: Buffer, pieceBytes = WRITE_PIECE_BYTES): Generator<Buffer> {
   for (let at = 0; at < bytes.length; at += pieceBytes) {
     yield bytes.subarray(at, at + pieceBytes);
   }
