@@ -7,7 +7,6 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
 import type { Dispatcher } from './dispatcher';
-import { inPieces, isSmallJson, jsonPieces, WRITE_PIECE_BYTES } from './json-pieces';
 import { versionOfPath } from './versions';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -55,8 +54,7 @@ export function requestHandler(auth: BasicAuth, dispatcher: Dispatcher, logger?:
         },
       });
     }
-    const reply = await dispatcher.dispatch(body, { user, remoteAddress: client });
-    sendJson(res, 200, reply, logger);
+    sendJson(res, 200, await dispatcher.dispatch(body, { user, remoteAddress: client }));
   }
 }
 
@@ -95,77 +93,28 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(`${text}\n`);
 }
 
-/** Where a JSON reply goes: a ServerResponse, or a stream standing for one. */
-export type ReplyTarget = Writable & {
-  writeHead(status: number, headers: Record<string, string | number>): unknown;
-};
-
-/**
- * A reply of about a piece goes out whole with its Content-Length (serialized at once when
- * it looks small, as that is cheaper: see isSmallJson). A larger one is produced as the
- * client reads it (see writePieces), chunked: its length is known only once its last piece
- * is made. An HTTP/1.0 client gets it delimited by the connection's close.
- */
-export function sendJson(res: ReplyTarget, status: number, reply: unknown, logger?: Logger): void {
-  // A throw before the headers are written is answered with a 500.
-  if (isSmallJson(reply)) return sendWhole(res, status, Buffer.from(JSON.stringify(reply)));
-  const pieces = jsonPieces(reply);
-  const first = pieces.next();
-  const second = first.done ? first : pieces.next();
-  if (second.done) return sendWhole(res, status, first.done ? Buffer.alloc(0) : first.value);
-  res.writeHead(status, { 'Content-Type': 'application/json' });
-  writePieces(res, [first.value as Buffer, second.value], pieces, (err, sentBytes) =>
-    // Only what failed, never the reply's content.
-    logger?.error({ errType: err.name, sentBytes }, 'API reply failed mid-stream; connection cut'),
-  );
-}
-
-/** With its Content-Length; one larger than a piece (rare: see isSmallJson) in pieces. */
-function sendWhole(res: ReplyTarget, status: number, body: Buffer): void {
+function sendJson(res: ServerResponse, status: number, reply: unknown): void {
+  const body = Buffer.from(JSON.stringify(reply), 'utf8');
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-  if (body.length <= WRITE_PIECE_BYTES) return void res.end(body);
-  writePieces(res, [], inPieces(body), () => {}); // views of a Buffer cannot fail
+  writeInPieces(res, body);
 }
 
 /**
- * Writes `head` then what `rest` produces, producing each piece only once the socket took
- * the last one (write() returned true, or after 'drain'). So a slow client holds about a
- * piece of its reply in the daemon (plaintext or TLS ciphertext) rather than all of it:
- * with many clients listing many key servers, whole replies were most of the daemon's
- * memory. A client that goes away stops the production; a piece that cannot be produced
- * cuts the connection (the headers are gone).
+ * A large reply goes out WRITE_PIECE_BYTES at a time, each once the last has left for the
+ * socket. Written whole, TLS would encrypt it at once and hold the ciphertext until a slow
+ * client had read it all: with many clients listing many key servers that was most of the
+ * daemon's memory.
  */
-export function writePieces(
-  out: Writable,
-  head: Buffer[],
-  rest: Iterator<Buffer>,
-  onError: (err: Error, sentBytes: number) => void,
-): void {
-  let sentBytes = 0;
-  const stop = (): void => {
-    out.off('close', stop);
-    out.off('drain', next);
-    rest.return?.();
-  };
+export function writeInPieces(res: Writable, body: Buffer): void {
+  let offset = 0;
   const next = (): void => {
-    for (;;) {
-      if (out.destroyed) return stop();
-      let piece: IteratorResult<Buffer>;
-      try {
-        piece = head.length > 0 ? { value: head.shift()! } : rest.next();
-      } catch (err) {
-        out.off('close', stop);
-        onError(err instanceof Error ? err : new Error(String(err)), sentBytes);
-        return void out.destroy();
-      }
-      if (piece.done) {
-        out.off('close', stop);
-        return void out.end();
-      }
-      sentBytes += piece.value.length;
-      if (!out.write(piece.value)) return void out.once('drain', next);
+    while (body.length - offset > WRITE_PIECE_BYTES) {
+      const piece = body.subarray(offset, (offset += WRITE_PIECE_BYTES));
+      if (!res.write(piece)) return void res.once('drain', next);
     }
+    res.end(body.subarray(offset));
   };
-  out.once('close', stop);
   next();
 }
+
+export const WRITE_PIECE_BYTES = 64 * 1024;

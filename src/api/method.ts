@@ -12,11 +12,6 @@ export interface ApiMethod<P = Record<string, unknown>> {
   /** Canonical (Element) spelling; requests match it case-insensitively. */
   name: string;
   params: ParamsSchema;
-  /**
-   * A large result is serialized after the handler returned, as the client reads it: it
-   * must be plain data nothing edits later (new objects, or the store's snapshots, which a
-   * change replaces rather than edits).
-   */
   handler(params: P, services: ClusterServices): unknown;
 }
 
