@@ -1,7 +1,10 @@
 // Runs a one-file CommonJS bundle with the V8 code cache written beside it, so a process
 // start neither resolves ~150 module files nor compiles what the cache holds. The cache
 // begins with the SHA-256 of the source it was made from: V8 itself checks only the
-// source's length, and code compiled from other source must never run.
+// source's length, and code compiled from other source must never run. The build writes
+// the bundle already wrapped as a module function (wrapAsModule), whitespace and comments
+// left out: each megabyte read, hashed and turned into a string is milliseconds of a boot,
+// fresh memory being dear where page faults are (a virtual machine's first touch of a page).
 import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -33,7 +36,7 @@ export function loadBundle(file: string): LoadedBundle | undefined {
   // The build writes it ASCII only (asciiOnly), and ASCII needs no UTF-8 decoding.
   const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   const cachedData = cacheFor(file, hash);
-  const script = new Script(Module.wrap(source), {
+  const script = new Script(source.startsWith(WRAPPER_START) ? source : Module.wrap(source), {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
   });
@@ -47,6 +50,15 @@ export function loadBundle(file: string): LoadedBundle | undefined {
     codeCache: () => Buffer.concat([hash, script.createCachedData()]),
   };
 }
+
+const WRAPPER_START = Module.wrap('').slice(0, Module.wrap('').indexOf('{') + 1);
+
+/**
+ * `source` as node wraps a CommonJS module (the function of exports, require, module,
+ * __filename, __dirname): written so, the loader compiles the file's text as it is read
+ * instead of a wrapped copy of it.
+ */
+export const wrapAsModule = (source: string): string => Module.wrap(source);
 
 /**
  * The bundle with every character beyond ASCII written as a \u escape. esbuild already

@@ -1,12 +1,16 @@
 // Asks a peer for its key share over mutual TLS: this node presents its link certificate,
 // and takes the answer only from the peer whose certificate the cluster recorded.
 import type { IncomingMessage } from 'node:http';
-import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { NodeLinkAddress } from '../nodes/node-records';
 import type { TlsIdentity } from '../self-signed';
 import { isCertificate } from './link-identity';
-import { SHARE_PATH } from './share-server';
+import { SHARE_PATH } from './share-path';
+
+// Loaded when a share is first asked for: most boots never ask, and node:https (with
+// node's HTTP server and client) costs milliseconds to load before a boot's key request.
+const https = (): typeof import('node:https') =>
+  require('node:https') as typeof import('node:https');
 
 const MAX_ANSWER_BYTES = 4096;
 
@@ -51,7 +55,7 @@ export function fetchPeerShare(
       settled = true;
       reject(err);
     };
-    const req = request(
+    const req = https().request(
       {
         host: peer.host,
         port: peer.port,

@@ -10,8 +10,7 @@ import type { StoreReader } from '../../store/store';
 import type { NodeRecord } from '../nodes/node-records';
 import type { TlsIdentity } from '../self-signed';
 import { activeNodeWithCertificate } from './link-identity';
-
-export const SHARE_PATH = '/v1/share';
+import { SHARE_PATH } from './share-path';
 
 /** This node's share of the given generation for `requester`, or none; the server zeroes it. */
 export type ShareSource = (requester: NodeRecord, generation: number) => Buffer | undefined;
