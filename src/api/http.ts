@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BasicAuth } from './auth';
 import type { Dispatcher } from './dispatcher';
+import { replyPieces } from './shared-json';
 import { versionOfPath } from './versions';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -94,25 +95,41 @@ function sendText(res: ServerResponse, status: number, text: string): void {
 }
 
 function sendJson(res: ServerResponse, status: number, reply: unknown): void {
-  const body = Buffer.from(JSON.stringify(reply), 'utf8');
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
-  writeInPieces(res, body);
+  const pieces = replyPieces(reply);
+  const length = pieces.reduce((n, p) => n + p.length, 0);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': length });
+  writeInPieces(res, pieces);
 }
 
 /**
- * A large reply goes out WRITE_PIECE_BYTES at a time, each once the last has left for the
- * socket. Written whole, TLS would encrypt it at once and hold the ciphertext until a slow
- * client had read it all: with many clients listing many key servers that was most of the
- * daemon's memory.
+ * A large reply goes out up to WRITE_PIECE_BYTES at a time, each once the last has left
+ * for the socket. Written whole, TLS would encrypt it at once and hold the ciphertext until
+ * a slow client had read it all: with many clients listing many key servers that was most
+ * of the daemon's memory. The reply's own pieces (shared ones among them) are written as
+ * they are, only cut where one spans a boundary.
  */
-export function writeInPieces(res: Writable, body: Buffer): void {
+export function writeInPieces(res: Writable, pieces: readonly Buffer[]): void {
+  let index = 0; // the next byte to write is pieces[index][offset]
   let offset = 0;
   const next = (): void => {
-    while (body.length - offset > WRITE_PIECE_BYTES) {
-      const piece = body.subarray(offset, (offset += WRITE_PIECE_BYTES));
-      if (!res.write(piece)) return void res.once('drain', next);
+    for (;;) {
+      let room = WRITE_PIECE_BYTES;
+      let flowing = true;
+      res.cork();
+      while (index < pieces.length && room > 0) {
+        const piece = pieces[index]!;
+        const take = Math.min(room, piece.length - offset);
+        const whole = offset === 0 && take === piece.length;
+        if (take > 0) flowing = res.write(whole ? piece : piece.subarray(offset, offset + take));
+        room -= take;
+        offset += take;
+        if (offset === piece.length) [index, offset] = [index + 1, 0];
+      }
+      if (index === pieces.length) res.end();
+      res.uncork();
+      if (index === pieces.length) return;
+      if (!flowing) return void res.once('drain', next);
     }
-    res.end(body.subarray(offset));
   };
   next();
 }

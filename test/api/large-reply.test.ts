@@ -23,7 +23,7 @@ t.test('a large body is written a piece at a time, the next after a drain', asyn
     },
   });
   slow.on('finish', () => finished++);
-  writeInPieces(slow, body);
+  writeInPieces(slow, [body]);
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(got.length, 1, 'one piece handed to the stream before it drained');
   t.equal(got[0]!.length, WRITE_PIECE_BYTES, 'a piece is WRITE_PIECE_BYTES');
@@ -46,10 +46,46 @@ t.test('a small body is one write and the end', async (t) => {
     },
   });
   const ended = new Promise((resolve) => sink.on('finish', resolve));
-  writeInPieces(sink, Buffer.from('{"id":1,"result":{}}'));
+  writeInPieces(sink, [Buffer.from('{"id":1,"result":{}}')]);
   await ended;
   t.same(Buffer.concat(got).toString(), '{"id":1,"result":{}}');
 });
+
+t.test(
+  'many small pieces go out in groups of at most a piece size, cut only at a boundary',
+  async (t) => {
+    // 300 pieces of 1,000 bytes: groups of 65,536 bytes end inside a piece.
+    const pieces = Array.from({ length: 300 }, (_, i) => Buffer.alloc(1000, 65 + (i % 26)));
+    const body = Buffer.concat(pieces);
+    const writes: number[] = [];
+    const pending: (() => void)[] = [];
+    const got: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 16 * 1024,
+      writev(chunks, done) {
+        writes.push(chunks.reduce((n, c) => n + (c.chunk as Buffer).length, 0));
+        for (const c of chunks) got.push(Buffer.from(c.chunk as Buffer));
+        pending.push(done);
+      },
+    });
+    const finished = new Promise((resolve) => slow.on('finish', resolve));
+    writeInPieces(slow, pieces);
+    await new Promise((resolve) => setImmediate(resolve));
+    t.equal(writes.length, 1, 'one group handed over before the stream drained');
+    while (pending.length) {
+      pending.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+      t.ok(pending.length <= 1, 'never more than one group waiting');
+    }
+    await finished;
+    t.same(
+      writes,
+      [65536, 65536, 65536, 65536, 37856],
+      'groups of WRITE_PIECE_BYTES, then the rest',
+    );
+    t.ok(Buffer.concat(got).equals(body), 'the groups make the body, in order');
+  },
+);
 
 t.test('a reply of several MiB reaches the client whole', async (t) => {
   const text = 'zürich-€-'.repeat(400_000); // ~5 MiB of UTF-8, multi-byte characters included

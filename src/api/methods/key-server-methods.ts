@@ -5,6 +5,7 @@ import type {
   ModifyKeyServerParams,
 } from '../../cluster/key-servers/key-servers';
 import { bool, defineMethod, id, text } from '../method';
+import { sharedJson } from '../shared-json';
 
 const settings = {
   kmipCaCertificate: text(256 * 1024),
@@ -72,7 +73,10 @@ export const keyServerMethods = [
         kmipHasProviderAssigned: bool,
       },
     },
-    handler: (params, { keyServers }) => ({ kmipKeyServers: keyServers.list(params) }),
+    // Each server's JSON text is made once and shared by the replies that list it.
+    handler: (params, { keyServers }) => ({
+      kmipKeyServers: keyServers.list(params).map((view) => sharedJson(view)),
+    }),
   }),
   defineMethod<{ keyServerID: number }>({
     name: 'TestKeyServerKmip',

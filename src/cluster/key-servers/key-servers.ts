@@ -53,6 +53,9 @@ const SETTINGS: (keyof KeyServerSettings)[] = [
 ];
 
 export class KeyServerService {
+  /** The view last made of a snapshot's record: the same object while neither changes. */
+  private readonly views = new WeakMap<KeyServerRecord, KeyServerView>();
+
   constructor(
     private readonly store: Store,
     private readonly keyPair: ClusterKeyPair,
@@ -114,14 +117,19 @@ export class KeyServerService {
   }
 
   get(keyServerID: number): KeyServerView {
-    return toView(this.snapshots.server(keyServerID), this.snapshots.current().active);
+    return this.view(this.snapshots.server(keyServerID), this.snapshots.current().active);
   }
 
+  /**
+   * The servers that pass the filter. Each view is shared with other callers until its
+   * record or its provider's state changes (callers must not modify it): the API keeps
+   * each one's JSON text by identity.
+   */
   list(filter: KeyServerFilter = {}): KeyServerView[] {
     if (filter.keyProviderID !== undefined) this.snapshots.provider(filter.keyProviderID);
     const { servers, active } = this.snapshots.current();
     return servers
-      .map((r) => toView(r, active))
+      .map((r) => this.view(r, active))
       .filter(
         (v) =>
           (filter.keyProviderID === undefined || v.keyProviderID === filter.keyProviderID) &&
@@ -173,6 +181,14 @@ export class KeyServerService {
     );
   }
 
+  private view(record: KeyServerRecord, active: ReadonlySet<number>): KeyServerView {
+    const made = this.views.get(record);
+    if (made && made.kmipAssignedProviderIsActive === isActive(record, active)) return made;
+    const view = toView(record, active);
+    this.views.set(record, view);
+    return view;
+  }
+
   private checkCertificates(params: Partial<KeyServerSettings>): void {
     if (params.kmipCaCertificate !== undefined) checkCaCertificates(params.kmipCaCertificate);
     if (params.kmipClientCertificate !== undefined) {
@@ -184,12 +200,11 @@ export class KeyServerService {
 const NO_PROVIDERS: ReadonlySet<number> = new Set();
 
 function toView(record: KeyServerRecord, active: ReadonlySet<number>): KeyServerView {
-  return {
-    ...record,
-    kmipAssignedProviderIsActive:
-      record.keyProviderID === null ? null : active.has(record.keyProviderID),
-  };
+  return { ...record, kmipAssignedProviderIsActive: isActive(record, active) };
 }
+
+const isActive = (record: KeyServerRecord, active: ReadonlySet<number>): boolean | null =>
+  record.keyProviderID === null ? null : active.has(record.keyProviderID);
 
 /** An active provider must keep at least one server: its keys are only reachable through them. */
 export function refuseIfLastOfActiveProvider(

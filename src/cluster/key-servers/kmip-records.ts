@@ -38,7 +38,7 @@ export function getProvider(tx: StoreReader, id: number): KeyProviderRecord {
   return entry.value;
 }
 
-const byID =
+export const byID =
   <T>(id: (r: T) => number) =>
   (a: T, b: T) =>
     id(a) - id(b);
@@ -48,13 +48,6 @@ export function listServers(tx: StoreReader): KeyServerRecord[] {
     .list<KeyServerRecord>(SERVER_PREFIX)
     .map((e) => e.value)
     .sort(byID((r) => r.keyServerID));
-}
-
-export function listProviders(tx: StoreReader): KeyProviderRecord[] {
-  return tx
-    .list<KeyProviderRecord>(PROVIDER_PREFIX)
-    .map((e) => e.value)
-    .sort(byID((r) => r.keyProviderID));
 }
 
 export function serversOfProvider(tx: StoreReader, keyProviderID: number): KeyServerRecord[] {

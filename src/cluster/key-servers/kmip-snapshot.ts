@@ -1,12 +1,15 @@
 // Key servers and providers are read far more often than they change (UIs and monitoring
 // poll the List methods), so reads share one snapshot of the records and of the active
-// providers, dropped whenever a committed change touches kmip/ or keys/.
-import type { Store } from '../../store/store';
+// providers, dropped whenever a committed change touches kmip/ or keys/. A record whose
+// key has not changed since the last snapshot is the same object in the next one, so
+// what readers derive from it (a view, its serialization) can be kept by identity.
+import type { Store, StoreEntry } from '../../store/store';
 import { doesNotExist } from '../errors';
 import { KEY_REFERENCE_PREFIX, activeProviderIDs } from '../key-references';
 import {
-  listProviders,
-  listServers,
+  PROVIDER_PREFIX,
+  SERVER_PREFIX,
+  byID,
   type KeyProviderRecord,
   type KeyServerRecord,
 } from './kmip-records';
@@ -19,6 +22,8 @@ export interface KmipSnapshot {
 
 export class KmipSnapshots {
   private snapshot: KmipSnapshot | undefined;
+  /** The records of the last snapshot by key, with the revision each was read at. */
+  private seen = new Map<string, StoreEntry<object>>();
 
   constructor(private readonly store: Store) {
     const drop = () => {
@@ -31,11 +36,24 @@ export class KmipSnapshots {
   /** The committed state; callers must not modify it. */
   current(): KmipSnapshot {
     // Synchronous reads of the view, nothing awaited between them: one revision.
-    this.snapshot ??= {
-      servers: listServers(this.store),
-      providers: listProviders(this.store),
+    if (this.snapshot) return this.snapshot;
+    const seen = new Map<string, StoreEntry<object>>();
+    const records = <T extends object>(prefix: string, id: (r: T) => number): T[] =>
+      this.store
+        .list<T>(prefix)
+        .map((e) => {
+          const last = this.seen.get(e.key);
+          const entry = last?.revision === e.revision ? last : e;
+          seen.set(e.key, entry);
+          return entry.value as T;
+        })
+        .sort(byID(id));
+    this.snapshot = {
+      servers: records<KeyServerRecord>(SERVER_PREFIX, (r) => r.keyServerID),
+      providers: records<KeyProviderRecord>(PROVIDER_PREFIX, (r) => r.keyProviderID),
       active: activeProviderIDs(this.store),
     };
+    this.seen = seen;
     return this.snapshot;
   }
 
