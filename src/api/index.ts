@@ -64,6 +64,8 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** Where the API listens now. */
   readonly address: { host: string; port: number };
+  /** HTTP requests received so far, answered or not (how busy the API has been). */
+  readonly requests: number;
   services: ClusterServices;
   /**
    * Listens at `listen` instead: new connections go there, open ones finish where they are
@@ -113,6 +115,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   );
   if (!options.tls) (identity.key as Buffer).fill(0);
   capConnections(server, limits, logger);
+  let requests = 0;
+  server.on('request', () => requests++);
   // Clients keep connections in idle pools (the SDK's requests, ekmctl); closing after
   // Node's default 5 s makes a reused connection race the close and fail with ECONNRESET.
   server.keepAliveTimeout = 30_000;
@@ -132,6 +136,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return {
     get address() {
       return address;
+    },
+    get requests() {
+      return requests;
     },
     services,
     async relisten(at) {

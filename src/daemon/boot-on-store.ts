@@ -182,6 +182,7 @@ export async function startOnStore(
     encryptionStates: hw.encryptionStates,
   }).finally(() => tls?.key.fill(0));
   undo.push(() => api.close());
+  undo.push(relieveMemoryAfterBusySpells(api, componentLogger(logger, 'memory')));
   if (listen.atCreation) {
     undo.push(moveApiAtCreation(store, api, listen.atCreation, componentLogger(logger, 'api')));
   }
@@ -224,6 +225,17 @@ export async function startOnStore(
 }
 
 /** `now`, on the port the API answered at while the store was awaited when `now` says any. */
+/** Hands back the memory a busy spell of API calls grew into, once the API is quiet. */
+function relieveMemoryAfterBusySpells(api: { requests: number }, logger: Logger): () => void {
+  // Loaded here, not at the top: nothing of it is needed before the API is up.
+  const { relieveAfterBusySpells } = require('./memory-relief') as typeof import('./memory-relief');
+  return relieveAfterBusySpells(
+    () => api.requests,
+    (relief) => logger.debug(relief, 'memory handed back after a busy spell'),
+    (err) => logger.warn({ err: err.message }, 'memory relief failed'),
+  );
+}
+
 function sameAddress(now: ListenAddress, waitedAt: ListenAddress | undefined): ListenAddress {
   return waitedAt && now.port === 0 && now.host === waitedAt.host
     ? { host: now.host, port: waitedAt.port }
