@@ -101,8 +101,9 @@ export function relieveAfterBusySpells(
   const timer = setInterval(() => {
     if (!spells.tick() || running) return;
     running = true;
-    relieve()
-      .then(onRelief, onError)
+    void relieve()
+      .then(onRelief)
+      .catch(onError)
       .finally(() => (running = false));
   }, tickMs);
   timer.unref();

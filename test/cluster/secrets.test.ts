@@ -1,26 +1,15 @@
 // The cluster private key: sealed at rest, handed out only inside withPrivateKeyPem and
 // zeroed as soon as its user settles, including the key server tester's copy.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ClusterKeyPair } from '../../src/cluster/key-pair';
 import { KeyServerService } from '../../src/cluster/key-servers/key-servers';
 import type { KeyServerEndpoint } from '../../src/cluster/key-servers/key-server-tester';
-import { openSealer, openSqliteStore } from '../../src/store';
+import { storeWithKeyPair } from './fixtures/store-with-key-pair';
 import { makeCa, signCsr } from './pki';
 
 const isZero = (b: Buffer) => b.length > 0 && b.every((x) => x === 0);
 
 t.test('private key handling', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-cluster-'));
-  const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const keyPair = new ClusterKeyPair(store, openSealer({ stateDir: dir }));
-  await keyPair.create({ commonName: 'node' });
+  const { store, keyPair } = await storeWithKeyPair(t, 'cluster');
 
   t.test('withPrivateKeyPem zeroes the key after a synchronous use', async (t) => {
     let seen: Buffer | undefined;

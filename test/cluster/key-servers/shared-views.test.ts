@@ -2,24 +2,13 @@
 // each view's JSON text by identity): a change to one server makes a new view of that
 // server only, and a provider turning active makes new views of its servers only.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ClusterKeyPair } from '../../../src/cluster/key-pair';
 import { KeyServerService } from '../../../src/cluster/key-servers/key-servers';
 import { providerKey, serverKey } from '../../../src/cluster/key-servers/kmip-records';
-import { openSealer, openSqliteStore } from '../../../src/store';
+import { storeWithKeyPair } from '../fixtures/store-with-key-pair';
 import { makeCa, signCsr } from '../pki';
 
 t.test('views are the same objects until what they show changes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ekmd-shared-views-'));
-  const store = openSqliteStore(join(dir, 'ekmd.db'));
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const keyPair = new ClusterKeyPair(store, openSealer({ stateDir: dir }));
-  await keyPair.create({ commonName: 'node' });
+  const { store, keyPair } = await storeWithKeyPair(t, 'shared-views');
   const ca = makeCa('unit CA');
   const cert = signCsr(ca, keyPair.certificateSignRequest());
   const tester = { test: async () => ({ ok: true as const, kmipVersion: '1.4' }) };
