@@ -104,7 +104,10 @@ void (async () => {
     await until('node 2 and 3 alive', () => n1.store.list('nodes/alive/').length === 3);
 
     const n4 = await startNode(t, location, 4);
-    await until('node 4 pending', () => n1.nodes.pending().length === 1);
+    // Each node's view follows etcd's watch on its own: wait until all three have it.
+    await until('node 4 pending, seen by nodes 1 to 3', () =>
+      [n1, n2, n3].every((n) => n.nodes.pending().length === 1),
+    );
     const [p4] = n2.nodes.pending();
     t.match(p4, { name: 'node-4', mip: '10.0.0.4', assignedNodeID: 0 });
     t.ok((p4!.pendingNodeID as number) > Math.max(...ids), 'pendingNodeIDs are not reused');
@@ -120,6 +123,7 @@ void (async () => {
     t.match(n1.nodes.pending(), [{ name: 'node-3' }]);
     await until('node 3 forgot its nodeID', () => localNodeID(n3) === undefined);
     await until('node 3 no longer alive', () => n1.store.get('nodes/alive/3') === undefined);
+    await until('node 4 sees node 3 removed', () => n4.nodes.active().length === 3);
     t.same(
       n4.nodes.active().map((n) => n.nodeID),
       [1, 2, 4],
