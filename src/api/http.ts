@@ -123,7 +123,10 @@ export function writeInPieces(res: Writable, pieces: readonly Buffer[]): void {
         if (take > 0) flowing = res.write(whole ? piece : piece.subarray(offset, offset + take));
         room -= take;
         offset += take;
-        if (offset === piece.length) [index, offset] = [index + 1, 0];
+        if (offset === piece.length) {
+          index++;
+          offset = 0;
+        }
       }
       if (index === pieces.length) res.end();
       res.uncork();

@@ -41,6 +41,8 @@ export function sharedJson(value: object): SharedJson {
 // A NUL and 96 random bits that never leave the process: no string a client sends can
 // be taken for a placeholder.
 const PLACEHOLDER = `\u0000${randomBytes(12).toString('hex')}:`;
+/** A placeholder as JSON.stringify writes it, up to its index (then the closing quote). */
+const MARK_OPEN = JSON.stringify(PLACEHOLDER).slice(0, -1);
 const COMMA = Buffer.from(',');
 let collecting: SharedJson[] | undefined;
 
@@ -62,7 +64,7 @@ export function replyPieces(reply: unknown): Buffer[] {
   };
   let from = 0;
   shared.forEach((s, i) => {
-    const mark = JSON.stringify(PLACEHOLDER + String(i));
+    const mark = `${MARK_OPEN}${i}"`;
     const at = text.indexOf(mark, from);
     own(from, at);
     pieces.push(s.bytes);

@@ -224,7 +224,6 @@ export async function startOnStore(
   return api.address;
 }
 
-/** `now`, on the port the API answered at while the store was awaited when `now` says any. */
 /** Hands back the memory a busy spell of API calls grew into, once the API is quiet. */
 function relieveMemoryAfterBusySpells(api: { requests: number }, logger: Logger): () => void {
   // Loaded here, not at the top: nothing of it is needed before the API is up.
@@ -236,6 +235,7 @@ function relieveMemoryAfterBusySpells(api: { requests: number }, logger: Logger)
   );
 }
 
+/** `now`, on the port the API answered at while the store was awaited when `now` says any. */
 function sameAddress(now: ListenAddress, waitedAt: ListenAddress | undefined): ListenAddress {
   return waitedAt && now.port === 0 && now.host === waitedAt.host
     ? { host: now.host, port: waitedAt.port }
